@@ -1,0 +1,34 @@
+# hfcheck — every target builds its own virtual environment from a fresh clone.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= data/demo
+export HF_HUB_DISABLE_XET := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TWS_TELEMETRY := 0
+
+.PHONY: setup test demo bench full-audit clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+demo: $(STAMP)
+	$(BIN)/python -m hfcheck demo run $(DEMO_DIR)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+full-audit: $(STAMP)
+	$(BIN)/python -m hfcheck audit
+
+clean:
+	rm -rf $(VENV) data/demo .pytest_cache

@@ -1,0 +1,93 @@
+"""Command line: `python -m hfcheck SUBCOMMAND`.
+
+click gives us usage errors with exit code 2 and help text for free. Every subcommand takes
+the common flags through `@common_options` and receives a ready `Config`. Expected failures
+(`HfcheckError`) become one line on stderr and their exit code; never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import click
+
+from hfcheck.config import Config, load_config
+from hfcheck.errors import EXIT_INCOMPLETE, HfcheckError
+
+COMMON_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--config", "config_path", {"type": click.Path(path_type=Path), "help": "TOML config file (default: ./hfcheck.toml if present)."}),
+    ("--db", "db", {"type": click.Path(path_type=Path), "help": "Archive SQLite database."}),
+    ("--media-root", "media_root", {"type": click.Path(path_type=Path), "help": "Root of images/ and videos/."}),
+    ("--repo", "repos", {"multiple": True, "help": "Dataset repo id owner/name (repeatable; first gets new uploads)."}),
+    ("--revision", "revision", {"help": "Repo revision (default main)."}),
+    ("--key-file", "key_file", {"type": click.Path(path_type=Path), "help": "Archive key file (base64, mode 0600)."}),
+    ("--data-dir", "data_dir", {"type": click.Path(path_type=Path), "help": "Progress, reports and state (default data/)."}),
+    ("--lang", "lang", {"type": click.Choice(["en", "ja", "auto"]), "help": "Language of summaries (default: from LANG)."}),
+]
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the common flags; the wrapped command gets `cfg: Config` instead of them."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        config_path = kwargs.pop("config_path")
+        overrides = {name: kwargs.pop(name) for _, name, _ in COMMON_FLAGS[1:]}
+        cfg = load_config(config_path, overrides)
+        return func(*args, cfg=cfg, **kwargs)
+
+    for flag, name, opts in reversed(COMMON_FLAGS):
+        wrapper = click.option(flag, name, default=None, **opts)(wrapper)
+    return wrapper
+
+
+def run_async(coro: Awaitable[int]) -> int:
+    """Run a command's coroutine; Ctrl-C lets it flush (via cancellation) and exits 3."""
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        click.echo("interrupted: progress saved; run again with --resume to continue", err=True)
+        return EXIT_INCOMPLETE
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hfcheck")
+def cli() -> None:
+    """Verify, repair and back up an encrypted media archive on the Hugging Face Hub.
+
+    Exit codes: 0 all good, 1 problems found, 2 usage or configuration error,
+    3 could not complete (no access, Hub unreachable, interrupted).
+    """
+
+
+def _register() -> None:
+    from hfcheck.commands import ALL
+
+    for command in ALL:
+        cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m hfcheck` and the `hfcheck` script."""
+    _register()
+    try:
+        rv = cli.main(args=argv, prog_name="hfcheck", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_INCOMPLETE)
+    except HfcheckError as exc:
+        click.echo(f"hfcheck: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+__all__ = ["cli", "common_options", "main", "run_async", "Config"]

@@ -1,0 +1,256 @@
+"""Settings: defaults < `hfcheck.toml` < environment (`HF_ENDPOINT`, `HF_TOKEN`) < flags.
+
+One frozen `Config` is built per run and handed to every stage. The token is kept out of
+`repr()` so it cannot leak into logs, reports or exception messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import locale
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from hfcheck.errors import ConfigError
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+DEFAULT_CONFIG_NAME = "hfcheck.toml"
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+SQL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+DEFAULT_ALLOWED_HOSTS = ("pbs.twimg.com", "video.twimg.com")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Column names of the tweets table (configurable for archives with other names)."""
+
+    id: str = "id"
+    username: str = "username"
+    media_urls: str = "media_urls"
+    huggingface_urls: str = "huggingface_urls"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request budgets. Defaults are the Hub's free plan per 5-minute window."""
+
+    window_seconds: float = 300.0
+    resolvers_per_window: int = 5000
+    api_per_window: int = 1000
+    commits_per_hour: int = 128
+    downloads_per_second_per_host: float = 10.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs to know. Paths are resolved against the working directory."""
+
+    db: Path | None = None
+    table: str = "tweets"
+    columns: Columns = field(default_factory=Columns)
+    media_root: Path | None = None
+    repos: tuple[str, ...] = ()
+    revision: str = "main"
+    endpoint: str = DEFAULT_ENDPOINT
+    token: str | None = field(default=None, repr=False)
+    key_file: Path | None = None
+    data_dir: Path = Path("data")
+    lang: str = "en"
+    concurrency: int = 64
+    limits: Limits = field(default_factory=Limits)
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    twscrape_accounts_db: Path | None = None
+    max_files_per_repo: int = 100_000
+    max_files_per_folder: int = 10_000
+
+    def require(self, *names: str) -> None:
+        """Fail with one line naming the first required setting that is not set."""
+        for name in names:
+            value = getattr(self, name)
+            if value is None or value == ():
+                flag = "--repo" if name == "repos" else "--" + name.replace("_", "-")
+                raise ConfigError(f"setting '{name}' is required (config file or {flag})")
+
+    @property
+    def repo(self) -> str:
+        """The first configured repo: where new uploads go unless it is full."""
+        self.require("repos")
+        return self.repos[0]
+
+
+# Config-file keys: section.key -> (Config field, converter). Flat, so that every key has
+# exactly one flag and one line in hfcheck.example.toml.
+def _path(v: Any) -> Path:
+    if not isinstance(v, str) or not v:
+        raise ValueError("expected a non-empty path string")
+    return Path(v).expanduser()
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise ValueError("expected a non-empty string")
+    return v
+
+
+def _pos_int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError("expected a positive integer")
+    return v
+
+
+def _pos_float(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+        raise ValueError("expected a positive number")
+    return float(v)
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        raise ValueError("expected a list of strings")
+    return tuple(v)
+
+
+KEYS: dict[str, tuple[str, Any]] = {
+    "archive.db": ("db", _path),
+    "archive.table": ("table", _str),
+    "archive.media_root": ("media_root", _path),
+    "archive.columns.id": ("columns.id", _str),
+    "archive.columns.username": ("columns.username", _str),
+    "archive.columns.media_urls": ("columns.media_urls", _str),
+    "archive.columns.huggingface_urls": ("columns.huggingface_urls", _str),
+    "hub.endpoint": ("endpoint", _str),
+    "hub.repos": ("repos", _str_list),
+    "hub.revision": ("revision", _str),
+    "hub.max_files_per_repo": ("max_files_per_repo", _pos_int),
+    "hub.max_files_per_folder": ("max_files_per_folder", _pos_int),
+    "crypto.key_file": ("key_file", _path),
+    "run.data_dir": ("data_dir", _path),
+    "run.lang": ("lang", _str),
+    "run.concurrency": ("concurrency", _pos_int),
+    "limits.window_seconds": ("limits.window_seconds", _pos_float),
+    "limits.resolvers_per_window": ("limits.resolvers_per_window", _pos_int),
+    "limits.api_per_window": ("limits.api_per_window", _pos_int),
+    "limits.commits_per_hour": ("limits.commits_per_hour", _pos_int),
+    "limits.downloads_per_second_per_host": ("limits.downloads_per_second_per_host", _pos_float),
+    "download.allowed_hosts": ("allowed_hosts", _str_list),
+    "twitter.accounts_db": ("twscrape_accounts_db", _path),
+}
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and key not in KEYS:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a TOML config into {field: value}; unknown keys and bad values name themselves."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for key, value in _flatten(raw).items():
+        if key not in KEYS:
+            raise ConfigError(f"{path}: unknown setting '{key}'")
+        name, convert = KEYS[key]
+        try:
+            values[name] = convert(value)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: setting '{key}': {exc}") from None
+    return values
+
+
+def detect_lang(env: Mapping[str, str]) -> str:
+    """'ja' when the locale is Japanese (LC_ALL, LC_MESSAGES, LANG, as gettext reads them)."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var)
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    try:
+        loc = locale.getlocale()[0] or ""
+    except ValueError:
+        loc = ""
+    return "ja" if loc.lower().startswith("ja") else "en"
+
+
+def _stored_token() -> str | None:
+    """The token `huggingface_hub` stored after `hf auth login` (HF_TOKEN wins inside it)."""
+    try:
+        from huggingface_hub import get_token
+
+        return get_token()
+    except Exception:  # pragma: no cover - a broken token store must not stop a run
+        return None
+
+
+def load_config(
+    config_path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the run's Config. `overrides` are flag values by Config field (None = not given)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if config_path is not None:
+        values.update(read_config_file(config_path))
+    elif Path(DEFAULT_CONFIG_NAME).is_file():
+        values.update(read_config_file(Path(DEFAULT_CONFIG_NAME)))
+    if env.get("HF_ENDPOINT"):
+        values["endpoint"] = env["HF_ENDPOINT"]
+    values.setdefault("lang", "auto")
+    for name, value in (overrides or {}).items():
+        if value is not None and value != ():
+            values[name] = value
+    if values.get("lang") == "auto":
+        values["lang"] = detect_lang(env)
+    values["endpoint"] = str(values.get("endpoint", DEFAULT_ENDPOINT)).rstrip("/")
+    # An explicit env (tests) never falls back to the token stored on this machine.
+    values["token"] = env.get("HF_TOKEN") or (_stored_token() if env is os.environ else None)
+    return _build(values)
+
+
+def _build(values: dict[str, Any]) -> Config:
+    nested: dict[str, dict[str, Any]] = {"columns": {}, "limits": {}}
+    flat: dict[str, Any] = {}
+    for name, value in values.items():
+        head, _, tail = name.partition(".")
+        if tail:
+            nested[head][tail] = value
+        else:
+            flat[name] = value
+    cfg = Config(
+        columns=dataclasses.replace(Columns(), **nested["columns"]),
+        limits=dataclasses.replace(Limits(), **nested["limits"]),
+        **flat,
+    )
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: Config) -> None:
+    if cfg.lang not in ("en", "ja"):
+        raise ConfigError(f"setting 'lang' must be en, ja or auto, not {cfg.lang!r}")
+    if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", cfg.endpoint):
+        raise ConfigError(f"setting 'endpoint' is not an http(s) URL: {cfg.endpoint!r}")
+    for name in (cfg.table, *dataclasses.astuple(cfg.columns)):
+        if not SQL_NAME_RE.match(name):
+            raise ConfigError(f"table or column name {name!r} is not a plain SQL identifier")
+    for repo in cfg.repos:
+        if not REPO_ID_RE.match(repo) or ".." in repo:
+            raise ConfigError(f"setting 'repos': {repo!r} is not a repo id of the form owner/name")
+    if not cfg.revision or "\x00" in cfg.revision or ".." in cfg.revision:
+        raise ConfigError(f"setting 'revision' is not a valid revision: {cfg.revision!r}")
