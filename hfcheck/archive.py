@@ -1,0 +1,258 @@
+"""The users' tweets database: a streaming reader, gap queries, and transactional updates.
+
+The reader pages through the table in primary-key order (keyset pagination, so memory does
+not grow with the archive and a run can start after any key) and turns each row into a
+`TweetRow` with its problems listed; a messy row is reported, never a crash. Read-only runs
+open the file read-only; the writer changes only the two URL columns of the rows it repairs,
+each batch in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiosqlite
+
+from hfcheck.config import Config
+from hfcheck.errors import InputError
+from hfcheck.paths import TWEET_ID_RE, USERNAME_RE
+
+PAGE_SIZE = 2000
+BUSY_TIMEOUT_MS = 30_000
+
+Key = int | str  # the primary key exactly as SQLite stores it (resume compares like with like)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One thing wrong with a row: which column, a stable code, and the detail."""
+
+    column: str
+    code: str  # invalid_json | not_a_list | non_string_item | duplicate_url | unexpected_host | unsafe_username | bad_tweet_id
+    detail: str
+
+
+@dataclass
+class TweetRow:
+    """A row of the tweets table, typed; `problems` lists what was wrong with it."""
+
+    key: Key
+    tweet_id: str
+    username: str | None
+    media_urls: list[str]
+    hf_urls: list[str]
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def parse_url_list(value: Any, column: str, allowed_hosts: Iterable[str]) -> tuple[list[str], list[RowProblem]]:
+    """A JSON array of URLs from a column, salvaged where the intent is clear.
+
+    NULL, '' and '[]' are an empty list. A bare string (JSON or not) that looks like a URL is
+    taken as a one-item list and reported. Duplicates are dropped (first kept) and reported.
+    """
+    problems: list[RowProblem] = []
+    if value is None or (isinstance(value, str) and value.strip() in ("", "[]")):
+        return [], problems
+    if not isinstance(value, str):
+        return [], [RowProblem(column, "not_a_list", f"{type(value).__name__} value {value!r:.80}")]
+    try:
+        data = json.loads(value)
+    except ValueError:
+        text = value.strip()
+        if text.startswith(("http://", "https://")) and not any(c.isspace() for c in text):
+            return _check_hosts([text], column, allowed_hosts, [RowProblem(column, "not_a_list", "bare URL, not a JSON array")])
+        return [], [RowProblem(column, "invalid_json", f"{value!r:.80}")]
+    if isinstance(data, str):
+        problems.append(RowProblem(column, "not_a_list", "JSON string, not an array"))
+        data = [data] if data else []
+    if not isinstance(data, list):
+        return [], [*problems, RowProblem(column, "not_a_list", f"JSON {type(data).__name__}")]
+    urls: list[str] = []
+    seen: set[str] = set()
+    for item in data:
+        if not isinstance(item, str) or not item:
+            problems.append(RowProblem(column, "non_string_item", f"{item!r:.80}"))
+        elif item in seen:
+            problems.append(RowProblem(column, "duplicate_url", item))
+        else:
+            seen.add(item)
+            urls.append(item)
+    return _check_hosts(urls, column, allowed_hosts, problems)
+
+
+def _check_hosts(urls: list[str], column: str, allowed: Iterable[str], problems: list[RowProblem]) -> tuple[list[str], list[RowProblem]]:
+    allowed = set(allowed)
+    for url in urls:
+        try:
+            host = urlsplit(url).netloc.lower()
+        except ValueError:
+            host = ""
+        if host not in allowed and host.split(":")[0] not in allowed:
+            problems.append(RowProblem(column, "unexpected_host", url))
+    return urls, problems
+
+
+class Archive:
+    """One connection to the users' database, read-only unless `writable`."""
+
+    def __init__(self, cfg: Config, *, writable: bool = False) -> None:
+        cfg.require("db")
+        assert cfg.db is not None
+        self.cfg = cfg
+        self.path: Path = cfg.db
+        self.writable = writable
+        self._db: aiosqlite.Connection | None = None
+        c = cfg.columns
+        self._cols = f'"{c.id}", "{c.username}", "{c.media_urls}", "{c.huggingface_urls}"'
+        self._table = f'"{cfg.table}"'
+        self._hub_hosts = {urlsplit(cfg.endpoint).netloc.lower()}
+
+    async def __aenter__(self) -> Archive:
+        if not self.path.is_file():
+            raise InputError(f"archive database not found: {self.path}")
+        mode = "rw" if self.writable else "ro"
+        try:
+            self._db = await aiosqlite.connect(f"file:{self.path.resolve()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            await self._exec(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.writable:
+                # WAL lets the users' scraper keep writing while we read and repair.
+                await self._exec("PRAGMA journal_mode = WAL")
+            await self._check_schema()
+        except aiosqlite.Error as exc:
+            await self.close()
+            raise InputError(f"cannot open archive database {self.path}: {exc}") from None
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> None:
+        """Execute and close the cursor at once (a dangling cursor outlives the event loop)."""
+        async with self.db.execute(sql, args):
+            pass
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        assert self._db is not None, "Archive used outside 'async with'"
+        return self._db
+
+    async def _check_schema(self) -> None:
+        async with self.db.execute(f"PRAGMA table_info({self._table})") as cur:
+            columns = {row[1] for row in await cur.fetchall()}
+        if not columns:
+            raise InputError(f"{self.path}: table {self.cfg.table!r} not found")
+        for name in (self.cfg.columns.id, self.cfg.columns.username, self.cfg.columns.media_urls, self.cfg.columns.huggingface_urls):
+            if name not in columns:
+                raise InputError(f"{self.path}: table {self.cfg.table!r} has no column {name!r}")
+
+    def to_row(self, raw: tuple[Any, Any, Any, Any]) -> TweetRow:
+        """Type one raw row and list its problems."""
+        key, username, media_raw, hf_raw = raw
+        c = self.cfg.columns
+        problems: list[RowProblem] = []
+        tweet_id = str(key) if not isinstance(key, float) else repr(key)
+        if not TWEET_ID_RE.match(tweet_id):
+            problems.append(RowProblem(c.id, "bad_tweet_id", tweet_id[:80]))
+        if not isinstance(username, str) or not USERNAME_RE.match(username):
+            problems.append(RowProblem(c.username, "unsafe_username", f"{username!r:.80}"))
+            username = None
+        media, p1 = parse_url_list(media_raw, c.media_urls, self.cfg.allowed_hosts)
+        hf, p2 = parse_url_list(hf_raw, c.huggingface_urls, self._hub_hosts)
+        return TweetRow(key, tweet_id, username, media, hf, problems + p1 + p2)
+
+    async def rows(self, *, after: Key | None = None, where: str = "", page_size: int = PAGE_SIZE) -> AsyncIterator[TweetRow]:
+        """Stream rows in primary-key order, starting after `after`, one page in memory at a time."""
+        id_col = f'"{self.cfg.columns.id}"'
+        extra = f" AND ({where})" if where else ""
+        while True:
+            if after is None:
+                sql = f"SELECT {self._cols} FROM {self._table} WHERE 1{extra} ORDER BY {id_col} LIMIT ?"
+                args: tuple[Any, ...] = (page_size,)
+            else:
+                sql = f"SELECT {self._cols} FROM {self._table} WHERE {id_col} > ?{extra} ORDER BY {id_col} LIMIT ?"
+                args = (after, page_size)
+            async with self.db.execute(sql, args) as cur:
+                page = await cur.fetchall()
+            for raw in page:
+                yield self.to_row(raw)  # type: ignore[arg-type]
+            if len(page) < page_size:
+                return
+            after = page[-1][0]
+
+    def has_backup_sql(self) -> str:
+        """SQL condition: the row records at least one backup URL."""
+        hf = f'"{self.cfg.columns.huggingface_urls}"'
+        return f"{hf} IS NOT NULL AND trim({hf}) NOT IN ('', '[]')"
+
+    async def count(self, where: str = "") -> int:
+        sql = f"SELECT count(*) FROM {self._table}" + (f" WHERE {where}" if where else "")
+        async with self.db.execute(sql) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def get(self, tweet_id: str) -> TweetRow | None:
+        """One row by tweet id (text or integer key)."""
+        sql = f'SELECT {self._cols} FROM {self._table} WHERE "{self.cfg.columns.id}" = ? OR "{self.cfg.columns.id}" = ?'
+        alt: Any = int(tweet_id) if tweet_id.isdigit() else tweet_id
+        async with self.db.execute(sql, (tweet_id, alt)) as cur:
+            raw = await cur.fetchone()
+        return self.to_row(raw) if raw else None  # type: ignore[arg-type]
+
+    async def update_rows(self, edits: Iterable[tuple[Key, Callable[[TweetRow], RowChange | None]]]) -> int:
+        """Apply read-modify-write edits to rows in ONE transaction; returns rows changed.
+
+        Each edit reads the row as it is now (the scraper may have written since we read it)
+        and returns the new column values, or None to leave the row alone. Only the two URL
+        columns are ever written, and only when they change.
+        """
+        c = self.cfg.columns
+        select = f'SELECT {self._cols} FROM {self._table} WHERE "{c.id}" = ?'
+        changed = 0
+        await self._exec("BEGIN IMMEDIATE")
+        try:
+            for key, edit in edits:
+                async with self.db.execute(select, (key,)) as cur:
+                    raw = await cur.fetchone()
+                if raw is None:
+                    continue
+                change = edit(self.to_row(raw))  # type: ignore[arg-type]
+                if change is None:
+                    continue
+                sets, args = change.sql(c.media_urls, c.huggingface_urls)
+                if sets:
+                    await self._exec(f'UPDATE {self._table} SET {sets} WHERE "{c.id}" = ?', (*args, key))
+                    changed += 1
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+        return changed
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """New values for the URL columns of one row (None = leave that column as it is)."""
+
+    media_urls: list[str] | None = None
+    hf_urls: list[str] | None = None
+
+    def sql(self, media_col: str, hf_col: str) -> tuple[str, list[str]]:
+        sets: list[str] = []
+        args: list[str] = []
+        if self.media_urls is not None:
+            sets.append(f'"{media_col}" = ?')
+            args.append(json.dumps(self.media_urls, ensure_ascii=False))
+        if self.hf_urls is not None:
+            sets.append(f'"{hf_col}" = ?')
+            args.append(json.dumps(self.hf_urls, ensure_ascii=False))
+        return ", ".join(sets), args

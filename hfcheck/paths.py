@@ -1,0 +1,229 @@
+"""The URL and path model: backup URLs, paths in the repo, local media paths.
+
+Every path built from database values goes through here, so that confinement is checked in
+one place: a username or file name with `..`, a separator, a NUL or an absolute path is
+rejected (`UnsafePath`), never followed.
+
+    local   images/{username}/{tweet_id}_{index}.{ext}
+    remote  encrypted_images/{username}/{encrypted name}
+    URL     {endpoint}/datasets/{repo_id}/resolve/{revision}/{remote path}
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from hfcheck.crypto import ArchiveKey
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+TWEET_ID_RE = re.compile(r"^[0-9]{1,20}$")
+LOCAL_NAME_RE = re.compile(r"^(?P<tweet_id>[0-9]{1,20})_(?P<index>[0-9]{1,4})\.(?P<ext>[A-Za-z0-9]{1,5})$")
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+IMAGE_EXTS = frozenset({"jpg", "jpeg", "png", "webp", "gif"})
+VIDEO_EXTS = frozenset({"mp4", "mov", "webm"})
+
+
+class UnsafePath(ValueError):
+    """A value from the database that would escape its root or is not a valid path part."""
+
+
+class MalformedURL(ValueError):
+    """A recorded backup URL that is not a Hub resolve URL we can check."""
+
+
+class Media(enum.Enum):
+    """The two local folders and their encrypted twins in the repo."""
+
+    IMAGE = "images"
+    VIDEO = "videos"
+
+    @property
+    def remote_dir(self) -> str:
+        return f"encrypted_{self.value}"
+
+    @classmethod
+    def for_ext(cls, ext: str) -> Media:
+        """The extension decides images from videos (as the users' scripts did)."""
+        ext = ext.lower()
+        if ext in IMAGE_EXTS:
+            return cls.IMAGE
+        if ext in VIDEO_EXTS:
+            return cls.VIDEO
+        raise UnsafePath(f"unknown media extension {ext!r}")
+
+
+class PathKind(enum.Enum):
+    """What a path in the repo is: an encrypted backup, a wrong (unencrypted) path, or unknown."""
+
+    ENCRYPTED = "encrypted"
+    WRONG = "wrong_path"
+    UNKNOWN = "unknown"
+
+
+def check_component(value: str, what: str) -> str:
+    """Accept one path component from the database, or raise UnsafePath naming it."""
+    if not value or value in (".", "..") or any(c in value for c in "/\\\x00") or value.strip() != value:
+        raise UnsafePath(f"unsafe {what}: {value!r}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise UnsafePath(f"unsafe {what}: {value!r}")
+    return value
+
+
+def check_username(username: str | None) -> str:
+    """Usernames are untrusted: only X's own alphabet is used in a path."""
+    if username is None or not USERNAME_RE.match(username):
+        raise UnsafePath(f"unsafe username: {username!r}")
+    return username
+
+
+def check_relpath(rel: str) -> PurePosixPath:
+    """A relative POSIX path of safe components (no absolute path, no `..`)."""
+    if not rel or rel.startswith("/") or "\\" in rel or re.match(r"^[A-Za-z]:", rel):
+        raise UnsafePath(f"unsafe path: {rel!r}")
+    parts = rel.split("/")
+    for part in parts:
+        check_component(part, "path component")
+    return PurePosixPath(*parts)
+
+
+def confine(root: Path, rel: str) -> Path:
+    """`root / rel`, guaranteed to stay under root even through symlinks."""
+    path = root / check_relpath(rel)
+    resolved_root = root.resolve()
+    if not path.resolve().is_relative_to(resolved_root):
+        raise UnsafePath(f"path escapes its root: {rel!r}")
+    return path
+
+
+@dataclass(frozen=True)
+class LocalName:
+    """`{tweet_id}_{index}.{ext}`: the local file name, and the plaintext of an encrypted name."""
+
+    tweet_id: str
+    index: int
+    ext: str
+
+    @classmethod
+    def parse(cls, name: str) -> LocalName:
+        m = LOCAL_NAME_RE.match(name)
+        if not m:
+            raise UnsafePath(f"not a media file name {{tweet_id}}_{{index}}.{{ext}}: {name!r}")
+        return cls(m["tweet_id"], int(m["index"]), m["ext"])
+
+    def __str__(self) -> str:
+        return f"{self.tweet_id}_{self.index}.{self.ext}"
+
+    @property
+    def media(self) -> Media:
+        return Media.for_ext(self.ext)
+
+
+def local_relpath(username: str, name: LocalName) -> str:
+    """`images/alice/123_0.jpg`: where a medium lives under the media root."""
+    return f"{name.media.value}/{check_username(username)}/{name}"
+
+
+def parse_local_relpath(rel: str) -> tuple[Media, str, LocalName]:
+    """Split `videos/alice/123_0.mp4` into its parts; the extension decides the media type."""
+    parts = check_relpath(rel).parts
+    if len(parts) != 3 or parts[0] not in ("images", "videos"):
+        raise UnsafePath(f"not a local media path images|videos/USER/NAME: {rel!r}")
+    name = LocalName.parse(parts[2])
+    return name.media, check_username(parts[1]), name
+
+
+def remote_parent(media: Media, username: str) -> str:
+    """The repo folder of one account's media; also the associated data of its names."""
+    return f"{media.remote_dir}/{check_username(username)}"
+
+
+def remote_path_for(key: ArchiveKey, local_rel: str) -> str:
+    """`videos/alice/1_0.mp4` -> `encrypted_videos/alice/<encrypted name>` (deterministic)."""
+    media, username, name = parse_local_relpath(local_rel)
+    parent = remote_parent(media, username)
+    return f"{parent}/{key.encrypt_name(parent, str(name))}"
+
+
+def local_path_for(key: ArchiveKey, remote_path: str) -> str:
+    """The reverse of `remote_path_for`; raises CryptoError when the name does not decrypt."""
+    parts = check_relpath(remote_path).parts
+    if len(parts) != 3 or parts[0] not in ("encrypted_images", "encrypted_videos"):
+        raise UnsafePath(f"not an encrypted media path: {remote_path!r}")
+    parent = f"{parts[0]}/{check_username(parts[1])}"
+    name = LocalName.parse(key.decrypt_name(parent, parts[2]))
+    return f"{parts[0].removeprefix('encrypted_')}/{parts[1]}/{name}"
+
+
+def classify_path(path: str) -> PathKind:
+    """Encrypted backup, wrong (unencrypted `images/`/`videos/` path) or unknown."""
+    parts = path.split("/")
+    if len(parts) == 3 and all(parts):
+        if parts[0] in ("encrypted_images", "encrypted_videos"):
+            return PathKind.ENCRYPTED
+        if parts[0] in ("images", "videos") and LOCAL_NAME_RE.match(parts[2]):
+            return PathKind.WRONG
+    return PathKind.UNKNOWN
+
+
+@dataclass(frozen=True)
+class BackupURL:
+    """`{endpoint}/datasets/{repo_id}/resolve/{revision}/{path}`, parsed."""
+
+    endpoint: str
+    repo_id: str
+    revision: str
+    path: str
+
+    @classmethod
+    def parse(cls, url: str) -> BackupURL:
+        """Parse a recorded URL; raise MalformedURL with the reason."""
+        if not isinstance(url, str) or not url:
+            raise MalformedURL("empty URL")
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise MalformedURL(f"unparsable URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise MalformedURL("not an http(s) URL")
+        prefix, sep, rest = parts.path.partition("/datasets/")
+        segs = rest.split("/")
+        if not sep or len(segs) < 5 or segs[2] != "resolve":
+            raise MalformedURL("not a dataset resolve URL (/datasets/OWNER/NAME/resolve/REV/PATH)")
+        repo_id = f"{segs[0]}/{segs[1]}"
+        if not REPO_ID_RE.match(repo_id):
+            raise MalformedURL(f"invalid repo id {repo_id!r}")
+        revision = unquote(segs[3])
+        path = unquote("/".join(segs[4:]))
+        try:
+            check_relpath(path)
+        except UnsafePath as exc:
+            raise MalformedURL(str(exc)) from None
+        if not revision:
+            raise MalformedURL("empty revision")
+        return cls(f"{parts.scheme.lower()}://{parts.netloc.lower()}{prefix}", repo_id, revision, path)
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}/datasets/{self.repo_id}/resolve/{quote(self.revision, safe='')}/{quote(self.path)}"
+
+    @property
+    def kind(self) -> PathKind:
+        return classify_path(self.path)
+
+
+def media_ext_from_url(url: str) -> str:
+    """The file extension a media URL will be saved under (`?format=` wins, as on pbs.twimg.com)."""
+    parts = urlsplit(url)
+    m = re.search(r"(?:^|&)format=([A-Za-z0-9]{1,5})(?:&|$)", parts.query)
+    if m:
+        return m.group(1).lower()
+    suffix = PurePosixPath(parts.path).suffix.lstrip(".").lower()
+    if suffix in IMAGE_EXTS or suffix in VIDEO_EXTS:
+        return suffix
+    return "mp4" if parts.hostname == "video.twimg.com" else "jpg"

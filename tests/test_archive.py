@@ -1,0 +1,165 @@
+"""The archive reader: streaming, resume, and every messy row turned into a reported problem."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hfcheck.archive import Archive, RowChange, parse_url_list
+from hfcheck.config import load_config
+from hfcheck.errors import InputError
+from hfcheck.gaps import find_gaps
+
+HF = "https://huggingface.co/datasets/a/b/resolve/main/encrypted_images/bob/x"
+PBS = "https://pbs.twimg.com/media/A.jpg"
+
+
+def make_db(path: Path, rows: list[tuple], id_type: str = "TEXT") -> None:
+    con = sqlite3.connect(path)
+    con.execute(f"CREATE TABLE tweets (id {id_type} PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)")
+    con.executemany("INSERT INTO tweets (id, username, media_urls, huggingface_urls) VALUES (?,?,?,?)", rows)
+    con.commit()
+    con.close()
+
+
+def cfg_for(db: Path, **kw):
+    return load_config(None, {"db": db, **kw}, env={})
+
+
+async def read_all(cfg, **kw):
+    async with Archive(cfg) as a:
+        return [r async for r in a.rows(**kw)]
+
+
+@pytest.mark.parametrize(
+    "value, urls, codes",
+    [
+        (None, [], []),
+        ("", [], []),
+        ("[]", [], []),
+        (json.dumps([HF]), [HF], []),
+        ("{not json", [], ["invalid_json"]),
+        (json.dumps(HF), [HF], ["not_a_list"]),
+        (HF, [HF], ["not_a_list"]),
+        (json.dumps({"a": 1}), [], ["not_a_list"]),
+        (json.dumps([HF, 3, None]), [HF], ["non_string_item", "non_string_item"]),
+        (json.dumps([HF, HF]), [HF], ["duplicate_url"]),
+        (json.dumps(["https://evil.example/x"]), ["https://evil.example/x"], ["unexpected_host"]),
+        (42, [], ["not_a_list"]),
+    ],
+)
+def test_parse_url_list(value, urls, codes) -> None:
+    got, problems = parse_url_list(value, "huggingface_urls", ["huggingface.co"])
+    assert got == urls
+    assert [p.code for p in problems] == codes
+
+
+@given(st.one_of(st.none(), st.text(max_size=60), st.integers(), st.binary(max_size=10)))
+def test_parse_url_list_never_raises(value) -> None:
+    urls, problems = parse_url_list(value, "c", ["huggingface.co"])
+    assert all(isinstance(u, str) and u for u in urls)
+    assert len(set(urls)) == len(urls)
+
+
+async def test_streams_in_key_order_and_resumes(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    ids = [str(10**18 + i * 7) for i in range(250)]
+    make_db(db, [(i, "bob", "[]", json.dumps([HF])) for i in reversed(ids)])
+    cfg = cfg_for(db)
+    rows = await read_all(cfg)
+    assert [r.tweet_id for r in rows] == sorted(ids)
+    async with Archive(cfg) as a:
+        first = [r async for r in a.rows(page_size=7)]
+        assert [r.tweet_id for r in first] == sorted(ids)
+        rest = [r async for r in a.rows(after=rows[99].key, page_size=7)]
+    assert [r.tweet_id for r in rest] == sorted(ids)[100:]
+
+
+async def test_integer_ids_stay_exact(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    big = 1876543210987654321  # 19 digits: a float would round it
+    make_db(db, [(big, "bob", None, None), (2, "bob", None, None)], id_type="INTEGER")
+    rows = await read_all(cfg_for(db))
+    assert [r.tweet_id for r in rows] == ["2", str(big)]
+    rest = await read_all(cfg_for(db), after=rows[0].key)
+    assert [r.tweet_id for r in rest] == [str(big)]
+
+
+async def test_bad_rows_are_reported_not_fatal(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    make_db(
+        db,
+        [
+            ("1", "../etc", "[]", json.dumps([HF])),
+            ("2", None, "{", "[1]"),
+            ("3", "bob", json.dumps(["https://evil.example/a.jpg"]), json.dumps([HF, HF])),
+            ("x9", "bob", "[]", "[]"),
+        ],
+    )
+    rows = {r.tweet_id: r for r in await read_all(cfg_for(db))}
+    assert [p.code for p in rows["1"].problems] == ["unsafe_username"] and rows["1"].username is None
+    assert [p.code for p in rows["2"].problems] == ["unsafe_username", "invalid_json", "non_string_item"]
+    assert [p.code for p in rows["3"].problems] == ["unexpected_host", "duplicate_url"]
+    assert [p.code for p in rows["x9"].problems] == ["bad_tweet_id"]
+
+
+async def test_read_only_open_leaves_file_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    make_db(db, [("1", "bob", "[]", "[]")])
+    before = db.read_bytes()
+    await read_all(cfg_for(db))
+    assert db.read_bytes() == before
+    assert not (tmp_path / "a.db-wal").exists()
+
+
+async def test_clear_errors_for_missing_db_table_column(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        await read_all(cfg_for(tmp_path / "nope.db"))
+    db = tmp_path / "a.db"
+    make_db(db, [])
+    with pytest.raises(InputError, match="table 'posts' not found"):
+        await read_all(load_config(None, {"db": db}, env={}).__class__(db=db, table="posts"))
+    from hfcheck.config import Columns
+
+    with pytest.raises(InputError, match="no column 'hf'"):
+        await read_all(load_config(None, {"db": db}, env={}).__class__(db=db, columns=Columns(huggingface_urls="hf")))
+
+
+async def test_update_rows_is_read_modify_write_in_one_transaction(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    make_db(db, [("1", "bob", json.dumps([PBS]), json.dumps(["u1", "u2"])), ("2", "bob", "[]", "[]")])
+    con = sqlite3.connect(db)
+    con.execute("UPDATE tweets SET text = 'keep me' WHERE id = '1'")
+    con.commit()
+    cfg = cfg_for(db)
+    async with Archive(cfg, writable=True) as a:
+        n = await a.update_rows([("1", lambda r: RowChange(hf_urls=[u if u != "u1" else "v1" for u in r.hf_urls])), ("2", lambda r: None)])
+        assert n == 1
+        with pytest.raises(RuntimeError):
+            await a.update_rows([("2", lambda r: RowChange(hf_urls=["zz"])), ("1", lambda r: (_ for _ in ()).throw(RuntimeError("boom")))])
+    rows = con.execute("SELECT id, media_urls, huggingface_urls, text FROM tweets ORDER BY id").fetchall()
+    assert rows == [("1", json.dumps([PBS]), json.dumps(["v1", "u2"]), "keep me"), ("2", "[]", "[]", None)]
+
+
+async def test_gaps(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    m2 = json.dumps([PBS, PBS + "2"])
+    make_db(
+        db,
+        [
+            ("1", "alice", m2, None),  # unbacked, 2 media
+            ("2", "alice", m2, json.dumps([HF])),  # partial, 1 missing
+            ("3", "bob", json.dumps([PBS]), "[]"),  # unbacked
+            ("4", "bob", "[]", json.dumps([HF])),  # empty media
+            ("5", "bob", None, json.dumps([HF])),  # empty media
+            ("6", "carol", "{bad", None),  # invalid json: not a gap here
+            ("7", "carol", m2, json.dumps([HF, HF + "2"])),  # complete
+        ],
+    )
+    async with Archive(cfg_for(db)) as a:
+        g = await find_gaps(a)
+    assert (g.unbacked, g.partial, g.empty_media, g.unbacked_media) == (2, 1, 2, 4)
+    assert g.per_account == [{"username": "alice", "unbacked": 1, "partial": 1}, {"username": "bob", "unbacked": 1, "partial": 0}]

@@ -1,0 +1,67 @@
+"""Configuration: file, environment, flags, and one clear line for a bad setting."""
+
+from pathlib import Path
+
+import pytest
+
+from hfcheck.config import load_config
+from hfcheck.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "hfcheck.toml"
+    p.write_text(text)
+    return p
+
+
+def test_precedence(tmp_path: Path) -> None:
+    p = write(tmp_path, '[hub]\nrepos = ["a/b"]\nendpoint = "http://file:1"\n[run]\nconcurrency = 8\n[limits]\napi_per_window = 10\n')
+    cfg = load_config(p, {"concurrency": 16}, env={"HF_ENDPOINT": "http://env:2/", "HF_TOKEN": "hf_secret"})
+    assert cfg.repos == ("a/b",)
+    assert cfg.endpoint == "http://env:2"
+    assert cfg.concurrency == 16
+    assert cfg.limits.api_per_window == 10
+    assert cfg.token == "hf_secret"
+    assert "hf_secret" not in repr(cfg)
+
+
+def test_defaults_and_lang() -> None:
+    cfg = load_config(None, {}, env={"LANG": "ja_JP.UTF-8"})
+    assert cfg.endpoint == "https://huggingface.co"
+    assert cfg.lang == "ja"
+    assert load_config(None, {"lang": "en"}, env={"LANG": "ja_JP.UTF-8"}).lang == "en"
+    assert load_config(None, {}, env={"LANG": "C.UTF-8"}).lang == "en"
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("[hub]\nrepoz = []\n", "hub.repoz"),
+        ('[hub]\nrepos = ["nope"]\n', "repos"),
+        ("[run]\nconcurrency = 0\n", "run.concurrency"),
+        ('[archive]\ntable = "x; drop"\n', "x; drop"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
+def test_bad_settings_name_themselves(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace(";", ";").replace("[", r"\[")):
+        load_config(write(tmp_path, text), {}, env={})
+
+
+def test_require_names_the_flag() -> None:
+    cfg = load_config(None, {}, env={})
+    with pytest.raises(ConfigError, match="--repo"):
+        cfg.require("repos")
+    with pytest.raises(ConfigError, match="--db"):
+        cfg.require("db")
+
+
+def test_cli_config_error_is_one_line_exit_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    p = write(tmp_path, "[hub]\nrepoz = 1\n")
+    r = subprocess.run([sys.executable, "-m", "hfcheck", "crypt", "name", "images/a/1_0.jpg", "--config", str(p)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "hub.repoz" in r.stderr
+    assert "Traceback" not in r.stderr
