@@ -200,6 +200,20 @@ class Archive:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    async def count_urls(self, after: Key | None = None) -> int:
+        """Recorded backup URLs in rows after `after` (for the progress bar and the method choice)."""
+        c = self.cfg.columns
+        hf = f'"{c.huggingface_urls}"'
+        n = f"CASE WHEN json_valid({hf}) AND json_type({hf}) = 'array' THEN json_array_length({hf}) ELSE 1 END"
+        sql = f"SELECT coalesce(sum({n}), 0) FROM {self._table} WHERE {self.has_backup_sql()}"
+        args: tuple[Any, ...] = ()
+        if after is not None:
+            sql += f' AND "{c.id}" > ?'
+            args = (after,)
+        async with self.db.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
     async def get(self, tweet_id: str) -> TweetRow | None:
         """One row by tweet id (text or integer key)."""
         sql = f'SELECT {self._cols} FROM {self._table} WHERE "{self.cfg.columns.id}" = ? OR "{self.cfg.columns.id}" = ?'

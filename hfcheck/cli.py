@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -46,10 +47,18 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_async(coro: Awaitable[int]) -> int:
-    """Run a command's coroutine; Ctrl-C lets it flush (via cancellation) and exits 3."""
+    """Run a command's coroutine. Ctrl-C and SIGTERM cancel it, so its `finally` blocks
+    flush progress; then one line and exit code 3."""
+
+    async def main() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await coro
+
     try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    except KeyboardInterrupt:
+        return asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
         click.echo("interrupted: progress saved; run again with --resume to continue", err=True)
         return EXIT_INCOMPLETE
 

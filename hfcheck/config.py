@@ -34,13 +34,17 @@ class Columns:
     huggingface_urls: str = "huggingface_urls"
 
 
+FREE_PLAN = {"resolvers": 5000, "api": 1000}  # requests per 5-minute window (hub-docs rate-limits)
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Request budgets. Defaults are the Hub's free plan per 5-minute window."""
+    """Request budgets per window. None = the free plan's, raised when the Hub's headers show a
+    larger quota (a PRO token runs faster unconfigured); a configured value is a hard ceiling."""
 
     window_seconds: float = 300.0
-    resolvers_per_window: int = 5000
-    api_per_window: int = 1000
+    resolvers_per_window: int | None = None
+    api_per_window: int | None = None
     commits_per_hour: int = 128
     downloads_per_second_per_host: float = 10.0
 

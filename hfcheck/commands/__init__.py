@@ -2,5 +2,6 @@
 
 from hfcheck.commands.crypt import crypt
 from hfcheck.commands.hub import hub
+from hfcheck.commands.verify import verify
 
-ALL = [crypt, hub]
+ALL = [crypt, hub, verify]

@@ -1,0 +1,88 @@
+"""`hfcheck verify`: check every recorded backup URL; with --check-missing, find the gaps."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from hfcheck.cli import common_options, run_async
+from hfcheck.config import Config
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
+from hfcheck.messages import t
+from hfcheck.report import gaps_summary, verify_report, verify_summary, write_report
+from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
+
+REPORT_NAME = "verify_report.json"
+
+
+def exit_code(result: VerifyResult) -> int:
+    """0 all present; 1 problems found; 3 could not complete (no access, unverified, stopped)."""
+    c = result.progress.counts
+    if c["no_access"] or c["unverified"] or not result.progress.complete:
+        return EXIT_INCOMPLETE
+    gaps = result.gaps
+    gap_found = bool(gaps and (gaps.unbacked or gaps.partial or gaps.empty_media))
+    if c["missing"] or c["wrong_path"] or c["repo_not_found"] or c["malformed"] or gap_found:
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def show_progress_bar() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@click.command()
+@common_options
+@click.option("--concurrency", type=click.IntRange(1, 1024), help="Parallel checks (default from config, 64).")
+@click.option("--method", type=click.Choice(["auto", "head", "list"]), default="auto", show_default=True, help="HEAD each URL, list each repo once, or pick the cheaper per repo.")
+@click.option("--resume", is_flag=True, help="Continue from the progress file.")
+@click.option("--limit", type=click.IntRange(1), help="Check at most N URLs (then --resume continues).")
+@click.option("--batch-size", type=click.IntRange(1), help="With --delay: pause after every N URLs.")
+@click.option("--delay", type=click.FloatRange(0), default=0.0, help="Seconds to pause after each batch.")
+@click.option("--check-missing", is_flag=True, help="Also count tweets with media and no (or partial) backup.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="JSON report path (default DATA_DIR/verify_report.json).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the summary.")
+@click.option("--checkpoint-interval", type=click.FloatRange(0.1), default=5.0, show_default=True, help="Seconds between progress flushes.")
+def verify(cfg: Config, concurrency: int | None, method: str, resume: bool, limit: int | None, batch_size: int | None, delay: float, check_missing: bool, report_path: Path | None, as_json: bool, checkpoint_interval: float) -> int:
+    """Check every recorded backup URL against the Hub.
+
+    Categories: present, missing, wrong_path, repo_not_found, no_access, malformed, unverified.
+    Exit codes: 0 all present, 1 problems found, 2 usage error, 3 could not complete.
+    """
+    cfg.require("db")
+    opts = VerifyOptions(
+        concurrency=concurrency or cfg.concurrency,
+        method=method,
+        resume=resume,
+        limit=limit,
+        batch_size=batch_size,
+        delay=delay,
+        check_missing=check_missing,
+        checkpoint_interval=checkpoint_interval,
+        progress_bar=show_progress_bar() and not as_json,
+    )
+    result_box: list[VerifyResult] = []
+
+    async def go() -> int:
+        result_box.append(await run_verify(cfg, opts))
+        return 0
+
+    rc = run_async(go())
+    if not result_box:
+        return rc
+    result = result_box[0]
+    report = verify_report(result.progress, result.gaps, result.stats)
+    path = report_path or cfg.data_dir / REPORT_NAME
+    write_report(path, report)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        click.echo(verify_summary(result.progress, cfg.lang))
+        if result.gaps is not None:
+            click.echo(gaps_summary(result.gaps, cfg.lang))
+        click.echo(f"{t('report_at', cfg.lang)}: {path}")
+    return exit_code(result)

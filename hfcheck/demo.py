@@ -1,0 +1,264 @@
+"""A realistic demo archive with every kind of damage planted at known counts.
+
+`build_demo(DIR)` writes, reproducibly from a seed:
+
+    DIR/archive.db        the users' schema (tweets table, plus a column hfcheck must not touch)
+    DIR/media/            local media: images/{user}/{id}_{i}.{ext}, videos/...
+    DIR/source/           what the "media server" serves for media never downloaded
+    DIR/hub/              emulator state: the encrypted uploads, seeded without HTTP
+    DIR/archive.key       the archive key (mode 0600)
+    DIR/x_fixtures.json   X GraphQL answers for tweets whose media list was lost
+    DIR/hfcheck.toml      a config pointing at all of the above
+    DIR/planted.json      what was planted: the counts verify and repair must find
+
+Damage, as in ARCHIVE.md: missing files, wrong (unencrypted) paths, empty media lists (one
+tweet since deleted on X), unbacked and partially backed tweets, and malformed rows.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hfcheck.crypto import ArchiveKey, Encryptor, generate_key_file, load_key
+from hfcheck.paths import BackupURL, LocalName, local_relpath, remote_path_for
+
+REPO = "demo/media-backup"
+USER, TOKEN = "demo", "hf_demo_token_for_the_local_emulator"
+ACCOUNTS = ["alice", "bob", "carol_x", "dave99", "erin"]
+FIRST_ID = 1_700_000_000_000_000_000
+MAGIC = {"jpg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "png": b"\x89PNG\r\n\x1a\n", "mp4": b"\x00\x00\x00\x18ftypmp42"}
+
+
+@dataclass
+class Medium:
+    name: LocalName
+    username: str
+    data: bytes
+
+    @property
+    def local(self) -> str:
+        return local_relpath(self.username, self.name)
+
+
+@dataclass
+class Plan:
+    """The demo's truth: expected verify counts and gaps, and the tweets of each kind."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(["total", "present", "missing", "wrong_path", "repo_not_found", "no_access", "malformed", "unverified"], 0))
+    gaps: dict[str, int] = field(default_factory=lambda: dict.fromkeys(["unbacked", "partial", "empty_media", "unbacked_media"], 0))
+    tweets: dict[str, list[str]] = field(default_factory=dict)
+
+    def url(self, category: str) -> None:
+        self.counts["total"] += 1
+        self.counts[category] += 1
+
+    def tweet(self, kind: str, tweet_id: str) -> None:
+        self.tweets.setdefault(kind, []).append(tweet_id)
+
+
+def kinds_for(n: int) -> list[str]:
+    """How many tweets of each kind for an archive of n tweets (small kinds at least 2)."""
+    few = max(2, n // 30)
+    kinds = ["missing"] * few + ["wrong_path"] * few + ["empty_media"] * max(2, n // 20) + ["deleted_on_x"]
+    kinds += ["unbacked"] * max(3, n // 5) + ["partial"] * max(2, n // 20) + ["malformed"] * 3
+    return kinds + ["ok"] * max(0, n - len(kinds))
+
+
+def encrypt_bytes(key: ArchiveKey, data: bytes, remote_path: str) -> bytes:
+    enc = Encryptor(key, remote_path)
+    return enc.update(data) + enc.finalize()
+
+
+class DemoBuilder:
+    def __init__(self, root: Path, tweets: int, seed: int, media_port: int, endpoint: str) -> None:
+        self.root = root
+        self.rng = random.Random(seed)
+        self.n = tweets
+        self.media_base = f"http://127.0.0.1:{media_port}/media"
+        self.media_port = media_port
+        self.endpoint = endpoint
+        self.plan = Plan()
+        self.uploads: list[tuple[str, bytes]] = []
+        self.rows: list[tuple[Any, ...]] = []
+        self.x_fixtures: dict[str, dict[str, Any]] = {}
+        root.mkdir(parents=True, exist_ok=True)
+        key_file = root / "archive.key"
+        if not key_file.exists():
+            generate_key_file(key_file)
+        self.key = load_key(key_file)
+
+    def media(self, tweet_id: str, username: str, count: int) -> list[Medium]:
+        out = []
+        for i in range(count):
+            ext = self.rng.choice(["jpg", "jpg", "png", "mp4"])
+            size = self.rng.randint(2_000, 30_000) if ext != "mp4" else self.rng.randint(60_000, 200_000)
+            data = MAGIC[ext] + self.rng.randbytes(size)
+            out.append(Medium(LocalName(tweet_id, i, ext), username, data))
+        return out
+
+    def media_url(self, m: Medium) -> str:
+        return f"{self.media_base}/{m.name}"
+
+    def hub_url(self, path: str) -> str:
+        return str(BackupURL(self.endpoint, REPO, "main", path))
+
+    def save_local(self, m: Medium) -> None:
+        p = self.root / "media" / m.local
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(m.data)
+
+    def save_source(self, m: Medium) -> None:
+        p = self.root / "source" / str(m.name)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(m.data)
+
+    def backed_up(self, m: Medium, upload: bool = True) -> str:
+        remote = remote_path_for(self.key, m.local)
+        if upload:
+            self.uploads.append((remote, encrypt_bytes(self.key, m.data, remote)))
+        return self.hub_url(remote)
+
+    def build(self) -> Plan:
+        kinds = kinds_for(self.n)
+        self.rng.shuffle(kinds)
+        for i, kind in enumerate(kinds):
+            tweet_id = str(FIRST_ID + i * 7919)
+            username = self.rng.choice(ACCOUNTS)
+            getattr(self, f"_{kind}")(tweet_id, username)
+            self.plan.tweet(kind, tweet_id)
+        return self.plan
+
+    def _row(self, tweet_id: str, username: str, media: Any, hf: Any) -> None:
+        enc = lambda v: json.dumps(v) if isinstance(v, list) else v  # noqa: E731
+        self.rows.append((tweet_id, username, enc(media), enc(hf), f"demo tweet {tweet_id}"))
+
+    def _ok(self, tweet_id: str, username: str) -> None:
+        ms = self.media(tweet_id, username, self.rng.randint(1, 3))
+        for m in ms:
+            self.save_local(m)
+            self.plan.url("present")
+        self._row(tweet_id, username, [self.media_url(m) for m in ms], [self.backed_up(m) for m in ms])
+
+    def _missing(self, tweet_id: str, username: str) -> None:
+        ms = self.media(tweet_id, username, 2)
+        urls = []
+        for j, m in enumerate(ms):
+            self.save_local(m)
+            urls.append(self.backed_up(m, upload=j != 0))
+            self.plan.url("missing" if j == 0 else "present")
+        self._row(tweet_id, username, [self.media_url(m) for m in ms], urls)
+
+    def _wrong_path(self, tweet_id: str, username: str) -> None:
+        ms = self.media(tweet_id, username, 1)
+        self.save_local(ms[0])
+        self.plan.url("wrong_path")
+        self._row(tweet_id, username, [self.media_url(ms[0])], [self.hub_url(ms[0].local)])
+
+    def _empty_media(self, tweet_id: str, username: str, deleted: bool = False) -> None:
+        ms = self.media(tweet_id, username, self.rng.randint(1, 2))
+        for m in ms:
+            self.save_source(m)
+            self.plan.url("present")
+        self.plan.gaps["empty_media"] += 1
+        self.x_fixtures[tweet_id] = {"deleted": deleted, "username": username, "media": [(m.name.ext, self.media_url(m)) for m in ms]}
+        self._row(tweet_id, username, self.rng.choice([None, "", "[]"]), [self.backed_up(m) for m in ms])
+
+    def _deleted_on_x(self, tweet_id: str, username: str) -> None:
+        self._empty_media(tweet_id, username, deleted=True)
+
+    def _unbacked(self, tweet_id: str, username: str) -> None:
+        ms = self.media(tweet_id, username, self.rng.randint(1, 3))
+        for m in ms:
+            self.save_source(m)
+            if self.rng.random() < 0.5:
+                self.save_local(m)
+        self.plan.gaps["unbacked"] += 1
+        self.plan.gaps["unbacked_media"] += len(ms)
+        self._row(tweet_id, username, [self.media_url(m) for m in ms], self.rng.choice([None, "", "[]"]))
+
+    def _partial(self, tweet_id: str, username: str) -> None:
+        ms = self.media(tweet_id, username, 2)
+        for m in ms:
+            self.save_local(m)
+            self.save_source(m)
+        self.plan.url("present")
+        self.plan.gaps["partial"] += 1
+        self.plan.gaps["unbacked_media"] += 1
+        self._row(tweet_id, username, [self.media_url(m) for m in ms], [self.backed_up(ms[0])])
+
+    def _malformed(self, tweet_id: str, username: str) -> None:
+        n = len(self.plan.tweets.get("malformed", []))
+        ms = self.media(tweet_id, username, 1)
+        self.save_local(ms[0])
+        hf = ['["https://huggingface.co/datasets/x', ["https://example.com/not/a/hub/url.jpg"], "[42]"][n % 3]
+        self.plan.url("malformed")
+        self._row(tweet_id, username, [self.media_url(ms[0])], hf)
+
+
+def write_db(path: Path, rows: list[tuple[Any, ...]]) -> None:
+    path.unlink(missing_ok=True)
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)")
+    con.executemany("INSERT INTO tweets VALUES (?,?,?,?,?)", rows)
+    con.commit()
+    con.close()
+
+
+def seed_hub(hub_dir: Path, uploads: list[tuple[str, bytes]]) -> None:
+    from hfcheck.emulator.store import Store
+
+    store = Store(hub_dir)
+    try:
+        store.add_user(USER, TOKEN)
+        store.create_repo(REPO, owner=USER, private=False, exist_ok=True)
+        if uploads:
+            store.commit(REPO, uploads, message="demo: initial backup", lfs=True)
+    finally:
+        store.close()
+
+
+def write_config(root: Path, media_port: int) -> None:
+    (root / "hfcheck.toml").write_text(
+        f"""# Demo configuration written by `hfcheck demo init`.
+[archive]
+db = "{root / 'archive.db'}"
+media_root = "{root / 'media'}"
+
+[hub]
+repos = ["{REPO}"]
+
+[crypto]
+key_file = "{root / 'archive.key'}"
+
+[run]
+data_dir = "{root / 'data'}"
+
+[download]
+allowed_hosts = ["127.0.0.1:{media_port}"]
+""",
+        encoding="utf-8",
+    )
+
+
+def build_demo(root: Path, *, tweets: int = 120, seed: int = 7, media_port: int = 0, endpoint: str = "http://127.0.0.1:0") -> Plan:
+    """Build the demo archive under `root` (replacing a previous one) and return what was planted.
+
+    The endpoint only shapes the recorded URLs; `demo run` serves the hub on that address.
+    """
+    import shutil
+
+    for sub in ("media", "source", "hub", "data"):
+        shutil.rmtree(root / sub, ignore_errors=True)
+    builder = DemoBuilder(root, tweets, seed, media_port, endpoint)
+    plan = builder.build()
+    write_db(root / "archive.db", builder.rows)
+    seed_hub(root / "hub", builder.uploads)
+    (root / "x_fixtures.json").write_text(json.dumps(builder.x_fixtures, indent=1), encoding="utf-8")
+    (root / "planted.json").write_text(json.dumps({"counts": plan.counts, "gaps": plan.gaps, "tweets": plan.tweets, "endpoint": endpoint, "media_port": media_port}, indent=1), encoding="utf-8")
+    write_config(root, media_port)
+    return plan

@@ -1,0 +1,75 @@
+"""Reports, apart from checking: the summary people read and the JSON report machines read."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from hfcheck.atomic import write_json_atomic
+from hfcheck.gaps import GapSummary
+from hfcheck.messages import t
+from hfcheck.verify.checkpoint import Progress, now_iso
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _lines(rows: list[tuple[str, int]]) -> list[str]:
+    w = max(_width(label) for label, _ in rows)
+    return [f"{label}{' ' * (w - _width(label))}  {value:>10,}" for label, value in rows]
+
+
+def verify_summary(progress: Progress, lang: str) -> str:
+    """The users' summary: total, present, missing (wrong paths among them), then the rest."""
+    c = progress.counts
+    rows = [
+        (t("total", lang), c["total"]),
+        (t("present", lang), c["present"]),
+        (t("missing_all", lang), c["missing"] + c["wrong_path"]),
+        (t("wrong_path", lang), c["wrong_path"]),
+    ]
+    rows += [(t(k, lang), c[k]) for k in ("repo_not_found", "no_access", "malformed", "unverified") if c[k]]
+    if progress.row_problems:
+        rows.append((t("row_problems", lang), len(progress.row_problems)))
+    out = [f"== {t('verify_title', lang)} ==", *_lines(rows)]
+    for rp in progress.repo_problems.values():
+        out.append(f"{t('repo_problem', lang)}: {rp['repo_id']}@{rp['revision']}: {rp['category']} ({rp['urls']:,} {t('urls', lang)}) — {rp['detail']}")
+    if not progress.complete:
+        out.append(t("incomplete", lang))
+    return "\n".join(out)
+
+
+def gaps_summary(gaps: GapSummary, lang: str) -> str:
+    rows = [(t(k, lang), getattr(gaps, k)) for k in ("unbacked", "partial", "unbacked_media", "empty_media")]
+    out = [f"== {t('gaps_title', lang)} ==", *_lines(rows)]
+    if gaps.per_account:
+        out.append(f"{t('per_account', lang)}:")
+        for i, a in enumerate(gaps.per_account, 1):
+            out.append(f"  {i:>2}. {a['username']!s:<16} {a['unbacked'] + a['partial']:>8,}")
+    return "\n".join(out)
+
+
+def verify_report(progress: Progress, gaps: GapSummary | None, stats: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report: counts by category, problem URLs with tweet ids, gaps, and cost."""
+    data = progress.to_json()
+    report = {
+        "tool": "hfcheck verify",
+        "generated_at": now_iso(),
+        "complete": data["complete"],
+        "method": data["method"],
+        "counts": data["counts"],
+        "problems": data["problems"],
+        "repo_problems": data["repo_problems"],
+        "row_problems": data["row_problems"],
+        "stats": stats,
+    }
+    if gaps is not None:
+        report["gaps"] = gaps.to_dict()
+    return report
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    write_json_atomic(path, report)

@@ -1,0 +1,48 @@
+"""Result categories: one word per outcome, the same in code, progress file, report and docs."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class Category(str, enum.Enum):
+    """What one recorded backup URL turned out to be."""
+
+    PRESENT = "present"  # the file is in the repo
+    MISSING = "missing"  # the repo answered: no such file (never said on a 429/5xx/timeout)
+    WRONG_PATH = "wrong_path"  # an unencrypted images/ or videos/ path was recorded
+    REPO_NOT_FOUND = "repo_not_found"  # the repo or the revision does not exist
+    NO_ACCESS = "no_access"  # 401/403, gated, or private without a token
+    MALFORMED = "malformed"  # not a Hub resolve URL of the configured endpoint, or unparsable
+    UNVERIFIED = "unverified"  # still failing after retries: unknown, check again
+
+
+COUNT_KEYS = ["total"] + [c.value for c in Category]
+REPO_LEVEL = frozenset({Category.REPO_NOT_FOUND, Category.NO_ACCESS})
+
+
+@dataclass
+class Finding:
+    """The outcome for one URL (`index` is its position in the row's huggingface_urls)."""
+
+    category: Category
+    tweet_id: str
+    url: str
+    index: int = 0
+    username: str | None = None
+    repo_id: str | None = None
+    revision: str | None = None
+    path: str | None = None
+    detail: str = ""
+    exists: bool | None = None  # for wrong_path: does a file exist at the recorded path?
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+        d["category"] = self.category.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        return cls(**{**d, "category": Category(d["category"])})

@@ -1,0 +1,50 @@
+"""Shared test helpers: free ports, a demo archive served by an emulator thread."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hfcheck.config import Config, load_config
+from hfcheck.demo import TOKEN, build_demo
+from hfcheck.emulator.testing import EmulatorThread
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class DemoWorld:
+    root: Path
+    hub: EmulatorThread
+    planted: dict[str, Any]
+
+    def config(self, **overrides: Any) -> Config:
+        env = {"HF_ENDPOINT": self.hub.url, "HF_TOKEN": TOKEN}
+        return load_config(self.root / "hfcheck.toml", {"lang": "en", **overrides}, env=env)
+
+    def env(self) -> dict[str, str]:
+        import os
+
+        return {**os.environ, "HF_ENDPOINT": self.hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1", "LANG": "C.UTF-8"}
+
+
+@contextlib.contextmanager
+def demo_world(root: Path, tweets: int = 60, seed: int = 7, **emulator: Any) -> Iterator[DemoWorld]:
+    """Build a demo archive and serve its hub on the port its URLs name."""
+    port = free_port()
+    build_demo(root, tweets=tweets, seed=seed, media_port=free_port(), endpoint=f"http://127.0.0.1:{port}")
+    planted = json.loads((root / "planted.json").read_text())
+    hub = EmulatorThread(root / "hub", port=port, **emulator).start()
+    try:
+        yield DemoWorld(root, hub, planted)
+    finally:
+        hub.stop()
