@@ -1,0 +1,225 @@
+"""Injected trouble and bookkeeping: latency, random 5xx, connection resets, the Hub's
+fixed-window rate limits, and request counters.
+
+Everything here is plain state guarded by a lock, configured from CLI flags at start and from
+the `/_emulator/` control endpoint at run time (JSON dicts in, JSON dicts out).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+BUCKETS = ("api", "resolvers", "commits")
+
+# Endpoint kind -> rate-limit bucket (kinds absent here are never rate limited: CDN, LFS PUT).
+KIND_BUCKET: dict[str, str] = {
+    "whoami": "api",
+    "create_repo": "api",
+    "delete_repo": "api",
+    "repo_info": "api",
+    "tree": "api",
+    "paths_info": "api",
+    "preupload": "api",
+    "lfs_batch": "api",
+    "lfs_verify": "api",
+    "validate_yaml": "api",
+    "resolve_head": "resolvers",
+    "resolve_get": "resolvers",
+    "commit": "commits",
+}
+
+# Kinds the official client does not retry on 5xx / network errors: random faults skip them
+# unless the exemption list is changed (the commit POST is the one that matters).
+DEFAULT_EXEMPT = ("commit",)
+
+
+@dataclass
+class FaultConfig:
+    """Random faults. Rates are probabilities per request; `exempt` lists endpoint kinds."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    error_rate: float = 0.0
+    reset_rate: float = 0.0
+    exempt: list[str] = field(default_factory=lambda: list(DEFAULT_EXEMPT))
+    seed: int | None = None
+
+
+@dataclass
+class RateDecision:
+    allowed: bool
+    headers: dict[str, str]
+    retry_after: int = 0
+
+
+class Faults:
+    """Fault switches, rate-limit windows and counters of one emulator instance."""
+
+    def __init__(self, config: FaultConfig | None = None, *, window_s: float = 300, quotas: Mapping[str, int | None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self.config = config or FaultConfig()
+        self._rng = random.Random(self.config.seed)
+        self.window_s = float(window_s)
+        self.quotas: dict[str, int | None] = {b: None for b in BUCKETS}
+        self._used: dict[str, tuple[int, int]] = {}  # bucket -> (window index, count)
+        self._epoch = time.time()
+        self.update_quotas(quotas or {})
+        self.reset_stats()
+
+    # -- configuration ---------------------------------------------------------------------
+    def update_faults(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply a partial fault config (validated); returns the full config."""
+        current = asdict(self.config)
+        unknown = set(changes) - set(current)
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
+        merged = {**current, **changes}
+        for key in ("latency_ms", "jitter_ms"):
+            merged[key] = _number(key, merged[key], 0, None)
+        for key in ("error_rate", "reset_rate"):
+            merged[key] = _number(key, merged[key], 0, 1)
+        exempt = merged["exempt"]
+        if isinstance(exempt, str):
+            exempt = [k for k in exempt.split(",") if k]
+        if not isinstance(exempt, list) or not all(isinstance(k, str) for k in exempt):
+            raise ValueError("exempt must be a list of endpoint kinds")
+        merged["exempt"] = exempt
+        if merged["seed"] is not None and not isinstance(merged["seed"], int):
+            raise ValueError("seed must be an integer or null")
+        with self._lock:
+            self.config = FaultConfig(**merged)
+            if "seed" in changes:
+                self._rng = random.Random(self.config.seed)
+        return self.fault_settings()
+
+    def fault_settings(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    def update_quotas(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Set `window_s` and/or per-bucket quotas (`null` = unlimited); returns the settings."""
+        changes = dict(changes)
+        quotas = dict(changes.pop("quotas", None) or {})
+        for bucket in BUCKETS:
+            if bucket in changes:
+                quotas[bucket] = changes.pop(bucket)
+        window = changes.pop("window_s", None)
+        if changes:
+            raise ValueError(f"unknown rate-limit setting(s): {', '.join(sorted(changes))}")
+        for bucket, quota in quotas.items():
+            if bucket not in BUCKETS:
+                raise ValueError(f"unknown rate-limit bucket {bucket!r} (expected one of {', '.join(BUCKETS)})")
+            if quota is not None:
+                _number(f"quota {bucket}", quota, 0, None)
+        with self._lock:
+            if window is not None:
+                self.window_s = _number("window_s", window, 0.001, None)
+            for bucket, quota in quotas.items():
+                self.quotas[bucket] = None if quota is None else int(quota)
+            self._used.clear()
+            self._epoch = time.time()  # windows restart when the limits change
+        return self.rate_limit_settings()
+
+    def rate_limit_settings(self) -> dict[str, Any]:
+        return {"window_s": self.window_s, "quotas": dict(self.quotas)}
+
+    def reset_windows(self) -> None:
+        with self._lock:
+            self._used.clear()
+            self._epoch = time.time()
+
+    # -- per-request decisions -------------------------------------------------------------
+    def delay_s(self) -> float:
+        c = self.config
+        if c.latency_ms <= 0 and c.jitter_ms <= 0:
+            return 0.0
+        with self._lock:
+            jitter = self._rng.uniform(0, c.jitter_ms) if c.jitter_ms > 0 else 0.0
+        return (c.latency_ms + jitter) / 1000.0
+
+    def pick_fault(self, kind: str) -> str | None:
+        """'reset', '5xx' or None for this request of endpoint `kind`."""
+        c = self.config
+        if kind in c.exempt or (c.error_rate <= 0 and c.reset_rate <= 0):
+            return None
+        with self._lock:
+            roll = self._rng.random()
+        if roll < c.reset_rate:
+            return "reset"
+        if roll < c.reset_rate + c.error_rate:
+            return "5xx"
+        return None
+
+    def error_status(self) -> int:
+        with self._lock:
+            return self._rng.choice((500, 502, 503, 504))
+
+    def take(self, bucket: str | None) -> RateDecision:
+        """Count one request against `bucket`'s fixed window; headers as the Hub sends them."""
+        if bucket is None:
+            return RateDecision(True, {})
+        with self._lock:
+            quota = self.quotas.get(bucket)
+            if quota is None:
+                return RateDecision(True, {})
+            elapsed = time.time() - self._epoch
+            index = int(elapsed // self.window_s)
+            reset = max(1, math.ceil((index + 1) * self.window_s - elapsed))
+            win, used = self._used.get(bucket, (index, 0))
+            if win != index:
+                used = 0
+            used += 1
+            self._used[bucket] = (index, used)
+        allowed = used <= quota
+        remaining = max(0, quota - used) if allowed else 0
+        headers = {
+            "RateLimit": f'"{bucket}";r={remaining};t={reset}',
+            "RateLimit-Policy": f'"fixed window";"{bucket}";q={quota};w={int(math.ceil(self.window_s))}',
+        }
+        if not allowed:
+            headers["Retry-After"] = str(reset)
+        return RateDecision(allowed, headers, reset)
+
+    # -- counters ----------------------------------------------------------------------------
+    def record(self, kind: str, status: int | str) -> None:
+        with self._lock:
+            self._kinds[kind] += 1
+            self._statuses[str(status)] += 1
+            self._by_kind[kind][str(status)] += 1
+
+    def note_fault(self, name: str) -> None:
+        with self._lock:
+            self._faults[name] += 1
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": sum(self._kinds.values()),
+                "kinds": dict(self._kinds),
+                "statuses": dict(self._statuses),
+                "by_kind": {k: dict(v) for k, v in self._by_kind.items()},
+                "faults": dict(self._faults),
+                "since": self._since,
+            }
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._kinds: Counter[str] = Counter()
+            self._statuses: Counter[str] = Counter()
+            self._by_kind: defaultdict[str, Counter[str]] = defaultdict(Counter)
+            self._faults: Counter[str] = Counter()
+            self._since = time.time()
+
+
+def _number(name: str, value: Any, lo: float | None, hi: float | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name} must be {bounds}")
+    return float(value)
