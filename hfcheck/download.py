@@ -1,0 +1,498 @@
+"""Safe media downloads: only allowed hosts, only media, only complete files.
+
+URLs come from the archive's database and from X's answers: untrusted. So before any I/O a URL
+must be http(s), carry no credentials, name a host of the allow list (exact name, or
+`host:port`), and not be a private/loopback/link-local IP literal unless that exact `host:port`
+is listed (the tests and the demo list `127.0.0.1:PORT`). Redirects are followed by hand, each
+hop checked by the same rules, and a resolver guard refuses hostnames that resolve to private
+addresses (DNS rebinding) unless listed with a port. The same parser (yarl) that aiohttp
+connects with is the one checked, so no parser disagreement can smuggle a host through.
+
+A file only appears under its final name when it is complete: bytes go to `NAME.part`, the
+status, `Content-Type`, `Content-Length` and a non-empty body are checked, the data is fsynced
+and hard-linked into place (which fails instead of overwriting), and the `.part` is removed on
+every path out.
+
+Retries are a small explicit loop rather than tenacity: the rules (429 honours `Retry-After`,
+capped; 5xx/connection errors/truncation back off exponentially with jitter; everything else is
+final) read in one place, and tenacity is not a declared dependency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import os
+import random
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Literal, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+from aiolimiter import AsyncLimiter
+from yarl import URL
+
+from hfcheck.paths import UnsafePath, confine
+
+Status = Literal["ok", "exists", "gone", "rejected", "failed"]
+
+MEDIA_TYPES = ("image/", "video/")
+OCTET_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+CHUNK = 256 * 1024
+USER_AGENT = "hfcheck (media backup repair)"
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """The outcome of one fetch. `reason` names the URL and what went wrong (never secrets)."""
+
+    status: Status
+    url: str
+    path: Path | None
+    size: int = 0
+    reason: str = ""
+
+
+# --- URL rules ---------------------------------------------------------------------------
+
+
+def original_photo_url(url: str) -> str:
+    """`https://pbs.twimg.com/media/ID?format=EXT&name=orig` for any pbs.twimg.com photo URL
+    (`ID.jpg`, `ID.jpg:large`, `ID?format=png&name=small`); other URLs come back unchanged.
+
+    X serves downscaled photos unless `name=orig` is asked for; the archive wants originals."""
+    if not isinstance(url, str):
+        return url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    if parts.hostname != "pbs.twimg.com" or port is not None or parts.scheme not in ("http", "https"):
+        return url
+    if parts.username is not None or parts.password is not None:
+        return url
+    name = parts.path.removeprefix("/media/")
+    if name == parts.path or not name or "/" in name:
+        return url
+    name = name.split(":", 1)[0]  # legacy size suffix: ID.jpg:large
+    stem, dot, ext = name.rpartition(".")
+    media_id, fmt = (stem, ext) if dot else (name, None)
+    if not fmt:
+        fmt = (parse_qs(parts.query).get("format") or [None])[0]
+    if not fmt or not re.fullmatch(r"[A-Za-z0-9]{1,5}", fmt) or not re.fullmatch(r"[A-Za-z0-9_-]+", media_id):
+        return url
+    return f"https://pbs.twimg.com/media/{media_id}?format={fmt.lower()}&name=orig"
+
+
+def _norm_host(host: str) -> str:
+    return host.strip().lower().rstrip(".")
+
+
+def _special_ip(host: str) -> bool:
+    """True for IP literals no public media host uses (private, loopback, link-local, ...)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def parse_host_entry(entry: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]` or `[v6]:port` -> (normalised host, port or None)."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else None
+        if rest and port is None:
+            raise ValueError(f"bad host entry {entry!r}")
+    elif entry.count(":") == 1:
+        host, port = entry.split(":")
+    else:
+        host, port = entry, None
+    host = _norm_host(host)
+    if not host or any(c in host for c in "/@?#\\ "):
+        raise ValueError(f"bad host entry {entry!r}")
+    if port is not None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"bad port in host entry {entry!r}")
+        return host, int(port)
+    return host, None
+
+
+class AllowList:
+    """Exact host names (any default port) and exact `host:port` pairs."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.bare: set[str] = set()
+        self.exact: set[tuple[str, int]] = set()
+        for entry in entries:
+            host, port = parse_host_entry(entry)
+            if port is None:
+                self.bare.add(host)
+            else:
+                self.exact.add((host, port))
+
+    def explicit(self, host: str, port: int) -> bool:
+        return (_norm_host(host), port) in self.exact
+
+    def problem(self, host: str, port: int, scheme: str) -> str | None:
+        """Why (host, port) may not be contacted, or None when it may."""
+        host = _norm_host(host)
+        if (host, port) in self.exact:
+            return None
+        if _special_ip(host):
+            return f"{host} is a private, loopback or link-local address (list {host}:{port} to allow it)"
+        if host in self.bare and port == DEFAULT_PORTS.get(scheme):
+            return None
+        return f"host {host}:{port} is not in the allowed hosts"
+
+
+def url_problem(url: str | URL, allowed: AllowList) -> str | None:
+    """Why this URL must not be fetched, or None. Pure: no I/O."""
+    try:
+        u = url if isinstance(url, URL) else URL(url)
+        scheme, host, port = u.scheme.lower(), u.raw_host, u.port
+    except (ValueError, TypeError) as exc:
+        return f"unparsable URL: {exc}"
+    if scheme not in DEFAULT_PORTS:
+        return f"scheme {scheme or '(none)'!r} is not http or https"
+    if not host:
+        return "URL has no host"
+    if u.raw_user is not None or u.raw_password is not None:
+        return "URL carries credentials"
+    if port is None:
+        return "URL has no usable port"
+    return allowed.problem(host.strip("[]"), port, scheme)
+
+
+# --- resolver guard ----------------------------------------------------------------------
+
+
+class BlockedAddress(OSError):
+    """A host name resolved only to private/loopback/link-local addresses."""
+
+
+class _GuardedResolver(AbstractResolver):
+    """Drops private addresses from DNS answers unless the host is listed with its port."""
+
+    def __init__(self, allowed: AllowList) -> None:
+        self._inner = DefaultResolver()
+        self._allowed = allowed
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if self._allowed.explicit(host, port):
+            return results
+        public = [r for r in results if not _special_ip(r["host"])]
+        if not public:
+            raise BlockedAddress(f"{host} resolves only to private addresses")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+# --- the downloader ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """A transient failure: try again after `delay` seconds (None = exponential backoff)."""
+
+    reason: str
+    delay: float | None = None
+
+
+def _retry_after(value: str | None, cap: float) -> float | None:
+    """Seconds from a Retry-After header (delta or HTTP date), capped; None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), cap)
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, min(when - time.time(), cap))
+
+
+def _media_type_problem(content_type: str) -> str | None:
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if ctype.startswith(MEDIA_TYPES) or ctype in OCTET_TYPES:
+        return None
+    return f"Content-Type {ctype or '(none)'} is not media"
+
+
+def _open_part(part: Path) -> int:
+    """Create a fresh `.part`: a stale one (ours, from a crash) is removed first, and O_EXCL /
+    O_NOFOLLOW make sure a planted symlink is never written through."""
+    _unlink(part)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    return os.open(part, flags, 0o644)
+
+
+def _finalize(part: Path, dest: Path) -> bool:
+    """fsync the data and put it in place without overwriting; False if dest appeared."""
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(part, dest)  # fails with FileExistsError instead of overwriting
+    except FileExistsError:
+        return False
+    except OSError:  # a filesystem without hard links
+        if dest.exists() or dest.is_symlink():
+            return False
+        os.rename(part, dest)
+    _fsync_dir(dest.parent)
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+class Downloader:
+    """Downloads media into files under `root`, politely (per-host rate limit) and safely.
+
+    Use as `async with Downloader(hosts, root=...) as dl: await dl.fetch(url, dest)`."""
+
+    def __init__(
+        self,
+        allowed_hosts: Iterable[str],
+        *,
+        root: Path,
+        rate_per_host: float = 10.0,
+        retries: int = 3,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        retry_after_cap: float = 60.0,
+        connect_timeout: float = 15.0,
+        read_timeout: float = 60.0,
+        max_redirects: int = 5,
+        max_bytes: int = 4 * 1024**3,
+        connections: int = 64,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+    ) -> None:
+        self.allowed = AllowList(allowed_hosts)
+        self.root = Path(root)
+        self.rate_per_host = rate_per_host
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_after_cap = retry_after_cap
+        self.max_redirects = max_redirects
+        self.max_bytes = max_bytes
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
+        self._connections = connections
+        self._trace_configs = list(trace_configs)
+        self._limiters: dict[str, AsyncLimiter] = {}
+        self._dest_locks: dict[Path, tuple[asyncio.Lock, int]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Downloader:
+        connector = aiohttp.TCPConnector(limit=self._connections, resolver=_GuardedResolver(self.allowed))
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),  # no cookie ever travels between hosts
+            auto_decompress=False,  # Content-Length must match the bytes on disk
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            trace_configs=self._trace_configs,
+        )
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # public -----------------------------------------------------------------------------
+
+    def check_url(self, url: str) -> str | None:
+        """Why this URL would be refused (no I/O), or None."""
+        return url_problem(url, self.allowed)
+
+    async def fetch(self, url: str, dest: Path) -> DownloadResult:
+        """Download `url` to `dest` (under root), unless dest exists. Never raises for a bad
+        URL or a bad server: the result says what happened."""
+        dest = Path(dest)
+        problem = self._dest_problem(dest)
+        if problem:
+            return DownloadResult("rejected", url, dest, 0, problem)
+        if dest.exists() or dest.is_symlink():
+            return self._exists(url, dest)
+        url = original_photo_url(url)
+        problem = self.check_url(url)
+        if problem:
+            return DownloadResult("rejected", url, dest, 0, f"{url}: {problem}")
+        # One writer per dest (they would share the .part); the lock lives while anyone uses it.
+        lock, users = self._dest_locks.get(dest, (asyncio.Lock(), 0))
+        self._dest_locks[dest] = (lock, users + 1)
+        try:
+            async with lock:
+                if dest.exists() or dest.is_symlink():
+                    return self._exists(url, dest)
+                return await self._fetch_with_retries(url, dest)
+        finally:
+            lock, users = self._dest_locks[dest]
+            if users <= 1:
+                del self._dest_locks[dest]
+            else:
+                self._dest_locks[dest] = (lock, users - 1)
+
+    # internals --------------------------------------------------------------------------
+
+    def _dest_problem(self, dest: Path) -> str | None:
+        try:
+            rel = dest.relative_to(self.root)
+            confine(self.root, rel.as_posix())
+        except (ValueError, UnsafePath):
+            return f"destination {dest} is not under the media root {self.root}"
+        return None
+
+    @staticmethod
+    def _exists(url: str, dest: Path) -> DownloadResult:
+        try:
+            size = dest.stat().st_size
+        except OSError:
+            size = 0
+        return DownloadResult("exists", url, dest, size, "already downloaded")
+
+    def _limiter(self, u: URL) -> AsyncLimiter:
+        key = f"{u.host}:{u.port}"
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            rate = self.rate_per_host
+            # AsyncLimiter needs max_rate >= 1 per acquire: below 1/s widen the period instead.
+            limiter = AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1.0 / rate)
+            self._limiters[key] = limiter
+        return limiter
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter (half fixed, half random) so retries spread out."""
+        delay = min(self.backoff_max, self.backoff_base * 2**attempt)
+        return delay / 2 + random.uniform(0, delay / 2)
+
+    async def _fetch_with_retries(self, url: str, dest: Path) -> DownloadResult:
+        last: _Retry | None = None
+        for attempt in range(self.retries + 1):
+            outcome = await self._attempt(url, dest)
+            if isinstance(outcome, DownloadResult):
+                return outcome
+            last = outcome
+            if attempt < self.retries:
+                await asyncio.sleep(outcome.delay if outcome.delay is not None else self._backoff(attempt))
+        assert last is not None
+        return DownloadResult("failed", url, dest, 0, f"{url}: {last.reason} (after {self.retries + 1} attempts)")
+
+    async def _attempt(self, url: str, dest: Path) -> DownloadResult | _Retry:
+        """One try, following redirects by hand (each hop checked before any connection)."""
+        assert self._session is not None, "use `async with Downloader(...)`"
+        current = URL(url)
+        for _ in range(self.max_redirects + 1):
+            problem = url_problem(current, self.allowed)
+            if problem:
+                return DownloadResult("rejected", url, dest, 0, f"{url}: redirected to {current}: {problem}")
+            try:
+                async with self._limiter(current):
+                    pass
+                async with self._session.get(current, allow_redirects=False) as resp:
+                    if resp.status in REDIRECT_CODES:
+                        location = resp.headers.get("Location")
+                        if not location:
+                            return DownloadResult("failed", url, dest, 0, f"{url}: redirect without Location")
+                        try:
+                            current = current.join(URL(location))
+                        except ValueError:
+                            return DownloadResult("rejected", url, dest, 0, f"{url}: unparsable redirect")
+                        continue
+                    return await self._receive(url, resp, dest)
+            except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, BlockedAddress):
+                    return DownloadResult("rejected", url, dest, 0, f"{url}: {exc.os_error}")
+                return _Retry(f"cannot connect to {current.host}:{current.port}")
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                return _Retry(f"connection error ({type(exc).__name__})")
+        return DownloadResult("rejected", url, dest, 0, f"{url}: more than {self.max_redirects} redirects")
+
+    async def _receive(self, url: str, resp: aiohttp.ClientResponse, dest: Path) -> DownloadResult | _Retry:
+        """Check the answer, then stream it into `.part` and into place."""
+        if resp.status in (404, 410):
+            return DownloadResult("gone", url, dest, 0, f"{url}: HTTP {resp.status}")
+        if resp.status == 429:
+            return _Retry("HTTP 429", _retry_after(resp.headers.get("Retry-After"), self.retry_after_cap))
+        if resp.status >= 500:
+            return _Retry(f"HTTP {resp.status}")
+        if resp.status != 200:
+            return DownloadResult("failed", url, dest, 0, f"{url}: HTTP {resp.status}")
+        problem = _media_type_problem(resp.headers.get("Content-Type", ""))
+        if problem:
+            return DownloadResult("rejected", url, dest, 0, f"{url}: {problem}")
+        expected = resp.content_length
+        if expected is not None and expected > self.max_bytes:
+            return DownloadResult("rejected", url, dest, 0, f"{url}: {expected} bytes is over the limit")
+        return await self._write(url, resp, dest, expected)
+
+    async def _write(self, url: str, resp: aiohttp.ClientResponse, dest: Path, expected: int | None) -> DownloadResult | _Retry:
+        part = dest.with_name(dest.name + ".part")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            out = os.fdopen(_open_part(part), "wb")  # buffered: no short writes
+        except OSError as exc:
+            return DownloadResult("failed", url, dest, 0, f"cannot write {part}: {exc.strerror or exc}")
+        try:
+            size = 0
+            try:
+                # Plain writes: chunks to a local disk are cheaper than a thread hop each.
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        return DownloadResult("rejected", url, dest, 0, f"{url}: body is over the limit")
+                    out.write(chunk)
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError):
+                return _Retry(f"body cut off after {size} of {expected if expected is not None else '?'} bytes")
+            finally:
+                out.close()
+            if expected is not None and size != expected:
+                return _Retry(f"body cut off after {size} of {expected} bytes")
+            if size == 0:
+                return DownloadResult("failed", url, dest, 0, f"{url}: empty body")
+            if not await asyncio.to_thread(_finalize, part, dest):
+                return self._exists(url, dest)
+            return DownloadResult("ok", url, dest, size, "")
+        except OSError as exc:  # disk full, permissions: not the server's fault, not retried
+            return DownloadResult("failed", url, dest, 0, f"cannot write {dest}: {exc.strerror or exc}")
+        finally:
+            _unlink(part)
