@@ -165,7 +165,7 @@ class DemoBuilder:
             self.save_source(m)
             self.plan.url("present")
         self.plan.gaps["empty_media"] += 1
-        self.x_fixtures[tweet_id] = {"deleted": deleted, "username": username, "media": [(m.name.ext, self.media_url(m)) for m in ms]}
+        self.x_fixtures[tweet_id] = x_tweet_detail(tweet_id, username, [(m.name.ext, self.media_url(m)) for m in ms], deleted)
         self._row(tweet_id, username, self.rng.choice([None, "", "[]"]), [self.backed_up(m) for m in ms])
 
     def _deleted_on_x(self, tweet_id: str, username: str) -> None:
@@ -198,6 +198,28 @@ class DemoBuilder:
         hf = ['["https://huggingface.co/datasets/x', ["https://example.com/not/a/hub/url.jpg"], "[42]"][n % 3]
         self.plan.url("malformed")
         self._row(tweet_id, username, [self.media_url(ms[0])], hf)
+
+
+def x_tweet_detail(tweet_id: str, username: str, media: list[tuple[str, str]], deleted: bool) -> dict[str, Any]:
+    """A TweetDetail GraphQL answer in X's shape (what twscrape parses) for one demo tweet."""
+    if deleted:
+        result: dict[str, Any] = {"__typename": "TweetTombstone", "tombstone": {"__typename": "TextTombstone", "text": {"text": "This Post was deleted by the Post author."}}}
+    else:
+        entities = []
+        for i, (ext, url) in enumerate(media):
+            mid = f"{tweet_id}{i}"
+            if ext == "mp4":
+                variants = [{"bitrate": 256000, "content_type": "video/mp4", "url": url + "?low"}, {"bitrate": 2176000, "content_type": "video/mp4", "url": url}]
+                entities.append({"type": "video", "id_str": mid, "media_key": f"7_{mid}", "media_url_https": url + ".jpg", "video_info": {"duration_millis": 4000, "variants": variants}})
+            else:
+                entities.append({"type": "photo", "id_str": mid, "media_key": f"3_{mid}", "media_url_https": url})
+        user = {"__typename": "User", "rest_id": "4200", "core": {"screen_name": username, "name": username, "created_at": "Sat Dec 14 04:35:55 +0000 2013"}, "legacy": {}}
+        legacy = {"id_str": tweet_id, "created_at": "Thu Apr 20 23:21:13 +0000 2023", "full_text": "demo", "lang": "en", "conversation_id_str": tweet_id, "user_id_str": "4200",
+                  "reply_count": 0, "retweet_count": 0, "favorite_count": 0, "quote_count": 0, "extended_entities": {"media": entities}}
+        result = {"__typename": "Tweet", "rest_id": tweet_id, "core": {"user_results": {"result": user}}, "legacy": legacy}
+    entry = {"entryId": f"tweet-{tweet_id}", "sortIndex": "1", "content": {"entryType": "TimelineTimelineItem", "__typename": "TimelineTimelineItem",
+             "itemContent": {"itemType": "TimelineTweet", "__typename": "TimelineTweet", "tweet_results": {"result": result}}}}
+    return {"data": {"threaded_conversation_with_injections_v2": {"instructions": [{"type": "TimelineAddEntries", "entries": [entry]}]}}}
 
 
 def write_db(path: Path, rows: list[tuple[Any, ...]]) -> None:
@@ -240,6 +262,11 @@ data_dir = "{root / 'data'}"
 
 [download]
 allowed_hosts = ["127.0.0.1:{media_port}"]
+
+[twitter]
+# The demo answers X's GraphQL from canned responses; real archives set accounts_db only.
+accounts_db = "{root / 'data' / 'twscrape_accounts.db'}"
+fixtures = "{root / 'x_fixtures.json'}"
 """,
         encoding="utf-8",
     )

@@ -13,6 +13,7 @@ from typing import Any
 from hfcheck.config import Config, load_config
 from hfcheck.demo import TOKEN, build_demo
 from hfcheck.emulator.testing import EmulatorThread
+from hfcheck.mediaserver import MediaServerHandle, start_media_server
 
 
 def free_port() -> int:
@@ -26,6 +27,7 @@ class DemoWorld:
     root: Path
     hub: EmulatorThread
     planted: dict[str, Any]
+    media: MediaServerHandle
 
     def config(self, **overrides: Any) -> Config:
         env = {"HF_ENDPOINT": self.hub.url, "HF_TOKEN": TOKEN}
@@ -40,11 +42,13 @@ class DemoWorld:
 @contextlib.contextmanager
 def demo_world(root: Path, tweets: int = 60, seed: int = 7, **emulator: Any) -> Iterator[DemoWorld]:
     """Build a demo archive and serve its hub on the port its URLs name."""
-    port = free_port()
-    build_demo(root, tweets=tweets, seed=seed, media_port=free_port(), endpoint=f"http://127.0.0.1:{port}")
+    port, media_port = free_port(), free_port()
+    build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}")
     planted = json.loads((root / "planted.json").read_text())
     hub = EmulatorThread(root / "hub", port=port, **emulator).start()
+    media = start_media_server(root / "source", port=media_port)
     try:
-        yield DemoWorld(root, hub, planted)
+        yield DemoWorld(root, hub, planted, media)
     finally:
+        media.stop()
         hub.stop()

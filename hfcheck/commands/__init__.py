@@ -2,6 +2,7 @@
 
 from hfcheck.commands.crypt import crypt
 from hfcheck.commands.hub import hub
+from hfcheck.commands.repair import repair
 from hfcheck.commands.verify import verify
 
-ALL = [crypt, hub, verify]
+ALL = [crypt, hub, repair, verify]

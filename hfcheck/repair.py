@@ -1,0 +1,379 @@
+"""repair: the three kinds of damage of ARCHIVE.md, fixed tweet by tweet.
+
+    missing      the recorded file is not in the repo: encrypt the local file, upload it to
+                 that path; the URL stays.
+    wrong_path   an unencrypted images/ or videos/ path was recorded: encrypt the local file
+                 at that path, upload it to its encrypted path, replace that one URL.
+    empty_media  backup URLs but no media list: fetch the tweet (twscrape), download its
+                 media into the local layout, back them up, record media_urls and the URLs.
+
+Problems come from verify's progress file (a fresh verify runs when there is none); empty
+media lists come from the database. Every step is idempotent: encrypted names are
+deterministic, files already in the repo are not uploaded again, and a tweet whose row already
+says what the repair would write is left alone — so `--resume` is simply running again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hfcheck.archive import Archive, RowChange, TweetRow
+from hfcheck.config import Config
+from hfcheck.crypto import ArchiveKey, CryptoError, load_key
+from hfcheck.errors import InputError
+from hfcheck.gaps import gap_tweets_sql
+from hfcheck.paths import BackupURL, LocalName, UnsafePath, confine, local_path_for, local_relpath, media_ext_from_url, parse_local_relpath, remote_path_for
+from hfcheck.download import Downloader
+from hfcheck.state import StateDB
+from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
+from hfcheck.upload import FileJob, TweetJob, TweetUploader, remote_sizes
+from hfcheck.verify.pipeline import VerifyOptions, run_verify
+from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
+from hfcheck.verify.findings import Category, Finding
+
+KINDS = ("missing", "wrong_path", "empty_media")
+
+
+@dataclass
+class FilePlan:
+    """One file to put right: where it is locally, where it goes, what URL results."""
+
+    kind: str
+    local_rel: str | None
+    repo_id: str
+    remote_path: str
+    url: str  # the backup URL once repaired
+    old_url: str | None = None  # for wrong_path: the URL it replaces
+    media_url: str | None = None  # where to fetch it again if the local file is gone
+    exists_remote: bool = False
+
+    @property
+    def media(self) -> str:
+        return self.local_rel.split("/", 1)[0] if self.local_rel else ""
+
+
+@dataclass
+class TweetPlan:
+    """Everything repair will do for one tweet, or why it cannot."""
+
+    tweet_id: str
+    kinds: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+    files: list[FilePlan] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    media_urls: list[str] | None = None  # for empty_media: the recovered list
+
+    def change(self) -> Any:
+        """The row edit, applied after the Hub confirmed every file (read-modify-write)."""
+        replace = {f.old_url: f.url for f in self.files if f.old_url}
+        added = [f.url for f in self.files if f.kind == "empty_media"]
+        media = self.media_urls
+
+        def edit(row: TweetRow) -> RowChange | None:
+            hf = [replace.get(u, u) for u in row.hf_urls]
+            hf = list(dict.fromkeys(hf + [u for u in added if u not in hf]))
+            new_media = media if media is not None and not row.media_urls else None
+            if hf == row.hf_urls and new_media is None:
+                return None
+            return RowChange(media_urls=new_media, hf_urls=hf if hf != row.hf_urls else None)
+
+        return edit
+
+
+def load_problems(cfg: Config) -> list[Finding]:
+    """The repairable findings of the last verify (its progress file)."""
+    path = cfg.data_dir / PROGRESS_NAME
+    progress = Progress.load(path, archive_identity(cfg))
+    if not progress.complete:
+        raise InputError(f"the verify run in {path} did not finish: run `hfcheck verify --resume` first")
+    return [f for f in progress.problems if f.category in (Category.MISSING, Category.WRONG_PATH)]
+
+
+class Planner:
+    """Turns findings and empty media lists into `TweetPlan`s, reading only."""
+
+    def __init__(self, cfg: Config, archive: Archive, key: ArchiveKey) -> None:
+        self.cfg = cfg
+        self.archive = archive
+        self.key = key
+        cfg.require("media_root")
+        assert cfg.media_root is not None
+        self.root: Path = cfg.media_root
+
+    async def plans(self, findings: list[Finding], *, file_type: str | None, limit: int | None) -> list[TweetPlan]:
+        by_tweet: dict[str, TweetPlan] = {}
+        for f in findings:
+            plan = by_tweet.setdefault(f.tweet_id, TweetPlan(f.tweet_id))
+            plan.kinds.add(f.category.value)
+            plan.findings.append(f)
+        async for row in self.archive.rows(where=gap_tweets_sql(self.archive, ("empty_media",))):
+            by_tweet.setdefault(row.tweet_id, TweetPlan(row.tweet_id)).kinds.add("empty_media")
+        plans = []
+        for tweet_id in sorted(by_tweet, key=lambda t: (len(t), t)):
+            plan = by_tweet[tweet_id]
+            row = await self.archive.get(tweet_id)
+            if row is None:
+                plan.errors.append("tweet no longer in the database")
+            else:
+                self._plan_files(plan, row)
+            if file_type and plan.files and not any(fp.media == file_type for fp in plan.files):
+                continue
+            if file_type:
+                plan.files = [fp for fp in plan.files if fp.media == file_type]
+            plans.append(plan)
+            if limit is not None and len(plans) >= limit:
+                break
+        await self._mark_existing(plans)
+        return plans
+
+    def _plan_files(self, plan: TweetPlan, row: TweetRow) -> None:
+        for f in plan.findings:
+            try:
+                fp = self._missing(f, row) if f.category is Category.MISSING else self._wrong_path(f, row)
+            except (UnsafePath, ValueError) as exc:
+                plan.errors.append(f"{f.url}: {exc}")
+                continue
+            if isinstance(fp, str):
+                plan.errors.append(fp)
+            else:
+                plan.files.append(fp)
+
+    def _missing(self, f: Finding, row: TweetRow) -> FilePlan | str:
+        url = BackupURL.parse(f.url)
+        media_url = row.media_urls[f.index] if f.index < len(row.media_urls) else None
+        try:
+            rel = local_path_for(self.key, url.path)
+        except (CryptoError, UnsafePath):
+            rel = self._find_by_tweet(row, f.index)  # a name from an older scheme
+            if rel is None:
+                return f"{f.url}: name does not decrypt with this key and no local file {row.username}/{row.tweet_id}_{f.index}.* was found"
+        return FilePlan("missing", rel, url.repo_id, url.path, f.url, media_url=media_url)
+
+    def _wrong_path(self, f: Finding, row: TweetRow) -> FilePlan:
+        url = BackupURL.parse(f.url)
+        parse_local_relpath(url.path)  # the extension tells images from videos
+        remote = remote_path_for(self.key, url.path)
+        new = BackupURL(url.endpoint, url.repo_id, url.revision, remote)
+        media_url = row.media_urls[f.index] if f.index < len(row.media_urls) else None
+        return FilePlan("wrong_path", url.path, url.repo_id, remote, str(new), old_url=f.url, media_url=media_url)
+
+    def _find_by_tweet(self, row: TweetRow, index: int) -> str | None:
+        if row.username is None:
+            return None
+        for media in ("images", "videos"):
+            folder = confine(self.root, f"{media}/{row.username}") if (self.root / media / row.username).is_dir() else None
+            if folder is None:
+                continue
+            for p in sorted(folder.glob(f"{row.tweet_id}_{index}.*")):
+                return f"{media}/{row.username}/{p.name}"
+        return None
+
+    async def _mark_existing(self, plans: list[TweetPlan]) -> None:
+        """Files already in the repo (an earlier, interrupted repair) are not uploaded again."""
+        by_repo: dict[str, list[FilePlan]] = defaultdict(list)
+        for plan in plans:
+            for fp in plan.files:
+                by_repo[fp.repo_id].append(fp)
+        for repo_id, fps in by_repo.items():
+            found = await remote_sizes(self.cfg, repo_id, [fp.remote_path for fp in fps])
+            for fp in fps:
+                fp.exists_remote = fp.remote_path in found
+
+
+def empty_media_files(cfg: Config, key: ArchiveKey, row: TweetRow, media_urls: list[str]) -> list[FilePlan]:
+    """Files for a tweet whose media list was recovered from X (index = position in the list)."""
+    repo_id = cfg.repo
+    for u in row.hf_urls:
+        with contextlib.suppress(ValueError):
+            repo_id = BackupURL.parse(u).repo_id
+            break
+    files = []
+    for i, media_url in enumerate(media_urls):
+        rel = local_relpath(row.username or "", LocalName(row.tweet_id, i, media_ext_from_url(media_url)))
+        remote = remote_path_for(key, rel)
+        url = str(BackupURL(cfg.endpoint, repo_id, cfg.revision, remote))
+        files.append(FilePlan("empty_media", rel, repo_id, remote, url, media_url=media_url))
+    return files
+
+
+def to_job(plan: TweetPlan, row: TweetRow, root: Path) -> TweetJob:
+    """The upload job: files not yet in the repo, and the row edit for when they are."""
+    files = [FileJob(fp.repo_id, fp.remote_path, confine(root, fp.local_rel), fp.media) for fp in plan.files if not fp.exists_remote and fp.local_rel]
+    return TweetJob(row.key, plan.tweet_id, files, plan.change(), info={"plan": plan})
+
+
+def load_archive_key(cfg: Config) -> ArchiveKey:
+    cfg.require("key_file")
+    assert cfg.key_file is not None
+    return load_key(cfg.key_file)
+
+
+def plan_line(i: int, n: int, plan: TweetPlan) -> str:
+    """`[1/4] 1234567890 missing, wrong_path: 2 files` — the users' line per tweet."""
+    kinds = ", ".join(sorted(plan.kinds))
+    return f"[{i}/{n}] {plan.tweet_id} {kinds}: {len(plan.files)} file(s)"
+
+
+def dry_run_lines(plan: TweetPlan) -> list[str]:
+    out = []
+    for fp in plan.files:
+        action = "already in repo" if fp.exists_remote else f"upload {fp.local_rel} -> {fp.repo_id}:{fp.remote_path}"
+        out.append(f"    {fp.kind}: {action}")
+        if fp.old_url:
+            out.append(f"    replace URL {fp.old_url}\n         with {fp.url}")
+    if "empty_media" in plan.kinds and not plan.files:
+        out.append("    empty_media: fetch the media list with twscrape, download, upload, record media_urls")
+    out += [f"    error: {e}" for e in plan.errors]
+    return out
+
+
+@dataclass
+class RepairOptions:
+    dry_run: bool = False
+    limit: int | None = None
+    file_type: str | None = None
+    concurrency: int = 4
+    echo: Callable[[str], None] = print
+
+
+@dataclass
+class RepairSummary:
+    """The users' summary: tweets completed / error, files succeeded / failed, and the cost."""
+
+    tweets: int = 0
+    tweets_completed: int = 0
+    tweets_error: int = 0
+    files_succeeded: int = 0
+    files_failed: int = 0
+    commits: int = 0
+    bytes_uploaded: int = 0
+    dry_run: bool = False
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def run_repair(cfg: Config, opts: RepairOptions) -> RepairSummary:
+    """Plan, then (unless dry run) fix every tweet; the database changes only after commits."""
+    key = load_archive_key(cfg)
+    if not (cfg.data_dir / PROGRESS_NAME).exists():
+        opts.echo("no verify progress file: running verify first")
+        await run_verify(cfg, VerifyOptions())
+    findings = load_problems(cfg)
+    summary = RepairSummary(dry_run=opts.dry_run)
+    async with Archive(cfg, writable=not opts.dry_run) as archive:
+        plans = await Planner(cfg, archive, key).plans(findings, file_type=opts.file_type, limit=opts.limit)
+        summary.tweets = len(plans)
+        if opts.dry_run:
+            for i, plan in enumerate(plans, 1):
+                opts.echo(plan_line(i, len(plans), plan))
+                for line in dry_run_lines(plan):
+                    opts.echo(line)
+            return summary
+        await _execute(cfg, key, archive, plans, opts, summary)
+    return summary
+
+
+async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[TweetPlan], opts: RepairOptions, summary: RepairSummary) -> None:
+    assert cfg.media_root is not None
+    n = len(plans)
+    index = {plan.tweet_id: i for i, plan in enumerate(plans, 1)}
+
+    def fail(plan: TweetPlan, reason: str) -> None:
+        summary.tweets_error += 1
+        summary.files_failed += max(1, len(plan.files))
+        summary.errors.append({"tweet_id": plan.tweet_id, "reason": reason})
+        opts.echo(f"{plan_line(index[plan.tweet_id], n, plan)} -> error: {reason}")
+
+    def done(job: TweetJob) -> None:
+        plan: TweetPlan = job.info["plan"]
+        if job.failed:
+            fail(plan, job.failed)
+            return
+        summary.tweets_completed += 1
+        summary.files_succeeded += len(plan.files)
+        uploaded = len(job.files)
+        opts.echo(f"{plan_line(index[plan.tweet_id], n, plan)} -> ok ({uploaded} uploaded, {len(plan.files) - uploaded} already in repo)")
+
+    source = _tweet_source(cfg) if any("empty_media" in p.kinds for p in plans) else None
+    async with contextlib.AsyncExitStack() as stack:
+        dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
+        state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
+        up = await stack.enter_async_context(TweetUploader(cfg, archive, key, state, concurrency=opts.concurrency, on_done=done))
+        for plan in plans:
+            row = await archive.get(plan.tweet_id)
+            if row is None:
+                plan.errors.append("tweet no longer in the database")
+            elif "empty_media" in plan.kinds:
+                await _recover_media(cfg, key, plan, row, source)
+            if not plan.errors:
+                await _ensure_local(cfg.media_root, plan, dl)
+            if plan.errors:
+                fail(plan, "; ".join(plan.errors))
+                continue
+            assert row is not None
+            await up.submit(to_job(plan, row, cfg.media_root))
+    summary.commits = up.committer.stats.commits
+    summary.bytes_uploaded = up.committer.stats.bytes_uploaded
+
+
+def _tweet_source(cfg: Config) -> TweetSource | None:
+    if cfg.twscrape_accounts_db is None:
+        return None
+    transport = None
+    if cfg.twitter_fixtures is not None:
+        try:
+            transport = FixtureTransport(json.loads(cfg.twitter_fixtures.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"twitter.fixtures {cfg.twitter_fixtures}: {exc}") from None
+    return TweetSource(cfg.twscrape_accounts_db, transport=transport)
+
+
+async def _recover_media(cfg: Config, key: ArchiveKey, plan: TweetPlan, row: TweetRow, source: TweetSource | None) -> None:
+    """Ask X for the tweet's media; deleted/protected tweets are reported with X's reason."""
+    if source is None:
+        plan.errors.append("media list is empty and twscrape is not configured (twitter.accounts_db)")
+        return
+    if row.username is None:
+        plan.errors.append("unsafe username: cannot build local paths")
+        return
+    if cfg.twitter_fixtures is not None and not await source.active_accounts():
+        await add_cookie_account(cfg.twscrape_accounts_db or "", "fixtures", "auth_token=fixture; ct0=fixture")
+    lookup = await source.lookup(plan.tweet_id)
+    if lookup.status != "ok":
+        plan.errors.append(f"tweet {lookup.status} on X: {lookup.reason}")
+        return
+    urls = [m.url for m in lookup.media if m.url]
+    if not urls:
+        plan.errors.append(f"X lists no downloadable media for this tweet {lookup.reason}".strip())
+        return
+    plan.media_urls = urls
+    plan.files += empty_media_files(cfg, key, row, urls)
+    found = await remote_sizes(cfg, plan.files[-1].repo_id, [fp.remote_path for fp in plan.files if fp.kind == "empty_media"])
+    for fp in plan.files:
+        if fp.kind == "empty_media":
+            fp.exists_remote = fp.remote_path in found
+
+
+async def _ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> None:
+    """Every file to upload (and every recovered medium) must be on disk; fetch it if gone."""
+    for fp in plan.files:
+        if fp.local_rel is None or (fp.exists_remote and fp.kind != "empty_media"):
+            continue
+        local = confine(root, fp.local_rel)
+        if local.is_file():
+            continue
+        if not fp.media_url:
+            plan.errors.append(f"local file not found: {fp.local_rel} (no media URL to fetch it from)")
+            continue
+        local.parent.mkdir(parents=True, exist_ok=True)
+        result = await dl.fetch(fp.media_url, local)
+        if result.status not in ("ok", "exists"):
+            plan.errors.append(f"local file not found: {fp.local_rel}; fetching {fp.media_url}: {result.status} {result.reason}".strip())

@@ -1,0 +1,166 @@
+"""Whole-tweet uploads: encrypt concurrently, commit in batches, then change the row.
+
+Shared by `repair` and `backup`. A tweet's database change is applied only after the Hub
+confirmed the commit(s) holding every one of its files, and all the tweets completed by one
+commit change in one transaction: a crash leaves each tweet before or after its repair, never
+between. Encryption (CPU) runs in threads, off the event loop; staged ciphertext waits on disk
+(never a whole video in memory) and the committer deletes it once committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hfcheck.archive import Archive, Key, RowChange, TweetRow
+from hfcheck.commit import BatchPolicy, Committer, Staged
+from hfcheck.config import Config
+from hfcheck.crypto import ArchiveKey, encrypt_file
+from hfcheck.state import StateDB
+
+PATHS_INFO_CHUNK = 500
+
+
+@dataclass
+class FileJob:
+    """One local file to encrypt and upload to `remote_path` in `repo_id`."""
+
+    repo_id: str
+    remote_path: str
+    local: Path
+    media: str = ""  # images | videos, for --file-type and the summary
+
+
+@dataclass
+class TweetJob:
+    """Everything one tweet needs; `change` computes its new row once all files are on the Hub."""
+
+    key: Key
+    tweet_id: str
+    files: list[FileJob]
+    change: Callable[[TweetRow], RowChange | None] | None = None
+    pending: int = 0
+    failed: str | None = None
+    done: bool = False
+    bytes: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+OnDone = Callable[[TweetJob], Awaitable[None] | None]
+
+
+class TweetUploader:
+    """`async with TweetUploader(...) as up: await up.submit(job)`; results go to `on_done`."""
+
+    def __init__(self, cfg: Config, archive: Archive, key: ArchiveKey, state: StateDB, *, concurrency: int, on_done: OnDone, policy: BatchPolicy | None = None) -> None:
+        self.cfg = cfg
+        self.archive = archive
+        self.key = key
+        self.staging = cfg.data_dir / "staging"
+        self._sem = asyncio.Semaphore(concurrency)
+        self._on_done = on_done
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.committer = Committer(cfg, state, on_committed=self._committed, on_failed=self._failed, policy=policy)
+
+    async def __aenter__(self) -> TweetUploader:
+        shutil.rmtree(self.staging, ignore_errors=True)  # leftovers of a killed run: never committed as such
+        self.staging.mkdir(parents=True, exist_ok=True)
+        self.committer.start()
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                await asyncio.gather(*self._tasks)
+                await self.committer.close()
+            else:
+                for t in self._tasks:
+                    t.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self.committer.abort()
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    async def submit(self, job: TweetJob) -> None:
+        """Start the tweet's uploads (or apply its change at once when it has no files)."""
+        job.pending = len(job.files)
+        if not job.files:
+            await self._finish([job])
+            return
+        for i, f in enumerate(job.files):
+            await self._sem.acquire()  # bounds staged files and threads in flight
+            task = asyncio.create_task(self._stage(job, i, f))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _stage(self, job: TweetJob, index: int, f: FileJob) -> None:
+        try:
+            dst = self.staging / f"{job.tweet_id}_{index}_{abs(hash(f.remote_path)):x}.enc"
+            try:
+                result = await asyncio.to_thread(encrypt_file, self.key, f.local, dst, f.remote_path)
+            except OSError as exc:
+                await self._fail_job(job, f"cannot read {f.local}: {exc.strerror or exc}")
+                return
+            job.bytes += result.size
+            staged = Staged(f.repo_id, f.remote_path, dst, result.sha256, result.size, tag=job)
+            await self.committer.put(staged)
+        finally:
+            self._sem.release()
+
+    async def _committed(self, items: list[Staged], commit_oid: str) -> None:
+        ready: list[TweetJob] = []
+        for item in items:
+            job: TweetJob = item.tag
+            job.pending -= 1
+            job.info.setdefault("commits", set()).add(commit_oid)
+            if job.pending == 0 and job.failed is None:
+                ready.append(job)
+        await self._finish(ready)
+
+    async def _failed(self, items: list[Staged], reason: str) -> None:
+        for item in items:
+            await self._fail_job(item.tag, reason)
+
+    async def _fail_job(self, job: TweetJob, reason: str) -> None:
+        job.pending -= 1
+        if job.failed is None:
+            job.failed = reason
+            await self._report(job)
+
+    async def _finish(self, jobs: Iterable[TweetJob]) -> None:
+        """One transaction for the rows of every tweet this commit completed."""
+        jobs = list(jobs)
+        edits = [(j.key, j.change) for j in jobs if j.change is not None]
+        if edits:
+            await self.archive.update_rows(edits)  # type: ignore[arg-type]
+        for job in jobs:
+            job.done = True
+            await self._report(job)
+
+    async def _report(self, job: TweetJob) -> None:
+        result = self._on_done(job)
+        if asyncio.iscoroutine(result):
+            await result
+
+
+async def remote_sizes(cfg: Config, repo_id: str, paths: list[str]) -> dict[str, int]:
+    """{path: size} of those `paths` that exist in the repo (paths-info, 500 at a time)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi(endpoint=cfg.endpoint, token=cfg.token)
+    found: dict[str, int] = {}
+    for start in range(0, len(paths), PATHS_INFO_CHUNK):
+        chunk = paths[start : start + PATHS_INFO_CHUNK]
+        try:
+            infos = await asyncio.to_thread(api.get_paths_info, repo_id, chunk, repo_type="dataset", revision=cfg.revision)
+        except HfHubHTTPError:
+            continue  # unknown: the caller uploads, and deterministic names keep that idempotent
+        for info in infos:
+            if getattr(info, "size", None) is not None and not hasattr(info, "tree_id"):
+                found[info.path] = int(info.size)
+    return found
