@@ -44,7 +44,25 @@ def demo_world(root: Path, tweets: int = 60, seed: int = 7, **emulator: Any) -> 
     """Build a demo archive and serve its hub on the port its URLs name."""
     port, media_port = free_port(), free_port()
     build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}")
+    with serve_world(root, **emulator) as world:
+        yield world
+
+
+def copy_world(src: Path, dst: Path) -> None:
+    """An identical archive elsewhere (same key, ports and URLs); serve it after `src` stops."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    cfg = dst / "hfcheck.toml"
+    cfg.write_text(cfg.read_text().replace(str(src), str(dst)))
+
+
+@contextlib.contextmanager
+def serve_world(root: Path, **emulator: Any) -> Iterator[DemoWorld]:
+    """Serve a built demo archive: the hub and the media server on the ports it was built for."""
     planted = json.loads((root / "planted.json").read_text())
+    port = int(planted["endpoint"].rsplit(":", 1)[1])
+    media_port = planted["media_port"]
     hub = EmulatorThread(root / "hub", port=port, **emulator).start()
     media = start_media_server(root / "source", port=media_port)
     try:
