@@ -170,17 +170,19 @@ class Archive:
         hf, p2 = parse_url_list(hf_raw, c.huggingface_urls, self._hub_hosts)
         return TweetRow(key, tweet_id, username, media, hf, problems + p1 + p2)
 
-    async def rows(self, *, after: Key | None = None, where: str = "", page_size: int = PAGE_SIZE) -> AsyncIterator[TweetRow]:
-        """Stream rows in primary-key order, starting after `after`, one page in memory at a time."""
+    async def rows(self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE) -> AsyncIterator[TweetRow]:
+        """Stream rows in primary-key order, starting after `after`, one page in memory at a time.
+
+        `where` is an extra SQL condition with `?` placeholders bound to `params`."""
         id_col = f'"{self.cfg.columns.id}"'
         extra = f" AND ({where})" if where else ""
         while True:
             if after is None:
                 sql = f"SELECT {self._cols} FROM {self._table} WHERE 1{extra} ORDER BY {id_col} LIMIT ?"
-                args: tuple[Any, ...] = (page_size,)
+                args: tuple[Any, ...] = (*params, page_size)
             else:
                 sql = f"SELECT {self._cols} FROM {self._table} WHERE {id_col} > ?{extra} ORDER BY {id_col} LIMIT ?"
-                args = (after, page_size)
+                args = (after, *params, page_size)
             async with self.db.execute(sql, args) as cur:
                 page = await cur.fetchall()
             for raw in page:
@@ -194,9 +196,9 @@ class Archive:
         hf = f'"{self.cfg.columns.huggingface_urls}"'
         return f"{hf} IS NOT NULL AND trim({hf}) NOT IN ('', '[]')"
 
-    async def count(self, where: str = "") -> int:
+    async def count(self, where: str = "", params: tuple[Any, ...] = ()) -> int:
         sql = f"SELECT count(*) FROM {self._table}" + (f" WHERE {where}" if where else "")
-        async with self.db.execute(sql) as cur:
+        async with self.db.execute(sql, params) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 

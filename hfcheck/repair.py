@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfcheck.archive import Archive, RowChange, TweetRow
+from hfcheck.archive import Archive, TweetRow
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, CryptoError, load_key
 from hfcheck.errors import InputError
@@ -32,58 +32,13 @@ from hfcheck.paths import BackupURL, LocalName, UnsafePath, confine, local_path_
 from hfcheck.download import Downloader
 from hfcheck.state import StateDB
 from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
-from hfcheck.upload import FileJob, TweetJob, TweetUploader, remote_sizes
+from hfcheck.plan import FilePlan, TweetPlan, dry_run_lines, ensure_local, plan_line, to_job
+from hfcheck.upload import TweetJob, TweetUploader, remote_sizes
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
 
 KINDS = ("missing", "wrong_path", "empty_media")
-
-
-@dataclass
-class FilePlan:
-    """One file to put right: where it is locally, where it goes, what URL results."""
-
-    kind: str
-    local_rel: str | None
-    repo_id: str
-    remote_path: str
-    url: str  # the backup URL once repaired
-    old_url: str | None = None  # for wrong_path: the URL it replaces
-    media_url: str | None = None  # where to fetch it again if the local file is gone
-    exists_remote: bool = False
-
-    @property
-    def media(self) -> str:
-        return self.local_rel.split("/", 1)[0] if self.local_rel else ""
-
-
-@dataclass
-class TweetPlan:
-    """Everything repair will do for one tweet, or why it cannot."""
-
-    tweet_id: str
-    kinds: set[str] = field(default_factory=set)
-    findings: list[Finding] = field(default_factory=list)
-    files: list[FilePlan] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    media_urls: list[str] | None = None  # for empty_media: the recovered list
-
-    def change(self) -> Any:
-        """The row edit, applied after the Hub confirmed every file (read-modify-write)."""
-        replace = {f.old_url: f.url for f in self.files if f.old_url}
-        added = [f.url for f in self.files if f.kind == "empty_media"]
-        media = self.media_urls
-
-        def edit(row: TweetRow) -> RowChange | None:
-            hf = [replace.get(u, u) for u in row.hf_urls]
-            hf = list(dict.fromkeys(hf + [u for u in added if u not in hf]))
-            new_media = media if media is not None and not row.media_urls else None
-            if hf == row.hf_urls and new_media is None:
-                return None
-            return RowChange(media_urls=new_media, hf_urls=hf if hf != row.hf_urls else None)
-
-        return edit
 
 
 def load_problems(cfg: Config) -> list[Finding]:
@@ -202,35 +157,10 @@ def empty_media_files(cfg: Config, key: ArchiveKey, row: TweetRow, media_urls: l
     return files
 
 
-def to_job(plan: TweetPlan, row: TweetRow, root: Path) -> TweetJob:
-    """The upload job: files not yet in the repo, and the row edit for when they are."""
-    files = [FileJob(fp.repo_id, fp.remote_path, confine(root, fp.local_rel), fp.media) for fp in plan.files if not fp.exists_remote and fp.local_rel]
-    return TweetJob(row.key, plan.tweet_id, files, plan.change(), info={"plan": plan})
-
-
 def load_archive_key(cfg: Config) -> ArchiveKey:
     cfg.require("key_file")
     assert cfg.key_file is not None
     return load_key(cfg.key_file)
-
-
-def plan_line(i: int, n: int, plan: TweetPlan) -> str:
-    """`[1/4] 1234567890 missing, wrong_path: 2 files` — the users' line per tweet."""
-    kinds = ", ".join(sorted(plan.kinds))
-    return f"[{i}/{n}] {plan.tweet_id} {kinds}: {len(plan.files)} file(s)"
-
-
-def dry_run_lines(plan: TweetPlan) -> list[str]:
-    out = []
-    for fp in plan.files:
-        action = "already in repo" if fp.exists_remote else f"upload {fp.local_rel} -> {fp.repo_id}:{fp.remote_path}"
-        out.append(f"    {fp.kind}: {action}")
-        if fp.old_url:
-            out.append(f"    replace URL {fp.old_url}\n         with {fp.url}")
-    if "empty_media" in plan.kinds and not plan.files:
-        out.append("    empty_media: fetch the media list with twscrape, download, upload, record media_urls")
-    out += [f"    error: {e}" for e in plan.errors]
-    return out
 
 
 @dataclass
@@ -314,7 +244,7 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[T
             elif "empty_media" in plan.kinds:
                 await _recover_media(cfg, key, plan, row, source)
             if not plan.errors:
-                await _ensure_local(cfg.media_root, plan, dl)
+                await ensure_local(cfg.media_root, plan, dl)
             if plan.errors:
                 fail(plan, "; ".join(plan.errors))
                 continue
@@ -362,18 +292,3 @@ async def _recover_media(cfg: Config, key: ArchiveKey, plan: TweetPlan, row: Twe
             fp.exists_remote = fp.remote_path in found
 
 
-async def _ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> None:
-    """Every file to upload (and every recovered medium) must be on disk; fetch it if gone."""
-    for fp in plan.files:
-        if fp.local_rel is None or (fp.exists_remote and fp.kind != "empty_media"):
-            continue
-        local = confine(root, fp.local_rel)
-        if local.is_file():
-            continue
-        if not fp.media_url:
-            plan.errors.append(f"local file not found: {fp.local_rel} (no media URL to fetch it from)")
-            continue
-        local.parent.mkdir(parents=True, exist_ok=True)
-        result = await dl.fetch(fp.media_url, local)
-        if result.status not in ("ok", "exists"):
-            plan.errors.append(f"local file not found: {fp.local_rel}; fetching {fp.media_url}: {result.status} {result.reason}".strip())

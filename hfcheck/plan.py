@@ -1,0 +1,113 @@
+"""What a repair or backup will do, tweet by tweet: the plan both commands print and carry out.
+
+A `TweetPlan` lists the files to put right (`FilePlan`: local file, repo, encrypted path,
+resulting URL) and computes the row edit that is applied once the Hub confirmed them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hfcheck.archive import RowChange, TweetRow
+from hfcheck.download import Downloader, DownloadResult
+from hfcheck.paths import confine
+from hfcheck.upload import FileJob, TweetJob
+from hfcheck.verify.findings import Finding
+
+
+@dataclass
+class FilePlan:
+    """One file to put right: where it is locally, where it goes, what URL results."""
+
+    kind: str
+    local_rel: str | None
+    repo_id: str
+    remote_path: str
+    url: str  # the backup URL once repaired
+    old_url: str | None = None  # for wrong_path: the URL it replaces
+    media_url: str | None = None  # where to fetch it again if the local file is gone
+    exists_remote: bool = False
+
+    @property
+    def media(self) -> str:
+        return self.local_rel.split("/", 1)[0] if self.local_rel else ""
+
+
+@dataclass
+class TweetPlan:
+    """Everything repair will do for one tweet, or why it cannot."""
+
+    tweet_id: str
+    kinds: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+    files: list[FilePlan] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    media_urls: list[str] | None = None  # for empty_media: the recovered list
+
+    def change(self) -> Any:
+        """The row edit, applied after the Hub confirmed every file (read-modify-write)."""
+        replace = {f.old_url: f.url for f in self.files if f.old_url}
+        added = [f.url for f in self.files if not f.old_url]
+        media = self.media_urls
+
+        def edit(row: TweetRow) -> RowChange | None:
+            hf = [replace.get(u, u) for u in row.hf_urls]
+            hf = list(dict.fromkeys(hf + [u for u in added if u not in hf]))
+            new_media = media if media is not None and not row.media_urls else None
+            if hf == row.hf_urls and new_media is None:
+                return None
+            return RowChange(media_urls=new_media, hf_urls=hf if hf != row.hf_urls else None)
+
+        return edit
+
+
+def to_job(plan: TweetPlan, row: TweetRow, root: Path) -> TweetJob:
+    """The upload job: files not yet in the repo, and the row edit for when they are."""
+    files = [FileJob(fp.repo_id, fp.remote_path, confine(root, fp.local_rel), fp.media) for fp in plan.files if not fp.exists_remote and fp.local_rel]
+    return TweetJob(row.key, plan.tweet_id, files, plan.change(), info={"plan": plan})
+
+
+def plan_line(i: int, n: int, plan: TweetPlan) -> str:
+    """`[1/4] 1234567890 missing, wrong_path: 2 files` — the users' line per tweet."""
+    kinds = ", ".join(sorted(plan.kinds))
+    return f"[{i}/{n}] {plan.tweet_id} {kinds}: {len(plan.files)} file(s)"
+
+
+def dry_run_lines(plan: TweetPlan) -> list[str]:
+    out = []
+    for fp in plan.files:
+        action = "already in repo" if fp.exists_remote else f"upload {fp.local_rel} -> {fp.repo_id}:{fp.remote_path}"
+        out.append(f"    {fp.kind}: {action}")
+        if fp.old_url:
+            out.append(f"    replace URL {fp.old_url}\n         with {fp.url}")
+    if "empty_media" in plan.kinds and not plan.files:
+        out.append("    empty_media: fetch the media list with twscrape, download, upload, record media_urls")
+    out += [f"    error: {e}" for e in plan.errors]
+    return out
+
+
+async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[DownloadResult]:
+    """Every file to upload (and every recovered medium) must be on disk: fetch what is gone.
+
+    Failures become the plan's errors (a 404/410 names the URL: gone at the source); the
+    downloads made are returned for the summary."""
+    fetched: list[DownloadResult] = []
+    for fp in plan.files:
+        if fp.local_rel is None or (fp.exists_remote and fp.kind != "empty_media"):
+            continue
+        local = confine(root, fp.local_rel)
+        if local.is_file():
+            continue
+        if not fp.media_url:
+            plan.errors.append(f"local file not found: {fp.local_rel} (no media URL to fetch it from)")
+            continue
+        local.parent.mkdir(parents=True, exist_ok=True)
+        result = await dl.fetch(fp.media_url, local)
+        fetched.append(result)
+        if result.status == "gone":
+            plan.errors.append(f"local file not found: {fp.local_rel}; gone at the source: {fp.media_url} ({result.reason})")
+        elif result.status not in ("ok", "exists"):
+            plan.errors.append(f"local file not found: {fp.local_rel}; fetching {fp.media_url}: {result.status} {result.reason}".strip())
+    return fetched
