@@ -1,0 +1,97 @@
+"""backup end to end: unbacked media downloaded from the media server, encrypted, uploaded,
+recorded and restorable to the exact bytes; bad downloads reported, nothing partial left;
+hosts not allowed are never contacted."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from huggingface_hub import hf_hub_download
+
+from hfcheck.crypto import decrypt_file, load_key
+from hfcheck.demo import REPO, TOKEN
+from hfcheck.paths import BackupURL, local_path_for
+from tests.helpers import demo_world
+
+
+def run(world, *args: str, config: Path | None = None) -> subprocess.CompletedProcess:
+    cfg = config or world.root / "hfcheck.toml"
+    return subprocess.run([sys.executable, "-m", "hfcheck", *args, "--config", str(cfg)], env=world.env(), capture_output=True, text=True, timeout=180)
+
+
+def rows(world, kind: str) -> dict[str, tuple[list[str], list[str], str]]:
+    con = sqlite3.connect(world.root / "archive.db")
+    ids = world.planted["tweets"][kind]
+    q = f"SELECT id, media_urls, huggingface_urls, username FROM tweets WHERE id IN ({','.join('?' * len(ids))})"
+    out = {r[0]: (json.loads(r[1]), json.loads(r[2] or "[]") if r[2] else [], r[3]) for r in con.execute(q, ids)}
+    con.close()
+    return out
+
+
+def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=60) as w:
+        r = run(w, "backup")
+        assert r.returncode == 0, r.stdout + r.stderr
+        key = load_key(w.root / "archive.key")
+        for kind in ("unbacked", "partial"):
+            for tid, (media, hf, username) in rows(w, kind).items():
+                assert len(hf) == len(media), tid
+                for u in hf:
+                    url = BackupURL.parse(u)
+                    rel = local_path_for(key, url.path)
+                    got = hf_hub_download(REPO, url.path, repo_type="dataset", endpoint=w.hub.url, token=TOKEN, cache_dir=tmp_path / "cache")
+                    out = tmp_path / "restored" / rel
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    decrypt_file(key, Path(got), out, url.path)
+                    name = rel.rsplit("/", 1)[1]
+                    assert out.read_bytes() == (w.root / "source" / name).read_bytes()
+        again = run(w, "verify", "--check-missing", "--json")
+        gaps = json.loads(again.stdout)["gaps"]
+        assert gaps["unbacked"] == 0 and gaps["partial"] == 0
+        # a second run has nothing to do
+        r2 = run(w, "backup")
+        assert "Tweets: 0" in r2.stdout
+
+
+def test_bad_downloads_are_reported_and_leave_nothing_partial(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=60) as w:
+        unbacked = rows(w, "unbacked")
+        local_missing = []
+        for tid, (media, _, username) in unbacked.items():
+            for m in media:
+                name = m.rsplit("/", 1)[1]
+                folder = "videos" if name.endswith(".mp4") else "images"
+                if not (w.root / "media" / folder / username / name).exists():
+                    local_missing.append((tid, m, w.root / "media" / folder / username / name))
+        assert len(local_missing) >= 3
+        (t404, u404, p404), (tcut, ucut, pcut), (thtml, uhtml, phtml) = local_missing[:3]
+        w.media.set_fault(f"/media/{u404.rsplit('/', 1)[1]}", 404, times=100)
+        w.media.set_fault(f"/media/{ucut.rsplit('/', 1)[1]}", "truncate", times=100)
+        w.media.set_fault(f"/media/{uhtml.rsplit('/', 1)[1]}", "html", times=100)
+        before = {tid: rows(w, "unbacked")[tid][1] for tid in (t404, tcut, thtml)}
+        r = run(w, "backup")
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert "gone at the source" in r.stdout and u404 in r.stdout
+        report = json.loads((w.root / "data" / "backup_report.json").read_text())
+        assert u404 in report["gone_at_source"]
+        for p in (p404, pcut, phtml):
+            assert not p.exists() and not p.with_name(p.name + ".part").exists()
+        after = rows(w, "unbacked")
+        for tid in (t404, tcut, thtml):
+            assert after[tid][1] == before[tid]  # the row is unchanged: nothing half-recorded
+
+
+def test_hosts_not_allowed_are_never_contacted(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=60) as w:
+        prod = w.root / "prod.toml"
+        text = (w.root / "hfcheck.toml").read_text()
+        prod.write_text(text.replace(f'allowed_hosts = ["127.0.0.1:{w.planted["media_port"]}"]', 'allowed_hosts = ["pbs.twimg.com", "video.twimg.com"]'))
+        assert prod.read_text() != text
+        r = run(w, "backup", config=prod)
+        assert r.returncode == 1
+        assert "not allowed" in r.stdout or "rejected" in r.stdout
+        assert w.media.count() == 0
