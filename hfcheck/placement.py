@@ -1,0 +1,176 @@
+"""Which configured repo a new upload goes to.
+
+The Hub advises at most ~100k files per repo and ~10k entries per folder; an archive of
+millions of media files must therefore spread over several repos. `RepoPlacement` fills the
+configured repos in order: a new file goes to the first repo that still has room for it (in
+the repo and in its folder), so users only ever add a repo name to `hub.repos` when told.
+
+Counts come from one recursive listing per repo (streamed, counted, not kept as a list), plus
+every file this run has placed since. A path that already exists in some repo stays there
+(`find_existing`), so a re-upload replaces the file in place rather than duplicating it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hfcheck.errors import IncompleteError
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+    from hfcheck.config import Config
+
+
+@dataclass
+class _RepoCounts:
+    """Files in the repo, entries (files + subfolders) per folder, and the folders that exist."""
+
+    files: int = 0
+    entries: Counter[str] = field(default_factory=Counter)
+    folders: set[str] = field(default_factory=lambda: {""})
+
+
+def _parent(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+class RepoPlacement:
+    """Chooses a repo for each new file; counts are per repo and per folder.
+
+    Not thread-safe: use it from the event loop (it does no I/O after `load`).
+    """
+
+    def __init__(self, repos: Sequence[str], *, max_files_per_repo: int, max_files_per_folder: int, track_paths: bool = True) -> None:
+        if not repos:
+            raise IncompleteError("no repo configured: add one to hub.repos")
+        self.repos = tuple(repos)
+        self.max_files_per_repo = max_files_per_repo
+        self.max_files_per_folder = max_files_per_folder
+        self._counts = {r: _RepoCounts() for r in self.repos}
+        # path -> index of its repo; ~100 bytes a path, so track_paths=False for huge archives
+        self._where: dict[str, int] | None = {} if track_paths else None
+
+    @classmethod
+    async def load(cls, cfg: Config, api: HfApi | None = None, *, track_paths: bool = True) -> RepoPlacement:
+        """List every configured repo once (in a thread) and count what is there."""
+        from huggingface_hub import HfApi
+
+        api = api or HfApi(endpoint=cfg.endpoint, token=cfg.token)
+        placement = cls(cfg.repos, max_files_per_repo=cfg.max_files_per_repo,
+                        max_files_per_folder=cfg.max_files_per_folder, track_paths=track_paths)
+        for repo_id in placement.repos:
+            await asyncio.to_thread(placement._list_repo, api, repo_id, cfg.revision)
+        return placement
+
+    def _list_repo(self, api: HfApi, repo_id: str, revision: str) -> None:
+        """Stream one recursive listing into the counts; a missing repo is a clear error."""
+        from huggingface_hub.errors import (
+            HfHubHTTPError,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
+        from huggingface_hub.hf_api import RepoFile
+
+        try:
+            for entry in api.list_repo_tree(repo_id, recursive=True, repo_type="dataset", revision=revision):
+                if isinstance(entry, RepoFile):
+                    self.add_existing(repo_id, [entry.path])
+                else:
+                    self._add_folder(repo_id, entry.path)
+        except RepositoryNotFoundError:
+            raise IncompleteError(f"repo {repo_id} not found or not accessible with this token") from None
+        except RevisionNotFoundError:
+            raise IncompleteError(f"revision {revision!r} not found in repo {repo_id}") from None
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else "?"
+            raise IncompleteError(f"could not list repo {repo_id} (HTTP {status})") from None
+
+    # -- counting ---------------------------------------------------------------------------
+    def add_existing(self, repo_id: str, paths: Iterable[str]) -> None:
+        """Count files known to exist (from a listing) in `repo_id`."""
+        idx = self.repos.index(repo_id)
+        counts = self._counts[repo_id]
+        for path in paths:
+            if self._where is not None:
+                if path in self._where:
+                    continue
+                self._where[path] = idx
+            self._add_folder(repo_id, _parent(path))
+            counts.files += 1
+            counts.entries[_parent(path)] += 1
+
+    def _add_folder(self, repo_id: str, folder: str) -> None:
+        """Make `folder` (and its ancestors) exist, counting each new one in its parent."""
+        counts = self._counts[repo_id]
+        while folder not in counts.folders:
+            counts.folders.add(folder)
+            counts.entries[_parent(folder)] += 1
+            folder = _parent(folder)
+
+    def _new_entries(self, repo_id: str, folder: str) -> list[str]:
+        """The folders that gain one entry when a file is added to `folder` in `repo_id`."""
+        counts = self._counts[repo_id]
+        gaining = [folder]
+        while folder not in counts.folders:
+            folder = _parent(folder)
+            gaining.append(folder)
+        return gaining
+
+    def has_room(self, repo_id: str, folder: str) -> bool:
+        """Whether one more file fits in `folder` of `repo_id` under both advised limits."""
+        counts = self._counts[repo_id]
+        if counts.files >= self.max_files_per_repo:
+            return False
+        return all(counts.entries[f] < self.max_files_per_folder for f in self._new_entries(repo_id, folder))
+
+    # -- choosing ---------------------------------------------------------------------------
+    def find_existing(self, path: str) -> str | None:
+        """The repo that already holds `path` (listed or placed this run), if tracked."""
+        if self._where is None:
+            return None
+        idx = self._where.get(path)
+        return None if idx is None else self.repos[idx]
+
+    def choose(self, folder: str) -> str:
+        """Reserve room for one new file in `folder` and return the repo it goes to.
+
+        The first configured repo with room wins, so repos fill in order.
+        """
+        folder = folder.strip("/")
+        for repo_id in self.repos:
+            if self.has_room(repo_id, folder):
+                counts = self._counts[repo_id]
+                self._add_folder(repo_id, folder)
+                counts.entries[folder] += 1
+                counts.files += 1
+                return repo_id
+        raise IncompleteError(
+            f"every configured repo is full (≤{self.max_files_per_repo} files per repo, "
+            f"≤{self.max_files_per_folder} per folder): add a repo to hub.repos"
+        )
+
+    def place(self, path: str) -> str:
+        """The repo for `path`: where it already is, else `choose` its folder and remember it."""
+        existing = self.find_existing(path)
+        if existing is not None:
+            return existing
+        repo_id = self.choose(_parent(path))
+        if self._where is not None:
+            self._where[path] = self.repos.index(repo_id)
+        return repo_id
+
+    def file_count(self, repo_id: str) -> int:
+        """Files in `repo_id`, listed plus placed this run."""
+        return self._counts[repo_id].files
+
+    def folder_entries(self, repo_id: str, folder: str) -> int:
+        """Entries (files and subfolders) in `folder` of `repo_id`, listed plus placed."""
+        return self._counts[repo_id].entries[folder.strip("/")]
+
+
+__all__ = ["RepoPlacement"]

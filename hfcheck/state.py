@@ -1,0 +1,202 @@
+"""hfcheck's own state database, `data_dir/state.db` (never the users' database).
+
+Why a separate database: the users' `tweets` table records *where* a backup should be; this
+one records *what the Hub confirmed* — for each file hfcheck uploaded, its ciphertext sha256
+(= the LFS oid), size and the commit that carried it. A later run can then tell "uploaded and
+confirmed" from "recorded but never confirmed" without asking the Hub, and a deep check
+(download + decrypt) can be scheduled from `deep_checks`.
+
+Plain `sqlite3` in WAL mode behind a lock: every call is short, and async callers run them with
+`asyncio.to_thread` so the event loop never waits on an fsync.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from hfcheck.errors import InputError
+
+SCHEMA_VERSION = 1
+STATE_DB_NAME = "state.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads (
+    repo_id     TEXT    NOT NULL,
+    path        TEXT    NOT NULL,
+    sha256      TEXT    NOT NULL,
+    size        INTEGER NOT NULL,
+    commit_oid  TEXT,
+    uploaded_at REAL    NOT NULL,
+    source      TEXT,
+    PRIMARY KEY (repo_id, path)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deep_checks (
+    repo_id    TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    checked_at REAL NOT NULL,
+    result     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deep_checks_by_path ON deep_checks (repo_id, path, checked_at);
+"""
+
+_PAGE = 1000
+
+
+class Uploadable(Protocol):
+    """What `record_uploads` needs of an item (`hfcheck.commit.Staged` is one)."""
+
+    @property
+    def repo_id(self) -> str: ...
+    @property
+    def path_in_repo(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def source(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """One file the Hub confirmed: `sha256` is of the ciphertext (the LFS oid)."""
+
+    repo_id: str
+    path: str
+    sha256: str
+    size: int
+    commit_oid: str | None
+    uploaded_at: float
+    source: str | None
+
+
+@dataclass(frozen=True)
+class DeepCheck:
+    """The outcome of one deep verification (e.g. "ok", "corrupt", "missing")."""
+
+    repo_id: str
+    path: str
+    checked_at: float
+    result: str
+
+
+class StateDB:
+    """Handle on `state.db`; safe to share between threads (one connection, one lock)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> StateDB:
+        """Open (creating if needed) the state database at `path`; InputError if it is not one."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                conn.close()
+                raise InputError(f"state database {path} was written by a newer hfcheck (schema {version})")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"state database {path} cannot be used: {exc}") from None
+        return cls(conn, path)
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> StateDB:
+        """`data_dir/state.db`, the place every command uses."""
+        return cls.open(Path(data_dir) / STATE_DB_NAME)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> StateDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- uploads --------------------------------------------------------------------------
+    def record_uploads(self, items: Iterable[Uploadable], commit_oid: str | None, *, uploaded_at: float | None = None) -> int:
+        """Record files the Hub confirmed, in one transaction (all or none); returns the count.
+
+        A row for the same (repo, path) is replaced: the newest confirmed content wins.
+        """
+        when = time.time() if uploaded_at is None else uploaded_at
+        rows = [(i.repo_id, i.path_in_repo, i.sha256, i.size, commit_oid, when, getattr(i, "source", None)) for i in items]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return len(rows)
+
+    def get_upload(self, repo_id: str, path: str) -> UploadRecord | None:
+        """The confirmed upload of `path` in `repo_id`, if hfcheck made one."""
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM uploads WHERE repo_id = ? AND path = ?", (repo_id, path)).fetchone()
+        return UploadRecord(*row) if row else None
+
+    def iter_uploads(self, repo_id: str | None = None) -> Iterator[UploadRecord]:
+        """All confirmed uploads (of one repo, or all), in (repo, path) order.
+
+        Paged by key so a million rows never sit in memory and no cursor stays open between
+        pages (other threads may write meanwhile).
+        """
+        after: tuple[str, str] = ("", "")
+        while True:
+            if repo_id is None:
+                sql = "SELECT * FROM uploads WHERE (repo_id, path) > (?, ?) ORDER BY repo_id, path LIMIT ?"
+                args: tuple[object, ...] = (*after, _PAGE)
+            else:
+                sql = "SELECT * FROM uploads WHERE repo_id = ? AND path > ? ORDER BY path LIMIT ?"
+                args = (repo_id, after[1], _PAGE)
+            with self._lock:
+                rows = self._conn.execute(sql, args).fetchall()
+            for row in rows:
+                yield UploadRecord(*row)
+            if len(rows) < _PAGE:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    def count_uploads(self, repo_id: str | None = None) -> int:
+        """How many confirmed uploads are recorded (of one repo, or all)."""
+        with self._lock:
+            if repo_id is None:
+                return int(self._conn.execute("SELECT COUNT(*) FROM uploads").fetchone()[0])
+            return int(self._conn.execute("SELECT COUNT(*) FROM uploads WHERE repo_id = ?", (repo_id,)).fetchone()[0])
+
+    # -- deep checks ----------------------------------------------------------------------
+    def record_deep_check(self, repo_id: str, path: str, result: str, *, checked_at: float | None = None) -> None:
+        """Append the outcome of one deep check; history is kept, the latest one counts."""
+        when = time.time() if checked_at is None else checked_at
+        with self._lock:
+            self._conn.execute("INSERT INTO deep_checks VALUES (?, ?, ?, ?)", (repo_id, path, when, result))
+
+    def last_deep_check(self, repo_id: str, path: str) -> DeepCheck | None:
+        """The most recent deep check of `path`, if any (to skip files checked recently)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM deep_checks WHERE repo_id = ? AND path = ? ORDER BY checked_at DESC LIMIT 1",
+                (repo_id, path),
+            ).fetchone()
+        return DeepCheck(*row) if row else None
+
+
+__all__ = ["STATE_DB_NAME", "DeepCheck", "StateDB", "UploadRecord", "Uploadable"]

@@ -1,0 +1,110 @@
+"""hfcheck's own state database: confirmed uploads and deep checks, on real SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hfcheck.errors import InputError
+from hfcheck.state import STATE_DB_NAME, StateDB
+
+
+@dataclass(frozen=True)
+class Item:
+    repo_id: str
+    path_in_repo: str
+    sha256: str
+    size: int
+    source: str | None = "repair"
+
+
+def items(n: int, repo: str = "o/r", prefix: str = "encrypted_images/u") -> list[Item]:
+    return [Item(repo, f"{prefix}/{i:06d}.enc", f"{i:064x}", i) for i in range(n)]
+
+
+def test_records_and_reads_back_confirmed_uploads(tmp_path: Path) -> None:
+    with StateDB.in_data_dir(tmp_path / "data") as db:
+        assert db.path == tmp_path / "data" / STATE_DB_NAME
+        assert db.record_uploads(items(3), "c" * 40, uploaded_at=100.0) == 3
+        row = db.get_upload("o/r", "encrypted_images/u/000002.enc")
+        assert row is not None
+        assert (row.sha256, row.size, row.commit_oid, row.uploaded_at, row.source) == (f"{2:064x}", 2, "c" * 40, 100.0, "repair")
+        assert db.get_upload("o/r", "nope") is None and db.get_upload("x/y", row.path) is None
+        # a newer confirmed upload of the same path replaces the row
+        db.record_uploads([Item("o/r", row.path, "f" * 64, 9)], "d" * 40)
+        again = db.get_upload("o/r", row.path)
+        assert again is not None and (again.sha256, again.size, again.commit_oid) == ("f" * 64, 9, "d" * 40)
+        assert db.count_uploads() == 3
+
+
+def test_state_survives_reopening_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with StateDB.open(path) as db:
+        db.record_uploads(items(5), "a" * 40)
+    with StateDB.open(path) as db:
+        assert db.count_uploads("o/r") == 5
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_iter_uploads_pages_through_many_rows_in_order(tmp_path: Path) -> None:
+    with StateDB.open(tmp_path / "state.db") as db:
+        db.record_uploads(items(2500, "o/b"), "a" * 40)
+        db.record_uploads(items(10, "o/a"), "b" * 40)
+        paths = [r.path for r in db.iter_uploads("o/b")]
+        assert paths == sorted(paths) and len(paths) == 2500 == len(set(paths))
+        everything = [(r.repo_id, r.path) for r in db.iter_uploads()]
+        assert len(everything) == 2510 and everything == sorted(everything) and everything[0][0] == "o/a"
+
+
+def test_record_uploads_is_one_transaction(tmp_path: Path) -> None:
+    with StateDB.open(tmp_path / "state.db") as db:
+        bad = [*items(3), Item("o/r", "encrypted_images/u/x.enc", None, 1)]  # type: ignore[arg-type]
+        with pytest.raises(sqlite3.IntegrityError):
+            db.record_uploads(bad, "a" * 40)
+        assert db.count_uploads() == 0  # all or none
+
+
+def test_deep_checks_keep_history_and_answer_the_latest(tmp_path: Path) -> None:
+    with StateDB.open(tmp_path / "state.db") as db:
+        assert db.last_deep_check("o/r", "p") is None
+        db.record_deep_check("o/r", "p", "ok", checked_at=10.0)
+        db.record_deep_check("o/r", "p", "corrupt", checked_at=20.0)
+        db.record_deep_check("o/r", "q", "ok", checked_at=30.0)
+        last = db.last_deep_check("o/r", "p")
+        assert last is not None and (last.result, last.checked_at) == ("corrupt", 20.0)
+
+
+def test_threads_can_share_one_handle(tmp_path: Path) -> None:
+    with StateDB.open(tmp_path / "state.db") as db:
+        def write(k: int) -> None:
+            for j in range(20):
+                db.record_uploads(items(5, prefix=f"t{k}/{j}"), "a" * 40)
+
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert db.count_uploads() == 4 * 20 * 5
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(InputError, match="state database"):
+        StateDB.open(path)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(InputError, match="newer hfcheck"):
+        StateDB.open(path)
