@@ -1,0 +1,703 @@
+"""The archive's encryption: file contents, file names, and the key file.
+
+Format v1 (written down in docs/encryption.md, frozen by tests/vectors/hfcheck_v1.json):
+
+    header  = MAGIC (7 bytes "HFCKENC") || VERSION (1 byte, 0x01) || nonce (32 random bytes)
+    filekey = HKDF-SHA256(ikm=archive key, salt=nonce, info=FILE_INFO || NFC(remote path))
+    chunk i = ChaCha20-Poly1305(filekey, counter_i (11 bytes BE) || final (1 byte), plaintext_i,
+                                aad=header)
+
+Plaintext is cut in 64 KiB chunks (age STREAM): every chunk is full except the last, which
+carries final=0x01 even when it is full; only an empty file has an empty (final) chunk. So a
+flipped bit, a reordered, dropped or repeated chunk, a truncation (at a chunk boundary too,
+unlike rclone crypt), an extension, trailing bytes or a file moved to another path all fail.
+
+Names are AES-SIV (deterministic, authenticated) under a separate HKDF-derived key, with the
+parent folder as associated data, encoded as unpadded lower-case base32.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import queue
+import stat
+import tempfile
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Iterator
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV, ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from hfcheck.errors import CryptoError, InputError
+
+CHUNK_SIZE = 65536
+TAG_SIZE = 16
+SEALED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
+MAGIC = b"HFCKENC"
+VERSION = 1
+NONCE_SIZE = 32
+HEADER_SIZE = len(MAGIC) + 1 + NONCE_SIZE  # 40
+KEY_SIZE = 32
+COUNTER_SIZE = 11
+MAX_CHUNKS = 1 << (8 * COUNTER_SIZE)  # chunk counter space: far beyond any real file
+
+FILE_INFO = b"hfcheck v1 file key\x00"  # || NFC(remote path), UTF-8
+NAME_INFO = b"hfcheck v1 name key"
+NAME_KEY_SIZE = 64  # AES-256-SIV
+MAX_NAME_BYTES = 143  # ceil(8 * (16 + 143) / 5) == 255 characters
+MAX_ENCRYPTED_NAME = 255
+_B32_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
+_MAX_KEY_FILE_BYTES = 4096
+
+
+class InvalidName(InputError, ValueError):
+    """A plaintext name or parent that cannot be encrypted (empty, `..`, `/`, too long)."""
+
+
+# --- key ---------------------------------------------------------------------------------
+
+
+def _hkdf(ikm: bytes, salt: bytes | None, info: bytes, length: int) -> bytes:
+    """HKDF-SHA256 (RFC 5869); checked against the RFC's test cases in tests/vectors."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+class ArchiveKey:
+    """The 32-byte archive key and its derived name key; `repr()` never shows either."""
+
+    __slots__ = ("_raw", "_siv")
+
+    def __init__(self, raw: bytes) -> None:
+        if not isinstance(raw, (bytes, bytearray)) or len(raw) != KEY_SIZE:
+            raise ValueError(f"an archive key is exactly {KEY_SIZE} bytes")
+        self._raw = bytes(raw)
+        self._siv = AESSIV(_hkdf(self._raw, None, NAME_INFO, NAME_KEY_SIZE))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> ArchiveKey:
+        return cls(raw)
+
+    def __repr__(self) -> str:
+        return "ArchiveKey(<secret>)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> object:  # keep the key out of pickles (process pools, caches)
+        raise TypeError("ArchiveKey cannot be pickled")
+
+    def file_cipher(self, nonce: bytes, remote_path: str) -> ChaCha20Poly1305:
+        """The per-file AEAD: a fresh key per file, bound to its path in the repo."""
+        info = FILE_INFO + _norm_path(remote_path).encode("utf-8")
+        return ChaCha20Poly1305(_hkdf(self._raw, nonce, info, KEY_SIZE))
+
+    def encrypt_name(self, parent: str, name: str) -> str:
+        """Deterministic: the same (parent, name) always gives the same remote name."""
+        plain = _check_name(name).encode("utf-8")
+        if len(plain) > MAX_NAME_BYTES:
+            raise InvalidName(
+                f"file name too long to encrypt: {len(plain)} UTF-8 bytes, at most {MAX_NAME_BYTES}"
+            )
+        sealed = self._siv.encrypt(plain, [_check_parent(parent).encode("utf-8")])
+        return _b32encode(sealed)
+
+    def decrypt_name(self, parent: str, encrypted: str) -> str:
+        """Reverse `encrypt_name`; any malformed, altered or foreign name raises CryptoError."""
+        sealed = _b32decode(encrypted)
+        try:
+            plain = self._siv.decrypt(sealed, [_check_parent(parent).encode("utf-8")])
+        except InvalidTag:
+            raise CryptoError(
+                f"encrypted name {encrypted!r} does not decrypt under {parent!r}"
+                " (wrong key, wrong folder or altered name)"
+            ) from None
+        except InvalidName as exc:
+            raise CryptoError(str(exc)) from None
+        try:
+            name = plain.decode("utf-8")
+            if unicodedata.normalize("NFC", name) != name:
+                raise ValueError("not NFC")
+            _check_name(name)
+        except ValueError:
+            raise CryptoError(f"encrypted name {encrypted!r} decrypts to an invalid name") from None
+        return name
+
+
+def generate_key_file(path: Path) -> None:
+    """Write a new random key (base64, one line) with mode 0600; never overwrite a file."""
+    raw = os.urandom(KEY_SIZE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InputError(f"key file {path} already exists; refusing to overwrite it") from None
+    except OSError as exc:
+        raise InputError(f"cannot create key file {path}: {exc.strerror}") from None
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # the umask could only have removed bits; make it exact
+        os.write(fd, base64.b64encode(raw) + b"\n")
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    os.close(fd)
+
+
+def load_key(path: Path) -> ArchiveKey:
+    """Read a key file; refuse one that others can read or that is not 32 bytes of base64."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise InputError(f"cannot read key file {path}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"key file {path} is not a regular file")
+        if os.name == "posix" and st.st_mode & 0o077:
+            raise InputError(
+                f"key file {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):04o});"
+                f" run: chmod 600 {path}"
+            )
+        data = os.read(fd, _MAX_KEY_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    bad = InputError(f"key file {path} is not valid: expected one line of base64 encoding {KEY_SIZE} bytes")
+    if len(data) > _MAX_KEY_FILE_BYTES:
+        raise bad
+    try:
+        raw = base64.b64decode(data.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise bad from None
+    if len(raw) != KEY_SIZE or len(data.strip().splitlines()) != 1:
+        raise bad
+    return ArchiveKey(raw)
+
+
+# --- names -------------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> str:
+    """NFC form of one path component, or InvalidName: no traversal, separators or NUL."""
+    if not isinstance(name, str):
+        raise InvalidName("a file name must be a string")
+    name = unicodedata.normalize("NFC", name)
+    if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
+        raise InvalidName(f"not a valid file name: {name!r}")
+    return name
+
+
+def _check_parent(parent: str) -> str:
+    if not isinstance(parent, str) or not parent or "\x00" in parent:
+        raise InvalidName(f"not a valid parent folder: {parent!r}")
+    return unicodedata.normalize("NFC", parent)
+
+
+def _norm_path(remote_path: str) -> str:
+    if not isinstance(remote_path, str) or not remote_path or "\x00" in remote_path:
+        raise ValueError(f"not a valid remote path: {remote_path!r}")
+    return unicodedata.normalize("NFC", remote_path)
+
+
+def _b32encode(data: bytes) -> str:
+    return base64.b32encode(data).decode("ascii").rstrip("=").lower()
+
+
+def _b32decode(text: str) -> bytes:
+    """Strict: only the canonical encoding (lower case, no padding, zero trailing bits)."""
+    bad = CryptoError(f"not an encrypted name: {text[:300]!r}")
+    if not isinstance(text, str) or not 1 <= len(text) <= MAX_ENCRYPTED_NAME:
+        raise bad
+    if not set(text) <= _B32_ALPHABET or len(text) % 8 in (1, 3, 6):
+        raise bad
+    try:
+        data = base64.b32decode(text.upper() + "=" * (-len(text) % 8))
+    except binascii.Error:
+        raise bad from None
+    if len(data) <= TAG_SIZE or _b32encode(data) != text:
+        raise bad
+    return data
+
+
+# --- sizes -------------------------------------------------------------------------------
+
+
+def encrypted_size(plain_size: int) -> int:
+    """Exact ciphertext size: header, plaintext, one tag per chunk (at least one chunk)."""
+    if plain_size < 0:
+        raise ValueError("size must be >= 0")
+    chunks = max(1, -(-plain_size // CHUNK_SIZE))
+    return HEADER_SIZE + plain_size + chunks * TAG_SIZE
+
+
+def plaintext_size(cipher_size: int) -> int:
+    """Inverse of `encrypted_size`; CryptoError for a size no valid file can have."""
+    body = cipher_size - HEADER_SIZE
+    if body < TAG_SIZE:
+        raise CryptoError(f"impossible encrypted size {cipher_size}: shorter than header and one tag")
+    full, rest = divmod(body, SEALED_CHUNK_SIZE)
+    if rest == 0:
+        return full * CHUNK_SIZE
+    if rest < TAG_SIZE or (rest == TAG_SIZE and full > 0):
+        raise CryptoError(f"impossible encrypted size {cipher_size}: truncated or extended file")
+    return full * CHUNK_SIZE + rest - TAG_SIZE
+
+
+# --- chunk stream ------------------------------------------------------------------------
+
+
+def _header(nonce: bytes) -> bytes:
+    return MAGIC + bytes([VERSION]) + nonce
+
+
+def _chunk_nonce(counter: int, final: bool) -> bytes:
+    if counter >= MAX_CHUNKS:
+        raise CryptoError("file too large: chunk counter exhausted")
+    return counter.to_bytes(COUNTER_SIZE, "big") + (b"\x01" if final else b"\x00")
+
+
+Buffer = bytes | bytearray | memoryview
+
+
+class Encryptor:
+    """Incremental encryption: the concatenated outputs of `update()`s and `finalize()` are
+    the whole encrypted file (header first). Buffers at most one chunk of plaintext."""
+
+    def __init__(self, key: ArchiveKey, remote_path: str, *, _nonce: bytes | None = None) -> None:
+        nonce = os.urandom(NONCE_SIZE) if _nonce is None else _nonce  # _nonce: vectors only
+        if len(nonce) != NONCE_SIZE:
+            raise ValueError("nonce must be 32 bytes")
+        self.header = _header(nonce)
+        self._aead = key.file_cipher(nonce, remote_path)
+        self._counter = 0
+        self._buf = bytearray()
+        self._header_sent = False
+        self._done = False
+
+    def _next_nonce(self, size: int, final: bool) -> bytes:
+        if self._done:
+            raise CryptoError("encryptor already finalized")
+        if size > CHUNK_SIZE or (not final and size != CHUNK_SIZE):
+            raise ValueError("only the final chunk may be shorter than CHUNK_SIZE")
+        if final and not size and self._counter:
+            raise ValueError("an empty final chunk is only allowed for an empty file")
+        nonce = _chunk_nonce(self._counter, final)
+        self._counter += 1
+        self._done = final
+        return nonce
+
+    def seal(self, chunk: Buffer, final: bool) -> bytes:
+        """Seal the next chunk (full size unless final); the caller decides what is last."""
+        return self._aead.encrypt(self._next_nonce(len(chunk), final), chunk, self.header)
+
+    def seal_into(self, chunk: Buffer, final: bool, out: memoryview) -> int:
+        """`seal` into a caller's buffer (no allocation); returns len(chunk) + 16."""
+        n = len(chunk) + TAG_SIZE
+        return self._aead.encrypt_into(self._next_nonce(len(chunk), final), chunk, self.header, out[:n])
+
+    def _take_header(self) -> bytes:
+        if self._header_sent:
+            return b""
+        self._header_sent = True
+        return self.header
+
+    def update(self, data: Buffer) -> bytes:
+        """Feed plaintext; returns whatever is ready (a chunk is sealed once more data follows)."""
+        if self._done:
+            raise CryptoError("encryptor already finalized")
+        out = [self._take_header()]
+        self._buf += data
+        view = memoryview(self._buf)
+        pos = 0
+        while len(self._buf) - pos > CHUNK_SIZE:
+            out.append(self.seal(view[pos : pos + CHUNK_SIZE], final=False))
+            pos += CHUNK_SIZE
+        view.release()
+        del self._buf[:pos]
+        return b"".join(out)
+
+    def finalize(self) -> bytes:
+        """Seal the last (flagged) chunk."""
+        head = self._take_header()
+        last = self.seal(bytes(self._buf), final=True)
+        self._buf = bytearray()
+        return head + last
+
+    def stream(self, source: BinaryIO | Iterable[Buffer]) -> Iterator[bytes]:
+        """Yield the header, then each sealed chunk, from a binary file or byte iterator."""
+        if hasattr(source, "read"):
+            reader: BinaryIO = source  # type: ignore[assignment]
+            yield self._take_header()
+            current = _read_full(reader, CHUNK_SIZE)
+            while True:
+                nxt = _read_full(reader, CHUNK_SIZE) if len(current) == CHUNK_SIZE else b""
+                yield self.seal(current, final=not nxt)
+                if not nxt:
+                    return
+                current = nxt
+        else:
+            for data in source:  # type: ignore[union-attr]
+                out = self.update(data)
+                if out:
+                    yield out
+            yield self.finalize()
+
+
+class Decryptor:
+    """Incremental decryption and verification. `update()` returns verified plaintext as
+    chunks complete (holding back at most one sealed chunk, which might be the last);
+    `finalize()` checks the final chunk, so a truncated stream can never pass."""
+
+    def __init__(self, key: ArchiveKey, remote_path: str) -> None:
+        self._key = key
+        self._remote_path = _norm_path(remote_path)
+        self._aead: ChaCha20Poly1305 | None = None
+        self._header = b""
+        self._counter = 0
+        self._buf = bytearray()
+        self._state = "open"  # open -> done | failed
+
+    def update(self, data: Buffer) -> bytes:
+        """Feed ciphertext; returns the plaintext of every chunk now known not to be last."""
+        self._check_open()
+        self._state = "failed"  # until this call returns normally
+        self._buf += data
+        if self._aead is None:
+            if len(self._buf) < HEADER_SIZE:
+                self._check_magic(bytes(self._buf))
+                self._state = "open"
+                return b""
+            self.start(bytes(self._buf[:HEADER_SIZE]))
+            del self._buf[:HEADER_SIZE]
+        out = []
+        view = memoryview(self._buf)
+        pos = 0
+        while len(self._buf) - pos > SEALED_CHUNK_SIZE:
+            out.append(self._open(view[pos : pos + SEALED_CHUNK_SIZE], final=False))
+            pos += SEALED_CHUNK_SIZE
+        view.release()
+        del self._buf[:pos]
+        self._state = "open"
+        return b"".join(out)
+
+    def finalize(self) -> bytes:
+        """Verify the final chunk; CryptoError if it is missing or data followed it."""
+        self._check_open()
+        self._state = "failed"
+        if self._aead is None:
+            raise CryptoError(f"{self._remote_path}: truncated: incomplete header")
+        if len(self._buf) < TAG_SIZE:
+            raise CryptoError(f"{self._remote_path}: truncated: the final chunk is missing")
+        if len(self._buf) == TAG_SIZE and self._counter:
+            raise CryptoError(f"{self._remote_path}: empty final chunk after data: tampered file")
+        plain = self._open(bytes(self._buf), final=True)
+        self._buf = bytearray()
+        self._state = "done"
+        return plain
+
+    def start(self, header: bytes) -> None:
+        """Check the header (magic, version) and derive the file key from its nonce."""
+        if self._aead is not None:
+            raise CryptoError("decryptor already started")
+        self._check_magic(header)
+        if len(header) != HEADER_SIZE:
+            raise CryptoError(f"{self._remote_path}: truncated: incomplete header")
+        if header[len(MAGIC)] != VERSION:
+            raise CryptoError(f"{self._remote_path}: unsupported format version {header[len(MAGIC)]}")
+        self._header = header
+        self._aead = self._key.file_cipher(header[len(MAGIC) + 1 :], self._remote_path)
+
+    def open_into(self, sealed: Buffer, final: bool, out: memoryview) -> int:
+        """Verify and decrypt the next chunk into a caller's buffer; returns its length.
+        `out` holds unverified bytes if this raises: never use it then."""
+        self._check_open()
+        return self._open(sealed, final, out)
+
+    def done(self) -> None:
+        """Mark the stream complete after `open_into(..., final=True)` succeeded."""
+        if self._counter == 0 or self._state != "open":
+            raise CryptoError(f"{self._remote_path}: truncated: the final chunk is missing")
+        self._state = "done"
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise CryptoError("decryptor already finalized or failed")
+
+    def _check_magic(self, data: bytes) -> None:
+        n = min(len(data), len(MAGIC))
+        if data[:n] != MAGIC[:n]:
+            raise CryptoError(f"{self._remote_path}: not an hfcheck encrypted file (bad magic)")
+
+    def _open(self, sealed: Buffer, final: bool, out: memoryview | None = None) -> bytes:
+        if self._aead is None:
+            raise CryptoError("decryptor not started")
+        if len(sealed) < TAG_SIZE or len(sealed) > SEALED_CHUNK_SIZE:
+            raise CryptoError(f"{self._remote_path}: chunk {self._counter}: bad chunk size")
+        nonce = _chunk_nonce(self._counter, final)
+        try:
+            if out is None:
+                plain = self._aead.decrypt(nonce, sealed, self._header)
+            else:
+                plain = self._aead.decrypt_into(nonce, sealed, self._header, out[: len(sealed) - TAG_SIZE])
+        except InvalidTag:
+            self._state = "failed"
+            raise CryptoError(self._explain(sealed, final)) from None
+        self._counter += 1
+        return plain
+
+    def _explain(self, sealed: Buffer, final: bool) -> str:
+        """Name the likely cause: a tag check under the other flag tells truncation/extension."""
+        where = f"{self._remote_path}: chunk {self._counter}"
+        assert self._aead is not None
+        try:
+            self._aead.decrypt(_chunk_nonce(self._counter, not final), sealed, self._header)
+        except InvalidTag:
+            if self._counter == 0:
+                return f"{where}: authentication failed (wrong key, wrong remote path, or damaged file)"
+            return f"{where}: authentication failed (damaged, reordered or foreign chunk)"
+        if final:
+            return f"{where}: truncated: the last chunk present is not the final one"
+        return f"{where}: data follows the final chunk (extended file)"
+
+
+def _read_full(f: BinaryIO, n: int) -> bytes:
+    """Read exactly n bytes unless EOF comes first (pipes and sockets return short reads)."""
+    data = f.read(n)
+    if not data or len(data) == n:
+        return data or b""
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = f.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _readinto_full(f: BinaryIO, view: memoryview) -> int:
+    """Fill view unless EOF comes first; returns the number of bytes read."""
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+# --- files -------------------------------------------------------------------------------
+
+BATCH = 16  # chunks per read/write: 1 MiB system calls, hashing and writing in one go
+_POOL = 3  # output buffers: one being filled, one queued, one being written
+
+
+@dataclass(frozen=True)
+class EncryptResult:
+    """Size and SHA-256 (hex) of the ciphertext: what the Hub's LFS pointer records."""
+
+    size: int
+    sha256: str
+
+
+class _Writer:
+    """Hash and write filled buffers in a background thread, so that the AEAD (which
+    releases the GIL) overlaps with hashing and I/O. A fixed pool of buffers keeps memory
+    constant: `acquire()` blocks until the writer has returned one."""
+
+    def __init__(self, f: BinaryIO, hasher: "hashlib._Hash", size: int) -> None:
+        self._f = f
+        self._hasher = hasher
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(_POOL):
+            self._free.put(bytearray(size))
+        self._work: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="hfcheck-crypto-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._work.get()) is not None:
+            buf, n = item
+            if self._error is None:
+                try:
+                    with memoryview(buf) as view:
+                        self._hasher.update(view[:n])
+                        self._f.write(view[:n])
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self._error = exc
+            self._free.put(buf)
+
+    def acquire(self) -> bytearray:
+        buf = self._free.get()
+        if self._error is not None:
+            raise self._error
+        return buf
+
+    def submit(self, buf: bytearray, n: int) -> None:
+        self._work.put((buf, n))
+
+    def close(self) -> None:
+        """Wait for every submitted buffer; raise the writer's error if it had one."""
+        self._work.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _atomic_write(dst: Path, fill: Callable[[BinaryIO], None]) -> None:
+    """Write via a temp file in dst's folder; fsync and rename only if `fill` succeeded."""
+    dst = Path(dst)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    except OSError as exc:  # name the destination, not our temp file
+        raise type(exc)(exc.errno, exc.strerror, str(dst)) from None
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            fill(f)  # type: ignore[arg-type]
+            os.fsync(f.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(dst.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable too (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _check_distinct(src: Path, dst: Path) -> None:
+    if Path(dst).exists() and os.path.samefile(src, dst):
+        raise InputError(f"input and output are the same file: {src}")
+
+
+def _chunk_count(plain_size: int) -> int:
+    return max(1, -(-plain_size // CHUNK_SIZE))
+
+
+def encrypt_file(
+    key: ArchiveKey, src: Path, dst: Path, remote_path: str, *, _nonce: bytes | None = None
+) -> EncryptResult:
+    """Encrypt src into dst (atomically) for upload to `remote_path`.
+
+    The chunk count comes from the size at open; a file that grows or shrinks meanwhile is
+    refused rather than encrypted half-old, half-new."""
+    enc = Encryptor(key, remote_path, _nonce=_nonce)
+    hasher = hashlib.sha256()
+    _check_distinct(src, dst)
+
+    def fill(out: BinaryIO) -> None:
+        with open(src, "rb", buffering=0) as f:
+            remaining = os.fstat(f.fileno()).st_size
+            chunks = _chunk_count(remaining)
+            batch = min(BATCH, chunks)  # small files get small buffers
+            inbuf = memoryview(bytearray(batch * CHUNK_SIZE))
+            writer = _Writer(out, hasher, HEADER_SIZE + batch * SEALED_CHUNK_SIZE)
+            try:
+                done = 0
+                while done < chunks:
+                    want = min(batch * CHUNK_SIZE, remaining)
+                    if _readinto_full(f, inbuf[:want]) != want:
+                        raise InputError(f"{src} shrank while being encrypted")
+                    remaining -= want
+                    buf = writer.acquire()
+                    with memoryview(buf) as view:
+                        pos = 0
+                        if done == 0:
+                            view[:HEADER_SIZE] = enc.header
+                            pos = HEADER_SIZE
+                        for start in range(0, max(want, 1), CHUNK_SIZE):
+                            chunk = inbuf[start : min(start + CHUNK_SIZE, want)]
+                            done += 1
+                            pos += enc.seal_into(chunk, done == chunks, view[pos:])
+                    writer.submit(buf, pos)
+                if f.read(1):
+                    raise InputError(f"{src} grew while being encrypted")
+            finally:
+                writer.close()
+
+    _atomic_write(dst, fill)
+    return EncryptResult(size=os.stat(dst).st_size, sha256=hasher.hexdigest())
+
+
+def decrypt_file(key: ArchiveKey, src: Path, dst: Path, remote_path: str) -> str:
+    """Decrypt and verify src into dst; dst appears only if every chunk verified.
+    Returns the SHA-256 (hex) of the plaintext."""
+    dec = Decryptor(key, remote_path)
+    hasher = hashlib.sha256()
+    _check_distinct(src, dst)
+
+    def fill(out: BinaryIO) -> None:
+        with open(src, "rb", buffering=0) as f:
+            size = os.fstat(f.fileno()).st_size
+            chunks = _chunk_count(plaintext_size(size))  # refuses impossible sizes up front
+            dec.start(_read_full(f, HEADER_SIZE))  # type: ignore[arg-type]
+            remaining = size - HEADER_SIZE
+            batch = min(BATCH, chunks)
+            inbuf = memoryview(bytearray(batch * SEALED_CHUNK_SIZE))
+            writer = _Writer(out, hasher, batch * CHUNK_SIZE)
+            try:
+                done = 0
+                while done < chunks:
+                    want = min(batch * SEALED_CHUNK_SIZE, remaining)
+                    if _readinto_full(f, inbuf[:want]) != want:
+                        raise CryptoError("truncated while being read")
+                    remaining -= want
+                    buf = writer.acquire()
+                    with memoryview(buf) as view:
+                        pos = 0
+                        for start in range(0, want, SEALED_CHUNK_SIZE):
+                            sealed = inbuf[start : min(start + SEALED_CHUNK_SIZE, want)]
+                            done += 1
+                            pos += dec.open_into(sealed, done == chunks, view[pos:])
+                    writer.submit(buf, pos)
+                if f.read(1):
+                    raise CryptoError("data follows the final chunk (the file grew while being read)")
+                dec.done()
+            finally:
+                writer.close()
+
+    try:
+        _atomic_write(dst, fill)
+    except CryptoError as exc:
+        raise CryptoError(f"{src}: {exc}") from None
+    return hasher.hexdigest()
+
+
+__all__ = [
+    "CHUNK_SIZE",
+    "HEADER_SIZE",
+    "ArchiveKey",
+    "Decryptor",
+    "EncryptResult",
+    "Encryptor",
+    "InvalidName",
+    "decrypt_file",
+    "encrypt_file",
+    "encrypted_size",
+    "generate_key_file",
+    "load_key",
+    "plaintext_size",
+]
