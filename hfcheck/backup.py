@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from hfcheck.archive import Archive, TweetRow
 from hfcheck.config import Config
@@ -21,10 +20,10 @@ from hfcheck.download import Downloader
 from hfcheck.gaps import gap_tweets_sql
 from hfcheck.paths import BackupURL, LocalName, Media, UnsafePath, confine, local_path_for, local_relpath, media_ext_from_url, remote_path_for
 from hfcheck.placement import RepoPlacement
-from hfcheck.plan import FilePlan, TweetPlan, dry_run_lines, ensure_local, plan_line, to_job
+from hfcheck.plan import FilePlan, RunSummary, TweetLines, TweetPlan, dry_run_lines, ensure_local, plan_line, to_job
 from hfcheck.repair import load_archive_key
 from hfcheck.state import StateDB
-from hfcheck.upload import TweetJob, TweetUploader
+from hfcheck.upload import TweetUploader
 
 
 @dataclass
@@ -34,24 +33,6 @@ class BackupOptions:
     dry_run: bool = False
     concurrency: int = 4
     echo: Callable[[str], None] = print
-
-
-@dataclass
-class BackupSummary:
-    tweets: int = 0
-    tweets_completed: int = 0
-    tweets_error: int = 0
-    files_succeeded: int = 0
-    files_failed: int = 0
-    files_downloaded: int = 0
-    gone_at_source: list[str] = field(default_factory=list)
-    commits: int = 0
-    bytes_uploaded: int = 0
-    dry_run: bool = False
-    errors: list[dict[str, str]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def backed_up_indices(key: ArchiveKey, row: TweetRow) -> set[int]:
@@ -116,11 +97,11 @@ class BackupPlanner:
         return plan
 
 
-async def run_backup(cfg: Config, opts: BackupOptions) -> BackupSummary:
+async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
     """Back up every unbacked or partially backed tweet (of one user, if asked)."""
     cfg.require("db", "media_root", "key_file", "repos")
     key = load_archive_key(cfg)
-    summary = BackupSummary(dry_run=opts.dry_run)
+    summary = RunSummary(dry_run=opts.dry_run)
     placement = await RepoPlacement.load(cfg)
     planner = BackupPlanner(cfg, key, placement)
     async with Archive(cfg, writable=not opts.dry_run) as archive:
@@ -157,45 +138,20 @@ async def _numbered(rows: AsyncIterator[TweetRow]) -> AsyncIterator[tuple[int, T
         yield i, row
 
 
-async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, planner: BackupPlanner, rows: AsyncIterator[TweetRow], opts: BackupOptions, summary: BackupSummary) -> None:
+async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, planner: BackupPlanner, rows: AsyncIterator[TweetRow], opts: BackupOptions, summary: RunSummary) -> None:
     assert cfg.media_root is not None
-    total = summary.tweets
-
-    def line(i: int, plan: TweetPlan) -> str:
-        return plan_line(i, total, plan)
-
-    def fail(i: int, plan: TweetPlan, reason: str) -> None:
-        summary.tweets_error += 1
-        summary.files_failed += max(1, len(plan.files))
-        summary.errors.append({"tweet_id": plan.tweet_id, "reason": reason})
-        opts.echo(f"{line(i, plan)} -> error: {reason}")
-
-    def done(job: TweetJob) -> None:
-        plan: TweetPlan = job.info["plan"]
-        i = job.info["i"]
-        if job.failed:
-            fail(i, plan, job.failed)
-            return
-        summary.tweets_completed += 1
-        summary.files_succeeded += len(plan.files)
-        opts.echo(f"{line(i, plan)} -> ok ({len(job.files)} uploaded)")
-
+    lines = TweetLines(summary, opts.echo)
     async with contextlib.AsyncExitStack() as stack:
         dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
-        up = await stack.enter_async_context(TweetUploader(cfg, archive, key, state, concurrency=opts.concurrency, on_done=done))
+        up = await stack.enter_async_context(TweetUploader(cfg, archive, key, state, concurrency=opts.concurrency, on_done=lines.done))
         async for i, row in _numbered(rows):
             plan = planner.plan(row)
             if not plan.errors:
-                for result in await ensure_local(cfg.media_root, plan, dl):
-                    summary.files_downloaded += result.status == "ok"
-                    if result.status == "gone":
-                        summary.gone_at_source.append(result.url)
+                summary.downloads(await ensure_local(cfg.media_root, plan, dl))
             if plan.errors:
-                fail(i, plan, "; ".join(plan.errors))
+                lines.fail(i, plan, "; ".join(plan.errors))
                 continue
-            job = to_job(plan, row, cfg.media_root)
-            job.info["i"] = i
-            await up.submit(job)
+            await up.submit(to_job(plan, row, cfg.media_root, i))
     summary.commits = up.committer.stats.commits
     summary.bytes_uploaded = up.committer.stats.bytes_uploaded

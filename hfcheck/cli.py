@@ -12,12 +12,14 @@ import functools
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable, Coroutine, TypeVar
 
 import click
 
 from hfcheck.config import Config, load_config
-from hfcheck.errors import EXIT_INCOMPLETE, HfcheckError
+from hfcheck.errors import EXIT_INCOMPLETE, HfcheckError, IncompleteError
+
+T = TypeVar("T")
 
 COMMON_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--config", "config_path", {"type": click.Path(path_type=Path), "help": "TOML config file (default: ./hfcheck.toml if present)."}),
@@ -46,11 +48,11 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def run_async(coro: Awaitable[int]) -> int:
-    """Run a command's coroutine. Ctrl-C and SIGTERM cancel it, so its `finally` blocks
-    flush progress; then one line and exit code 3."""
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine and return its result. Ctrl-C and SIGTERM cancel it, so its
+    `finally` blocks flush progress; then one line and exit code 3 (`IncompleteError`)."""
 
-    async def main() -> int:
+    async def main() -> T:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
@@ -59,8 +61,7 @@ def run_async(coro: Awaitable[int]) -> int:
     try:
         return asyncio.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
-        click.echo("interrupted: progress saved; run again with --resume to continue", err=True)
-        return EXIT_INCOMPLETE
+        raise IncompleteError("interrupted; what was done is saved (run again, with --resume where offered, to continue)") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,7 +6,8 @@ resulting URL) and computes the row edit that is applied once the Hub confirmed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,10 @@ class TweetPlan:
         return edit
 
 
-def to_job(plan: TweetPlan, row: TweetRow, root: Path) -> TweetJob:
+def to_job(plan: TweetPlan, row: TweetRow, root: Path, i: int) -> TweetJob:
     """The upload job: files not yet in the repo, and the row edit for when they are."""
     files = [FileJob(fp.repo_id, fp.remote_path, confine(root, fp.local_rel), fp.media) for fp in plan.files if not fp.exists_remote and fp.local_rel]
-    return TweetJob(row.key, plan.tweet_id, files, plan.change(), info={"plan": plan})
+    return TweetJob(row.key, plan.tweet_id, files, plan.change(), info={"plan": plan, "i": i})
 
 
 def plan_line(i: int, n: int, plan: TweetPlan) -> str:
@@ -111,3 +112,57 @@ async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[Down
         elif result.status not in ("ok", "exists"):
             plan.errors.append(f"local file not found: {fp.local_rel}; fetching {fp.media_url}: {result.status} {result.reason}".strip())
     return fetched
+
+
+@dataclass
+class RunSummary:
+    """The users' summary of a repair or backup: tweets completed / error, files succeeded /
+    failed, and what it cost. Also the JSON report's body."""
+
+    tweets: int = 0
+    tweets_completed: int = 0
+    tweets_error: int = 0
+    files_succeeded: int = 0
+    files_failed: int = 0
+    files_downloaded: int = 0
+    gone_at_source: list[str] = field(default_factory=list)
+    commits: int = 0
+    bytes_uploaded: int = 0
+    dry_run: bool = False
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def downloads(self, results: list[DownloadResult]) -> None:
+        for result in results:
+            self.files_downloaded += result.status == "ok"
+            if result.status == "gone":
+                self.gone_at_source.append(result.url)
+
+
+class TweetLines:
+    """Prints the line per tweet (`[i/n] ... -> ok | error: ...`) and keeps the tallies."""
+
+    def __init__(self, summary: RunSummary, echo: Callable[[str], None]) -> None:
+        self.summary = summary
+        self.echo = echo
+
+    def fail(self, i: int, plan: TweetPlan, reason: str) -> None:
+        s = self.summary
+        s.tweets_error += 1
+        s.files_failed += max(1, len(plan.files))
+        s.errors.append({"tweet_id": plan.tweet_id, "reason": reason})
+        self.echo(f"{plan_line(i, s.tweets, plan)} -> error: {reason}")
+
+    def done(self, job: TweetJob) -> None:
+        """The uploader's callback: a tweet finished (all files committed and row changed) or failed."""
+        plan: TweetPlan = job.info["plan"]
+        i: int = job.info["i"]
+        if job.failed:
+            self.fail(i, plan, job.failed)
+            return
+        self.summary.tweets_completed += 1
+        self.summary.files_succeeded += len(plan.files)
+        uploaded = len(job.files)
+        self.echo(f"{plan_line(i, self.summary.tweets, plan)} -> ok ({uploaded} uploaded, {len(plan.files) - uploaded} already in repo)")

@@ -19,9 +19,8 @@ import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from hfcheck.archive import Archive, TweetRow
 from hfcheck.config import Config
@@ -32,8 +31,8 @@ from hfcheck.paths import BackupURL, LocalName, UnsafePath, confine, local_path_
 from hfcheck.download import Downloader
 from hfcheck.state import StateDB
 from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
-from hfcheck.plan import FilePlan, TweetPlan, dry_run_lines, ensure_local, plan_line, to_job
-from hfcheck.upload import TweetJob, TweetUploader, remote_sizes
+from hfcheck.plan import FilePlan, RunSummary, TweetLines, TweetPlan, dry_run_lines, ensure_local, plan_line, to_job
+from hfcheck.upload import TweetUploader, remote_sizes
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
@@ -172,32 +171,14 @@ class RepairOptions:
     echo: Callable[[str], None] = print
 
 
-@dataclass
-class RepairSummary:
-    """The users' summary: tweets completed / error, files succeeded / failed, and the cost."""
-
-    tweets: int = 0
-    tweets_completed: int = 0
-    tweets_error: int = 0
-    files_succeeded: int = 0
-    files_failed: int = 0
-    commits: int = 0
-    bytes_uploaded: int = 0
-    dry_run: bool = False
-    errors: list[dict[str, str]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-async def run_repair(cfg: Config, opts: RepairOptions) -> RepairSummary:
+async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
     """Plan, then (unless dry run) fix every tweet; the database changes only after commits."""
     key = load_archive_key(cfg)
     if not (cfg.data_dir / PROGRESS_NAME).exists():
         opts.echo("no verify progress file: running verify first")
         await run_verify(cfg, VerifyOptions())
     findings = load_problems(cfg)
-    summary = RepairSummary(dry_run=opts.dry_run)
+    summary = RunSummary(dry_run=opts.dry_run)
     async with Archive(cfg, writable=not opts.dry_run) as archive:
         plans = await Planner(cfg, archive, key).plans(findings, file_type=opts.file_type, limit=opts.limit)
         summary.tweets = len(plans)
@@ -211,45 +192,27 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RepairSummary:
     return summary
 
 
-async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[TweetPlan], opts: RepairOptions, summary: RepairSummary) -> None:
+async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[TweetPlan], opts: RepairOptions, summary: RunSummary) -> None:
     assert cfg.media_root is not None
-    n = len(plans)
-    index = {plan.tweet_id: i for i, plan in enumerate(plans, 1)}
-
-    def fail(plan: TweetPlan, reason: str) -> None:
-        summary.tweets_error += 1
-        summary.files_failed += max(1, len(plan.files))
-        summary.errors.append({"tweet_id": plan.tweet_id, "reason": reason})
-        opts.echo(f"{plan_line(index[plan.tweet_id], n, plan)} -> error: {reason}")
-
-    def done(job: TweetJob) -> None:
-        plan: TweetPlan = job.info["plan"]
-        if job.failed:
-            fail(plan, job.failed)
-            return
-        summary.tweets_completed += 1
-        summary.files_succeeded += len(plan.files)
-        uploaded = len(job.files)
-        opts.echo(f"{plan_line(index[plan.tweet_id], n, plan)} -> ok ({uploaded} uploaded, {len(plan.files) - uploaded} already in repo)")
-
+    lines = TweetLines(summary, opts.echo)
     source = _tweet_source(cfg) if any("empty_media" in p.kinds for p in plans) else None
     async with contextlib.AsyncExitStack() as stack:
         dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
-        up = await stack.enter_async_context(TweetUploader(cfg, archive, key, state, concurrency=opts.concurrency, on_done=done))
-        for plan in plans:
+        up = await stack.enter_async_context(TweetUploader(cfg, archive, key, state, concurrency=opts.concurrency, on_done=lines.done))
+        for i, plan in enumerate(plans, 1):
             row = await archive.get(plan.tweet_id)
             if row is None:
                 plan.errors.append("tweet no longer in the database")
             elif "empty_media" in plan.kinds:
                 await _recover_media(cfg, key, plan, row, source)
             if not plan.errors:
-                await ensure_local(cfg.media_root, plan, dl)
+                summary.downloads(await ensure_local(cfg.media_root, plan, dl))
             if plan.errors:
-                fail(plan, "; ".join(plan.errors))
+                lines.fail(i, plan, "; ".join(plan.errors))
                 continue
             assert row is not None
-            await up.submit(to_job(plan, row, cfg.media_root))
+            await up.submit(to_job(plan, row, cfg.media_root, i))
     summary.commits = up.committer.stats.commits
     summary.bytes_uploaded = up.committer.stats.bytes_uploaded
 

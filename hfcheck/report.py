@@ -9,6 +9,7 @@ from typing import Any
 from hfcheck.atomic import write_json_atomic
 from hfcheck.gaps import GapSummary
 from hfcheck.messages import t
+from hfcheck.plan import RunSummary
 from hfcheck.verify.checkpoint import Progress, now_iso
 
 
@@ -50,6 +51,25 @@ def gaps_summary(gaps: GapSummary, lang: str) -> str:
         for i, a in enumerate(gaps.per_account, 1):
             out.append(f"  {i:>2}. {a['username']!s:<16} {a['unbacked'] + a['partial']:>8,}")
     return "\n".join(out)
+
+
+RUN_LABELS = {
+    "en": ["Tweets", "  completed", "  error", "Files succeeded", "Files failed", "Downloaded", "Gone at the source", "Commits", "Bytes uploaded"],
+    "ja": ["対象ツイート", "  完了", "  エラー", "成功ファイル", "失敗ファイル", "ダウンロード", "取得元で消失", "コミット数", "アップロード量 (bytes)"],
+}
+RUN_TITLES = {
+    ("repair", False): {"en": "Repair", "ja": "修復結果"},
+    ("repair", True): {"en": "Repair plan (dry run: nothing was changed)", "ja": "修復計画（ドライラン：何も変更していません）"},
+    ("backup", False): {"en": "Backup", "ja": "バックアップ結果"},
+    ("backup", True): {"en": "Backup plan (dry run: nothing was changed)", "ja": "バックアップ計画（ドライラン：何も変更していません）"},
+}
+
+
+def run_summary(command: str, s: RunSummary, lang: str) -> str:
+    """The summary of `repair` or `backup`, as the users' old repair script printed it."""
+    values = [s.tweets, s.tweets_completed, s.tweets_error, s.files_succeeded, s.files_failed, s.files_downloaded, len(s.gone_at_source), s.commits, s.bytes_uploaded]
+    rows = list(zip(RUN_LABELS[lang], values))
+    return "\n".join([f"== {RUN_TITLES[command, s.dry_run][lang]} ==", *_lines(rows)])
 
 
 def verify_report(progress: Progress, gaps: GapSummary | None, stats: dict[str, Any]) -> dict[str, Any]:

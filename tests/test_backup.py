@@ -54,7 +54,8 @@ def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path) -> None:
         assert gaps["unbacked"] == 0 and gaps["partial"] == 0
         # a second run has nothing to do
         r2 = run(w, "backup")
-        assert "Tweets: 0" in r2.stdout
+        assert r2.returncode == 0 and "->" not in r2.stdout
+        assert json.loads((w.root / "data" / "backup_report.json").read_text())["tweets"] == 0
 
 
 def test_bad_downloads_are_reported_and_leave_nothing_partial(tmp_path: Path) -> None:

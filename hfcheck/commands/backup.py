@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from hfcheck.atomic import write_json_atomic
-from hfcheck.backup import BackupOptions, BackupSummary, run_backup
+from hfcheck.backup import BackupOptions, run_backup
 from hfcheck.cli import common_options, run_async
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
+from hfcheck.report import run_summary
 
 REPORT_NAME = "backup_report.json"
-
-LABELS = {
-    "en": ["Tweets", "completed", "error", "Files succeeded", "Files failed", "Downloaded", "Gone at the source", "Commits", "Bytes uploaded"],
-    "ja": ["対象ツイート", "完了", "エラー", "成功ファイル", "失敗ファイル", "ダウンロード", "取得元で消失", "コミット数", "アップロード量 (bytes)"],
-}
-
-
-def summary_text(s: BackupSummary, lang: str) -> str:
-    values = [s.tweets, s.tweets_completed, s.tweets_error, s.files_succeeded, s.files_failed, s.files_downloaded, len(s.gone_at_source), s.commits, s.bytes_uploaded]
-    title = {"en": "== Backup ==", "ja": "== バックアップ結果 =="}[lang]
-    if s.dry_run:
-        title = {"en": "== Backup plan (dry run: nothing was changed) ==", "ja": "== バックアップ計画（ドライラン：何も変更していません）=="}[lang]
-    return "\n".join([title, *(f"{label}: {v:,}" for label, v in zip(LABELS[lang], values))])
 
 
 @click.command()
@@ -41,23 +31,12 @@ def backup(cfg: Config, user: str | None, limit: int | None, dry_run: bool, conc
     uploaded in batched commits to the first configured repo with room, and recorded.
     Exit codes: 0 all backed up, 1 some tweets failed, 2 usage error, 3 could not complete.
     """
-    del resume
+    del resume  # every step checks what is already done; the flag documents the intent
     if allow_hosts:
-        import dataclasses
-
         cfg = dataclasses.replace(cfg, allowed_hosts=cfg.allowed_hosts + allow_hosts)
     opts = BackupOptions(user=user, limit=limit, dry_run=dry_run, concurrency=concurrency, echo=click.echo)
-    box: list[BackupSummary] = []
-
-    async def go() -> int:
-        box.append(await run_backup(cfg, opts))
-        return 0
-
-    rc = run_async(go())
-    if not box:
-        return rc
-    summary = box[0]
-    click.echo(summary_text(summary, cfg.lang))
+    summary = run_async(run_backup(cfg, opts))
+    click.echo(run_summary("backup", summary, cfg.lang))
     if not dry_run:
         write_json_atomic(cfg.data_dir / REPORT_NAME, {"tool": "hfcheck backup", **summary.to_dict()})
     return EXIT_PROBLEMS if summary.tweets_error else EXIT_OK

@@ -8,19 +8,10 @@ from hfcheck.atomic import write_json_atomic
 from hfcheck.cli import common_options, run_async
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
-from hfcheck.repair import RepairOptions, RepairSummary, run_repair
+from hfcheck.repair import RepairOptions, run_repair
+from hfcheck.report import run_summary
 
 REPORT_NAME = "repair_report.json"
-
-
-def summary_text(s: RepairSummary, lang: str) -> str:
-    if lang == "ja":
-        rows = [("対象ツイート", s.tweets), ("完了", s.tweets_completed), ("エラー", s.tweets_error), ("成功ファイル", s.files_succeeded), ("失敗ファイル", s.files_failed), ("コミット数", s.commits), ("アップロード量 (bytes)", s.bytes_uploaded)]
-        title = "== 修復結果 ==" if not s.dry_run else "== 修復計画（ドライラン：何も変更していません）=="
-    else:
-        rows = [("Tweets", s.tweets), ("completed", s.tweets_completed), ("error", s.tweets_error), ("Files succeeded", s.files_succeeded), ("Files failed", s.files_failed), ("Commits", s.commits), ("Bytes uploaded", s.bytes_uploaded)]
-        title = "== Repair ==" if not s.dry_run else "== Repair plan (dry run: nothing was changed) =="
-    return "\n".join([title, *(f"{label}: {value:,}" for label, value in rows)])
 
 
 @click.command()
@@ -37,20 +28,11 @@ def repair(cfg: Config, dry_run: bool, limit: int | None, file_type: str | None,
     there is none). The database changes only after the Hub confirmed the commit.
     Exit codes: 0 all repaired, 1 some tweets failed, 2 usage error, 3 could not complete.
     """
-    del resume
+    del resume  # every step checks what is already done; the flag documents the intent
     cfg.require("db", "media_root", "key_file", "repos")
     opts = RepairOptions(dry_run=dry_run, limit=limit, file_type=file_type, concurrency=concurrency, echo=click.echo)
-    box: list[RepairSummary] = []
-
-    async def go() -> int:
-        box.append(await run_repair(cfg, opts))
-        return 0
-
-    rc = run_async(go())
-    if not box:
-        return rc
-    summary = box[0]
-    click.echo(summary_text(summary, cfg.lang))
+    summary = run_async(run_repair(cfg, opts))
+    click.echo(run_summary("repair", summary, cfg.lang))
     if not dry_run:
         write_json_atomic(cfg.data_dir / REPORT_NAME, {"tool": "hfcheck repair", **summary.to_dict()})
     return EXIT_PROBLEMS if summary.tweets_error else EXIT_OK

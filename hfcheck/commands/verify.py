@@ -65,16 +65,7 @@ def verify(cfg: Config, concurrency: int | None, method: str, resume: bool, limi
         checkpoint_interval=checkpoint_interval,
         progress_bar=show_progress_bar() and not as_json,
     )
-    result_box: list[VerifyResult] = []
-
-    async def go() -> int:
-        result_box.append(await run_verify(cfg, opts))
-        return 0
-
-    rc = run_async(go())
-    if not result_box:
-        return rc
-    result = result_box[0]
+    result = run_async(run_verify(cfg, opts))
     report = verify_report(result.progress, result.gaps, result.stats)
     path = report_path or cfg.data_dir / REPORT_NAME
     write_report(path, report)
