@@ -16,7 +16,7 @@ from typing import Any, Callable, Coroutine, TypeVar
 
 import click
 
-from hfcheck.config import Config, load_config
+from hfcheck.config import Config, load_config, parse_set_flags
 from hfcheck.errors import EXIT_INCOMPLETE, HfcheckError, IncompleteError
 
 T = TypeVar("T")
@@ -30,6 +30,7 @@ COMMON_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--key-file", "key_file", {"type": click.Path(path_type=Path), "help": "Archive key file (base64, mode 0600)."}),
     ("--data-dir", "data_dir", {"type": click.Path(path_type=Path), "help": "Progress, reports and state (default data/)."}),
     ("--lang", "lang", {"type": click.Choice(["en", "ja", "auto"]), "help": "Language of summaries (default: from LANG)."}),
+    ("--set", "set_items", {"multiple": True, "metavar": "KEY=VALUE", "help": "Any config key, e.g. --set archive.table=posts (repeatable)."}),
 ]
 
 
@@ -39,7 +40,9 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         config_path = kwargs.pop("config_path")
-        overrides = {name: kwargs.pop(name) for _, name, _ in COMMON_FLAGS[1:]}
+        set_items = kwargs.pop("set_items")
+        overrides = parse_set_flags(set_items)
+        overrides.update({name: kwargs.pop(name) for _, name, _ in COMMON_FLAGS[1:-1]})
         cfg = load_config(config_path, overrides)
         return func(*args, cfg=cfg, **kwargs)
 

@@ -13,6 +13,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, Mapping
 
 from hfcheck.errors import ConfigError
@@ -168,16 +169,36 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return _convert(_flatten(raw), str(path))
+
+
+def _convert(settings: dict[str, Any], where: str) -> dict[str, Any]:
+    """{section.key: raw value} -> {Config field: checked value}."""
     values: dict[str, Any] = {}
-    for key, value in _flatten(raw).items():
+    for key, value in settings.items():
         if key not in KEYS:
-            raise ConfigError(f"{path}: unknown setting '{key}'")
+            raise ConfigError(f"{where}: unknown setting '{key}'")
         name, convert = KEYS[key]
         try:
             values[name] = convert(value)
         except ValueError as exc:
-            raise ConfigError(f"{path}: setting '{key}': {exc}") from None
+            raise ConfigError(f"{where}: setting '{key}': {exc}") from None
     return values
+
+
+def parse_set_flags(items: Iterable[str]) -> dict[str, Any]:
+    """`--set section.key=VALUE` (VALUE in TOML syntax, or a bare string): any config key as a flag."""
+    settings: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected section.key=VALUE")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        settings[key.strip()] = value
+    return _convert(settings, "--set")
 
 
 def detect_lang(env: Mapping[str, str]) -> str:

@@ -65,3 +65,20 @@ def test_cli_config_error_is_one_line_exit_2(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "hub.repoz" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_example_config_is_valid() -> None:
+    cfg = load_config(Path(__file__).parent.parent / "hfcheck.example.toml", {}, env={})
+    assert cfg.repos == ("your-name/media-backup",) and cfg.limits.api_per_window is None
+
+
+def test_every_key_has_a_flag() -> None:
+    from hfcheck.config import parse_set_flags
+
+    values = parse_set_flags(["archive.table=posts", "limits.api_per_window=2500", 'download.allowed_hosts=["a.example"]', "run.data_dir=/tmp/x"])
+    cfg = load_config(None, values, env={})
+    assert (cfg.table, cfg.limits.api_per_window, cfg.allowed_hosts, str(cfg.data_dir)) == ("posts", 2500, ("a.example",), "/tmp/x")
+    with pytest.raises(ConfigError, match="unknown setting 'archive.tabel'"):
+        parse_set_flags(["archive.tabel=x"])
+    with pytest.raises(ConfigError, match="expected section.key=VALUE"):
+        parse_set_flags(["nothing"])
