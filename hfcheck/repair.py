@@ -31,6 +31,7 @@ from hfcheck.paths import BackupURL, LocalName, UnsafePath, confine, local_path_
 from hfcheck.download import Downloader
 from hfcheck.state import StateDB
 from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
+from hfcheck.placement import RepoPlacement
 from hfcheck.plan import FilePlan, RunSummary, TweetLines, TweetPlan, dry_run_lines, ensure_local, plan_line, to_job
 from hfcheck.upload import TweetUploader, remote_sizes
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
@@ -52,10 +53,11 @@ def load_problems(cfg: Config) -> list[Finding]:
 class Planner:
     """Turns findings and empty media lists into `TweetPlan`s, reading only."""
 
-    def __init__(self, cfg: Config, archive: Archive, key: ArchiveKey) -> None:
+    def __init__(self, cfg: Config, archive: Archive, key: ArchiveKey, placement: RepoPlacement) -> None:
         self.cfg = cfg
         self.archive = archive
         self.key = key
+        self.placement = placement
         cfg.require("media_root")
         assert cfg.media_root is not None
         self.root: Path = cfg.media_root
@@ -113,9 +115,10 @@ class Planner:
         url = BackupURL.parse(f.url)
         parse_local_relpath(url.path)  # the extension tells images from videos
         remote = remote_path_for(self.key, url.path)
-        new = BackupURL(url.endpoint, url.repo_id, url.revision, remote)
+        repo_id = self.placement.find_existing(remote) or self.placement.place(remote)  # new: where there is room
+        new = BackupURL(url.endpoint, repo_id, self.cfg.revision, remote)
         media_url = row.media_urls[f.index] if f.index < len(row.media_urls) else None
-        return FilePlan("wrong_path", url.path, url.repo_id, remote, str(new), old_url=f.url, media_url=media_url)
+        return FilePlan("wrong_path", url.path, repo_id, remote, str(new), old_url=f.url, media_url=media_url)
 
     def _find_by_tweet(self, row: TweetRow, index: int) -> str | None:
         if row.username is None:
@@ -140,19 +143,18 @@ class Planner:
                 fp.exists_remote = fp.remote_path in found
 
 
-def empty_media_files(cfg: Config, key: ArchiveKey, row: TweetRow, media_urls: list[str]) -> list[FilePlan]:
-    """Files for a tweet whose media list was recovered from X (index = position in the list)."""
-    repo_id = cfg.repo
-    for u in row.hf_urls:
-        with contextlib.suppress(ValueError):
-            repo_id = BackupURL.parse(u).repo_id
-            break
+def empty_media_files(cfg: Config, key: ArchiveKey, placement: RepoPlacement, row: TweetRow, media_urls: list[str]) -> list[FilePlan]:
+    """Files for a tweet whose media list was recovered from X (index = position in the list).
+
+    A file already backed up stays where it is; a new one goes where there is room."""
     files = []
     for i, media_url in enumerate(media_urls):
         rel = local_relpath(row.username or "", LocalName(row.tweet_id, i, media_ext_from_url(media_url)))
         remote = remote_path_for(key, rel)
+        existing = placement.find_existing(remote)
+        repo_id = existing or placement.place(remote)
         url = str(BackupURL(cfg.endpoint, repo_id, cfg.revision, remote))
-        files.append(FilePlan("empty_media", rel, repo_id, remote, url, media_url=media_url))
+        files.append(FilePlan("empty_media", rel, repo_id, remote, url, media_url=media_url, exists_remote=existing is not None))
     return files
 
 
@@ -180,7 +182,8 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
     findings = load_problems(cfg)
     summary = RunSummary(dry_run=opts.dry_run)
     async with Archive(cfg, writable=not opts.dry_run) as archive:
-        plans = await Planner(cfg, archive, key).plans(findings, file_type=opts.file_type, limit=opts.limit)
+        placement = await RepoPlacement.load(cfg)
+        plans = await Planner(cfg, archive, key, placement).plans(findings, file_type=opts.file_type, limit=opts.limit)
         summary.tweets = len(plans)
         if opts.dry_run:
             for i, plan in enumerate(plans, 1):
@@ -188,11 +191,11 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
                 for line in dry_run_lines(plan):
                     opts.echo(line)
             return summary
-        await _execute(cfg, key, archive, plans, opts, summary)
+        await _execute(cfg, key, archive, plans, opts, summary, placement)
     return summary
 
 
-async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[TweetPlan], opts: RepairOptions, summary: RunSummary) -> None:
+async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[TweetPlan], opts: RepairOptions, summary: RunSummary, placement: RepoPlacement) -> None:
     assert cfg.media_root is not None
     lines = TweetLines(summary, opts.echo)
     source = _tweet_source(cfg) if any("empty_media" in p.kinds for p in plans) else None
@@ -205,7 +208,7 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[T
             if row is None:
                 plan.errors.append("tweet no longer in the database")
             elif "empty_media" in plan.kinds:
-                await _recover_media(cfg, key, plan, row, source)
+                await _recover_media(cfg, key, placement, plan, row, source)
             if not plan.errors:
                 summary.downloads(await ensure_local(cfg.media_root, plan, dl))
             if plan.errors:
@@ -229,7 +232,7 @@ def _tweet_source(cfg: Config) -> TweetSource | None:
     return TweetSource(cfg.twscrape_accounts_db, transport=transport)
 
 
-async def _recover_media(cfg: Config, key: ArchiveKey, plan: TweetPlan, row: TweetRow, source: TweetSource | None) -> None:
+async def _recover_media(cfg: Config, key: ArchiveKey, placement: RepoPlacement, plan: TweetPlan, row: TweetRow, source: TweetSource | None) -> None:
     """Ask X for the tweet's media; deleted/protected tweets are reported with X's reason."""
     if source is None:
         plan.errors.append("media list is empty and twscrape is not configured (twitter.accounts_db)")
@@ -248,10 +251,6 @@ async def _recover_media(cfg: Config, key: ArchiveKey, plan: TweetPlan, row: Twe
         plan.errors.append(f"X lists no downloadable media for this tweet {lookup.reason}".strip())
         return
     plan.media_urls = urls
-    plan.files += empty_media_files(cfg, key, row, urls)
-    found = await remote_sizes(cfg, plan.files[-1].repo_id, [fp.remote_path for fp in plan.files if fp.kind == "empty_media"])
-    for fp in plan.files:
-        if fp.kind == "empty_media":
-            fp.exists_remote = fp.remote_path in found
+    plan.files += empty_media_files(cfg, key, placement, row, urls)
 
 
