@@ -33,6 +33,7 @@ class BackupOptions:
     dry_run: bool = False
     concurrency: int = 4
     echo: Callable[[str], None] = print
+    progress_bar: bool = False
 
 
 def backed_up_indices(key: ArchiveKey, row: TweetRow) -> set[int]:
@@ -140,7 +141,7 @@ async def _numbered(rows: AsyncIterator[TweetRow]) -> AsyncIterator[tuple[int, T
 
 async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, planner: BackupPlanner, rows: AsyncIterator[TweetRow], opts: BackupOptions, summary: RunSummary) -> None:
     assert cfg.media_root is not None
-    lines = TweetLines(summary, opts.echo)
+    lines = TweetLines(summary, opts.echo, bar=opts.progress_bar)
     async with contextlib.AsyncExitStack() as stack:
         dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
@@ -153,5 +154,6 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, planner: Back
                 lines.fail(i, plan, "; ".join(plan.errors))
                 continue
             await up.submit(to_job(plan, row, cfg.media_root, i))
+    lines.close()
     summary.commits = up.committer.stats.commits
     summary.bytes_uploaded = up.committer.stats.bytes_uploaded

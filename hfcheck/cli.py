@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import signal
 import sys
 from pathlib import Path
@@ -49,6 +50,11 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for flag, name, opts in reversed(COMMON_FLAGS):
         wrapper = click.option(flag, name, default=None, **opts)(wrapper)
     return wrapper
+
+
+def show_progress_bar() -> bool:
+    """Progress bars only for people: on a terminal, and never under CI."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

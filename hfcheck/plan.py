@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from hfcheck.archive import RowChange, TweetRow
 from hfcheck.download import Downloader, DownloadResult
 from hfcheck.paths import confine
@@ -142,18 +144,29 @@ class RunSummary:
 
 
 class TweetLines:
-    """Prints the line per tweet (`[i/n] ... -> ok | error: ...`) and keeps the tallies."""
+    """Prints the line per tweet (`[i/n] ... -> ok | error: ...`), keeps the tallies, and on a
+    terminal shows a progress bar (tqdm) under the lines."""
 
-    def __init__(self, summary: RunSummary, echo: Callable[[str], None]) -> None:
+    def __init__(self, summary: RunSummary, echo: Callable[[str], None], *, bar: bool = False) -> None:
         self.summary = summary
-        self.echo = echo
+        self._bar = tqdm(total=summary.tweets, unit="tweet", dynamic_ncols=True) if bar else None
+        self.echo = (lambda text: tqdm.write(text)) if bar else echo
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
     def fail(self, i: int, plan: TweetPlan, reason: str) -> None:
         s = self.summary
         s.tweets_error += 1
         s.files_failed += max(1, len(plan.files))
         s.errors.append({"tweet_id": plan.tweet_id, "reason": reason})
+        self._tick()
         self.echo(f"{plan_line(i, s.tweets, plan)} -> error: {reason}")
+
+    def _tick(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
 
     def done(self, job: TweetJob) -> None:
         """The uploader's callback: a tweet finished (all files committed and row changed) or failed."""
@@ -164,5 +177,6 @@ class TweetLines:
             return
         self.summary.tweets_completed += 1
         self.summary.files_succeeded += len(plan.files)
+        self._tick()
         uploaded = len(job.files)
         self.echo(f"{plan_line(i, self.summary.tweets, plan)} -> ok ({uploaded} uploaded, {len(plan.files) - uploaded} already in repo)")

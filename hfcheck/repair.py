@@ -171,6 +171,7 @@ class RepairOptions:
     file_type: str | None = None
     concurrency: int = 4
     echo: Callable[[str], None] = print
+    progress_bar: bool = False
 
 
 async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
@@ -197,7 +198,7 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
 
 async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[TweetPlan], opts: RepairOptions, summary: RunSummary, placement: RepoPlacement) -> None:
     assert cfg.media_root is not None
-    lines = TweetLines(summary, opts.echo)
+    lines = TweetLines(summary, opts.echo, bar=opts.progress_bar)
     source = _tweet_source(cfg) if any("empty_media" in p.kinds for p in plans) else None
     async with contextlib.AsyncExitStack() as stack:
         dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
@@ -216,6 +217,7 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[T
                 continue
             assert row is not None
             await up.submit(to_job(plan, row, cfg.media_root, i))
+    lines.close()
     summary.commits = up.committer.stats.commits
     summary.bytes_uploaded = up.committer.stats.bytes_uploaded
 

@@ -8,7 +8,7 @@ import click
 
 from hfcheck.atomic import write_json_atomic
 from hfcheck.backup import BackupOptions, run_backup
-from hfcheck.cli import common_options, run_async
+from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
 from hfcheck.report import run_summary
@@ -34,7 +34,7 @@ def backup(cfg: Config, user: str | None, limit: int | None, dry_run: bool, conc
     del resume  # every step checks what is already done; the flag documents the intent
     if allow_hosts:
         cfg = dataclasses.replace(cfg, allowed_hosts=cfg.allowed_hosts + allow_hosts)
-    opts = BackupOptions(user=user, limit=limit, dry_run=dry_run, concurrency=concurrency, echo=click.echo)
+    opts = BackupOptions(user=user, limit=limit, dry_run=dry_run, concurrency=concurrency, echo=click.echo, progress_bar=show_progress_bar())
     summary = run_async(run_backup(cfg, opts))
     click.echo(run_summary("backup", summary, cfg.lang))
     if not dry_run:

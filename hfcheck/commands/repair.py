@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from hfcheck.atomic import write_json_atomic
-from hfcheck.cli import common_options, run_async
+from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
 from hfcheck.repair import RepairOptions, run_repair
@@ -30,7 +30,7 @@ def repair(cfg: Config, dry_run: bool, limit: int | None, file_type: str | None,
     """
     del resume  # every step checks what is already done; the flag documents the intent
     cfg.require("db", "media_root", "key_file", "repos")
-    opts = RepairOptions(dry_run=dry_run, limit=limit, file_type=file_type, concurrency=concurrency, echo=click.echo)
+    opts = RepairOptions(dry_run=dry_run, limit=limit, file_type=file_type, concurrency=concurrency, echo=click.echo, progress_bar=show_progress_bar())
     summary = run_async(run_repair(cfg, opts))
     click.echo(run_summary("repair", summary, cfg.lang))
     if not dry_run:

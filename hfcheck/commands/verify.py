@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import click
 
-from hfcheck.cli import common_options, run_async
+from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 from hfcheck.messages import t
@@ -29,10 +27,6 @@ def exit_code(result: VerifyResult) -> int:
     if c["missing"] or c["wrong_path"] or c["repo_not_found"] or c["malformed"] or gap_found:
         return EXIT_PROBLEMS
     return EXIT_OK
-
-
-def show_progress_bar() -> bool:
-    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 @click.command()
