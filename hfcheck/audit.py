@@ -1,0 +1,249 @@
+"""`make full-audit`: one read-only pass that says how complete the backup is, and what to run.
+
+    verify (fresh unless --resume; gaps too) → recorded uploads vs listing → deep sample
+      → per-account table → plan (repair / backup / restore commands) → data/audit_report.json
+                                                                        + data/audit_report.html
+
+Read-only by construction: the archive is opened with SQLite `mode=ro`; the Hub gets only
+GET/HEAD requests (no commit can be made: no code path here calls one); local media are only
+read (deep downloads go to a temporary folder). The only writes are under data_dir: verify's
+progress file (the one `repair` reads), state.db's deep-check history, the slice counter and
+the two reports.
+
+Deep sample: by default a rotating slice of DEFAULT_SLICES (1/20, then 2/20, … on the next
+audits, remembered in data_dir/audit_deep_slice.json), so twenty audits read every file back
+once — restic's `--read-data-subset n/t` — at a twentieth of the download cost per audit.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hfcheck.archive import Archive
+from hfcheck.atomic import write_bytes_atomic, write_json_atomic
+from hfcheck.config import DEFAULT_CONFIG_NAME, Config
+from hfcheck.deep import DeepResult, Sample, combined_exit_code, run_deep
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
+from hfcheck.gaps import GapSummary, gap_tweets_sql
+from hfcheck.html_report import render_audit_html
+from hfcheck.report import verify_report
+from hfcheck.verify.checkpoint import now_iso
+from hfcheck.verify.findings import Category, Finding
+from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
+
+JSON_NAME = "audit_report.json"
+HTML_NAME = "audit_report.html"
+SLICE_STATE_NAME = "audit_deep_slice.json"
+DEFAULT_SLICES = 20
+MAX_COMMANDS_PER_KIND = 20  # per-tweet commands listed in the plan; the count is exact
+
+
+@dataclass
+class AuditOptions:
+    resume: bool = False
+    sample: Sample | None = None  # None: the next rotating 1/20 slice
+    concurrency: int = 64
+    deep_concurrency: int = 4
+    config_path: Path | None = None  # shown in the plan's commands
+    progress_bar: bool = False
+    seed: int | None = None
+
+
+# --- deep slice rotation -----------------------------------------------------------------
+
+
+def next_slice(data_dir: Path, t: int = DEFAULT_SLICES) -> Sample:
+    """The slice after the one the previous audit read (1/t after t/t, or on a first audit)."""
+    try:
+        data = json.loads((data_dir / SLICE_STATE_NAME).read_text(encoding="utf-8"))
+        last = int(data["n"]) if int(data["t"]) == t else 0
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        last = 0
+    return Sample.parse(f"{last % t + 1}/{t}")
+
+
+def remember_slice(data_dir: Path, sample: Sample) -> None:
+    if sample.t is not None:
+        write_json_atomic(data_dir / SLICE_STATE_NAME, {"n": sample.n, "t": sample.t, "at": now_iso()})
+
+
+# --- per account ---------------------------------------------------------------------------
+
+
+async def account_counts(archive: Archive) -> dict[str, dict[str, int]]:
+    """Recorded URLs and gap tweets per account, counted in SQL (one pass, no rows in memory)."""
+    c = archive.cfg.columns
+    hf = f'"{c.huggingface_urls}"'
+    n_hf = f"(CASE WHEN json_valid({hf}) AND json_type({hf}) = 'array' THEN json_array_length({hf}) ELSE 0 END)"
+    kinds = ("unbacked", "partial", "empty_media")
+    sums = ", ".join(f"coalesce(sum({gap_tweets_sql(archive, (k,))}), 0)" for k in kinds)
+    sql = f'SELECT "{c.username}", count(*), coalesce(sum({n_hf}), 0), {sums} FROM "{archive.cfg.table}" GROUP BY "{c.username}"'
+    out: dict[str, dict[str, int]] = {}
+    async with archive.db.execute(sql) as cur:
+        for username, tweets, urls, *gaps in await cur.fetchall():
+            name = "" if username is None else str(username)
+            row = out.setdefault(name, Counter())
+            row.update({"tweets": int(tweets), "urls": int(urls), **{k: int(v) for k, v in zip(kinds, gaps)}})
+    return out
+
+
+def merge_accounts(base: dict[str, dict[str, int]], findings: list[Finding], deep: DeepResult | None) -> list[dict[str, Any]]:
+    """One row per account: archive counts, verify problems and deep problems; worst first."""
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, counts in base.items():
+        rows[name].update(counts)
+    for f in findings:
+        rows[f.username or ""][f.category.value] += 1
+    for d in deep.findings if deep else []:
+        rows[d.username or ""][f"deep_{d.category}" if not d.category.startswith("deep_") else d.category] += 1
+    problem_keys = ("missing", "wrong_path", "malformed", "unverified", "unbacked", "partial", "empty_media")
+    out = []
+    for name, c in rows.items():
+        deep_problems = sum(v for k, v in c.items() if k.startswith("deep_") and k != "deep_ok")
+        problems = sum(c[k] for k in problem_keys) + deep_problems
+        out.append({"username": name, "problems": problems, "deep_problems": deep_problems, **dict(c)})
+    out.sort(key=lambda r: (-r["problems"], r["username"]))
+    return out
+
+
+# --- plan ----------------------------------------------------------------------------------
+
+
+def command_prefix(cfg: Config, config_path: Path | None) -> tuple[str, str]:
+    """(`python -m hfcheck`, the flags that reach this same archive: its config file, or flags)."""
+    if config_path is None and Path(DEFAULT_CONFIG_NAME).is_file():
+        config_path = Path(DEFAULT_CONFIG_NAME)
+    parts = ["python", "-m", "hfcheck"]
+    if config_path is not None:
+        return " ".join(parts), f"--config {shlex.quote(str(config_path))}"
+    flags = []
+    for flag, value in (("--db", cfg.db), ("--media-root", cfg.media_root), ("--key-file", cfg.key_file), ("--data-dir", cfg.data_dir)):
+        if value is not None:
+            flags.append(f"{flag} {shlex.quote(str(value))}")
+    flags += [f"--repo {shlex.quote(r)}" for r in cfg.repos]
+    return " ".join(parts), " ".join(flags)
+
+
+def _cmd(prefix: tuple[str, str], sub: str, *extra: str) -> str:
+    return " ".join(x for x in (prefix[0], sub, prefix[1], *extra) if x)
+
+
+def _media_type(path: str | None) -> str:
+    first = (path or "").split("/", 1)[0]
+    return first.removeprefix("encrypted_") if first in ("encrypted_images", "encrypted_videos", "images", "videos") else "other"
+
+
+def build_plan(cfg: Config, vr: VerifyResult, deep: DeepResult | None, prefix: tuple[str, str]) -> list[dict[str, Any]]:
+    """Per kind of problem: how many files and tweets, and the exact commands that fix it."""
+    problems = vr.progress.problems
+    plan: list[dict[str, Any]] = []
+    repair = [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")]
+    for kind in (Category.MISSING, Category.WRONG_PATH):
+        fs = [f for f in problems if f.category is kind]
+        if fs:
+            by_type = Counter(_media_type(f.path) for f in fs)
+            plan.append({"kind": kind.value, "tool": "repair", "files": len(fs), "tweets": len({f.tweet_id for f in fs}), "by_type": dict(by_type), "commands": repair})
+    gaps = vr.gaps
+    if gaps and gaps.empty_media:
+        plan.append({"kind": "empty_media", "tool": "repair", "files": None, "tweets": gaps.empty_media, "commands": repair})
+    if gaps and (gaps.unbacked or gaps.partial):
+        plan.append({"kind": "unbacked", "tool": "backup", "files": gaps.unbacked_media, "tweets": gaps.unbacked + gaps.partial, "commands": [_cmd(prefix, "backup", "--dry-run"), _cmd(prefix, "backup")]})
+    plan += _deep_plan(cfg, deep, prefix)
+    plan += _rerun_plan(vr, deep, prefix)
+    return plan
+
+
+def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) -> list[dict[str, Any]]:
+    """Read-back problems: a lost local file is restored from its backup; a bad backup is
+    fetched for inspection (repair does not yet re-upload a file that exists but differs)."""
+    if deep is None:
+        return []
+    out = []
+    groups = {
+        "local_missing": ("restore", str(cfg.media_root)),
+        "differs": ("restore", str(Path(cfg.data_dir) / "restore-check")),
+        "decrypt_failed": ("restore", str(Path(cfg.data_dir) / "restore-check")),
+    }
+    for kind, (tool, out_dir) in groups.items():
+        fs = [f for f in deep.findings if f.category == kind]
+        if not fs:
+            continue
+        tweets = sorted({f.tweet_id for f in fs if f.tweet_id})
+        cmds = [_cmd(prefix, tool, f"--tweet {shlex.quote(t)}", f"--out {shlex.quote(out_dir)}") for t in tweets[:MAX_COMMANDS_PER_KIND]]
+        out.append({"kind": f"deep_{kind}", "tool": tool, "files": deep.counts[kind], "tweets": len(tweets), "commands": cmds, "more_tweets": max(0, len(tweets) - MAX_COMMANDS_PER_KIND)})
+    rec = deep.recorded
+    if rec and (rec.differs or rec.absent):
+        out.append({"kind": "recorded_differs", "tool": "verify", "files": rec.differs + rec.absent, "tweets": None, "commands": [_cmd(prefix, "verify", "--deep", "--sample all")]})
+    return out
+
+
+def _rerun_plan(vr: VerifyResult, deep: DeepResult | None, prefix: tuple[str, str]) -> list[dict[str, Any]]:
+    c = vr.progress.counts
+    unknown = c["unverified"] + c["no_access"] + (deep.counts["unverified"] if deep else 0)
+    if not unknown and vr.progress.complete:
+        return []
+    return [{"kind": "unverified", "tool": "audit", "files": unknown, "tweets": None, "commands": [_cmd(prefix, "audit", "--resume")]}]
+
+
+# --- run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class AuditResult:
+    report: dict[str, Any]  # what audit_report.json holds
+    verify: VerifyResult
+    deep: DeepResult
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.report["exit_code"])
+
+
+async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
+    """Run everything read-only and write both reports."""
+    from hfcheck.commands.verify import (
+        exit_code as verify_exit_code,  # one rule for both
+    )
+
+    cfg.require("db", "media_root", "key_file")
+    vopts = VerifyOptions(concurrency=opts.concurrency, resume=opts.resume, check_missing=True, progress_bar=opts.progress_bar)
+    vr = await run_verify(cfg, vopts)
+    sample = opts.sample or next_slice(cfg.data_dir)
+    deep = await run_deep(cfg, sample, progress=vr.progress, concurrency=opts.deep_concurrency, seed=opts.seed)
+    if opts.sample is None:
+        remember_slice(cfg.data_dir, sample)
+    async with Archive(cfg) as archive:
+        accounts = merge_accounts(await account_counts(archive), vr.progress.problems, deep)
+    status = combined_exit_code(verify_exit_code(vr), deep)
+    report = {
+        "tool": "hfcheck audit",
+        "generated_at": now_iso(),
+        "status": {EXIT_OK: "ok", EXIT_PROBLEMS: "problems", EXIT_INCOMPLETE: "incomplete"}[status],
+        "exit_code": status,
+        "read_only": True,
+        "archive": {"db": str(cfg.db), "table": cfg.table, "media_root": str(cfg.media_root), "repos": list(cfg.repos), "revision": cfg.revision, "endpoint": cfg.endpoint},
+        "verify": verify_report(vr.progress, None, vr.stats),
+        "gaps": (vr.gaps or GapSummary()).to_dict(),
+        "deep": deep.to_dict(),
+        "accounts": accounts,
+        "plan": build_plan(cfg, vr, deep, command_prefix(cfg, opts.config_path)),
+    }
+    write_reports(cfg, report)
+    return AuditResult(report, vr, deep)
+
+
+def write_reports(cfg: Config, report: dict[str, Any]) -> tuple[Path, Path]:
+    """`audit_report.json` for machines, `audit_report.html` (self-contained) for people."""
+    json_path = cfg.data_dir / JSON_NAME
+    html_path = cfg.data_dir / HTML_NAME
+    write_json_atomic(json_path, report)
+    write_bytes_atomic(html_path, render_audit_html(report, cfg.lang).encode("utf-8"))
+    return json_path, html_path
+
+
+__all__ = ["AuditOptions", "AuditResult", "account_counts", "build_plan", "command_prefix", "next_slice", "run_audit", "write_reports"]

@@ -1,0 +1,80 @@
+"""`hfcheck audit` (`make full-audit`): read-only verify + gaps + deep sample + plan, as reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hfcheck.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
+from hfcheck.cli import common_options, run_async
+from hfcheck.config import Config
+from hfcheck.deep import DeepResult, Sample, deep_summary, sample_option
+from hfcheck.gaps import GapSummary
+from hfcheck.messages import t
+from hfcheck.report import gaps_summary, verify_summary
+from hfcheck.verify.checkpoint import Progress
+
+LABELS = {
+    "plan": {"en": "What to run", "ja": "実行すべきコマンド"},
+    "html": {"en": "Report (open in a browser)", "ja": "レポート（ブラウザで開く）"},
+}
+
+
+def _l(key: str, lang: str, **fmt: Any) -> str:
+    return LABELS[key].get(lang, LABELS[key]["en"]).format(**fmt)
+
+
+def summary_text(report: dict[str, Any], deep_result: DeepResult, lang: str) -> str:
+    """Verify's summary and gaps as `verify` prints them, then the deep line and the plan."""
+    v = report["verify"]
+    progress = Progress(identity={}, complete=v["complete"], counts=Counter(v["counts"]), repo_problems={f"{r['repo_id']}@{r['revision']}": r for r in v["repo_problems"]}, row_problems=v["row_problems"])
+    lines = [verify_summary(progress, lang), gaps_summary(GapSummary(**report["gaps"]), lang)]
+    lines.append(deep_summary(deep_result, lang))
+    if report["plan"]:
+        lines.append(f"== {_l('plan', lang)} ==")
+        for item in report["plan"]:
+            files = "" if item.get("files") is None else f" {item['files']:,} files"
+            tweets = "" if item.get("tweets") is None else f" {item['tweets']:,} tweets"
+            lines.append(f"- {item['kind']}:{files}{tweets}")
+            lines += [f"    {cmd}" for cmd in item["commands"][:3]]
+    return "\n".join(lines)
+
+
+@click.command()
+@common_options
+@click.option("--resume", is_flag=True, help="Continue the last verify from its progress file instead of starting fresh.")
+@click.option("--sample", "sample", callback=sample_option, metavar="n/t|P%|all", help="Deep read-back sample (default: the next 1/20 slice; 20 audits cover every file).")
+@click.option("--concurrency", type=click.IntRange(1, 1024), help="Parallel URL checks (default from config, 64).")
+@click.option("--deep-concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Parallel read-back downloads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the summary.")
+def audit(cfg: Config, resume: bool, sample: Sample | None, concurrency: int | None, deep_concurrency: int, as_json: bool) -> int:
+    """Full read-only audit: verify every URL, count gaps, read back a sample, write
+    DATA_DIR/audit_report.json and DATA_DIR/audit_report.html with the commands to run.
+
+    Changes nothing on the Hub, in the database or in the local media.
+    Exit codes: 0 complete, 1 problems found, 2 usage error, 3 could not complete.
+    """
+    config_path = click.get_current_context().params.get("config_path")
+    opts = AuditOptions(
+        resume=resume,
+        sample=sample,
+        concurrency=concurrency or cfg.concurrency,
+        deep_concurrency=deep_concurrency,
+        config_path=Path(config_path) if config_path else None,
+        progress_bar=sys.stderr.isatty() and not os.environ.get("CI") and not as_json,
+    )
+    result = run_async(run_audit(cfg, opts))
+    report = result.report
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        click.echo(summary_text(report, result.deep, cfg.lang))
+        click.echo(f"{t('report_at', cfg.lang)}: {cfg.data_dir / JSON_NAME}")
+        click.echo(f"{_l('html', cfg.lang)}: {cfg.data_dir / HTML_NAME}")
+    return result.exit_code

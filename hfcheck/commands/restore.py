@@ -1,0 +1,82 @@
+"""`hfcheck restore`: download and decrypt backups into the local layout under --out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hfcheck.atomic import write_json_atomic
+from hfcheck.cli import common_options, run_async
+from hfcheck.config import Config
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
+from hfcheck.restore import RestoreOutcome, RestoreSummary, Selection, run_restore
+
+REPORT_NAME = "restore_report.json"
+
+LABELS = {
+    "title": {"en": "== Restore ==", "ja": "== 復元結果 =="},
+    "tweets": {"en": "Tweets", "ja": "対象ツイート"},
+    "restored": {"en": "Restored", "ja": "復元"},
+    "exists": {"en": "Already in the output folder", "ja": "出力先に既存"},
+    "failed": {"en": "Failed", "ja": "失敗"},
+    "incomplete": {"en": "Could not check (retry later)", "ja": "未完了（後で再実行）"},
+    "report": {"en": "Report", "ja": "レポート"},
+}
+
+
+def _label(key: str, lang: str) -> str:
+    return LABELS[key].get(lang, LABELS[key]["en"])
+
+
+def exit_code(summary: RestoreSummary) -> int:
+    """3 when some files could not be fetched at all (access, network); 1 when some failed."""
+    if summary.counts["incomplete"]:
+        return EXIT_INCOMPLETE
+    return EXIT_PROBLEMS if summary.counts["failed"] else EXIT_OK
+
+
+def summary_text(summary: RestoreSummary, lang: str) -> str:
+    rows = [(_label("tweets", lang), summary.tweets)] + [(_label(k, lang), summary.counts[k]) for k in ("restored", "exists", "failed", "incomplete")]
+    return "\n".join([_label("title", lang), *(f"{label}: {value:,}" for label, value in rows)])
+
+
+def problem_line(o: RestoreOutcome) -> str:
+    """One line per failed file: tweet id, index, where it would have gone, why."""
+    where = o.local or o.url
+    return f"FAILED tweet {o.tweet_id} [{o.index}] {where}: {o.category}: {o.detail}"
+
+
+@click.command()
+@common_options
+@click.option("--tweet", "tweets", multiple=True, help="Restore this tweet's backups (repeatable).")
+@click.option("--user", help="Restore every backup of this account.")
+@click.option("--all", "everything", is_flag=True, help="Restore every recorded backup.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False), help="Output folder: images/{user}/… and videos/{user}/… are created under it.")
+@click.option("--overwrite", is_flag=True, help="Replace files already in the output folder (default: keep them).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the summary.")
+def restore(cfg: Config, tweets: tuple[str, ...], user: str | None, everything: bool, out: Path, overwrite: bool, concurrency: int, as_json: bool) -> int:
+    """Download backups and decrypt them into OUT (images/USER/ID_I.EXT, videos/...).
+
+    A file appears under its final name only after every chunk verified; a ciphertext that
+    fails authentication is reported and nothing is written for it. Interrupted downloads
+    continue (HTTP Range) on the next run. Exit codes: 0 all restored, 1 some failed,
+    2 usage error, 3 could not complete.
+    """
+    sel = Selection(tuple(tweets), user, everything).validate()
+    def show(o: RestoreOutcome) -> None:
+        if o.status in ("failed", "incomplete") and not as_json:
+            click.echo(problem_line(o), err=True)
+
+    summary = run_async(run_restore(cfg, sel, out, concurrency=concurrency, overwrite=overwrite, on_outcome=show))
+    report = {"tool": "hfcheck restore", "out": str(out), **summary.to_dict()}
+    path = cfg.data_dir / REPORT_NAME
+    write_json_atomic(path, report)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        click.echo(summary_text(summary, cfg.lang))
+        click.echo(f"{_label('report', cfg.lang)}: {path}")
+    return exit_code(summary)

@@ -1,0 +1,180 @@
+"""full-audit end to end: read-only (database, Hub and local media byte-identical before and
+after), the report's counts equal what the demo planted, and the HTML page shows them safely."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from hfcheck.audit import next_slice, remember_slice
+from hfcheck.demo import REPO
+from hfcheck.html_report import render_audit_html
+from tests.helpers import demo_world
+
+READ_KINDS = {"repo_info", "tree", "resolve_head", "resolve_get", "cdn_get"}
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def hub_digest(world) -> dict[str, str | None]:
+    store = world.hub.store
+    return {p: store.file_info(REPO, p).sha256 for p in store.list_paths(REPO)}
+
+
+def snapshot(world) -> dict:
+    return {
+        "db": hashlib.sha256((world.root / "archive.db").read_bytes()).hexdigest(),
+        "db_files": sorted(p.name for p in world.root.glob("archive.db*")),
+        "hub": hub_digest(world),
+        "head": world.hub.store.get_repo(REPO).head,
+        "media": tree_digest(world.root / "media"),
+        "source": tree_digest(world.root / "source"),
+    }
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    """One audit run (CLI, as `make full-audit` runs it) with snapshots before and after."""
+    with demo_world(tmp_path_factory.mktemp("audit"), tweets=60) as w:
+        before = snapshot(w)
+        w.hub.control.reset_stats()
+        cmd = [sys.executable, "-m", "hfcheck", "audit", "--config", str(w.root / "hfcheck.toml"), "--sample", "all"]
+        r = subprocess.run(cmd, check=False, env=w.env(), capture_output=True, text=True, timeout=120)
+        stats = w.hub.control.stats()
+        after = snapshot(w)
+        yield w, r, before, after, stats
+
+
+def test_full_audit_changes_nothing(audited) -> None:
+    _, r, before, after, stats = audited
+    assert r.returncode == 1, r.stderr  # the demo has planted damage
+    assert before == after
+    assert set(stats["kinds"]) <= READ_KINDS, stats["kinds"]  # no commit, preupload or LFS upload
+
+
+def test_report_counts_equal_the_planted_damage(audited) -> None:
+    world, *_ = audited
+    report = json.loads((world.root / "data" / "audit_report.json").read_text())
+    assert report["verify"]["counts"] == world.planted["counts"]
+    assert {k: report["gaps"][k] for k in world.planted["gaps"]} == world.planted["gaps"]
+    assert report["deep"]["sample"] == "all" and report["deep"]["checked"] == world.planted["counts"]["present"]
+    assert report["deep"]["counts"]["differs"] == report["deep"]["counts"]["decrypt_failed"] == 0
+    plan = {p["kind"]: p for p in report["plan"]}
+    assert plan["missing"]["files"] == world.planted["counts"]["missing"]
+    assert plan["wrong_path"]["files"] == world.planted["counts"]["wrong_path"]
+    assert plan["unbacked"]["files"] == world.planted["gaps"]["unbacked_media"]
+    assert any(c.startswith("python -m hfcheck repair --config ") for c in plan["missing"]["commands"])
+    assert any(c.startswith("python -m hfcheck backup --config ") for c in plan["unbacked"]["commands"])
+    assert sum(a.get("missing", 0) for a in report["accounts"]) == plan["missing"]["files"]
+    assert "hf_demo_token" not in json.dumps(report) and "hf_demo_token" not in (world.root / "data" / "audit_report.html").read_text()
+
+
+class Cells(HTMLParser):
+    """Table rows as lists of cell texts, plus every <pre> text and every tag seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.pres: list[str] = []
+        self.tags: set[str] = set()
+        self._cell: list[str] | None = None
+        self._pre: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "pre":
+            self._pre = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "pre" and self._pre is not None:
+            self.pres.append("".join(self._pre))
+            self._pre = None
+
+    def handle_data(self, data):
+        for buf in (self._cell, self._pre):
+            if buf is not None:
+                buf.append(data)
+
+
+def parse(html_text: str) -> Cells:
+    p = Cells()
+    p.feed(html_text)
+    return p
+
+
+def test_html_shows_the_counts_and_the_commands(audited) -> None:
+    world, *_ = audited
+    page = parse((world.root / "data" / "audit_report.html").read_text(encoding="utf-8"))
+    counts = world.planted["counts"]
+    verify_rows = {}
+    for r in page.rows:
+        if len(r) == 3 and r[1] in counts:
+            verify_rows.setdefault(r[1], r[2])
+    assert verify_rows == {k: f"{v:,}" for k, v in counts.items()}
+    for gap, n in world.planted["gaps"].items():
+        assert [r for r in page.rows if r[1:] == [gap, f"{n:,}"]], gap
+    assert any("python -m hfcheck repair --config" in t for t in page.pres)
+    assert {"script", "link", "img", "iframe"}.isdisjoint(page.tags)  # self-contained, static
+
+
+def test_japanese_page(audited) -> None:
+    world, *_ = audited
+    report = json.loads((world.root / "data" / "audit_report.json").read_text())
+    html_ja = render_audit_html(report, "ja")
+    assert '<html lang="ja">' in html_ja
+    for word in ("総チェック数", "欠落", "実行すべきコマンド", "アカウント別"):
+        assert word in html_ja
+
+
+def test_untrusted_values_are_escaped() -> None:
+    evil = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    report = {
+        "status": "problems", "generated_at": evil, "read_only": True,
+        "archive": {"db": evil},
+        "verify": {"counts": {"total": 1, "missing": 1}, "problems": [{"category": "missing", "tweet_id": "1", "username": evil, "url": evil, "detail": evil}], "repo_problems": [], "row_problems": [{"tweet_id": evil, "column": "username", "code": "unsafe_username", "detail": evil}]},
+        "gaps": {}, "deep": None,
+        "accounts": [{"username": evil, "missing": 1}],
+        "plan": [{"kind": evil, "tool": "repair", "files": 1, "tweets": 1, "commands": [f"python -m hfcheck repair --config {evil}"]}],
+    }
+    page_html = render_audit_html(report, "en")
+    page = parse(page_html)
+    assert "<script" not in page_html and "<img" not in page_html
+    assert {"script", "img"}.isdisjoint(page.tags)
+    assert any(evil in cell for row in page.rows for cell in row)  # shown as text, intact
+
+
+def test_deep_slice_rotates(tmp_path: Path) -> None:
+    seen = []
+    for _ in range(21):
+        s = next_slice(tmp_path, t=20)
+        seen.append(s.spec)
+        remember_slice(tmp_path, s)
+    assert seen[:20] == [f"{n}/20" for n in range(1, 21)] and seen[20] == "1/20"
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_chromium_renders_the_page(audited, tmp_path: Path) -> None:
+    world, *_ = audited
+    page = world.root / "data" / "audit_report.html"
+    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()]
+    r = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr[-2000:]
+    dom = parse(r.stdout)
+    assert [row for row in dom.rows if row[1:] == ["present", str(world.planted["counts"]["present"])]]
+    assert 'id="status"' in r.stdout
