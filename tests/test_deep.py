@@ -169,3 +169,21 @@ def test_add_deep_options() -> None:
     assert got[-1] == (True, Sample("3/7", n=3, t=7))
     r = CliRunner().invoke(cmd, ["--sample", "8/7"])
     assert r.exit_code == 2 and "1 <= n <= t" in r.output
+
+
+def test_verify_deep_through_the_cli_reads_back_and_reports(world, tmp_path: Path) -> None:
+    """`verify --deep --sample all`: every present file read back; the deep counts are in the
+    JSON report and the summary, and the exit code is verify's (the demo has planted damage)."""
+    import subprocess
+    import sys
+
+    report = tmp_path / "r.json"
+    args = [sys.executable, "-m", "hfcheck", "verify", "--deep", "--sample", "all", "--config", str(world.root / "hfcheck.toml"), "--data-dir", str(tmp_path), "--report", str(report)]
+    r = subprocess.run(args, env=world.env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    deep = json.loads(report.read_text())["deep"]
+    assert deep["sample"] == "all"
+    assert deep["counts"]["deep_ok"] >= 1
+    assert deep["counts"]["decrypt_failed"] == deep["counts"]["differs"] == 0
+    assert f"{deep['checked']} files" in r.stdout
+    assert "Read-back sample all" in r.stdout

@@ -9,6 +9,7 @@ import click
 
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
+from hfcheck.deep import DEFAULT_VERIFY_SAMPLE, Sample, add_deep_options, combined_exit_code, deep_summary, run_deep
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 from hfcheck.messages import t
 from hfcheck.report import gaps_summary, verify_report, verify_summary, write_report
@@ -41,13 +42,19 @@ def exit_code(result: VerifyResult) -> int:
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="JSON report path (default DATA_DIR/verify_report.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the summary.")
 @click.option("--checkpoint-interval", type=click.FloatRange(0.1), default=5.0, show_default=True, help="Seconds between progress flushes.")
-def verify(cfg: Config, concurrency: int | None, method: str, resume: bool, limit: int | None, batch_size: int | None, delay: float, check_missing: bool, report_path: Path | None, as_json: bool, checkpoint_interval: float) -> int:
+@add_deep_options
+def verify(cfg: Config, concurrency: int | None, method: str, resume: bool, limit: int | None, batch_size: int | None, delay: float, check_missing: bool, report_path: Path | None, as_json: bool, checkpoint_interval: float, deep: bool, sample: Sample | None) -> int:
     """Check every recorded backup URL against the Hub.
 
     Categories: present, missing, wrong_path, repo_not_found, no_access, malformed, unverified.
+    With --deep (or --sample): also read a sample back, decrypt it and compare with the local
+    files; categories deep_ok, differs, decrypt_failed, local_missing, missing, unverified.
     Exit codes: 0 all present, 1 problems found, 2 usage error, 3 could not complete.
     """
     cfg.require("db")
+    deep = deep or sample is not None
+    if deep:
+        cfg.require("media_root", "key_file")
     opts = VerifyOptions(
         concurrency=concurrency or cfg.concurrency,
         method=method,
@@ -61,6 +68,11 @@ def verify(cfg: Config, concurrency: int | None, method: str, resume: bool, limi
     )
     result = run_async(run_verify(cfg, opts))
     report = verify_report(result.progress, result.gaps, result.stats)
+    deep_result = None
+    if deep:
+        chosen = sample or Sample.parse(DEFAULT_VERIFY_SAMPLE)
+        deep_result = run_async(run_deep(cfg, chosen, progress=result.progress))
+        report["deep"] = deep_result.to_dict()
     path = report_path or cfg.data_dir / REPORT_NAME
     write_report(path, report)
     if as_json:
@@ -69,5 +81,7 @@ def verify(cfg: Config, concurrency: int | None, method: str, resume: bool, limi
         click.echo(verify_summary(result.progress, cfg.lang))
         if result.gaps is not None:
             click.echo(gaps_summary(result.gaps, cfg.lang))
+        if deep_result is not None:
+            click.echo(deep_summary(deep_result, cfg.lang))
         click.echo(f"{t('report_at', cfg.lang)}: {path}")
-    return exit_code(result)
+    return combined_exit_code(exit_code(result), deep_result)
