@@ -86,7 +86,7 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Iterable[str]) -> tup
 
 
 def _check_hosts(urls: list[str], column: str, allowed: Iterable[str], problems: list[RowProblem]) -> tuple[list[str], list[RowProblem]]:
-    allowed = set(allowed)
+    allowed = allowed if isinstance(allowed, (set, frozenset)) else set(allowed)
     for url in urls:
         try:
             host = urlsplit(url).netloc.lower()
@@ -110,7 +110,8 @@ class Archive:
         c = cfg.columns
         self._cols = f'"{c.id}", "{c.username}", "{c.media_urls}", "{c.huggingface_urls}"'
         self._table = f'"{cfg.table}"'
-        self._hub_hosts = {urlsplit(cfg.endpoint).netloc.lower()}
+        self._hub_hosts = frozenset({urlsplit(cfg.endpoint).netloc.lower()})
+        self._media_hosts = frozenset(cfg.allowed_hosts)
 
     async def __aenter__(self) -> Archive:
         if not self.path.is_file():
@@ -166,7 +167,7 @@ class Archive:
         if not isinstance(username, str) or not USERNAME_RE.match(username):
             problems.append(RowProblem(c.username, "unsafe_username", f"{username!r:.80}"))
             username = None
-        media, p1 = parse_url_list(media_raw, c.media_urls, self.cfg.allowed_hosts)
+        media, p1 = parse_url_list(media_raw, c.media_urls, self._media_hosts)
         hf, p2 = parse_url_list(hf_raw, c.huggingface_urls, self._hub_hosts)
         return TweetRow(key, tweet_id, username, media, hf, problems + p1 + p2)
 

@@ -67,11 +67,13 @@ class PathKind(enum.Enum):
     UNKNOWN = "unknown"
 
 
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_UNSAFE_CHAR = re.compile(r"[/\\\x00-\x1f\x7f]")  # separators, NUL and control characters
+
+
 def check_component(value: str, what: str) -> str:
     """Accept one path component from the database, or raise UnsafePath naming it."""
-    if not value or value in (".", "..") or any(c in value for c in "/\\\x00") or value.strip() != value:
-        raise UnsafePath(f"unsafe {what}: {value!r}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not value or value in (".", "..") or value.strip() != value or _UNSAFE_CHAR.search(value):
         raise UnsafePath(f"unsafe {what}: {value!r}")
     return value
 
@@ -83,14 +85,18 @@ def check_username(username: str | None) -> str:
     return username
 
 
-def check_relpath(rel: str) -> PurePosixPath:
-    """A relative POSIX path of safe components (no absolute path, no `..`)."""
-    if not rel or rel.startswith("/") or "\\" in rel or re.match(r"^[A-Za-z]:", rel):
+def _check_relpath_parts(rel: str) -> list[str]:
+    if not rel or rel.startswith("/") or "\\" in rel or _DRIVE.match(rel):
         raise UnsafePath(f"unsafe path: {rel!r}")
     parts = rel.split("/")
     for part in parts:
         check_component(part, "path component")
-    return PurePosixPath(*parts)
+    return parts
+
+
+def check_relpath(rel: str) -> PurePosixPath:
+    """A relative POSIX path of safe components (no absolute path, no `..`)."""
+    return PurePosixPath(*_check_relpath_parts(rel))
 
 
 def confine(root: Path, rel: str) -> Path:
@@ -202,7 +208,7 @@ class BackupURL:
         revision = unquote(segs[3])
         path = unquote("/".join(segs[4:]))
         try:
-            check_relpath(path)
+            _check_relpath_parts(path)  # validation only: no PurePosixPath per URL
         except UnsafePath as exc:
             raise MalformedURL(str(exc)) from None
         if not revision:
