@@ -127,6 +127,9 @@ class Archive:
         except aiosqlite.Error as exc:
             await self.close()
             raise InputError(f"cannot open archive database {self.path}: {exc}") from None
+        except BaseException:
+            await self.close()  # a schema error must not leave the connection's thread behind
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
