@@ -120,8 +120,11 @@ class Page:
 
     def table(self, head: Iterable[str], rows: Iterable[Iterable[Any]], numeric: Iterable[int] = (), wrap: Iterable[int] = ()) -> None:
         """A table of escaped cells; `numeric`/`wrap` are column indexes styled right/wrapped."""
-        num, wr = set(numeric), set(wrap)
-        out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
+        num, wr, head = set(numeric), set(wrap), list(head)
+        out = ["<table>"]
+        if any(head):  # key/value tables have no header row
+            out += ["<thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead>"]
+        out.append("<tbody>")
         for row in rows:
             out.append("<tr>")
             for i, cell in enumerate(row):

@@ -178,3 +178,25 @@ def test_chromium_renders_the_page(audited, tmp_path: Path) -> None:
     dom = parse(r.stdout)
     assert [row for row in dom.rows if row[1:] == ["present", str(world.planted["counts"]["present"])]]
     assert 'id="status"' in r.stdout
+
+
+def chromium() -> str | None:
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+@pytest.mark.skipif(chromium() is None, reason="no Chromium on this machine (.ci/run installs Debian's chromium)")
+def test_html_rendered_in_headless_chromium_shows_the_counts(audited, tmp_path: Path) -> None:
+    """What a person sees: the DOM as Chromium rendered it holds the planted counts."""
+    world, *_ = audited
+    page = world.root / "data" / "audit_report.html"
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rendered = parse(r.stdout)
+    shown: dict[str, str] = {}
+    for row in rendered.rows:
+        if len(row) == 3:
+            shown.setdefault(row[1], row[2])  # the verify table comes first ("missing" recurs in deep's)
+    for key, n in world.planted["counts"].items():
+        assert shown.get(key) == f"{n:,}", key
+    assert "status" in r.stdout and "Problems found" in r.stdout
