@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hfcheck.atomic import fsync_dir
 from hfcheck.errors import CryptoError, InputError
 
 CHUNK_SIZE = 65536
@@ -571,21 +572,7 @@ def _atomic_write(dst: Path, fill: Callable[[BinaryIO], None]) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(dst.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable too (best effort: not every platform can open a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(dst.parent)
 
 
 def _check_distinct(src: Path, dst: Path) -> None:

@@ -53,6 +53,7 @@ from hfcheck.errors import (
 )
 from hfcheck.hubhttp import HubHTTP, Unverifiable
 from hfcheck.paths import PathKind, UnsafePath, confine, local_path_for
+from hfcheck.pool import Put, run_pool
 from hfcheck.restore import (
     READ_CHUNK,
     FetchFailed,
@@ -326,12 +327,11 @@ async def deep_check(
     rng = random.Random(seed)
     result = DeepResult(sample.spec)
     seen: set[int] = set()  # 64-bit digests of repo/path: ~70 bytes a file instead of ~250
-    queue: asyncio.Queue[UrlTask | None] = asyncio.Queue(maxsize=concurrency * 4)
     with tempfile.TemporaryDirectory(prefix="hfcheck-deep-") as tmp:
         async with Archive(cfg) as archive, HubFetcher(cfg, concurrency=concurrency) as fetcher:
             checker = DeepChecker(cfg, key, fetcher, Path(tmp), state)
 
-            async def produce() -> None:
+            async def produce(put: Put[UrlTask]) -> None:
                 async for row in archive.rows(where=archive.has_backup_sql()):
                     _, tasks, _ = split_row(row, fetcher.endpoint, cfg.columns.huggingface_urls)
                     for task in tasks:
@@ -342,25 +342,15 @@ async def deep_check(
                         seen.add(digest)
                         result.candidates += 1
                         if sample.picks(u.path, rng):
-                            await queue.put(task)
+                            await put(task)
 
-            async def work() -> None:
-                while (task := await queue.get()) is not None:
-                    finding = await checker.check(task)
-                    result.add(finding)
-                    if on_finding is not None:
-                        on_finding(finding)
+            async def work(task: UrlTask) -> None:
+                finding = await checker.check(task)
+                result.add(finding)
+                if on_finding is not None:
+                    on_finding(finding)
 
-            workers = [asyncio.create_task(work()) for _ in range(concurrency)]
-            try:
-                await produce()
-                for _ in workers:
-                    await queue.put(None)
-                await asyncio.gather(*workers)
-            finally:
-                for w in workers:
-                    w.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
+            await run_pool(produce, work, concurrency)
             result.bytes_read = checker.bytes_read
     return result
 

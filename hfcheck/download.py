@@ -39,6 +39,7 @@ from aiohttp.resolver import DefaultResolver
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
+from hfcheck.atomic import fsync_dir
 from hfcheck.paths import UnsafePath, confine
 
 Status = Literal["ok", "exists", "gone", "rejected", "failed"]
@@ -259,21 +260,8 @@ def _finalize(part: Path, dest: Path) -> bool:
         if dest.exists() or dest.is_symlink():
             return False
         os.rename(part, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _unlink(path: Path) -> None:

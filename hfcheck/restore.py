@@ -45,6 +45,7 @@ from hfcheck.paths import (
     confine,
     local_path_for,
 )
+from hfcheck.pool import Put, run_pool
 from hfcheck.ratelimit import Bucket, hub_buckets
 from hfcheck.retry import (
     TRANSIENT_STATUSES,
@@ -467,7 +468,6 @@ async def run_restore(cfg: Config, sel: Selection, out: Path, *, concurrency: in
     key = load_key(cfg.key_file)
     out.mkdir(parents=True, exist_ok=True)
     summary = RestoreSummary()
-    queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=concurrency * 4)
 
     def note(outcome: RestoreOutcome) -> None:
         summary.add(outcome)
@@ -477,7 +477,7 @@ async def run_restore(cfg: Config, sel: Selection, out: Path, *, concurrency: in
     async with Archive(cfg) as archive, HubFetcher(cfg, concurrency=concurrency) as fetcher:
         restorer = Restorer(cfg, key, fetcher, out, overwrite=overwrite)
 
-        async def produce() -> None:
+        async def produce(put: Put[_Job]) -> None:
             found = False
             async for row in selected_rows(archive, sel):
                 found = True
@@ -486,27 +486,17 @@ async def run_restore(cfg: Config, sel: Selection, out: Path, *, concurrency: in
                 for o in bad:
                     note(o)
                 for job in jobs:
-                    await queue.put(job)
+                    await put(job)
             if sel.tweets and not found:
                 raise InputError(f"tweet {', '.join(sel.tweets)} not found in the archive")
 
-        async def work() -> None:
-            while (job := await queue.get()) is not None:
-                outcome = await restorer.restore(job)
-                if outcome.status == "restored" and outcome.local:
-                    summary.bytes_written += (out / outcome.local).stat().st_size
-                note(outcome)
+        async def work(job: _Job) -> None:
+            outcome = await restorer.restore(job)
+            if outcome.status == "restored" and outcome.local:
+                summary.bytes_written += (out / outcome.local).stat().st_size
+            note(outcome)
 
-        workers = [asyncio.create_task(work()) for _ in range(concurrency)]
-        try:
-            await produce()
-            for _ in workers:
-                await queue.put(None)
-            await asyncio.gather(*workers)
-        finally:
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+        await run_pool(produce, work, concurrency)
         summary.resumed = fetcher.resumed
     with contextlib.suppress(OSError):
         (out / PARTS_DIR).rmdir()  # only when empty: interrupted downloads stay for the next run

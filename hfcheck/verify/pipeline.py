@@ -21,6 +21,7 @@ from hfcheck.config import Config
 from hfcheck.gaps import GapSummary, find_gaps
 from hfcheck.hubhttp import HubHTTP
 from hfcheck.paths import BackupURL, MalformedURL
+from hfcheck.pool import Put, run_pool
 from hfcheck.verify.checkers import Checker, UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
@@ -119,11 +120,10 @@ async def _check_all(archive: Archive, http: HubHTTP, progress: Progress, path: 
         rows_in_flight.release()
 
     ledger = Ledger(settle)
-    queue: asyncio.Queue[UrlTask | None] = asyncio.Queue(maxsize=opts.concurrency * 4)
     bar = tqdm(total=total, unit="url", disable=not opts.progress_bar, dynamic_ncols=True, smoothing=0.05)
     limited = False
 
-    async def produce() -> None:
+    async def produce(put: Put[UrlTask]) -> None:
         nonlocal limited
         sent = 0
         async for row in archive.rows(after=progress.position, where=archive.has_backup_sql()):
@@ -135,36 +135,29 @@ async def _check_all(archive: Archive, http: HubHTTP, progress: Progress, path: 
             seq = ledger.open(row.key, len(tasks), findings, notes)
             bar.update(len(findings))
             for task in tasks:
-                await queue.put(replace(task, seq=seq))
+                await put(replace(task, seq=seq))
                 sent += 1
                 if opts.batch_size and opts.delay and sent % opts.batch_size == 0:
                     await asyncio.sleep(opts.delay)
 
-    async def work() -> None:
-        while (task := await queue.get()) is not None:
-            finding = await checker.check(task)
-            ledger.add(task.seq, finding)
-            bar.update(1)
+    async def work(task: UrlTask) -> None:
+        ledger.add(task.seq, await checker.check(task))
+        bar.update(1)
 
     async def checkpoint() -> None:
         while True:
             await asyncio.sleep(opts.checkpoint_interval)
             progress.save(path)
 
-    workers = [asyncio.create_task(work()) for _ in range(opts.concurrency)]
     writer = asyncio.create_task(checkpoint())
     try:
-        await produce()
-        for _ in workers:
-            await queue.put(None)
-        await asyncio.gather(*workers)
+        await run_pool(produce, work, opts.concurrency)
         progress.complete = not limited
         progress.method = opts.method
     finally:
-        for t in (*workers, writer):
-            t.cancel()
+        writer.cancel()
         with contextlib.suppress(BaseException):
-            await asyncio.gather(*workers, writer, return_exceptions=True)
+            await writer
         bar.close()
         progress.save(path)  # also on Ctrl-C / SIGTERM: what settled is kept
     return limited
