@@ -1,8 +1,8 @@
 """The batched committer and repo placement, end to end against the Hub emulator.
 
 The official client (huggingface_hub) talks real HTTP to the emulator; nothing of the Hub is
-mocked. One test wraps `HfApi.create_commit` to lose the answer of a commit that *did* land
-(the emulator has no "fail after apply" fault), which is the case the landed-check exists for.
+mocked. One test has the emulator apply a commit and then cut the connection (its
+`lose_commit_answers` fault): the case the landed-check exists for.
 """
 
 from __future__ import annotations
@@ -155,34 +155,19 @@ async def test_commit_5xx_is_retried_and_nothing_is_committed_twice(emu: Emulato
     assert remote_lfs(cfg, REPO, [i.path_in_repo for i in items]) == {i.path_in_repo: (i.sha256, i.size) for i in items}
 
 
-class LostAnswerApi(HfApi):
-    """The commit lands on the Hub but its answer is lost (e.g. a timeout after apply)."""
-
-    def __init__(self, *args: Any, lose: int = 1, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.lose = lose
-        self.calls = 0
-
-    def create_commit(self, *args: Any, **kw: Any) -> Any:  # type: ignore[override]
-        self.calls += 1
-        info = super().create_commit(*args, **kw)
-        if self.lose > 0:
-            self.lose -= 1
-            raise ConnectionResetError("connection reset before the answer arrived")
-        return info
-
-
 async def test_commit_that_landed_despite_an_error_is_not_uploaded_again(emu: EmulatorThread, tmp_path: Path) -> None:
     cfg = make_cfg(emu, tmp_path)
-    api = LostAnswerApi(endpoint=cfg.endpoint, token=cfg.token, lose=1)
+    emu.control.set_faults(lose_commit_answers=1)  # the emulator applies the commit, then resets
     items = stage(tmp_path, 30)
     rec = Recorder()
     policy = BatchPolicy(initial=10, minimum=10, maximum=10, linger_s=0.2, backoff_base_s=0.05)
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=policy, api=api) as c:
+        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=policy) as c:
             for item in items:
                 await c.put(item)
-        assert api.calls == 3  # the lost commit was found by the lookup, not retried
+        stats = emu.control.stats()
+        assert stats["faults"].get("lost_answer") == 1
+        assert stats["kinds"]["commit"] == 3  # the lost commit was found by the lookup, not retried
         assert c.stats.files_found_landed == 10 and c.stats.files_committed == 30 and c.stats.retries == 0
         assert emu.store.commit_count(emu.store.get_repo(REPO)) == 1 + 3  # the initial commit + ours
         assert sorted(rec.committed_tags) == list(range(30)) and rec.failed == []

@@ -281,3 +281,21 @@ def test_seeding_api_is_served(tmp_path: Path) -> None:
         assert emu.store.list_paths("alice/seeded")[:2] == ["d/0.txt", "d/1.txt"]
         local = hf_hub_download("alice/seeded", "p/photo.jpg", endpoint=emu.url, token=ALICE, cache_dir=tmp_path / "c", **DS)
         assert Path(local).read_bytes() == blob.read_bytes()
+
+
+def test_lost_commit_answer_from_the_cli_flag(tmp_path: Path) -> None:
+    """`hub serve --lose-commit-answers 1`: the official client's commit raises, yet it landed;
+    the next commit is answered normally."""
+    data = tmp_path / "hub"
+    with start_emulator(data, users=USERS):
+        pass  # creates the store with its users
+    with EmulatorProcess(data, "--lose-commit-answers", "1") as emu:
+        assert emu.control.faults()["lose_commit_answers"] == 1
+        api = HfApi(endpoint=emu.url, token=ALICE)
+        api.create_repo("alice/lost", **DS)
+        with pytest.raises(Exception) as err:
+            api.upload_file(path_or_fileobj=b"landed\n", path_in_repo="a.txt", repo_id="alice/lost", **DS)
+        assert not isinstance(err.value, HfHubHTTPError)  # no answer at all, not an HTTP error
+        assert api.file_exists("alice/lost", "a.txt", **DS)  # ...but the commit was applied
+        api.upload_file(path_or_fileobj=b"next\n", path_in_repo="b.txt", repo_id="alice/lost", **DS)
+        assert emu.control.stats()["faults"] == {"lost_answer": 1}

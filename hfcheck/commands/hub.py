@@ -52,6 +52,7 @@ def _rate(name: str, value: float) -> float:
 @click.option("--reset-rate", default=0.0, type=float, help="Share of connections closed without an answer.")
 @click.option("--fault-exempt", default="commit", show_default=True, help="Endpoint kinds spared by random faults (comma list).")
 @click.option("--fault-seed", default=None, type=int, help="Seed for reproducible faults.")
+@click.option("--lose-commit-answers", default=0, type=click.IntRange(0), help="The next N commits are applied, then their answer is lost (connection reset).")
 @click.option("--rate-window", default=300.0, show_default=True, type=float, help="Rate-limit window in seconds.")
 @click.option("--quota-api", default=None, type=int, help="Requests per window for the api bucket (default unlimited).")
 @click.option("--quota-resolvers", default=None, type=int, help="Requests per window for resolve HEAD/GET.")
@@ -84,6 +85,7 @@ def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: 
             reset_rate=_rate("--reset-rate", float(opts["reset_rate"])),  # type: ignore[arg-type]
             exempt=[k for k in str(opts["fault_exempt"]).split(",") if k],
             seed=opts["fault_seed"],  # type: ignore[arg-type]
+            lose_commit_answers=int(opts["lose_commit_answers"]),  # type: ignore[call-overload]
         ),
         window_s=float(opts["rate_window"]),  # type: ignore[arg-type]
         quotas=quotas,  # type: ignore[arg-type]

@@ -49,6 +49,7 @@ class FaultConfig:
     reset_rate: float = 0.0
     exempt: list[str] = field(default_factory=lambda: list(DEFAULT_EXEMPT))
     seed: int | None = None
+    lose_commit_answers: int = 0  # the next N commits are applied, then answered by a reset
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Faults:
         if not isinstance(exempt, list) or not all(isinstance(k, str) for k in exempt):
             raise ValueError("exempt must be a list of endpoint kinds")
         merged["exempt"] = exempt
+        merged["lose_commit_answers"] = int(_number("lose_commit_answers", merged["lose_commit_answers"], 0, None))
         if merged["seed"] is not None and not isinstance(merged["seed"], int):
             raise ValueError("seed must be an integer or null")
         with self._lock:
@@ -154,6 +156,14 @@ class Faults:
         if roll < c.reset_rate + c.error_rate:
             return "5xx"
         return None
+
+    def lose_commit_answer(self) -> bool:
+        """True (and one fewer to go) when this applied commit's answer is to be lost."""
+        with self._lock:
+            if self.config.lose_commit_answers <= 0:
+                return False
+            self.config.lose_commit_answers -= 1
+            return True
 
     def error_status(self) -> int:
         with self._lock:

@@ -587,8 +587,19 @@ async def hub_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPException as exc:
         faults.record(k, exc.status)
         raise
+    if k == "commit" and resp.status == 200 and faults.lose_commit_answer():
+        _lose_answer(request, faults, k, "lost_answer")  # the commit landed; the client never hears
     faults.record(k, resp.status)
     return resp
+
+
+def _lose_answer(request: web.Request, faults: Faults, k: str, name: str) -> None:
+    """Close the connection without an answer: the client sees a reset."""
+    faults.note_fault(name)
+    faults.record(k, name)
+    if request.transport is not None:
+        request.transport.abort()
+    raise asyncio.CancelledError()
 
 
 def _injected_fault(request: web.Request, faults: Faults, k: str) -> web.StreamResponse | None:
@@ -597,11 +608,7 @@ def _injected_fault(request: web.Request, faults: Faults, k: str) -> web.StreamR
     if fault is None:
         return None
     if fault == "reset":
-        faults.note_fault("reset")
-        faults.record(k, "reset")
-        if request.transport is not None:
-            request.transport.abort()
-        raise asyncio.CancelledError()
+        _lose_answer(request, faults, k, "reset")
     status = faults.error_status()
     faults.note_fault("5xx")
     faults.record(k, status)

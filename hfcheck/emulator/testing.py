@@ -52,7 +52,8 @@ class Control:
         return self._call("GET", "health")
 
     def set_faults(self, **changes: Any) -> dict:
-        """latency_ms, jitter_ms, error_rate, reset_rate, exempt (list of kinds), seed."""
+        """latency_ms, jitter_ms, error_rate, reset_rate, exempt (list of kinds), seed,
+        lose_commit_answers (the next N commits land, then their answer is lost)."""
         return self._call("POST", "faults", changes)
 
     def faults(self) -> dict:
