@@ -18,9 +18,28 @@ from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, CryptoError
 from hfcheck.download import Downloader
 from hfcheck.gaps import gap_tweets_sql
-from hfcheck.paths import BackupURL, LocalName, Media, UnsafePath, confine, local_path_for, local_relpath, media_ext_from_url, remote_path_for
+from hfcheck.paths import (
+    BackupURL,
+    LocalName,
+    Media,
+    UnsafePath,
+    confine,
+    local_path_for,
+    local_relpath,
+    media_ext_from_url,
+    remote_path_for,
+)
 from hfcheck.placement import RepoPlacement
-from hfcheck.plan import FilePlan, RunSummary, TweetLines, TweetPlan, dry_run_lines, ensure_local, plan_line, to_job
+from hfcheck.plan import (
+    FilePlan,
+    RunSummary,
+    TweetLines,
+    TweetPlan,
+    dry_run_lines,
+    ensure_local,
+    plan_line,
+    to_job,
+)
 from hfcheck.repair import load_archive_key
 from hfcheck.state import StateDB
 from hfcheck.upload import TweetUploader

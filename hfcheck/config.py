@@ -11,9 +11,9 @@ import locale
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any, Mapping
 
 from hfcheck.errors import ConfigError

@@ -21,7 +21,13 @@ from hfcheck import __version__
 from hfcheck.config import Config
 from hfcheck.paths import BackupURL
 from hfcheck.ratelimit import Bucket, hub_buckets
-from hfcheck.retry import TRANSIENT_STATUSES, RateLimited, RetryPolicy, TransientError, retry_after_seconds
+from hfcheck.retry import (
+    TRANSIENT_STATUSES,
+    RateLimited,
+    RetryPolicy,
+    TransientError,
+    retry_after_seconds,
+)
 
 
 class Access(enum.Enum):

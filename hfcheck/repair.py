@@ -25,18 +25,37 @@ from pathlib import Path
 from hfcheck.archive import Archive, TweetRow
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, CryptoError, load_key
+from hfcheck.download import Downloader
 from hfcheck.errors import InputError
 from hfcheck.gaps import gap_tweets_sql
-from hfcheck.paths import BackupURL, LocalName, UnsafePath, confine, local_path_for, local_relpath, media_ext_from_url, parse_local_relpath, remote_path_for
-from hfcheck.download import Downloader
+from hfcheck.paths import (
+    BackupURL,
+    LocalName,
+    UnsafePath,
+    confine,
+    local_path_for,
+    local_relpath,
+    media_ext_from_url,
+    parse_local_relpath,
+    remote_path_for,
+)
+from hfcheck.placement import RepoPlacement
+from hfcheck.plan import (
+    FilePlan,
+    RunSummary,
+    TweetLines,
+    TweetPlan,
+    dry_run_lines,
+    ensure_local,
+    plan_line,
+    to_job,
+)
 from hfcheck.state import StateDB
 from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
-from hfcheck.placement import RepoPlacement
-from hfcheck.plan import FilePlan, RunSummary, TweetLines, TweetPlan, dry_run_lines, ensure_local, plan_line, to_job
 from hfcheck.upload import TweetUploader, remote_sizes
-from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
+from hfcheck.verify.pipeline import VerifyOptions, run_verify
 
 KINDS = ("missing", "wrong_path", "empty_media")
 

@@ -41,8 +41,8 @@ import twscrape.account  # noqa: E402
 import twscrape.queue_client  # noqa: E402
 from twscrape import API, AccountsPool, GqlFeaturesOutdatedError, NoAccountError  # noqa: E402
 from twscrape.http import HttpxClient  # noqa: E402
-from twscrape.models import Tweet, parse_tweet  # noqa: E402
 from twscrape.logger import set_log_level  # noqa: E402
+from twscrape.models import Tweet, parse_tweet  # noqa: E402
 from twscrape.utils import to_old_rep  # noqa: E402
 
 set_log_level("WARNING")  # twscrape logs every migration and cookie update at INFO

@@ -15,7 +15,14 @@ from typing import Iterator
 from urllib.parse import urlparse
 
 import pytest
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_hf_file_metadata, hf_hub_download, hf_hub_url
+from huggingface_hub import (
+    CommitOperationAdd,
+    CommitOperationDelete,
+    HfApi,
+    get_hf_file_metadata,
+    hf_hub_download,
+    hf_hub_url,
+)
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,

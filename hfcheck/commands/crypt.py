@@ -12,7 +12,13 @@ import click
 
 from hfcheck.cli import common_options
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey, decrypt_file, encrypt_file, generate_key_file, load_key
+from hfcheck.crypto import (
+    ArchiveKey,
+    decrypt_file,
+    encrypt_file,
+    generate_key_file,
+    load_key,
+)
 from hfcheck.errors import ConfigError, InputError
 
 
@@ -90,7 +96,9 @@ def decrypt(cfg: Config, src: Path, dst: Path, remote_path: str) -> None:
 @common_options
 def name(cfg: Config, local_path: str) -> None:
     """Print the repo path of a local media path, e.g. videos/alice/123_0.mp4."""
-    from hfcheck.paths import remote_path_for  # the path model is another module's concern
+    from hfcheck.paths import (
+        remote_path_for,  # the path model is another module's concern
+    )
 
     key = _key(cfg)
     try:

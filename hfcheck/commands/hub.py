@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hfcheck.errors import ConfigError
 from hfcheck.cli import run_async
+from hfcheck.errors import ConfigError
 
 if TYPE_CHECKING:
     from hfcheck.emulator.server import ServerOptions

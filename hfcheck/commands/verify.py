@@ -9,7 +9,14 @@ import click
 
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
-from hfcheck.deep import DEFAULT_VERIFY_SAMPLE, Sample, add_deep_options, combined_exit_code, deep_summary, run_deep
+from hfcheck.deep import (
+    DEFAULT_VERIFY_SAMPLE,
+    Sample,
+    add_deep_options,
+    combined_exit_code,
+    deep_summary,
+    run_deep,
+)
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 from hfcheck.messages import t
 from hfcheck.report import gaps_summary, verify_report, verify_summary, write_report

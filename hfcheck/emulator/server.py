@@ -16,10 +16,20 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
+
 from aiohttp import web
 
-from hfcheck.emulator.faults import KIND_BUCKET, Faults, FaultConfig
-from hfcheck.emulator.store import MAIN, Entry, Repo, Store, StoreError, git_blob_sha1, lfs_pointer, wants_lfs
+from hfcheck.emulator.faults import KIND_BUCKET, FaultConfig, Faults
+from hfcheck.emulator.store import (
+    MAIN,
+    Entry,
+    Repo,
+    Store,
+    StoreError,
+    git_blob_sha1,
+    lfs_pointer,
+    wants_lfs,
+)
 
 PAGE_SIZE = 1000
 PAGE_SIZE_EXPAND = 50

@@ -11,7 +11,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from hfcheck.crypto import CHUNK_SIZE, ArchiveKey, Encryptor, _hkdf, FILE_INFO, NAME_INFO
+from hfcheck.crypto import (
+    CHUNK_SIZE,
+    FILE_INFO,
+    NAME_INFO,
+    ArchiveKey,
+    Encryptor,
+    _hkdf,
+)
 
 KEY = bytes(range(32))
 NONCE = bytes(range(0x80, 0xA0))
