@@ -8,7 +8,7 @@ export HF_HUB_DISABLE_XET := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TWS_TELEMETRY := 0
 
-.PHONY: setup test demo bench full-audit clean
+.PHONY: setup test demo bench full-audit lint clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,9 @@ bench: $(STAMP)
 
 full-audit: $(STAMP)
 	$(BIN)/python -m hfcheck audit
+
+lint: $(STAMP)
+	$(BIN)/pip install -q ruff && $(BIN)/ruff check hfcheck tests bench
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache
