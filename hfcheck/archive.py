@@ -9,6 +9,7 @@ each batch in one transaction.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -107,6 +108,9 @@ class Archive:
         self.path: Path = cfg.db
         self.writable = writable
         self._db: aiosqlite.Connection | None = None
+        # One connection, so one transaction at a time: concurrent tweets' edits queue here,
+        # and a lookup never reads another task's uncommitted edit.
+        self._tx = asyncio.Lock()
         c = cfg.columns
         self._cols = f'"{c.id}", "{c.username}", "{c.media_urls}", "{c.huggingface_urls}"'
         self._table = f'"{cfg.table}"'
@@ -224,7 +228,7 @@ class Archive:
         """One row by tweet id (text or integer key)."""
         sql = f'SELECT {self._cols} FROM {self._table} WHERE "{self.cfg.columns.id}" = ? OR "{self.cfg.columns.id}" = ?'
         alt: Any = int(tweet_id) if tweet_id.isdigit() else tweet_id
-        async with self.db.execute(sql, (tweet_id, alt)) as cur:
+        async with self._tx, self.db.execute(sql, (tweet_id, alt)) as cur:
             raw = await cur.fetchone()
         return self.to_row(raw) if raw else None  # type: ignore[arg-type]
 
@@ -237,6 +241,11 @@ class Archive:
         """
         c = self.cfg.columns
         select = f'SELECT {self._cols} FROM {self._table} WHERE "{c.id}" = ?'
+        async with self._tx:
+            return await self._update_rows(select, edits)
+
+    async def _update_rows(self, select: str, edits: Iterable[tuple[Key, Callable[[TweetRow], RowChange | None]]]) -> int:
+        c = self.cfg.columns
         changed = 0
         await self._exec("BEGIN IMMEDIATE")
         try:

@@ -40,6 +40,7 @@ from hfcheck.plan import (
     plan_line,
     to_job,
 )
+from hfcheck.pool import Put, run_pool
 from hfcheck.repair import load_archive_key
 from hfcheck.state import StateDB
 from hfcheck.upload import TweetUploader
@@ -165,14 +166,24 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, planner: Back
         dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
         up = await stack.enter_async_context(TweetUploader(cfg, archive, key, state, concurrency=opts.concurrency, on_done=lines.done))
-        async for i, row in _numbered(rows):
+
+        async def produce(put: Put[tuple[int, TweetRow]]) -> None:
+            async for item in _numbered(rows):
+                await put(item)
+
+        async def prepare(item: tuple[int, TweetRow]) -> None:
+            """Plan, fetch what is not on disk, hand to the uploader: tweets in parallel, so
+            downloads overlap each other and the uploads."""
+            i, row = item
             plan = planner.plan(row)
             if not plan.errors:
                 summary.downloads(await ensure_local(cfg.media_root, plan, dl))
             if plan.errors:
                 lines.fail(i, plan, "; ".join(plan.errors))
-                continue
+                return
             await up.submit(to_job(plan, row, cfg.media_root, i))
+
+        await run_pool(produce, prepare, opts.concurrency)
     lines.close()
     summary.commits = up.committer.stats.commits
     summary.bytes_uploaded = up.committer.stats.bytes_uploaded

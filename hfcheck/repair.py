@@ -50,6 +50,7 @@ from hfcheck.plan import (
     plan_line,
     to_job,
 )
+from hfcheck.pool import Put, run_pool
 from hfcheck.state import StateDB
 from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
 from hfcheck.upload import TweetUploader, remote_sizes
@@ -223,7 +224,15 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[T
         dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
         up = await stack.enter_async_context(TweetUploader(cfg, archive, key, state, concurrency=opts.concurrency, on_done=lines.done))
-        for i, plan in enumerate(plans, 1):
+
+        async def produce(put: Put[tuple[int, TweetPlan]]) -> None:
+            for item in enumerate(plans, 1):
+                await put(item)
+
+        async def prepare(item: tuple[int, TweetPlan]) -> None:
+            """Recover lost media lists, fetch what is not on disk, hand to the uploader:
+            tweets in parallel, so downloads overlap each other and the uploads."""
+            i, plan = item
             row = await archive.get(plan.tweet_id)
             if row is None:
                 plan.errors.append("tweet no longer in the database")
@@ -233,9 +242,11 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[T
                 summary.downloads(await ensure_local(cfg.media_root, plan, dl))
             if plan.errors:
                 lines.fail(i, plan, "; ".join(plan.errors))
-                continue
+                return
             assert row is not None
             await up.submit(to_job(plan, row, cfg.media_root, i))
+
+        await run_pool(produce, prepare, opts.concurrency)
     lines.close()
     summary.commits = up.committer.stats.commits
     summary.bytes_uploaded = up.committer.stats.bytes_uploaded

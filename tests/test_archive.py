@@ -163,3 +163,23 @@ async def test_gaps(tmp_path: Path) -> None:
         g = await find_gaps(a)
     assert (g.unbacked, g.partial, g.empty_media, g.unbacked_media) == (2, 1, 2, 4)
     assert g.per_account == [{"username": "alice", "unbacked": 1, "partial": 1}, {"username": "bob", "unbacked": 1, "partial": 0}]
+
+
+async def test_concurrent_edits_queue_for_the_one_connection(tmp_path: Path) -> None:
+    """Tweets finish concurrently in repair and backup: their transactions must not interleave
+    on the shared connection ("cannot start a transaction within a transaction")."""
+    import asyncio
+
+    db = tmp_path / "a.db"
+    make_db(db, [(str(i), "bob", "[]", "[]") for i in range(1, 41)])
+
+    def add(url: str):
+        return lambda r: RowChange(hf_urls=[*r.hf_urls, url])
+
+    async with Archive(cfg_for(db), writable=True) as a:
+        counts = await asyncio.gather(*(a.update_rows([(str(i), add(f"u{i}")), (str(i % 40 + 1), add(f"v{i}"))]) for i in range(1, 41)), a.get("7"))
+    assert counts[:40] == [2] * 40
+    con = sqlite3.connect(db)
+    rows = dict(con.execute("SELECT id, huggingface_urls FROM tweets").fetchall())
+    con.close()
+    assert all(sorted(json.loads(rows[str(i)])) == sorted([f"u{i}", f"v{(i - 2) % 40 + 1}"]) for i in range(1, 41))
