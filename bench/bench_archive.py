@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import vmhwm_kib
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_PEAK_MIB = 100.0
 HUB = "https://huggingface.co/datasets/alice/media/resolve/main"
@@ -43,17 +45,6 @@ MESSY = [  # (username, media_urls, huggingface_urls): each a reported problem, 
 ]
 
 
-def _vmhwm_kib() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    import resource
-
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def build_db(path: Path, n: int, seed: int = 3) -> int:
@@ -107,7 +98,7 @@ def _worker(argv: list[str]) -> None:
 
     kind, db = argv[0], Path(argv[1])
     out = asyncio.run(_stream(db, read=kind == "stream"))
-    out["peak_kib"] = _vmhwm_kib()
+    out["peak_kib"] = vmhwm_kib()
     print(json.dumps(out))
 
 

@@ -33,11 +33,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.common import child_env, mib, run_hfcheck, vmhwm_kib
 
 MIB = 1 << 20
 LATENCY_MS = 20
@@ -60,17 +61,6 @@ HEAD_MIN_SPEEDUP = 30.0
 MILLION_MAX_MIB = 150.0
 
 
-def _vmhwm_kib() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    import resource
-
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 # --------------------------------------------------------------------------------------
@@ -207,71 +197,23 @@ def _worker(argv: list[str]) -> None:
         out = asyncio.run(_naive(a.db, a.limit))
     else:
         out = asyncio.run(_hfcheck(a.config, a.data_dir, a.kind, a.deadline))
-    out["peak_kib"] = _vmhwm_kib()
+    out["peak_kib"] = vmhwm_kib()
     print(json.dumps(out))
-
-
-# `python -m hfcheck ...` exactly as `-m` runs it (runpy), reporting its VmHWM at exit.
-_LAUNCH = """
-import atexit, runpy, sys
-out = sys.argv[1]
-def _hwm():
-    kib = 0
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                kib = int(line.split()[1])
-    with open(out, "w") as g:
-        g.write(str(kib))
-atexit.register(_hwm)
-sys.argv = ["hfcheck", *sys.argv[2:]]
-runpy.run_module("hfcheck", run_name="__main__", alter_sys=True)
-"""
-
-
-def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_ENDPOINT")}
-    env.update(HF_HUB_DISABLE_XET="1", LANG="C.UTF-8", PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
-    return env
 
 
 def run_child(args: list[str], timeout: float) -> tuple[dict[str, Any], float]:
     """Run a worker of this module in a fresh interpreter; its JSON line and wall seconds."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_verify", "--worker", *args], cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, "-m", "bench.bench_verify", "--worker", *args], cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"worker {args[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1]), wall
 
 
-def run_hfcheck_cli(args: list[str], tmp: Path, timeout: float) -> tuple[int, float, int, int, str]:
-    """`python -m hfcheck ARGS` in a child: (exit code, wall s, VmHWM KiB, wait4 maxrss KiB, stdout tail)."""
-    hwm_file = tmp / "hwm.txt"
-    out_file = tmp / "cli.out"
-    started = time.perf_counter()
-    with open(out_file, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(hwm_file), *args], cwd=tmp, env=_child_env(), stdout=out, stderr=subprocess.STDOUT)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    hwm = int(hwm_file.read_text()) if hwm_file.exists() else 0
-    tail = "\n".join(out_file.read_text(errors="replace").strip().splitlines()[-6:])
-    return proc.returncode, wall, hwm, int(usage.ru_maxrss), tail
-
-
 # --------------------------------------------------------------------------------------
 # The benchmark
 # --------------------------------------------------------------------------------------
-
-def _mib(kib: int | float) -> str:
-    return f"{kib / 1024:.1f}"
-
 
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
@@ -334,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         naive_rate = naive["urls"] / naive["seconds"]
         naive_full_s = a.urls / naive_rate
         rows.append(("naive sequential HEAD (old script)", f"{naive['urls']:,}", f"{naive['seconds']:.1f}", f"{naive_rate:,.0f}",
-                     f"{naive_emu:,}", f"{naive['requests']:,}*", _mib(naive["peak_kib"])))
+                     f"{naive_emu:,}", f"{naive['requests']:,}*", mib(naive["peak_kib"])))
         notes.append(f"naive: measured on the first {naive['urls']:,} URLs (HEAD one by one, 0.2 s pause per 200; aiohttp, one"
                      f" keep-alive session; *its own count), extrapolated to {a.urls:,} URLs: {naive_full_s:,.0f} s"
                      f" ({naive_full_s / 3600:.2f} h); found {naive['present']:,} present, {naive['missing']:,} missing")
@@ -346,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         head_rate = head["urls"] / head["seconds"]
         label = f"hfcheck --method head -c {CONCURRENCY}"
         rows.append((label, f"{head['urls']:,}", f"{head['seconds']:.1f}", f"{head_rate:,.0f}", f"{head_emu:,}",
-                     f"{head['requests']:,}" if head["requests"] is not None else "-", _mib(head["peak_kib"])))
+                     f"{head['requests']:,}" if head["requests"] is not None else "-", mib(head["peak_kib"])))
         if head["stopped"]:
             notes.append(f"head: stopped after {RUN_DEADLINE_S:.0f} s with {head['urls']:,} URLs settled; extrapolated to {a.urls:,}:"
                          f" {a.urls / head_rate:,.0f} s")
@@ -361,8 +303,8 @@ def main(argv: list[str] | None = None) -> None:
         lst_stats = ctl.stats()
         lst_emu = lst_stats["requests"]
         lst_rate = lst["urls"] / lst["seconds"]
-        rows.append((f"hfcheck --method list", f"{lst['urls']:,}", f"{lst['seconds']:.1f}", f"{lst_rate:,.0f}", f"{lst_emu:,}",
-                     f"{lst['requests']:,}" if lst["requests"] is not None else "-", _mib(lst["peak_kib"])))
+        rows.append(("hfcheck --method list", f"{lst['urls']:,}", f"{lst['seconds']:.1f}", f"{lst_rate:,.0f}", f"{lst_emu:,}",
+                     f"{lst['requests']:,}" if lst["requests"] is not None else "-", mib(lst["peak_kib"])))
         notes.append(f"list: full {a.urls:,} URLs; child wall {lst_wall:.1f} s; requests by kind {lst_stats['kinds']};"
                      f" findings {_counts_line(lst['counts'], world.expected)}")
 
@@ -401,19 +343,19 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  NOTE: seeding passed {SEED_DEADLINE_S:.0f} s, so the memory run uses {big.urls:,} URLs, not {a.million:,}")
             mconfig = tmp / "million.toml"
             write_config(mconfig, mdb, emu.url)
-            base_rc, _, base_kib, _, _ = run_hfcheck_cli(["--version"], tmp, timeout=120)
+            base_kib = run_hfcheck(["--version"], tmp, child_env(), timeout=120).peak_kib
             ctl.reset_stats()
-            rc, wall, kib, maxrss, tail = run_hfcheck_cli(
-                ["verify", "--method", "list", "--config", str(mconfig), "--data-dir", str(tmp / "run-million"), "--lang", "en"],
-                tmp, timeout=1800)
+            run = run_hfcheck(["verify", "--method", "list", "--config", str(mconfig), "--data-dir", str(tmp / "run-million"), "--lang", "en"],
+                              tmp, child_env(), timeout=1800)
+            rc, wall, kib, maxrss, tail = run.rc, run.wall_s, run.peak_kib, run.maxrss_kib, run.tail()
             m_emu = ctl.stats()["requests"]
             print(f"python -m hfcheck verify --method list on {big.urls:,} URLs: exit {rc}, wall {wall:.1f} s"
                   f" ({big.urls / wall:,.0f} URLs/s), {m_emu:,} requests (emulator)")
-            print(f"  peak RSS {_mib(kib)} MiB (VmHWM at exit; wait4 ru_maxrss {_mib(maxrss)} MiB);"
-                  f" interpreter + hfcheck baseline (`python -m hfcheck --version`) {_mib(base_kib)} MiB")
+            print(f"  peak RSS {mib(kib)} MiB (VmHWM at exit; wait4 ru_maxrss {mib(maxrss)} MiB);"
+                  f" interpreter + hfcheck baseline (`python -m hfcheck --version`) {mib(base_kib)} MiB")
             print("  " + tail.replace("\n", "\n  "))
             ok = kib / 1024 < MILLION_MAX_MIB and rc in (0, 1)
-            print(f"target peak memory < {MILLION_MAX_MIB:g} MiB for {big.urls:,} URLs (list): {_mib(kib)} MiB -> {_verdict(ok)}"
+            print(f"target peak memory < {MILLION_MAX_MIB:g} MiB for {big.urls:,} URLs (list): {mib(kib)} MiB -> {_verdict(ok)}"
                   + ("" if big.urls >= 1_000_000 else "  [fewer URLs than 1,000,000]"))
     finally:
         emu.stop()
