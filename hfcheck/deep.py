@@ -272,8 +272,7 @@ class DeepChecker:
             self.bytes_read += fetched.size
             plain = await asyncio.to_thread(decrypted_sha256, self.key, part, u.path)
         except FetchFailed as exc:
-            cat = "unverified" if exc.category == "no_access" else ("missing" if exc.category == "missing" else "unverified")
-            return self._done(f, cat, exc.detail)
+            return self._done(f, "missing" if exc.category == "missing" else "unverified", exc.detail)
         except Unverifiable as exc:
             return self._done(f, "unverified", str(exc))
         except CryptoError as exc:
