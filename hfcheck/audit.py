@@ -159,15 +159,18 @@ def build_plan(cfg: Config, vr: VerifyResult, deep: DeepResult | None, prefix: t
 
 
 def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) -> list[dict[str, Any]]:
-    """Read-back problems: a lost local file is restored from its backup; a bad backup is
-    fetched for inspection (repair does not yet re-upload a file that exists but differs)."""
+    """Read-back problems: a backup that does not decrypt is uploaded again by `repair`; a lost
+    local file is restored from its backup; a backup that decrypts to other bytes than the local
+    file is fetched for inspection (which of the two is right is for a person to say)."""
     if deep is None:
         return []
     out = []
+    if deep.counts["decrypt_failed"]:
+        tweets = len({f.tweet_id for f in deep.findings if f.category == "decrypt_failed" and f.tweet_id})
+        out.append({"kind": "deep_decrypt_failed", "tool": "repair", "files": deep.counts["decrypt_failed"], "tweets": tweets, "commands": [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")]})
     groups = {
         "local_missing": ("restore", str(cfg.media_root)),
         "differs": ("restore", str(Path(cfg.data_dir) / "restore-check")),
-        "decrypt_failed": ("restore", str(Path(cfg.data_dir) / "restore-check")),
     }
     for kind, (tool, out_dir) in groups.items():
         fs = [f for f in deep.findings if f.category == kind]

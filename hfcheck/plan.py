@@ -32,6 +32,7 @@ class FilePlan:
     old_url: str | None = None  # for wrong_path: the URL it replaces
     media_url: str | None = None  # where to fetch it again if the local file is gone
     exists_remote: bool = False
+    replace: bool = False  # upload although the path exists: what is there does not decrypt
 
     @property
     def media(self) -> str:
@@ -48,6 +49,7 @@ class TweetPlan:
     files: list[FilePlan] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     media_urls: list[str] | None = None  # for empty_media: the recovered list
+    unreadable: list[tuple[str, str, str, int]] = field(default_factory=list)  # (repo, path, local rel, index)
 
     def change(self) -> Any:
         """The row edit, applied after the Hub confirmed every file (read-modify-write)."""
@@ -81,7 +83,8 @@ def plan_line(i: int, n: int, plan: TweetPlan) -> str:
 def dry_run_lines(plan: TweetPlan) -> list[str]:
     out = []
     for fp in plan.files:
-        action = "already in repo" if fp.exists_remote else f"upload {fp.local_rel} -> {fp.repo_id}:{fp.remote_path}"
+        verb = "re-upload (the backup there does not decrypt)" if fp.replace else "upload"
+        action = "already in repo" if fp.exists_remote else f"{verb} {fp.local_rel} -> {fp.repo_id}:{fp.remote_path}"
         out.append(f"    {fp.kind}: {action}")
         if fp.old_url:
             out.append(f"    replace URL {fp.old_url}\n         with {fp.url}")

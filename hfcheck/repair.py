@@ -6,6 +6,8 @@
                  at that path, upload it to its encrypted path, replace that one URL.
     empty_media  backup URLs but no media list: fetch the tweet (twscrape), download its
                  media into the local layout, back them up, record media_urls and the URLs.
+    unreadable   a read-back (`verify --deep`, `audit`) found that the backup does not decrypt
+                 (tampered, truncated): encrypt the local file again, upload it to that path.
 
 Problems come from verify's progress file (a fresh verify runs when there is none); empty
 media lists come from the database. Every step is idempotent: encrypted names are
@@ -18,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,14 +53,14 @@ from hfcheck.plan import (
     to_job,
 )
 from hfcheck.pool import Put, run_pool
-from hfcheck.state import StateDB
+from hfcheck.state import STATE_DB_NAME, StateDB
 from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
 from hfcheck.upload import TweetUploader, remote_sizes
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 
-KINDS = ("missing", "wrong_path", "empty_media")
+KINDS = ("missing", "wrong_path", "empty_media", "unreadable")
 
 
 def load_problems(cfg: Config) -> list[Finding]:
@@ -68,6 +70,29 @@ def load_problems(cfg: Config) -> list[Finding]:
     if not progress.complete:
         raise InputError(f"the verify run in {path} did not finish: run `hfcheck verify --resume` first")
     return [f for f in progress.problems if f.category in (Category.MISSING, Category.WRONG_PATH)]
+
+
+Unreadable = tuple[str, str, str, int, str]  # (repo, path, local rel, media index, tweet id)
+
+
+def load_unreadable(cfg: Config, key: ArchiveKey) -> tuple[list[Unreadable], list[str]]:
+    """Backups a read-back found undecryptable, and the ones that cannot be mapped back to a
+    local file (their name does not decrypt either). Reads state.db only if it exists."""
+    if not (cfg.data_dir / STATE_DB_NAME).is_file():
+        return [], []
+    with StateDB.in_data_dir(cfg.data_dir) as state:
+        found = state.unreadable_backups()
+    items: list[Unreadable] = []
+    errors: list[str] = []
+    for repo_id, path in found:
+        try:
+            rel = local_path_for(key, path)
+            _, _, name = parse_local_relpath(rel)
+        except (CryptoError, UnsafePath) as exc:
+            errors.append(f"{repo_id}:{path}: the backup does not decrypt and neither does its name ({exc}); re-upload it by hand")
+            continue
+        items.append((repo_id, path, rel, name.index, name.tweet_id))
+    return items, errors
 
 
 class Planner:
@@ -82,12 +107,16 @@ class Planner:
         assert cfg.media_root is not None
         self.root: Path = cfg.media_root
 
-    async def plans(self, findings: list[Finding], *, file_type: str | None, limit: int | None) -> list[TweetPlan]:
+    async def plans(self, findings: list[Finding], *, file_type: str | None, limit: int | None, unreadable: Sequence[Unreadable] = ()) -> list[TweetPlan]:
         by_tweet: dict[str, TweetPlan] = {}
         for f in findings:
             plan = by_tweet.setdefault(f.tweet_id, TweetPlan(f.tweet_id))
             plan.kinds.add(f.category.value)
             plan.findings.append(f)
+        for repo_id, path, rel, index, tweet_id in unreadable:
+            plan = by_tweet.setdefault(tweet_id, TweetPlan(tweet_id))
+            plan.kinds.add("unreadable")
+            plan.unreadable.append((repo_id, path, rel, index))
         async for row in self.archive.rows(where=gap_tweets_sql(self.archive, ("empty_media",))):
             by_tweet.setdefault(row.tweet_id, TweetPlan(row.tweet_id)).kinds.add("empty_media")
         plans = []
@@ -119,6 +148,13 @@ class Planner:
                 plan.errors.append(fp)
             else:
                 plan.files.append(fp)
+        for repo_id, path, rel, index in plan.unreadable:
+            recorded = next((u for u in row.hf_urls if _is_at(u, repo_id, path)), None)
+            if recorded is None:
+                plan.errors.append(f"{repo_id}:{path}: unreadable, but no longer recorded for this tweet")
+                continue
+            media_url = row.media_urls[index] if index < len(row.media_urls) else None
+            plan.files.append(FilePlan("unreadable", rel, repo_id, path, recorded, media_url=media_url, replace=True))
 
     def _missing(self, f: Finding, row: TweetRow) -> FilePlan | str:
         url = BackupURL.parse(f.url)
@@ -156,11 +192,20 @@ class Planner:
         by_repo: dict[str, list[FilePlan]] = defaultdict(list)
         for plan in plans:
             for fp in plan.files:
-                by_repo[fp.repo_id].append(fp)
+                if not fp.replace:
+                    by_repo[fp.repo_id].append(fp)
         for repo_id, fps in by_repo.items():
             found = await remote_sizes(self.cfg, repo_id, [fp.remote_path for fp in fps])
             for fp in fps:
                 fp.exists_remote = fp.remote_path in found
+
+
+def _is_at(url: str, repo_id: str, path: str) -> bool:
+    try:
+        u = BackupURL.parse(url)
+    except ValueError:
+        return False
+    return (u.repo_id, u.path) == (repo_id, path)
 
 
 def empty_media_files(cfg: Config, key: ArchiveKey, placement: RepoPlacement, row: TweetRow, media_urls: list[str]) -> list[FilePlan]:
@@ -201,10 +246,15 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
         opts.echo("no verify progress file: running verify first")
         await run_verify(cfg, VerifyOptions())
     findings = load_problems(cfg)
+    unreadable, unmappable = load_unreadable(cfg, key)
     summary = RunSummary(dry_run=opts.dry_run)
+    for line in unmappable:
+        opts.echo(f"error: {line}")
+        summary.files_failed += 1
+        summary.errors.append({"tweet_id": "", "reason": line})
     async with Archive(cfg, writable=not opts.dry_run) as archive:
         placement = await RepoPlacement.load(cfg)
-        plans = await Planner(cfg, archive, key, placement).plans(findings, file_type=opts.file_type, limit=opts.limit)
+        plans = await Planner(cfg, archive, key, placement).plans(findings, file_type=opts.file_type, limit=opts.limit, unreadable=unreadable)
         summary.tweets = len(plans)
         if opts.dry_run:
             for i, plan in enumerate(plans, 1):

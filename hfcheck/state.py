@@ -189,6 +189,19 @@ class StateDB:
         with self._lock:
             self._conn.execute("INSERT INTO deep_checks VALUES (?, ?, ?, ?)", (repo_id, path, when, result))
 
+    def unreadable_backups(self) -> list[tuple[str, str]]:
+        """(repo, path) whose latest read-back failed to decrypt and that nobody uploaded since:
+        what `repair` re-uploads from the local file."""
+        with self._lock:
+            rows = self._conn.execute(
+                """SELECT d.repo_id, d.path FROM deep_checks d
+                   WHERE d.result = 'decrypt_failed'
+                     AND d.checked_at = (SELECT max(checked_at) FROM deep_checks l WHERE l.repo_id = d.repo_id AND l.path = d.path)
+                     AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.repo_id = d.repo_id AND u.path = d.path AND u.uploaded_at >= d.checked_at)
+                   GROUP BY d.repo_id, d.path ORDER BY d.repo_id, d.path"""
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def last_deep_check(self, repo_id: str, path: str) -> DeepCheck | None:
         """The most recent deep check of `path`, if any (to skip files checked recently)."""
         with self._lock:

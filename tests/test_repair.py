@@ -153,3 +153,29 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     assert db_a == db_b
     assert paths_a == paths_b
     assert commits_b == commits_a  # the killed run committed nothing; each file committed once
+
+
+def test_a_backup_that_does_not_decrypt_is_uploaded_again(world) -> None:
+    """verify --deep finds a truncated backup (decrypt_failed); repair re-encrypts the local file
+    to the same path, after which it decrypts to the local bytes; a second repair leaves it."""
+    key = load_key(world.root / "archive.key")
+    tid = world.planted["tweets"]["ok"][0]
+    url = BackupURL.parse(json.loads(db_rows(world)[tid][2])[0])
+    good = b"".join(world.hub.store.read_blob(world.hub.store.file_info(REPO, url.path).sha256))
+    world.hub.store.commit(REPO, [(url.path, good[:-1])], lfs=True)  # truncated by one byte
+
+    r = run(world, "verify", "--deep", "--sample", "all")
+    assert r.returncode == 1 and json.loads((world.root / "data" / "verify_report.json").read_text())["deep"]["counts"]["decrypt_failed"] == 1
+    dry = run(world, "repair", "--dry-run")
+    assert f"unreadable: re-upload (the backup there does not decrypt) {local_path_for(key, url.path)}" in dry.stdout
+    rows_before = db_rows(world)
+    assert run(world, "repair").returncode in (0, 1)
+
+    local = world.root / "media" / local_path_for(key, url.path)
+    got = Path(hf_hub_download(REPO, url.path, repo_type="dataset", revision="main", endpoint=str(world.hub.url), token=TOKEN, cache_dir=world.root / "hf-cache"))
+    decrypt_file(key, got, world.root / "restored.bin", url.path)
+    assert (world.root / "restored.bin").read_bytes() == local.read_bytes()
+    assert db_rows(world)[tid] == rows_before[tid]  # the URL was right all along: the row is unchanged
+
+    again = run(world, "repair", "--dry-run")
+    assert "unreadable" not in again.stdout

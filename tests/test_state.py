@@ -108,3 +108,17 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(InputError, match="newer hfcheck"):
         StateDB.open(path)
+
+
+def test_unreadable_backups_are_the_latest_failed_read_backs_not_uploaded_since(tmp_path: Path) -> None:
+    with StateDB.in_data_dir(tmp_path) as db:
+        a, b, c, d = "encrypted_images/u/a", "encrypted_images/u/b", "encrypted_images/u/c", "encrypted_images/u/d"
+        db.record_deep_check("o/r", a, "decrypt_failed", checked_at=10.0)  # still unreadable
+        db.record_deep_check("o/r", b, "decrypt_failed", checked_at=10.0)
+        db.record_deep_check("o/r", b, "deep_ok", checked_at=20.0)  # a later read-back was fine
+        db.record_deep_check("o/r", c, "decrypt_failed", checked_at=10.0)
+        db.record_uploads([Item("o/r", c, "0" * 64, 1)], "e" * 40, uploaded_at=15.0)  # uploaded again since
+        db.record_uploads([Item("o/r", d, "0" * 64, 1)], "e" * 40, uploaded_at=5.0)
+        db.record_deep_check("o/r", d, "decrypt_failed", checked_at=10.0)  # failed after its upload
+        db.record_deep_check("o/r", d, "decrypt_failed", checked_at=12.0)
+        assert db.unreadable_backups() == [("o/r", a), ("o/r", d)]

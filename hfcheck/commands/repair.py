@@ -35,4 +35,4 @@ def repair(cfg: Config, dry_run: bool, limit: int | None, file_type: str | None,
     click.echo(run_summary("repair", summary, cfg.lang))
     if not dry_run:
         write_json_atomic(cfg.data_dir / REPORT_NAME, {"tool": "hfcheck repair", **summary.to_dict()})
-    return EXIT_PROBLEMS if summary.tweets_error else EXIT_OK
+    return EXIT_PROBLEMS if summary.tweets_error or summary.files_failed else EXIT_OK
