@@ -279,7 +279,7 @@ def build_demo(root: Path, *, tweets: int = 120, seed: int = 7, media_port: int 
     """
     import shutil
 
-    for sub in ("media", "source", "hub", "data"):
+    for sub in ("media", "source", "hub", "data", "restored"):
         shutil.rmtree(root / sub, ignore_errors=True)
     builder = DemoBuilder(root, tweets, seed, media_port, endpoint)
     plan = builder.build()
