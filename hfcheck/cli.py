@@ -2,13 +2,16 @@
 
 click gives us usage errors with exit code 2 and help text for free. Every subcommand takes
 the common flags through `@common_options` and receives a ready `Config`. Expected failures
-(`HfcheckError`) become one line on stderr and their exit code; never a traceback.
+(`HfcheckError`) become one line on stderr and their exit code; never a traceback. So do the
+failures no run can prevent: a server that cannot be reached (exit 3) and a file or folder
+that cannot be read or written (exit 2), each named.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import os
 import signal
 import sys
@@ -18,7 +21,7 @@ from typing import Any, Callable, Coroutine, TypeVar
 import click
 
 from hfcheck.config import Config, load_config, parse_set_flags
-from hfcheck.errors import EXIT_INCOMPLETE, HfcheckError, IncompleteError
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_USAGE, HfcheckError, IncompleteError
 
 T = TypeVar("T")
 
@@ -90,6 +93,25 @@ def _register() -> None:
         cli.add_command(command)
 
 
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Transport errors of the HTTP stacks in use: aiohttp (ours), httpx (under
+    huggingface_hub, which vendors it as httpx2, and twscrape). None of them carries a token."""
+    import aiohttp
+
+    kinds: list[type[BaseException]] = [aiohttp.ClientError, ConnectionError, TimeoutError]
+    for name in ("httpx", "httpx2"):
+        try:
+            kinds.append(importlib.import_module(name).HTTPError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(kinds)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"hfcheck: error: {message}", err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `python -m hfcheck` and the `hfcheck` script."""
     _register()
@@ -104,8 +126,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(EXIT_INCOMPLETE)
     except HfcheckError as exc:
-        click.echo(f"hfcheck: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except _network_errors() as exc:
+        _fail(f"could not complete a request ({type(exc).__name__}): {exc}; what was done is saved, run again", EXIT_INCOMPLETE)
+    except OSError as exc:
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), EXIT_USAGE)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -67,6 +67,22 @@ def test_cli_config_error_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+def test_a_data_dir_that_cannot_be_created_is_one_line_exit_2(tmp_path: Path) -> None:
+    import sqlite3
+    import subprocess
+    import sys
+
+    db = tmp_path / "a.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT)")
+    con.close()
+    (tmp_path / "file").write_text("not a folder")
+    r = subprocess.run([sys.executable, "-m", "hfcheck", "verify", "--db", str(db), "--data-dir", str(tmp_path / "file" / "data")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("hfcheck: error: ") and str(tmp_path / "file") in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_example_config_is_valid() -> None:
     cfg = load_config(Path(__file__).parent.parent / "hfcheck.example.toml", {}, env={})
     assert cfg.repos == ("your-name/media-backup",) and cfg.limits.api_per_window is None
