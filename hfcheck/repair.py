@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 
 KINDS = ("missing", "wrong_path", "empty_media", "unreadable")
+FINAL_ON_X = frozenset({"deleted", "not_found"})  # X's answers that will not change
 
 
 def load_problems(cfg: Config) -> list[Finding]:
@@ -270,6 +272,8 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[T
     assert cfg.media_root is not None
     lines = TweetLines(summary, opts.echo, bar=opts.progress_bar)
     source = _tweet_source(cfg) if any("empty_media" in p.kinds for p in plans) else None
+    if source is not None and cfg.twitter_fixtures is not None and not await source.active_accounts():
+        await add_cookie_account(cfg.twscrape_accounts_db or "", "fixtures", "auth_token=fixture; ct0=fixture")
     async with contextlib.AsyncExitStack() as stack:
         dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
@@ -287,7 +291,7 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[T
             if row is None:
                 plan.errors.append("tweet no longer in the database")
             elif "empty_media" in plan.kinds:
-                await _recover_media(cfg, key, placement, plan, row, source)
+                await _recover_media(cfg, key, placement, plan, row, source, state)
             if not plan.errors:
                 summary.downloads(await ensure_local(cfg.media_root, plan, dl))
             if plan.errors:
@@ -314,17 +318,25 @@ def _tweet_source(cfg: Config) -> TweetSource | None:
     return TweetSource(cfg.twscrape_accounts_db, transport=transport)
 
 
-async def _recover_media(cfg: Config, key: ArchiveKey, placement: RepoPlacement, plan: TweetPlan, row: TweetRow, source: TweetSource | None) -> None:
-    """Ask X for the tweet's media; deleted/protected tweets are reported with X's reason."""
+async def _recover_media(cfg: Config, key: ArchiveKey, placement: RepoPlacement, plan: TweetPlan, row: TweetRow, source: TweetSource | None, state: StateDB) -> None:
+    """Ask X for the tweet's media; deleted/protected tweets are reported with X's reason.
+
+    A tweet X said is deleted or does not exist is not asked about again (twscrape accounts
+    are scarce): its error line says since when it is known."""
+    known = state.x_lookup(plan.tweet_id)
+    if known is not None and known.status in FINAL_ON_X:
+        since = time.strftime("%Y-%m-%d", time.gmtime(known.checked_at))
+        plan.errors.append(f"tweet {known.status} on X (known since {since}): {known.reason}")
+        return
     if source is None:
         plan.errors.append("media list is empty and twscrape is not configured (twitter.accounts_db)")
         return
     if row.username is None:
         plan.errors.append("unsafe username: cannot build local paths")
         return
-    if cfg.twitter_fixtures is not None and not await source.active_accounts():
-        await add_cookie_account(cfg.twscrape_accounts_db or "", "fixtures", "auth_token=fixture; ct0=fixture")
     lookup = await source.lookup(plan.tweet_id)
+    if lookup.status != "error":
+        state.record_x_lookup(plan.tweet_id, lookup.status, lookup.reason)
     if lookup.status != "ok":
         plan.errors.append(f"tweet {lookup.status} on X: {lookup.reason}")
         return

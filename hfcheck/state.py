@@ -43,6 +43,12 @@ CREATE TABLE IF NOT EXISTS deep_checks (
     result     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deep_checks_by_path ON deep_checks (repo_id, path, checked_at);
+CREATE TABLE IF NOT EXISTS x_lookups (
+    tweet_id   TEXT PRIMARY KEY,
+    status     TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    checked_at REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 _PAGE = 1000
@@ -84,6 +90,16 @@ class DeepCheck:
     path: str
     checked_at: float
     result: str
+
+
+@dataclass(frozen=True)
+class XLookup:
+    """What X last said of a tweet whose media list was lost (twscrape's answer, classified)."""
+
+    tweet_id: str
+    status: str
+    reason: str
+    checked_at: float
 
 
 class StateDB:
@@ -202,6 +218,17 @@ class StateDB:
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    def record_x_lookup(self, tweet_id: str, status: str, reason: str, *, checked_at: float | None = None) -> None:
+        """Remember X's answer for a tweet (the latest one replaces the previous)."""
+        when = time.time() if checked_at is None else checked_at
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO x_lookups VALUES (?, ?, ?, ?)", (tweet_id, status, reason, when))
+
+    def x_lookup(self, tweet_id: str) -> XLookup | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM x_lookups WHERE tweet_id = ?", (tweet_id,)).fetchone()
+        return XLookup(*row) if row else None
+
     def last_deep_check(self, repo_id: str, path: str) -> DeepCheck | None:
         """The most recent deep check of `path`, if any (to skip files checked recently)."""
         with self._lock:
@@ -212,4 +239,4 @@ class StateDB:
         return DeepCheck(*row) if row else None
 
 
-__all__ = ["STATE_DB_NAME", "DeepCheck", "StateDB", "UploadRecord", "Uploadable"]
+__all__ = ["STATE_DB_NAME", "DeepCheck", "StateDB", "UploadRecord", "Uploadable", "XLookup"]

@@ -97,6 +97,15 @@ def test_every_kind_repaired_and_restorable(world, tmp_path: Path) -> None:
             assert out.read_bytes() == (world.root / "media" / rel).read_bytes()
             checked += 1
     assert checked >= len(repaired)
+    # X's answer is remembered: the deleted tweet is not asked about again
+    deleted = planted["tweets"]["deleted_on_x"][0]
+    con = sqlite3.connect(world.root / "data" / "state.db")
+    assert con.execute("SELECT status FROM x_lookups WHERE tweet_id = ?", (deleted,)).fetchone() == ("deleted",)
+    con.close()
+    (world.root / "x_fixtures.json").write_text("{}")  # X would now answer nothing at all
+    second = run(world, "repair")
+    line = next(ln for ln in second.stdout.splitlines() if deleted in ln)
+    assert "deleted on X (known since" in line, second.stdout
 
 
 def test_limit_and_file_type(world) -> None:
