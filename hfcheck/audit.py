@@ -32,6 +32,7 @@ from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 from hfcheck.gaps import GapSummary, gap_tweets_sql
 from hfcheck.html_report import render_audit_html
 from hfcheck.report import verify_report
+from hfcheck.state import STATE_DB_NAME, StateDB
 from hfcheck.verify.checkpoint import now_iso
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
@@ -138,7 +139,22 @@ def _media_type(path: str | None) -> str:
     return first.removeprefix("encrypted_") if first in ("encrypted_images", "encrypted_videos", "images", "videos") else "other"
 
 
-def build_plan(cfg: Config, vr: VerifyResult, deep: DeepResult | None, prefix: tuple[str, str]) -> list[dict[str, Any]]:
+async def known_deleted_on_x(archive: Archive, data_dir: Path) -> int:
+    """Tweets with a lost media list that X already said are deleted (repair's memory in
+    state.db): no command can recover them, so the plan does not promise it."""
+    from hfcheck.repair import FINAL_ON_X
+
+    if not (data_dir / STATE_DB_NAME).is_file():
+        return 0
+    n = 0
+    with StateDB.in_data_dir(data_dir) as state:
+        async for row in archive.rows(where=gap_tweets_sql(archive, ("empty_media",))):
+            known = state.x_lookup(row.tweet_id)
+            n += known is not None and known.status in FINAL_ON_X
+    return n
+
+
+def build_plan(cfg: Config, vr: VerifyResult, deep: DeepResult | None, prefix: tuple[str, str], deleted_on_x: int = 0) -> list[dict[str, Any]]:
     """Per kind of problem: how many files and tweets, and the exact commands that fix it."""
     problems = vr.progress.problems
     plan: list[dict[str, Any]] = []
@@ -149,8 +165,10 @@ def build_plan(cfg: Config, vr: VerifyResult, deep: DeepResult | None, prefix: t
             by_type = Counter(_media_type(f.path) for f in fs)
             plan.append({"kind": kind.value, "tool": "repair", "files": len(fs), "tweets": len({f.tweet_id for f in fs}), "by_type": dict(by_type), "commands": repair})
     gaps = vr.gaps
-    if gaps and gaps.empty_media:
-        plan.append({"kind": "empty_media", "tool": "repair", "files": None, "tweets": gaps.empty_media, "commands": repair})
+    if gaps and gaps.empty_media > deleted_on_x:
+        plan.append({"kind": "empty_media", "tool": "repair", "files": None, "tweets": gaps.empty_media - deleted_on_x, "commands": repair})
+    if deleted_on_x:
+        plan.append({"kind": "deleted_on_x", "tool": "", "files": None, "tweets": deleted_on_x, "commands": []})
     if gaps and (gaps.unbacked or gaps.partial):
         plan.append({"kind": "unbacked", "tool": "backup", "files": gaps.unbacked_media, "tweets": gaps.unbacked + gaps.partial, "commands": [_cmd(prefix, "backup", "--dry-run"), _cmd(prefix, "backup")]})
     plan += _deep_plan(cfg, deep, prefix)
@@ -222,6 +240,7 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
         remember_slice(cfg.data_dir, sample)
     async with Archive(cfg) as archive:
         accounts = merge_accounts(await account_counts(archive), vr.progress.problems, deep)
+        deleted_on_x = await known_deleted_on_x(archive, cfg.data_dir) if vr.gaps and vr.gaps.empty_media else 0
     status = combined_exit_code(verify_exit_code(vr), deep)
     report = {
         "tool": "hfcheck audit",
@@ -234,7 +253,7 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
         "gaps": (vr.gaps or GapSummary()).to_dict(),
         "deep": deep.to_dict(),
         "accounts": accounts,
-        "plan": build_plan(cfg, vr, deep, command_prefix(cfg, opts.config_path)),
+        "plan": build_plan(cfg, vr, deep, command_prefix(cfg, opts.config_path), deleted_on_x),
     }
     write_reports(cfg, report)
     return AuditResult(report, vr, deep)

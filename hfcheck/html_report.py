@@ -66,6 +66,7 @@ LABELS: dict[str, dict[str, str]] = {
     "partial": {"en": "Tweets with fewer backups than media", "ja": "バックアップが一部のみのツイート"},
     "unbacked_media": {"en": "Media files without backup", "ja": "バックアップのないメディアファイル"},
     "empty_media": {"en": "Tweets with backups but an empty media list", "ja": "バックアップURLはあるがメディアリストが空のツイート"},
+    "deleted_on_x": {"en": "Lost media lists of tweets deleted on X: nothing left to recover", "ja": "X で削除済みのツイートのメディアリスト（復元不可）"},
     "deep_ok": {"en": "Decrypts to the local file", "ja": "復号結果がローカルと一致"},
     "differs": {"en": "Differs", "ja": "不一致"},
     "decrypt_failed": {"en": "Decryption failed", "ja": "復号失敗"},

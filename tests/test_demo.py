@@ -21,3 +21,6 @@ def test_demo_cycle_fixes_everything_repairable_and_restores_identical_files(tmp
     counts, gaps = final["verify"]["counts"], final["gaps"]
     assert counts["missing"] == counts["wrong_path"] == gaps["unbacked"] == gaps["partial"] == 0
     assert counts["malformed"] == json.loads((root / "planted.json").read_text())["counts"]["malformed"]  # fixed by hand only
+    # the one lost media list left is the tweet deleted on X: the plan says so and promises no repair
+    plan = {item["kind"]: item for item in final["plan"]}
+    assert gaps["empty_media"] == 1 and plan["deleted_on_x"]["tweets"] == 1 and "empty_media" not in plan

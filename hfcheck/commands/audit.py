@@ -42,7 +42,7 @@ def summary_text(report: dict[str, Any], deep_result: DeepResult, lang: str) -> 
             files = "" if item.get("files") is None else f" {item['files']:,} files"
             tweets = "" if item.get("tweets") is None else f" {item['tweets']:,} tweets"
             lines.append(f"- {item['kind']}:{files}{tweets}")
-            lines += [f"    {cmd}" for cmd in item["commands"][:3]]
+            lines += [f"    {cmd}" for cmd in item["commands"][:3]] or ["    nothing to run: X says these tweets are deleted"]
     return "\n".join(lines)
 
 
