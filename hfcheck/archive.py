@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import aiosqlite
 
 from hfcheck.config import Config
-from hfcheck.errors import InputError
+from hfcheck.errors import IncompleteError, InputError
 from hfcheck.paths import TWEET_ID_RE, USERNAME_RE
 
 PAGE_SIZE = 2000
@@ -242,7 +242,10 @@ class Archive:
         c = self.cfg.columns
         select = f'SELECT {self._cols} FROM {self._table} WHERE "{c.id}" = ?'
         async with self._tx:
-            return await self._update_rows(select, edits)
+            try:
+                return await self._update_rows(select, edits)
+            except aiosqlite.Error as exc:  # e.g. locked by the scraper past the busy timeout
+                raise IncompleteError(f"{self.path}: could not write the rows ({exc}); the Hub already has their files: run the same command again to record them") from None
 
     async def _update_rows(self, select: str, edits: Iterable[tuple[Key, Callable[[TweetRow], RowChange | None]]]) -> int:
         c = self.cfg.columns

@@ -8,7 +8,7 @@ never matches) turn the tweet into media.
 
 twscrape waits forever by default when no account is free. Here the pool raises
 (`raise_when_no_account=True`) after a finite `wait_timeout`, every call is wrapped in
-`asyncio.wait_for`, and "no usable account" / "twscrape outdated" stop the run with one
+`asyncio.timeout`, and "no usable account" / "twscrape outdated" stop the run with one
 `IncompleteError` line instead of a hang.
 
 Tests and the demo run twscrape's real code with no network through an injected httpx
@@ -400,7 +400,8 @@ class TweetSource:
         async with sem:
             token = _TRANSPORT.set(self.transport)
             try:
-                rep = await asyncio.wait_for(self.api.tweet_details_raw(int(tweet_id)), self.call_timeout)
+                async with asyncio.timeout(self.call_timeout):  # same task: a cancelled run leaves no orphan
+                    rep = await self.api.tweet_details_raw(int(tweet_id))
             except NoAccountError:
                 raise await self._no_account_error() from None
             except GqlFeaturesOutdatedError:

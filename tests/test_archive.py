@@ -183,3 +183,25 @@ async def test_concurrent_edits_queue_for_the_one_connection(tmp_path: Path) -> 
     rows = dict(con.execute("SELECT id, huggingface_urls FROM tweets").fetchall())
     con.close()
     assert all(sorted(json.loads(rows[str(i)])) == sorted([f"u{i}", f"v{(i - 2) % 40 + 1}"]) for i in range(1, 41))
+
+
+async def test_a_database_locked_by_the_scraper_stops_with_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The users' scraper holds the write lock past the busy timeout: no row changes, and the
+    error says the files are on the Hub and that running again records them."""
+    import hfcheck.archive
+    from hfcheck.errors import IncompleteError
+
+    monkeypatch.setattr(hfcheck.archive, "BUSY_TIMEOUT_MS", 200)
+    db = tmp_path / "a.db"
+    make_db(db, [("1", "bob", "[]", "[]")])
+    async with Archive(cfg_for(db), writable=True) as a:
+        scraper = sqlite3.connect(db, isolation_level=None)
+        scraper.execute("BEGIN IMMEDIATE")
+        with pytest.raises(IncompleteError, match="run the same command again"):
+            await a.update_rows([("1", lambda r: RowChange(hf_urls=["u"]))])
+        scraper.execute("ROLLBACK")
+        scraper.close()
+        assert await a.update_rows([("1", lambda r: RowChange(hf_urls=["u"]))]) == 1  # the run after goes through
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT huggingface_urls FROM tweets").fetchone() == ('["u"]',)
+    con.close()
