@@ -109,7 +109,7 @@ class Archive:
         self.writable = writable
         self._db: aiosqlite.Connection | None = None
         # One connection, so one transaction at a time: concurrent tweets' edits queue here,
-        # and a lookup never reads another task's uncommitted edit.
+        # and a read (a lookup, a page of rows) never sees another task's uncommitted edit.
         self._tx = asyncio.Lock()
         c = cfg.columns
         self._cols = f'"{c.id}", "{c.username}", "{c.media_urls}", "{c.huggingface_urls}"'
@@ -191,7 +191,7 @@ class Archive:
             else:
                 sql = f"SELECT {self._cols} FROM {self._table} WHERE {id_col} > ?{extra} ORDER BY {id_col} LIMIT ?"
                 args = (after, *params, page_size)
-            async with self.db.execute(sql, args) as cur:
+            async with self._tx, self.db.execute(sql, args) as cur:  # never inside another task's edit
                 page = await cur.fetchall()
             for raw in page:
                 yield self.to_row(raw)  # type: ignore[arg-type]
