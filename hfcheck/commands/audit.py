@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,7 @@ from typing import Any
 import click
 
 from hfcheck.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
-from hfcheck.cli import common_options, run_async
+from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.deep import DeepResult, Sample, deep_summary, sample_option
 from hfcheck.gaps import GapSummary
@@ -67,7 +65,7 @@ def audit(cfg: Config, resume: bool, sample: Sample | None, concurrency: int | N
         concurrency=concurrency or cfg.concurrency,
         deep_concurrency=deep_concurrency,
         config_path=Path(config_path) if config_path else None,
-        progress_bar=sys.stderr.isatty() and not os.environ.get("CI") and not as_json,
+        progress_bar=show_progress_bar() and not as_json,
     )
     result = run_async(run_audit(cfg, opts))
     report = result.report
