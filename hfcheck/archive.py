@@ -206,21 +206,22 @@ class Archive:
 
     async def count(self, where: str = "", params: tuple[Any, ...] = ()) -> int:
         sql = f"SELECT count(*) FROM {self._table}" + (f" WHERE {where}" if where else "")
-        async with self.db.execute(sql, params) as cur:
+        async with self._tx, self.db.execute(sql, params) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def count_urls(self, after: Key | None = None) -> int:
-        """Recorded backup URLs in rows after `after` (for the progress bar and the method choice)."""
+    async def count_urls(self, after: Key | None = None, where: str = "") -> int:
+        """Recorded backup URLs in rows after `after` that match `where` (for progress bars and
+        verify's choice of method)."""
         c = self.cfg.columns
         hf = f'"{c.huggingface_urls}"'
         n = f"CASE WHEN json_valid({hf}) AND json_type({hf}) = 'array' THEN json_array_length({hf}) ELSE 1 END"
-        sql = f"SELECT coalesce(sum({n}), 0) FROM {self._table} WHERE {self.has_backup_sql()}"
+        sql = f"SELECT coalesce(sum({n}), 0) FROM {self._table} WHERE {self.has_backup_sql()}" + (f" AND ({where})" if where else "")
         args: tuple[Any, ...] = ()
         if after is not None:
             sql += f' AND "{c.id}" > ?'
             args = (after,)
-        async with self.db.execute(sql, args) as cur:
+        async with self._tx, self.db.execute(sql, args) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 

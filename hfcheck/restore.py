@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import aiohttp
+from tqdm import tqdm
 from yarl import URL
 
 from hfcheck import __version__
@@ -320,6 +321,14 @@ class Selection:
         return self
 
 
+def _user_sql(archive: Archive, sel: Selection) -> str:
+    """The SQL condition of `--user` ('' for the others)."""
+    if sel.user is None:
+        return ""
+    # check_username() allowed only [A-Za-z0-9_]: safe to write into the SQL literal.
+    return f'"{archive.cfg.columns.username}" = \'{check_username(sel.user)}\''
+
+
 async def selected_rows(archive: Archive, sel: Selection) -> AsyncIterator[TweetRow]:
     """The rows a selection names, streamed (only rows that record a backup URL)."""
     if sel.tweets:
@@ -330,8 +339,7 @@ async def selected_rows(archive: Archive, sel: Selection) -> AsyncIterator[Tweet
         return
     where = archive.has_backup_sql()
     if sel.user is not None:
-        # check_username() allowed only [A-Za-z0-9_]: safe to write into the SQL literal.
-        where += f' AND "{archive.cfg.columns.username}" = \'{check_username(sel.user)}\''
+        where += f" AND {_user_sql(archive, sel)}"
     async for row in archive.rows(where=where):
         yield row
 
@@ -460,22 +468,31 @@ def jobs_of(row: TweetRow, endpoint: str, hf_column: str) -> tuple[list[_Job], l
     return [_Job(t.tweet_id, t.index, t.url) for t in tasks], bad
 
 
-async def run_restore(cfg: Config, sel: Selection, out: Path, *, concurrency: int = 8, overwrite: bool = False, on_outcome: Callable[[RestoreOutcome], None] | None = None) -> RestoreSummary:
-    """Restore the selected tweets' backups into `out`; the summary lists every failure."""
+async def run_restore(cfg: Config, sel: Selection, out: Path, *, concurrency: int = 8, overwrite: bool = False, on_outcome: Callable[[RestoreOutcome], None] | None = None, progress_bar: bool = False) -> RestoreSummary:
+    """Restore the selected tweets' backups into `out`; the summary lists every failure.
+
+    With `progress_bar`, a tqdm bar over the selected URLs (on stderr); `on_outcome` lines are
+    then written above it."""
     sel.validate()
     cfg.require("db", "key_file")
     assert cfg.key_file is not None
     key = load_key(cfg.key_file)
     out.mkdir(parents=True, exist_ok=True)
     summary = RestoreSummary()
+    bar: tqdm[Any] | None = None
 
     def note(outcome: RestoreOutcome) -> None:
         summary.add(outcome)
+        if bar is not None:
+            bar.update(1)
         if on_outcome is not None:
             on_outcome(outcome)
 
     async with Archive(cfg) as archive, HubFetcher(cfg, concurrency=concurrency) as fetcher:
         restorer = Restorer(cfg, key, fetcher, out, overwrite=overwrite)
+        if progress_bar:
+            total = None if sel.tweets else await archive.count_urls(where=_user_sql(archive, sel))
+            bar = tqdm(total=total, unit="file", dynamic_ncols=True)
 
         async def produce(put: Put[_Job]) -> None:
             found = False
@@ -496,7 +513,11 @@ async def run_restore(cfg: Config, sel: Selection, out: Path, *, concurrency: in
                 summary.bytes_written += (out / outcome.local).stat().st_size
             note(outcome)
 
-        await run_pool(produce, work, concurrency)
+        try:
+            await run_pool(produce, work, concurrency)
+        finally:
+            if bar is not None:
+                bar.close()
         summary.resumed = fetcher.resumed
     with contextlib.suppress(OSError):
         (out / PARTS_DIR).rmdir()  # only when empty: interrupted downloads stay for the next run

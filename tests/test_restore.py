@@ -73,8 +73,10 @@ def test_restore_all_gives_the_exact_local_bytes(world, tmp_path: Path) -> None:
     assert json.loads(again.stdout)["counts"]["exists"] == world.planted["counts"]["present"]  # kept, not refetched
 
 
-async def test_user_selection_restores_only_that_account(world, tmp_path: Path) -> None:
-    summary = await run_restore(world.config(data_dir=tmp_path / "d"), Selection(user="alice"), tmp_path / "out")
+async def test_user_selection_restores_only_that_account(world, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = await run_restore(world.config(data_dir=tmp_path / "d"), Selection(user="alice"), tmp_path / "out", progress_bar=True)
+    handled = sum(summary.counts.values())
+    assert f"{handled}/{handled}" in capsys.readouterr().err  # the bar's total is that account's URLs
     assert summary.counts["restored"] > 0
     assert {p.parts[1] for p in files_under(tmp_path / "out")} == {"alice"}
 

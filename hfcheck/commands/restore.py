@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from hfcheck.atomic import write_json_atomic
-from hfcheck.cli import common_options, run_async
+from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 from hfcheck.restore import RestoreOutcome, RestoreSummary, Selection, run_restore
@@ -66,11 +68,16 @@ def restore(cfg: Config, tweets: tuple[str, ...], user: str | None, everything: 
     2 usage error, 3 could not complete.
     """
     sel = Selection(tuple(tweets), user, everything).validate()
+    bar = show_progress_bar() and not as_json
+
     def show(o: RestoreOutcome) -> None:
         if o.status in ("failed", "incomplete") and not as_json:
-            click.echo(problem_line(o), err=True)
+            if bar:
+                tqdm.write(problem_line(o), file=sys.stderr)  # above the bar
+            else:
+                click.echo(problem_line(o), err=True)
 
-    summary = run_async(run_restore(cfg, sel, out, concurrency=concurrency, overwrite=overwrite, on_outcome=show))
+    summary = run_async(run_restore(cfg, sel, out, concurrency=concurrency, overwrite=overwrite, on_outcome=show, progress_bar=bar))
     report = {"tool": "hfcheck restore", "out": str(out), **summary.to_dict()}
     path = cfg.data_dir / REPORT_NAME
     write_json_atomic(path, report)
