@@ -32,7 +32,7 @@ from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 from hfcheck.gaps import GapSummary, gap_tweets_sql
 from hfcheck.html_report import render_audit_html
 from hfcheck.report import verify_report
-from hfcheck.state import STATE_DB_NAME, StateDB
+from hfcheck.state import FINAL_ON_X, STATE_DB_NAME, StateDB
 from hfcheck.verify.checkpoint import now_iso
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
@@ -142,8 +142,6 @@ def _media_type(path: str | None) -> str:
 async def known_deleted_on_x(archive: Archive, data_dir: Path) -> int:
     """Tweets with a lost media list that X already said are deleted (repair's memory in
     state.db): no command can recover them, so the plan does not promise it."""
-    from hfcheck.repair import FINAL_ON_X
-
     if not (data_dir / STATE_DB_NAME).is_file():
         return 0
     n = 0

@@ -76,7 +76,23 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         raise IncompleteError("interrupted; what was done is saved (run again, with --resume where offered, to continue)") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The subcommands of `hfcheck.commands`, each imported when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from hfcheck.commands import NAMES
+
+        return sorted(NAMES)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.list_commands(ctx):
+            return None
+        command = getattr(importlib.import_module(f"hfcheck.commands.{name}"), name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hfcheck")
 def cli() -> None:
     """Verify, repair and back up an encrypted media archive on the Hugging Face Hub.
@@ -84,13 +100,6 @@ def cli() -> None:
     Exit codes: 0 all good, 1 problems found, 2 usage or configuration error,
     3 could not complete (no access, Hub unreachable, interrupted).
     """
-
-
-def _register() -> None:
-    from hfcheck.commands import ALL
-
-    for command in ALL:
-        cli.add_command(command)
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -114,7 +123,6 @@ def _fail(message: str, code: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `python -m hfcheck` and the `hfcheck` script."""
-    _register()
     try:
         rv = cli.main(args=argv, prog_name="hfcheck", standalone_mode=False)
     except click.exceptions.Exit as exc:

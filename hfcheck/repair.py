@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hfcheck.archive import Archive, TweetRow
 from hfcheck.config import Config
@@ -54,15 +55,16 @@ from hfcheck.plan import (
     to_job,
 )
 from hfcheck.pool import Put, run_pool
-from hfcheck.state import STATE_DB_NAME, StateDB
-from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
+from hfcheck.state import FINAL_ON_X, STATE_DB_NAME, StateDB
 from hfcheck.upload import TweetUploader, remote_sizes
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 
+if TYPE_CHECKING:
+    from hfcheck.twitter import TweetSource
+
 KINDS = ("missing", "wrong_path", "empty_media", "unreadable")
-FINAL_ON_X = frozenset({"deleted", "not_found"})  # X's answers that will not change
 
 
 def load_problems(cfg: Config) -> list[Finding]:
@@ -271,9 +273,7 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
 async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[TweetPlan], opts: RepairOptions, summary: RunSummary, placement: RepoPlacement) -> None:
     assert cfg.media_root is not None
     lines = TweetLines(summary, opts.echo, bar=opts.progress_bar)
-    source = _tweet_source(cfg) if any("empty_media" in p.kinds for p in plans) else None
-    if source is not None and cfg.twitter_fixtures is not None and not await source.active_accounts():
-        await add_cookie_account(cfg.twscrape_accounts_db or "", "fixtures", "auth_token=fixture; ct0=fixture")
+    source = await _tweet_source(cfg) if any("empty_media" in p.kinds for p in plans) else None
     async with contextlib.AsyncExitStack() as stack:
         dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
@@ -306,7 +306,13 @@ async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[T
     summary.bytes_uploaded = up.committer.stats.bytes_uploaded
 
 
-def _tweet_source(cfg: Config) -> TweetSource | None:
+async def _tweet_source(cfg: Config) -> TweetSource | None:
+    """twscrape, set up for this run (with the fixtures' account when X is served from fixtures).
+
+    Imported here, not at the top: twscrape costs 0.4 s and 46 MiB to load, and only a repair
+    of lost media lists needs it."""
+    from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
+
     if cfg.twscrape_accounts_db is None:
         return None
     transport = None
@@ -315,7 +321,10 @@ def _tweet_source(cfg: Config) -> TweetSource | None:
             transport = FixtureTransport(json.loads(cfg.twitter_fixtures.read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
             raise InputError(f"twitter.fixtures {cfg.twitter_fixtures}: {exc}") from None
-    return TweetSource(cfg.twscrape_accounts_db, transport=transport)
+    source = TweetSource(cfg.twscrape_accounts_db, transport=transport)
+    if transport is not None and not await source.active_accounts():
+        await add_cookie_account(cfg.twscrape_accounts_db, "fixtures", "auth_token=fixture; ct0=fixture")
+    return source
 
 
 async def _recover_media(cfg: Config, key: ArchiveKey, placement: RepoPlacement, plan: TweetPlan, row: TweetRow, source: TweetSource | None, state: StateDB) -> None:

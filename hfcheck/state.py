@@ -23,6 +23,7 @@ from typing import Protocol
 from hfcheck.errors import InputError
 
 SCHEMA_VERSION = 1
+FINAL_ON_X = frozenset({"deleted", "not_found"})  # X's answers (XLookup.status) that will not change
 STATE_DB_NAME = "state.db"
 
 _SCHEMA = """
@@ -239,4 +240,4 @@ class StateDB:
         return DeepCheck(*row) if row else None
 
 
-__all__ = ["STATE_DB_NAME", "DeepCheck", "StateDB", "UploadRecord", "Uploadable", "XLookup"]
+__all__ = ["STATE_DB_NAME", "DeepCheck", "StateDB", "UploadRecord", "Uploadable", "XLookup", "FINAL_ON_X"]

@@ -98,3 +98,19 @@ def test_every_key_has_a_flag() -> None:
         parse_set_flags(["archive.tabel=x"])
     with pytest.raises(ConfigError, match="expected section.key=VALUE"):
         parse_set_flags(["nothing"])
+
+
+def test_a_command_loads_only_what_it_needs() -> None:
+    """`verify` never imports twscrape (0.4 s, 46 MiB) nor the emulator; `repair --help` needs
+    no twscrape either: only recovering a lost media list loads it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom hfcheck.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('twscrape', 'hfcheck.emulator.server', 'hfcheck.commands.repair') if m in sys.modules))"
+    )
+    for args, loaded in ((["verify", "--help"], "[]"), (["repair", "--help"], "['hfcheck.commands.repair']")):
+        r = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
+        assert r.stdout.strip().splitlines()[-1] == loaded, (args, r.stdout[-500:], r.stderr[-500:])

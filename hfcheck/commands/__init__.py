@@ -1,12 +1,7 @@
-"""Subcommands, one module each; `ALL` is what `hfcheck.cli` registers."""
+"""Subcommands, one module each, named like the command it defines.
 
-from hfcheck.commands.audit import audit
-from hfcheck.commands.backup import backup
-from hfcheck.commands.crypt import crypt
-from hfcheck.commands.demo import demo
-from hfcheck.commands.hub import hub
-from hfcheck.commands.repair import repair
-from hfcheck.commands.restore import restore
-from hfcheck.commands.verify import verify
+`hfcheck.cli` imports a command's module only when that command runs (or for `--help`), so
+`verify` never pays for what `repair` or the emulator load.
+"""
 
-ALL = [audit, backup, crypt, demo, hub, repair, restore, verify]
+NAMES = ("audit", "backup", "crypt", "demo", "hub", "repair", "restore", "verify")
