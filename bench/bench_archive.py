@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import random
-import shlex
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import vmhwm_kib
+from bench.common import bench_argv, vmhwm_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_PEAK_MIB = 100.0
@@ -114,12 +113,7 @@ def _child(kind: str, db: Path) -> dict[str, Any]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench archive")
     p.add_argument("--rows", type=int, default=1_000_000, help="Rows in the table (default 1,000,000).")
-    if argv is None:
-        env = os.environ.get("HFCHECK_BENCH_ARGS")
-        rest = sys.argv[1:]
-        firsts = [i for i, a in enumerate(rest) if a.startswith("-")]
-        argv = shlex.split(env) if env else (rest[firsts[0]:] if firsts else [])
-    return p.parse_args(argv)
+    return p.parse_args(bench_argv(sys.argv[1:]) if argv is None else argv)
 
 
 def main(argv: list[str] | None = None) -> None:

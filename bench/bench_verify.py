@@ -26,9 +26,7 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import random
-import shlex
 import sqlite3
 import subprocess
 import sys
@@ -38,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import child_env, mib, run_hfcheck, vmhwm_kib
+from bench.common import bench_argv, child_env, mib, run_hfcheck, vmhwm_kib
 
 MIB = 1 << 20
 LATENCY_MS = 20
@@ -233,13 +231,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--million", type=int, default=1_000_000, help="URLs for the memory run (0 = skip; default 1,000,000).")
     p.add_argument("--latency-ms", type=float, default=LATENCY_MS)
     p.add_argument("--keep", action="store_true", help="Keep the temp dir (its path is printed).")
-    if argv is None:
-        env = os.environ.get("HFCHECK_BENCH_ARGS")
-        rest = sys.argv[1:]
-        # `python -m bench verify --urls N`: skip the topic names before the first option.
-        firsts = [i for i, a in enumerate(rest) if a.startswith("-")]
-        argv = shlex.split(env) if env else (rest[firsts[0]:] if firsts else [])
-    return p.parse_args(argv)
+    return p.parse_args(bench_argv(sys.argv[1:]) if argv is None else argv)
 
 
 def main(argv: list[str] | None = None) -> None:
