@@ -14,7 +14,10 @@ def topics() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    wanted = argv or topics()
+    """Topics come first; options after them (`python -m bench verify --urls 5000`) are read by
+    the benchmark itself from the command line (or from HFCHECK_BENCH_ARGS)."""
+    names = argv[: next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))]
+    wanted = names or topics()
     unknown = [t for t in wanted if t not in topics()]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(topics())}", file=sys.stderr)
