@@ -26,6 +26,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "report_at": {"en": "Report", "ja": "レポート"},
     "repo_problem": {"en": "Repo problem", "ja": "リポジトリの問題"},
     "urls": {"en": "URLs", "ja": "件のURL"},
+    "restore_title": {"en": "== Restore ==", "ja": "== 復元結果 =="},
+    "restore_tweets": {"en": "Tweets", "ja": "対象ツイート"},
+    "restore_restored": {"en": "Restored", "ja": "復元"},
+    "restore_exists": {"en": "Already in the output folder", "ja": "出力先に既存"},
+    "restore_failed": {"en": "Failed", "ja": "失敗"},
+    "restore_incomplete": {"en": "Could not check (retry later)", "ja": "未完了（後で再実行）"},
+    "audit_plan": {"en": "What to run", "ja": "実行すべきコマンド"},
+    "audit_html": {"en": "Report (open in a browser)", "ja": "レポート（ブラウザで開く）"},
 }
 
 

@@ -18,15 +18,6 @@ from hfcheck.messages import t
 from hfcheck.report import gaps_summary, verify_summary
 from hfcheck.verify.checkpoint import Progress
 
-LABELS = {
-    "plan": {"en": "What to run", "ja": "実行すべきコマンド"},
-    "html": {"en": "Report (open in a browser)", "ja": "レポート（ブラウザで開く）"},
-}
-
-
-def _l(key: str, lang: str, **fmt: Any) -> str:
-    return LABELS[key].get(lang, LABELS[key]["en"]).format(**fmt)
-
 
 def summary_text(report: dict[str, Any], deep_result: DeepResult, lang: str) -> str:
     """Verify's summary and gaps as `verify` prints them, then the deep line and the plan."""
@@ -35,7 +26,7 @@ def summary_text(report: dict[str, Any], deep_result: DeepResult, lang: str) -> 
     lines = [verify_summary(progress, lang), gaps_summary(GapSummary(**report["gaps"]), lang)]
     lines.append(deep_summary(deep_result, lang))
     if report["plan"]:
-        lines.append(f"== {_l('plan', lang)} ==")
+        lines.append(f"== {t('audit_plan', lang)} ==")
         for item in report["plan"]:
             files = "" if item.get("files") is None else f" {item['files']:,} files"
             tweets = "" if item.get("tweets") is None else f" {item['tweets']:,} tweets"
@@ -74,5 +65,5 @@ def audit(cfg: Config, resume: bool, sample: Sample | None, concurrency: int | N
     else:
         click.echo(summary_text(report, result.deep, cfg.lang))
         click.echo(f"{t('report_at', cfg.lang)}: {cfg.data_dir / JSON_NAME}")
-        click.echo(f"{_l('html', cfg.lang)}: {cfg.data_dir / HTML_NAME}")
+        click.echo(f"{t('audit_html', cfg.lang)}: {cfg.data_dir / HTML_NAME}")
     return result.exit_code

@@ -13,24 +13,10 @@ from hfcheck.atomic import write_json_atomic
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
+from hfcheck.messages import t
 from hfcheck.restore import RestoreOutcome, RestoreSummary, Selection, run_restore
 
 REPORT_NAME = "restore_report.json"
-
-LABELS = {
-    "title": {"en": "== Restore ==", "ja": "== 復元結果 =="},
-    "tweets": {"en": "Tweets", "ja": "対象ツイート"},
-    "restored": {"en": "Restored", "ja": "復元"},
-    "exists": {"en": "Already in the output folder", "ja": "出力先に既存"},
-    "failed": {"en": "Failed", "ja": "失敗"},
-    "incomplete": {"en": "Could not check (retry later)", "ja": "未完了（後で再実行）"},
-    "report": {"en": "Report", "ja": "レポート"},
-}
-
-
-def _label(key: str, lang: str) -> str:
-    return LABELS[key].get(lang, LABELS[key]["en"])
-
 
 def exit_code(summary: RestoreSummary) -> int:
     """3 when some files could not be fetched at all (access, network); 1 when some failed."""
@@ -40,8 +26,8 @@ def exit_code(summary: RestoreSummary) -> int:
 
 
 def summary_text(summary: RestoreSummary, lang: str) -> str:
-    rows = [(_label("tweets", lang), summary.tweets)] + [(_label(k, lang), summary.counts[k]) for k in ("restored", "exists", "failed", "incomplete")]
-    return "\n".join([_label("title", lang), *(f"{label}: {value:,}" for label, value in rows)])
+    rows = [(t("restore_tweets", lang), summary.tweets)] + [(t(f"restore_{k}", lang), summary.counts[k]) for k in ("restored", "exists", "failed", "incomplete")]
+    return "\n".join([t("restore_title", lang), *(f"{label}: {value:,}" for label, value in rows)])
 
 
 def problem_line(o: RestoreOutcome) -> str:
@@ -85,5 +71,5 @@ def restore(cfg: Config, tweets: tuple[str, ...], user: str | None, everything: 
         click.echo(json.dumps(report, ensure_ascii=False, indent=1))
     else:
         click.echo(summary_text(summary, cfg.lang))
-        click.echo(f"{_label('report', cfg.lang)}: {path}")
+        click.echo(f"{t('report_at', cfg.lang)}: {path}")
     return exit_code(summary)
