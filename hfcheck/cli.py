@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, NoReturn, TypeVar
 
 import click
 
@@ -116,7 +116,7 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return tuple(kinds)
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"hfcheck: error: {message}", err=True)
     sys.exit(code)
 
