@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ class TweetRow:
     problems: list[RowProblem] = field(default_factory=list)
 
 
-def parse_url_list(value: Any, column: str, allowed_hosts: Iterable[str]) -> tuple[list[str], list[RowProblem]]:
+def parse_url_list(value: Any, column: str, allowed_hosts: Collection[str]) -> tuple[list[str], list[RowProblem]]:
     """A JSON array of URLs from a column, salvaged where the intent is clear.
 
     NULL, '' and '[]' are an empty list. A bare string (JSON or not) that looks like a URL is
@@ -86,8 +86,7 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Iterable[str]) -> tup
     return _check_hosts(urls, column, allowed_hosts, problems)
 
 
-def _check_hosts(urls: list[str], column: str, allowed: Iterable[str], problems: list[RowProblem]) -> tuple[list[str], list[RowProblem]]:
-    allowed = allowed if isinstance(allowed, (set, frozenset)) else set(allowed)
+def _check_hosts(urls: list[str], column: str, allowed: Collection[str], problems: list[RowProblem]) -> tuple[list[str], list[RowProblem]]:
     for url in urls:
         try:
             host = urlsplit(url).netloc.lower()

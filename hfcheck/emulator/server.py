@@ -15,7 +15,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, NoReturn
 
 from aiohttp import web
 
@@ -603,7 +603,7 @@ async def hub_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     return resp
 
 
-def _lose_answer(request: web.Request, faults: Faults, k: str, name: str) -> None:
+def _lose_answer(request: web.Request, faults: Faults, k: str, name: str) -> NoReturn:
     """Close the connection without an answer: the client sees a reset."""
     faults.note_fault(name)
     faults.record(k, name)
