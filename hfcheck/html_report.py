@@ -11,6 +11,8 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
+from hfcheck.messages import MESSAGES
+
 MAX_PROBLEM_ROWS = 2000
 MAX_ACCOUNT_ROWS = 300
 MAX_ROW_PROBLEMS = 500
@@ -48,24 +50,13 @@ LABELS: dict[str, dict[str, str]] = {
     "where": {"en": "URL / path", "ja": "URL／パス"},
     "detail": {"en": "Detail", "ja": "詳細"},
     "repo_problems": {"en": "Repo problems", "ja": "リポジトリの問題"},
-    "row_problems": {"en": "Rows with other problems", "ja": "その他の問題がある行"},
     "column": {"en": "Column", "ja": "列"},
     "shown_first": {"en": "Showing the first {n} of {total}; all are in audit_report.json.", "ja": "{total} 件中 最初の {n} 件を表示（全件は audit_report.json）。"},
     "more_tweets": {"en": "… and {n} more tweets (see audit_report.json)", "ja": "… ほか {n} ツイート（audit_report.json を参照）"},
     "none": {"en": "None.", "ja": "なし。"},
     # categories: the same words as in code and JSON
-    "total": {"en": "Total checked", "ja": "総チェック数"},
-    "present": {"en": "Present", "ja": "存在"},
     "missing": {"en": "Missing", "ja": "欠落"},
     "wrong_path": {"en": "Wrong path", "ja": "誤ったパス"},
-    "repo_not_found": {"en": "Repo or revision not found", "ja": "リポジトリ／リビジョンなし"},
-    "no_access": {"en": "No access", "ja": "アクセス不可"},
-    "malformed": {"en": "Malformed", "ja": "不正なURL"},
-    "unverified": {"en": "Unverified (retry later)", "ja": "未確認（後で再実行）"},
-    "unbacked": {"en": "Tweets with media and no backup", "ja": "メディアがあるがバックアップのないツイート"},
-    "partial": {"en": "Tweets with fewer backups than media", "ja": "バックアップが一部のみのツイート"},
-    "unbacked_media": {"en": "Media files without backup", "ja": "バックアップのないメディアファイル"},
-    "empty_media": {"en": "Tweets with backups but an empty media list", "ja": "バックアップURLはあるがメディアリストが空のツイート"},
     "deleted_on_x": {"en": "Lost media lists of tweets deleted on X: nothing left to recover", "ja": "X で削除済みのツイートのメディアリスト（復元不可）"},
     "deep_ok": {"en": "Decrypts to the local file", "ja": "復号結果がローカルと一致"},
     "differs": {"en": "Differs", "ja": "不一致"},
@@ -109,7 +100,8 @@ class Page:
         self.parts: list[str] = []
 
     def label(self, key: str, **fmt: Any) -> str:
-        entry = LABELS.get(key)
+        """The page's own words, else the summaries' (one source for the category words)."""
+        entry = LABELS.get(key) or MESSAGES.get(key)
         text = (entry.get(self.lang) or entry["en"]) if entry else key
         return text.format(**fmt) if fmt else text
 
