@@ -77,7 +77,7 @@ def build_db(path: Path, n: int, seed: int = 3) -> int:
 
 
 async def _stream(db: Path, read: bool) -> dict[str, Any]:
-    from hfcheck.archive import Archive
+    from hfcheck.db.archive import Archive
     from hfcheck.config import load_config
 
     cfg = load_config(None, {"db": db, "lang": "en"}, env={})

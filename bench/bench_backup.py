@@ -6,7 +6,7 @@ must stay within bounded memory (videos are streamed, never held whole) and keep
 busy while it encrypts; this shows how long each part takes on its own next to the whole.
 
 Synthetic world: an archive DB of tweets (1-4 media each) whose media URLs point at the media
-server (`hfcheck/mediaserver.py`, in a thread of this process, allowed via `download.
+server (`hfcheck/sim/mediaserver.py`, in a thread of this process, allowed via `download.
 allowed_hosts = ["127.0.0.1:PORT"]`), no backup URL recorded and an empty media_root, so every
 medium is downloaded. Files are seeded random bytes: photos 50-500 KB and 0.8% videos 2-20 MB
 (about 1.75 GiB in all by default).
@@ -57,7 +57,7 @@ from typing import Any
 
 from bench.common import ROOT, CliRun, HubCount, bench_argv, child_env, mib, payload, run_hfcheck, table, write_db
 from hfcheck.crypto import ArchiveKey, EncryptResult, encrypt_file, generate_key_file, load_key
-from hfcheck.paths import LocalName, local_relpath, remote_path_for
+from hfcheck.model.paths import LocalName, local_relpath, remote_path_for
 
 MIB = 1 << 20
 LATENCY_MS = 20
@@ -224,7 +224,7 @@ def download_alone(world: World, media_host: str, scratch: Path, concurrency: in
 
 
 async def _download_all(jobs: list[tuple[str, str]], root: Path, host: str, concurrency: int) -> dict[str, Any]:
-    from hfcheck.download import Downloader
+    from hfcheck.net.download import Downloader
     from hfcheck.pool import Put, run_pool
 
     ok = 0
@@ -258,9 +258,9 @@ def upload_alone(emu: Any, world: World, enc_dir: Path, encrypted: list[EncryptR
     second repo from one producer: uploads and commits with nothing else to do."""
     from aiolimiter import AsyncLimiter
 
-    from hfcheck.commit import Committer, Staged
+    from hfcheck.write.commit import Committer, Staged
     from hfcheck.config import Config, Limits
-    from hfcheck.state import StateDB
+    from hfcheck.db.state import StateDB
 
     cfg = Config(endpoint=emu.url, token=TOKEN, repos=(UPLOAD_REPO,), data_dir=world.root / "upload-data",
                  limits=Limits(commits_per_hour=RAISED["limits.commits_per_hour"]))
@@ -324,8 +324,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from hfcheck.emulator.testing import EmulatorProcess
-    from hfcheck.mediaserver import start_media_server
+    from hfcheck.sim.emulator.testing import EmulatorProcess
+    from hfcheck.sim.mediaserver import start_media_server
 
     a = parse_args(argv)
     tmp_obj = tempfile.TemporaryDirectory(prefix="hfcheck-bench-backup-")

@@ -24,10 +24,10 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 
-from hfcheck.commit import BatchPolicy, Committer, Staged
+from hfcheck.write.commit import BatchPolicy, Committer, Staged
 from hfcheck.config import Config, Limits
-from hfcheck.emulator.testing import EmulatorThread, start_emulator
-from hfcheck.state import StateDB
+from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
+from hfcheck.db.state import StateDB
 
 FILES = 2000
 BASELINE_FILES = 200

@@ -47,8 +47,8 @@ from typing import Any
 
 from bench.common import CliRun, HubCount, bench_argv, child_env, mib, payload, run_hfcheck, table, write_db
 from hfcheck.crypto import ArchiveKey, encrypt_file, encrypted_size, generate_key_file, load_key
-from hfcheck.demo import encrypt_bytes
-from hfcheck.paths import BackupURL, LocalName, local_relpath, remote_path_for
+from hfcheck.sim.demo import encrypt_bytes
+from hfcheck.model.paths import BackupURL, LocalName, local_relpath, remote_path_for
 
 LATENCY_MS = 20
 REPO = "bench/media"
@@ -220,7 +220,7 @@ def check_repair(run: CliRun, data_dir: Path, store: Any, world: World) -> dict[
 
 
 def main(argv: list[str] | None = None) -> None:
-    from hfcheck.emulator.testing import EmulatorProcess
+    from hfcheck.sim.emulator.testing import EmulatorProcess
 
     a = parse_args(argv)
     base_n = max(1, min(a.baseline_files, a.files))

@@ -79,7 +79,7 @@ def build_world(store: Any, endpoint: str, db: Path, n: int, repo_prefix: str, s
     """Archive DB of `n` one-URL tweets and the matching repos, one repo per 100,000 tweets.
 
     Seeds repo by repo and stops early (fewer URLs, `truncated`) once `deadline_s` is spent."""
-    from hfcheck.paths import BackupURL
+    from hfcheck.model.paths import BackupURL
 
     rng = random.Random(seed)
     world = World()
@@ -235,7 +235,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from hfcheck.emulator.testing import EmulatorProcess
+    from hfcheck.sim.emulator.testing import EmulatorProcess
 
     a = parse_args(argv)
     naive_n = min(a.naive_urls, a.urls)

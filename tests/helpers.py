@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from hfcheck.config import Config, load_config
-from hfcheck.demo import TOKEN, build_demo
-from hfcheck.emulator.testing import EmulatorThread
-from hfcheck.mediaserver import MediaServerHandle, start_media_server
+from hfcheck.sim.demo import TOKEN, build_demo
+from hfcheck.sim.emulator.testing import EmulatorThread
+from hfcheck.sim.mediaserver import MediaServerHandle, start_media_server
 
 
 def free_port() -> int:

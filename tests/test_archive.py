@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hfcheck.archive import Archive, RowChange, parse_url_list
+from hfcheck.db.archive import Archive, RowChange, parse_url_list
 from hfcheck.config import load_config
 from hfcheck.errors import InputError
-from hfcheck.gaps import find_gaps
+from hfcheck.db.gaps import find_gaps
 
 HF = "https://huggingface.co/datasets/a/b/resolve/main/encrypted_images/bob/x"
 PBS = "https://pbs.twimg.com/media/A.jpg"
@@ -188,10 +188,10 @@ async def test_concurrent_edits_queue_for_the_one_connection(tmp_path: Path) -> 
 async def test_a_database_locked_by_the_scraper_stops_with_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The users' scraper holds the write lock past the busy timeout: no row changes, and the
     error says the files are on the Hub and that running again records them."""
-    import hfcheck.archive
+    import hfcheck.db.archive
     from hfcheck.errors import IncompleteError
 
-    monkeypatch.setattr(hfcheck.archive, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(hfcheck.db.archive, "BUSY_TIMEOUT_MS", 200)
     db = tmp_path / "a.db"
     make_db(db, [("1", "bob", "[]", "[]")])
     async with Archive(cfg_for(db), writable=True) as a:

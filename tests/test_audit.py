@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hfcheck.audit import next_slice, remember_slice
-from hfcheck.demo import REPO
-from hfcheck.html_report import render_audit_html
+from hfcheck.readback.audit import next_slice, remember_slice
+from hfcheck.sim.demo import REPO
+from hfcheck.report.html import render_audit_html
 from tests.helpers import demo_world
 
 READ_KINDS = {"repo_info", "tree", "resolve_head", "resolve_get", "cdn_get"}

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from huggingface_hub import HfApi
 
-from hfcheck.commit import BatchPolicy, Committer, CommitterStopped, Staged
+from hfcheck.write.commit import BatchPolicy, Committer, CommitterStopped, Staged
 from hfcheck.config import Config
-from hfcheck.emulator.testing import EmulatorThread, start_emulator
+from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
 from hfcheck.errors import IncompleteError
-from hfcheck.placement import RepoPlacement
-from hfcheck.state import StateDB
+from hfcheck.write.placement import RepoPlacement
+from hfcheck.db.state import StateDB
 
 TOKEN = "tok-alice-secret"
 REPO = "alice/media"

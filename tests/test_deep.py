@@ -15,18 +15,18 @@ import pytest
 from click.testing import CliRunner
 
 from hfcheck.crypto import load_key
-from hfcheck.deep import (
+from hfcheck.readback.deep import (
     Sample,
     add_deep_options,
     compare_recorded,
     deep_check,
     stable_slice,
 )
-from hfcheck.demo import REPO
+from hfcheck.sim.demo import REPO
 from hfcheck.errors import ConfigError
-from hfcheck.hubhttp import HubHTTP
-from hfcheck.paths import BackupURL, MalformedURL, local_path_for
-from hfcheck.state import StateDB
+from hfcheck.net.hub import HubHTTP
+from hfcheck.model.paths import BackupURL, MalformedURL, local_path_for
+from hfcheck.db.state import StateDB
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from tests.helpers import demo_world
 

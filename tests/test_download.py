@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hfcheck.download import (
+from hfcheck.net.download import (
     AllowList,
     Downloader,
     _retry_after,
@@ -21,7 +21,7 @@ from hfcheck.download import (
     parse_host_entry,
     url_problem,
 )
-from hfcheck.mediaserver import MediaServerHandle, start_media_server
+from hfcheck.sim.mediaserver import MediaServerHandle, start_media_server
 
 PHOTO = os.urandom(70_000)
 VIDEO = os.urandom(300_000)

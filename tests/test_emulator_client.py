@@ -35,7 +35,7 @@ from huggingface_hub.file_download import http_get
 from huggingface_hub.hf_api import RepoFile, RepoFolder
 from huggingface_hub.utils import parse_ratelimit_headers
 
-from hfcheck.emulator.testing import EmulatorProcess, EmulatorThread, start_emulator
+from hfcheck.sim.emulator.testing import EmulatorProcess, EmulatorThread, start_emulator
 
 ALICE, BOB, ADMIN = "tok-alice", "tok-bob", "tok-admin"
 USERS = {"alice": ALICE, "bob": BOB}
@@ -252,7 +252,7 @@ def test_resolver_rate_limit_and_concurrent_heads(api: HfApi, emu: EmulatorThrea
         assert info.remaining == 0 and info.reset_in_seconds > 0
         assert (info.limit, info.window_seconds) == (100, 300)
         assert int(err.value.response.headers["Retry-After"]) > 0
-        assert api.list_repo_files("alice/churn", **DS)  # other buckets are unaffected
+        assert api.list_repo_files(REPO, **DS)  # other buckets are unaffected
     finally:
         emu.control.set_rate_limits(resolvers=None)
 

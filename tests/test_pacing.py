@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hfcheck.config import Limits
-from hfcheck.ratelimit import Bucket, hub_buckets
-from hfcheck.retry import RetryPolicy, retry_after_seconds
+from hfcheck.net.ratelimit import Bucket, hub_buckets
+from hfcheck.net.retry import RetryPolicy, retry_after_seconds
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.ledger import Ledger
 

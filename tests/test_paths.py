@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hfcheck.paths import (
+from hfcheck.model.paths import (
     BackupURL,
     LocalName,
     MalformedURL,

@@ -16,8 +16,8 @@ import pytest
 from huggingface_hub import hf_hub_download
 
 from hfcheck.crypto import decrypt_file, load_key
-from hfcheck.demo import REPO, TOKEN
-from hfcheck.paths import BackupURL, local_path_for
+from hfcheck.sim.demo import REPO, TOKEN
+from hfcheck.model.paths import BackupURL, local_path_for
 from tests.helpers import copy_world, demo_world, serve_world
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hfcheck.demo import REPO
-from hfcheck.paths import BackupURL
-from hfcheck.restore import PARTS_DIR, Selection, part_path, run_restore
+from hfcheck.sim.demo import REPO
+from hfcheck.model.paths import BackupURL
+from hfcheck.readback.restore import PARTS_DIR, Selection, part_path, run_restore
 from tests.helpers import demo_world
 
 
@@ -146,7 +146,7 @@ def test_usage_errors_exit_2(world, tmp_path: Path, args: list[str]) -> None:
 def test_the_token_goes_to_the_endpoint_only(world) -> None:
     from yarl import URL
 
-    from hfcheck.restore import HubFetcher
+    from hfcheck.readback.restore import HubFetcher
 
     fetcher = HubFetcher(world.config())
     port = URL(world.hub.url).port

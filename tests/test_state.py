@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hfcheck.errors import InputError
-from hfcheck.state import STATE_DB_NAME, StateDB
+from hfcheck.db.state import STATE_DB_NAME, StateDB
 
 
 @dataclass(frozen=True)

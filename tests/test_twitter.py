@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from hfcheck.errors import IncompleteError
-from hfcheck.twitter import (
+from hfcheck.net.twitter import (
     FixtureReply,
     FixtureTransport,
     MediaItem,

@@ -9,13 +9,13 @@ from typing import Any
 
 import click
 
-from hfcheck.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
+from hfcheck.readback.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
-from hfcheck.deep import DeepResult, Sample, deep_summary, sample_option
-from hfcheck.gaps import GapSummary
-from hfcheck.messages import t
-from hfcheck.report import gaps_summary, verify_summary
+from hfcheck.readback.deep import DeepResult, Sample, deep_summary, sample_option
+from hfcheck.db.gaps import GapSummary
+from hfcheck.report.catalog import t
+from hfcheck.report.text import gaps_summary, verify_summary
 from hfcheck.verify.checkpoint import Progress
 
 

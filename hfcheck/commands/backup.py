@@ -7,11 +7,11 @@ import dataclasses
 import click
 
 from hfcheck.atomic import write_json_atomic
-from hfcheck.backup import BackupOptions, run_backup
+from hfcheck.write.backup import BackupOptions, run_backup
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
-from hfcheck.report import run_summary
+from hfcheck.report.text import run_summary
 
 REPORT_NAME = "backup_report.json"
 

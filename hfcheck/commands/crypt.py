@@ -96,7 +96,7 @@ def decrypt(cfg: Config, src: Path, dst: Path, remote_path: str) -> None:
 @common_options
 def name(cfg: Config, local_path: str) -> None:
     """Print the repo path of a local media path, e.g. videos/alice/123_0.mp4."""
-    from hfcheck.paths import (
+    from hfcheck.model.paths import (
         remote_path_for,  # the path model is another module's concern
     )
 
@@ -112,7 +112,7 @@ def name(cfg: Config, local_path: str) -> None:
 @common_options
 def unname(cfg: Config, remote_path: str) -> None:
     """Print the local media path of a repo path (exit 1 if its name does not decrypt)."""
-    from hfcheck.paths import local_path_for
+    from hfcheck.model.paths import local_path_for
 
     key = _key(cfg)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hfcheck.demo import build_demo
+from hfcheck.sim.demo import build_demo
 
 
 def _free_port() -> int:
@@ -42,6 +42,6 @@ def init(directory: Path, tweets: int, seed: int, port: int, media_port: int) ->
 @click.option("--seed", type=int, default=7, show_default=True)
 def run(directory: Path, tweets: int, seed: int) -> int:
     """Build a fresh demo archive, serve it, and run: audit, repair, backup, audit, restore."""
-    from hfcheck.demo_cycle import run_cycle
+    from hfcheck.sim.demo_cycle import run_cycle
 
     return run_cycle(directory, tweets=tweets, seed=seed)

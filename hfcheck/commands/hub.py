@@ -15,7 +15,7 @@ from hfcheck.cli import run_async
 from hfcheck.errors import ConfigError
 
 if TYPE_CHECKING:
-    from hfcheck.emulator.server import ServerOptions
+    from hfcheck.sim.emulator.server import ServerOptions
 
 
 @click.group()
@@ -59,8 +59,8 @@ def _rate(name: str, value: float) -> float:
 @click.option("--quota-commits", default=None, type=int, help="Commits per window.")
 def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: object) -> int:
     """Serve dataset repos under --data; prints the base URL once listening."""
-    from hfcheck.emulator.faults import FaultConfig
-    from hfcheck.emulator.server import ServerOptions
+    from hfcheck.sim.emulator.faults import FaultConfig
+    from hfcheck.sim.emulator.server import ServerOptions
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, got {port}")
@@ -94,8 +94,8 @@ def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: 
 
 
 async def _serve(data_dir: Path, options: ServerOptions) -> int:
-    from hfcheck.emulator.server import start_server
-    from hfcheck.emulator.store import Store
+    from hfcheck.sim.emulator.server import start_server
+    from hfcheck.sim.emulator.store import Store
 
     try:
         store = Store(data_dir)

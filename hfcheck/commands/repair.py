@@ -8,8 +8,8 @@ from hfcheck.atomic import write_json_atomic
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
-from hfcheck.repair import RepairOptions, run_repair
-from hfcheck.report import run_summary
+from hfcheck.write.repair import RepairOptions, run_repair
+from hfcheck.report.text import run_summary
 
 REPORT_NAME = "repair_report.json"
 

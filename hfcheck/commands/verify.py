@@ -9,7 +9,7 @@ import click
 
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
-from hfcheck.deep import (
+from hfcheck.readback.deep import (
     DEFAULT_VERIFY_SAMPLE,
     Sample,
     add_deep_options,
@@ -18,8 +18,8 @@ from hfcheck.deep import (
     run_deep,
 )
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
-from hfcheck.messages import t
-from hfcheck.report import gaps_summary, verify_report, verify_summary, write_report
+from hfcheck.report.catalog import t
+from hfcheck.report.text import gaps_summary, verify_report, verify_summary, write_report
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
 
 REPORT_NAME = "verify_report.json"

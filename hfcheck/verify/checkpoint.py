@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hfcheck.archive import Key
+from hfcheck.db.archive import Key
 from hfcheck.atomic import write_json_atomic
 from hfcheck.config import Config
 from hfcheck.errors import InputError

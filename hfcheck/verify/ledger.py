@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hfcheck.archive import Key
+from hfcheck.db.archive import Key
 from hfcheck.verify.findings import Finding
 
 

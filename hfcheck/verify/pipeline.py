@@ -16,11 +16,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from hfcheck.archive import Archive, TweetRow
+from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
-from hfcheck.gaps import GapSummary, find_gaps
-from hfcheck.hubhttp import HubHTTP
-from hfcheck.paths import BackupURL, MalformedURL
+from hfcheck.db.gaps import GapSummary, find_gaps
+from hfcheck.net.hub import HubHTTP
+from hfcheck.model.paths import BackupURL, MalformedURL
 from hfcheck.pool import Put, run_pool
 from hfcheck.verify.checkers import Checker, UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity

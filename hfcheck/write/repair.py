@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hfcheck.archive import Archive, TweetRow
+from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, CryptoError, load_key
-from hfcheck.download import Downloader
+from hfcheck.net.download import Downloader
 from hfcheck.errors import InputError
-from hfcheck.gaps import gap_tweets_sql
-from hfcheck.paths import (
+from hfcheck.db.gaps import gap_tweets_sql
+from hfcheck.model.paths import (
     BackupURL,
     LocalName,
     UnsafePath,
@@ -43,8 +43,8 @@ from hfcheck.paths import (
     parse_local_relpath,
     remote_path_for,
 )
-from hfcheck.placement import RepoPlacement
-from hfcheck.plan import (
+from hfcheck.write.placement import RepoPlacement
+from hfcheck.write.plan import (
     FilePlan,
     RunSummary,
     TweetLines,
@@ -55,14 +55,14 @@ from hfcheck.plan import (
     to_job,
 )
 from hfcheck.pool import Put, run_pool
-from hfcheck.state import FINAL_ON_X, STATE_DB_NAME, StateDB
-from hfcheck.upload import TweetUploader, remote_sizes
+from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
+from hfcheck.write.upload import TweetUploader, remote_sizes
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 
 if TYPE_CHECKING:
-    from hfcheck.twitter import TweetSource
+    from hfcheck.net.twitter import TweetSource
 
 KINDS = ("missing", "wrong_path", "empty_media", "unreadable")
 
@@ -311,7 +311,7 @@ async def _tweet_source(cfg: Config) -> TweetSource | None:
 
     Imported here, not at the top: twscrape costs 0.4 s and 46 MiB to load, and only a repair
     of lost media lists needs it."""
-    from hfcheck.twitter import FixtureTransport, TweetSource, add_cookie_account
+    from hfcheck.net.twitter import FixtureTransport, TweetSource, add_cookie_account
 
     if cfg.twscrape_accounts_db is None:
         return None

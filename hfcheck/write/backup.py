@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hfcheck.archive import Archive, TweetRow
+from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, CryptoError
-from hfcheck.download import Downloader
-from hfcheck.gaps import gap_tweets_sql
-from hfcheck.paths import (
+from hfcheck.net.download import Downloader
+from hfcheck.db.gaps import gap_tweets_sql
+from hfcheck.model.paths import (
     BackupURL,
     LocalName,
     Media,
@@ -29,8 +29,8 @@ from hfcheck.paths import (
     media_ext_from_url,
     remote_path_for,
 )
-from hfcheck.placement import RepoPlacement
-from hfcheck.plan import (
+from hfcheck.write.placement import RepoPlacement
+from hfcheck.write.plan import (
     FilePlan,
     RunSummary,
     TweetLines,
@@ -41,9 +41,9 @@ from hfcheck.plan import (
     to_job,
 )
 from hfcheck.pool import Put, run_pool
-from hfcheck.repair import load_archive_key
-from hfcheck.state import StateDB
-from hfcheck.upload import TweetUploader
+from hfcheck.write.repair import load_archive_key
+from hfcheck.db.state import StateDB
+from hfcheck.write.upload import TweetUploader
 
 
 @dataclass

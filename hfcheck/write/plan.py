@@ -13,10 +13,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from hfcheck.archive import RowChange, TweetRow
-from hfcheck.download import Downloader, DownloadResult
-from hfcheck.paths import confine
-from hfcheck.upload import FileJob, TweetJob
+from hfcheck.db.archive import RowChange, TweetRow
+from hfcheck.net.download import Downloader, DownloadResult
+from hfcheck.model.paths import confine
+from hfcheck.write.upload import FileJob, TweetJob
 from hfcheck.verify.findings import Finding
 
 

@@ -23,9 +23,9 @@ from typing import Any, Iterator
 
 from aiohttp import web
 
-from hfcheck.emulator.faults import FaultConfig
-from hfcheck.emulator.server import ServerOptions, start_server
-from hfcheck.emulator.store import Store
+from hfcheck.sim.emulator.faults import FaultConfig
+from hfcheck.sim.emulator.server import ServerOptions, start_server
+from hfcheck.sim.emulator.store import Store
 
 
 class ControlError(RuntimeError):

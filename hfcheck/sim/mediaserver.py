@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hfcheck.paths import UnsafePath, check_component
+from hfcheck.model.paths import UnsafePath, check_component
 
 KINDS = frozenset({"status", "truncate", "html", "redirect", "latency"})
 CONTROL = "/_control"

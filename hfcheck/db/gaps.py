@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hfcheck.archive import Archive
+from hfcheck.db.archive import Archive
 
 TOP_ACCOUNTS = 20
 

@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
-from hfcheck.messages import MESSAGES
+from hfcheck.report.catalog import MESSAGES
 
 MAX_PROBLEM_ROWS = 2000
 MAX_ACCOUNT_ROWS = 300

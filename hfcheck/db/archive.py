@@ -21,7 +21,7 @@ import aiosqlite
 
 from hfcheck.config import Config
 from hfcheck.errors import IncompleteError, InputError
-from hfcheck.paths import TWEET_ID_RE, USERNAME_RE
+from hfcheck.model.paths import TWEET_ID_RE, USERNAME_RE
 
 PAGE_SIZE = 2000
 BUSY_TIMEOUT_MS = 30_000

@@ -41,7 +41,7 @@ from typing import Any
 
 import click
 
-from hfcheck.archive import Archive
+from hfcheck.db.archive import Archive
 from hfcheck.config import Config
 from hfcheck.crypto import HEADER_SIZE, ArchiveKey, Decryptor, load_key
 from hfcheck.errors import (
@@ -51,17 +51,17 @@ from hfcheck.errors import (
     ConfigError,
     CryptoError,
 )
-from hfcheck.hubhttp import HubHTTP, Unverifiable
-from hfcheck.paths import PathKind, UnsafePath, confine, local_path_for
+from hfcheck.net.hub import HubHTTP, Unverifiable
+from hfcheck.model.paths import PathKind, UnsafePath, confine, local_path_for
 from hfcheck.pool import Put, run_pool
-from hfcheck.restore import (
+from hfcheck.readback.restore import (
     READ_CHUNK,
     FetchFailed,
     HubFetcher,
     discard_part,
     sha256_file,
 )
-from hfcheck.state import StateDB, UploadRecord
+from hfcheck.db.state import StateDB, UploadRecord
 from hfcheck.verify.checkers import UrlTask
 from hfcheck.verify.checkpoint import Progress
 from hfcheck.verify.findings import Category

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hfcheck.crypto import ArchiveKey, Encryptor, generate_key_file, load_key
-from hfcheck.paths import BackupURL, LocalName, local_relpath, remote_path_for
+from hfcheck.model.paths import BackupURL, LocalName, local_relpath, remote_path_for
 
 REPO = "demo/media-backup"
 USER, TOKEN = "demo", "hf_demo_token_for_the_local_emulator"
@@ -232,7 +232,7 @@ def write_db(path: Path, rows: list[tuple[Any, ...]]) -> None:
 
 
 def seed_hub(hub_dir: Path, uploads: list[tuple[str, bytes]]) -> None:
-    from hfcheck.emulator.store import Store
+    from hfcheck.sim.emulator.store import Store
 
     store = Store(hub_dir)
     try:

@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiolimiter import AsyncLimiter
 
-from hfcheck.retry import retry_after_seconds
-from hfcheck.state import StateDB
+from hfcheck.net.retry import retry_after_seconds
+from hfcheck.db.state import StateDB
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
     from hfcheck.config import Config
-    from hfcheck.ratelimit import Bucket
+    from hfcheck.net.ratelimit import Bucket
 
 log = logging.getLogger(__name__)
 

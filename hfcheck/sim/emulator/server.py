@@ -19,8 +19,8 @@ from typing import Any, Awaitable, Callable, NoReturn
 
 from aiohttp import web
 
-from hfcheck.emulator.faults import KIND_BUCKET, FaultConfig, Faults
-from hfcheck.emulator.store import (
+from hfcheck.sim.emulator.faults import KIND_BUCKET, FaultConfig, Faults
+from hfcheck.sim.emulator.store import (
     MAIN,
     Entry,
     Repo,

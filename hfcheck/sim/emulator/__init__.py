@@ -8,6 +8,6 @@
 See docs/emulator.md.
 """
 
-from hfcheck.emulator.store import Store, StoreError
+from hfcheck.sim.emulator.store import Store, StoreError
 
 __all__ = ["Store", "StoreError"]

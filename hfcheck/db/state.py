@@ -56,7 +56,7 @@ _PAGE = 1000
 
 
 class Uploadable(Protocol):
-    """What `record_uploads` needs of an item (`hfcheck.commit.Staged` is one)."""
+    """What `record_uploads` needs of an item (`hfcheck.write.commit.Staged` is one)."""
 
     @property
     def repo_id(self) -> str: ...

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from hfcheck.atomic import write_json_atomic
-from hfcheck.gaps import GapSummary
-from hfcheck.messages import t
-from hfcheck.plan import RunSummary
+from hfcheck.db.gaps import GapSummary
+from hfcheck.report.catalog import t
+from hfcheck.write.plan import RunSummary
 from hfcheck.verify.checkpoint import Progress, now_iso
 
 

@@ -19,9 +19,9 @@ import aiohttp
 
 from hfcheck import __version__
 from hfcheck.config import Config
-from hfcheck.paths import BackupURL
-from hfcheck.ratelimit import Bucket, hub_buckets
-from hfcheck.retry import (
+from hfcheck.model.paths import BackupURL
+from hfcheck.net.ratelimit import Bucket, hub_buckets
+from hfcheck.net.retry import (
     TRANSIENT_STATUSES,
     RateLimited,
     RetryPolicy,

@@ -32,12 +32,12 @@ from tqdm import tqdm
 from yarl import URL
 
 from hfcheck import __version__
-from hfcheck.archive import Archive, TweetRow
+from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, decrypt_file, load_key
 from hfcheck.errors import ConfigError, CryptoError, InputError
-from hfcheck.hubhttp import Unverifiable
-from hfcheck.paths import (
+from hfcheck.net.hub import Unverifiable
+from hfcheck.model.paths import (
     TWEET_ID_RE,
     BackupURL,
     PathKind,
@@ -47,8 +47,8 @@ from hfcheck.paths import (
     local_path_for,
 )
 from hfcheck.pool import Put, run_pool
-from hfcheck.ratelimit import Bucket, hub_buckets
-from hfcheck.retry import (
+from hfcheck.net.ratelimit import Bucket, hub_buckets
+from hfcheck.net.retry import (
     TRANSIENT_STATUSES,
     RateLimited,
     RetryPolicy,

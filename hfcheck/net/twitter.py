@@ -30,7 +30,7 @@ from typing import Any, Callable, Literal, Mapping
 
 import httpx
 
-from hfcheck.download import original_photo_url
+from hfcheck.net.download import original_photo_url
 from hfcheck.errors import IncompleteError
 
 # twscrape counts telemetry events at import-time call sites; it only sends them from its own

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from hfcheck.demo import TOKEN, build_demo
+from hfcheck.sim.demo import TOKEN, build_demo
 
 
 def _free_port() -> int:
@@ -38,8 +38,8 @@ def _step(title: str, root: Path, env: dict[str, str], *args: str) -> int:
 def run_cycle(root: Path, *, tweets: int, seed: int) -> int:
     """Audit, repair, backup, audit again, restore a sample: 0 when the second audit finds no
     repairable problem left and every restored file equals its local original."""
-    from hfcheck.emulator.testing import EmulatorThread
-    from hfcheck.mediaserver import start_media_server
+    from hfcheck.sim.emulator.testing import EmulatorThread
+    from hfcheck.sim.mediaserver import start_media_server
 
     root = root.resolve()
     port, media_port = _free_port(), _free_port()

@@ -40,7 +40,7 @@ from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from hfcheck.atomic import fsync_dir
-from hfcheck.paths import UnsafePath, confine
+from hfcheck.model.paths import UnsafePath, confine
 
 Status = Literal["ok", "exists", "gone", "rejected", "failed"]
 

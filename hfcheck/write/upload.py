@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfcheck.archive import Archive, Key, RowChange, TweetRow
-from hfcheck.commit import BatchPolicy, Committer, Staged
+from hfcheck.db.archive import Archive, Key, RowChange, TweetRow
+from hfcheck.write.commit import BatchPolicy, Committer, Staged
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, encrypt_file
-from hfcheck.state import StateDB
+from hfcheck.db.state import StateDB
 
 PATHS_INFO_CHUNK = 500
 
