@@ -31,7 +31,8 @@ full-audit: $(STAMP)
 	$(BIN)/python -m hfcheck audit
 
 lint: $(STAMP)
-	$(BIN)/pip install -q ruff && $(BIN)/ruff check hfcheck tests bench
+	$(BIN)/ruff check hfcheck tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache
