@@ -33,12 +33,14 @@ RANKS: dict[str, int] = {
     "readback": 3,
     # rendering results, apart from producing them
     "report": 4,
+    # the service that runs the stages unattended
+    "watch": 5,
     # the user's entry points
-    "commands": 5,
-    "cli": 5,
-    "__main__": 6,
+    "commands": 6,
+    "cli": 6,
+    "__main__": 7,
     "__init__": 0,
-    "sim": 5,
+    "sim": 6,
 }
 
 
