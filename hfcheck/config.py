@@ -126,7 +126,7 @@ def _pos_float(v: Any) -> float:
     return float(v)
 
 
-def _scheme(v: Any) -> str:
+def parse_scheme(v: Any) -> str:
     if not isinstance(v, str) or not (v in BUILTIN_SCHEMES or PLUGIN_SCHEME_RE.fullmatch(v)):
         raise ValueError(f"expected {' | '.join(repr(s) for s in BUILTIN_SCHEMES)} | 'python:package.module:attr', not {v!r}")
     return v
@@ -154,8 +154,8 @@ KEYS: dict[str, tuple[str, Any]] = {
     "hub.max_files_per_repo": ("max_files_per_repo", _pos_int),
     "hub.max_files_per_folder": ("max_files_per_folder", _pos_int),
     "crypto.key_file": ("key_file", _path),
-    "crypto.scheme": ("scheme", _scheme),
-    "crypto.write_scheme": ("write_scheme", _scheme),
+    "crypto.scheme": ("scheme", parse_scheme),
+    "crypto.write_scheme": ("write_scheme", parse_scheme),
     "crypto.max_fernet_bytes": ("max_fernet_bytes", _pos_int),
     "run.data_dir": ("data_dir", _path),
     "run.lang": ("lang", _str),
