@@ -38,7 +38,7 @@ def write_stream_atomic(path: Path, fill: Callable[[BinaryIO], None]) -> None:
         raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb", buffering=0) as f:
-            fill(f)  # type: ignore[arg-type]
+            fill(f)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

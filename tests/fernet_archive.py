@@ -21,8 +21,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from hfcheck.sim.demo import DemoBuilder, Medium, Plan, seed_hub, write_config, write_db
 from hfcheck.model.paths import remote_parent
+from hfcheck.sim.demo import DemoBuilder, Medium, Plan, seed_hub, write_config, write_db
 from tests.helpers import free_port, serve_world
 
 

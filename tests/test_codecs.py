@@ -361,8 +361,8 @@ def test_codec_never_shows_or_pickles_its_key() -> None:
 
 
 def test_fernet_archive_helper_is_plain_fernet_and_our_codecs_read_it(tmp_path: Path) -> None:
-    from hfcheck.sim.emulator.store import Store
     from hfcheck.model.paths import local_path_for
+    from hfcheck.sim.emulator.store import Store
     from tests.fernet_archive import build_fernet_demo, plain_fernet
 
     root = tmp_path / "demo"

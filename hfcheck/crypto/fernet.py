@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hmac as _hmac
 import re
+from typing import NoReturn
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, padding
@@ -100,7 +101,7 @@ class FernetCodec(OneShotCodec):
         except ValueError:
             raise CryptoError(f"encrypted name {encrypted!r} decrypts to an invalid name") from None
 
-    def __reduce__(self) -> object:  # keep the key out of pickles
+    def __reduce__(self) -> NoReturn:  # keep the key out of pickles
         raise TypeError("a codec cannot be pickled")
 
     def _token(self, data: bytes, iv: bytes, timestamp: int) -> bytes:

@@ -13,7 +13,7 @@ import binascii
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV, ChaCha20Poly1305
@@ -57,7 +57,7 @@ class ArchiveKey:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:  # keep the key out of pickles (process pools, caches)
+    def __reduce__(self) -> NoReturn:  # keep the key out of pickles (process pools, caches)
         raise TypeError("ArchiveKey cannot be pickled")
 
     def file_cipher(self, nonce: bytes, remote_path: str) -> ChaCha20Poly1305:

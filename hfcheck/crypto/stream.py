@@ -15,6 +15,7 @@ unlike rclone crypt), an extension, trailing bytes or a file moved to another pa
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import queue
 import threading
@@ -158,7 +159,7 @@ class Encryptor:
                     return
                 current = nxt
         else:
-            for data in source:  # type: ignore[union-attr]
+            for data in source:
                 out = self.update(data)
                 if out:
                     yield out
@@ -233,7 +234,7 @@ class Decryptor:
         """Verify and decrypt the next chunk into a caller's buffer; returns its length.
         `out` holds unverified bytes if this raises: never use it then."""
         self._check_open()
-        return self._open(sealed, final, out)
+        return self._open_into(sealed, final, out)
 
     def done(self) -> None:
         """Mark the stream complete after `open_into(..., final=True)` succeeded."""
@@ -250,22 +251,34 @@ class Decryptor:
         if data[:n] != MAGIC[:n]:
             raise CryptoError(f"{self._remote_path}: not an hfcheck encrypted file (bad magic)")
 
-    def _open(self, sealed: Buffer, final: bool, out: memoryview | None = None) -> bytes:
-        if self._aead is None:
-            raise CryptoError("decryptor not started")
-        if len(sealed) < TAG_SIZE or len(sealed) > SEALED_CHUNK_SIZE:
-            raise CryptoError(f"{self._remote_path}: chunk {self._counter}: bad chunk size")
-        nonce = _chunk_nonce(self._counter, final)
+    def _open(self, sealed: Buffer, final: bool) -> bytes:
+        """Verify and decrypt the next chunk."""
+        aead, nonce = self._next(sealed, final)
         try:
-            if out is None:
-                plain = self._aead.decrypt(nonce, sealed, self._header)
-            else:
-                plain = self._aead.decrypt_into(nonce, sealed, self._header, out[: len(sealed) - TAG_SIZE])
+            plain = aead.decrypt(nonce, sealed, self._header)
         except InvalidTag:
             self._state = "failed"
             raise CryptoError(self._explain(sealed, final)) from None
         self._counter += 1
         return plain
+
+    def _open_into(self, sealed: Buffer, final: bool, out: memoryview) -> int:
+        """`_open` into a caller's buffer; returns the plaintext's length."""
+        aead, nonce = self._next(sealed, final)
+        try:
+            n = aead.decrypt_into(nonce, sealed, self._header, out[: len(sealed) - TAG_SIZE])
+        except InvalidTag:
+            self._state = "failed"
+            raise CryptoError(self._explain(sealed, final)) from None
+        self._counter += 1
+        return n
+
+    def _next(self, sealed: Buffer, final: bool) -> tuple[ChaCha20Poly1305, bytes]:
+        if self._aead is None:
+            raise CryptoError("decryptor not started")
+        if len(sealed) < TAG_SIZE or len(sealed) > SEALED_CHUNK_SIZE:
+            raise CryptoError(f"{self._remote_path}: chunk {self._counter}: bad chunk size")
+        return self._aead, _chunk_nonce(self._counter, final)
 
     def _explain(self, sealed: Buffer, final: bool) -> str:
         """Name the likely cause: a tag check under the other flag tells truncation/extension."""
@@ -298,7 +311,7 @@ def _read_full(f: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _readinto_full(f: BinaryIO, view: memoryview) -> int:
+def _readinto_full(f: io.RawIOBase, view: memoryview) -> int:
     """Fill view unless EOF comes first; returns the number of bytes read."""
     got = 0
     while got < len(view):
@@ -446,7 +459,7 @@ def decrypt_into(key: ArchiveKey, src: Path, out: BinaryIO, remote_path: str) ->
         with open(src, "rb", buffering=0) as f:
             size = os.fstat(f.fileno()).st_size
             chunks = _chunk_count(plaintext_size(size))  # refuses impossible sizes up front
-            dec.start(_read_full(f, HEADER_SIZE))  # type: ignore[arg-type]
+            dec.start(_read_full(f, HEADER_SIZE))
             remaining = size - HEADER_SIZE
             batch = min(BATCH, chunks)
             inbuf = memoryview(bytearray(batch * SEALED_CHUNK_SIZE))

@@ -21,7 +21,7 @@ class HfcheckV1Codec(CodecBase):
     names_reversible = True
     deterministic_names = True
     binds_path = True
-    max_file_size = None
+    max_file_size: int | None = None
 
     def __init__(self, key: ArchiveKey) -> None:
         self.key = key
