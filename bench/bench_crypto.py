@@ -1,10 +1,16 @@
-"""Cost of file encryption against its unavoidable parts, and its peak memory.
+"""Cost of file encryption against its unavoidable parts, its peak memory, and the codecs side
+by side.
 
 Encrypting a file = reading and writing it (same chunks, same temp + fsync + rename) +
 sealing its chunks + hashing the ciphertext (the Hub's LFS oid). The target is that
 `encrypt_file` costs at most 1.25x (I/O + sealing): the writer thread overlaps hashing and
 writing with sealing. Peak memory while encrypting 1 GiB is measured in a child process
 against a child that only imported the module. Times are the best of a few runs.
+
+`codecs` (also alone: `python -m bench crypto --only codecs`): hfcheck-v1 and Fernet encrypt and
+decrypt the same files through the codec layer: throughput, and peak memory of a child process
+per codec, operation and size, above the child's baseline, with the slope per MiB of file
+(Fernet cannot stream: its peak grows with the file; docs/encryption.md quotes these numbers).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from hfcheck.crypto import CHUNK_SIZE, ArchiveKey, decrypt_file, encrypt_file
+from hfcheck.crypto import CHUNK_SIZE, ArchiveKey, FernetCodec, HfcheckV1Codec, decrypt_file, encrypt_file
 
 MIB = 1 << 20
 SIZE = 256 * MIB
@@ -144,11 +150,86 @@ def memory(tmp: Path) -> None:
           f" above baseline {above:.1f} MiB (target < 64) {'OK' if above < 64 else 'OVER'}")
 
 
+CODEC_SIZES = (16 * MIB, 64 * MIB, 128 * MIB)
+CODEC_SPEED_SIZE = 64 * MIB
+
+_CODEC_CHILD = """
+import os, sys
+from pathlib import Path
+from hfcheck.crypto import ArchiveKey, FernetCodec, HfcheckV1Codec
+raw = bytes(range(32))
+codec = HfcheckV1Codec(ArchiveKey(raw)) if sys.argv[1] == "hfcheck-v1" else FernetCodec(raw, max_file_size=1 << 40)
+if sys.argv[2] == "encrypt":
+    codec.encrypt_file(Path(sys.argv[3]), Path(sys.argv[4]), "encrypted_videos/bench/x")
+elif sys.argv[2] == "decrypt":
+    codec.decrypt_file(Path(sys.argv[3]), Path(sys.argv[4]), "encrypted_videos/bench/x")
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(int(line.split()[1]))
+"""
+
+
+def _codec_peak_kib(*args: str) -> int:
+    out = subprocess.run([sys.executable, "-c", _CODEC_CHILD, *args], check=True, capture_output=True, text=True)
+    return int(out.stdout.strip())
+
+
+def codecs(tmp: Path) -> None:
+    """hfcheck-v1 vs Fernet on the same files: MiB/s and peak memory above baseline."""
+    raw = bytes(range(32))
+    both = {"hfcheck-v1": HfcheckV1Codec(ArchiveKey(raw)), "fernet": FernetCodec(raw, max_file_size=1 << 40)}
+    src = tmp / "plain"
+    _make_file(src, CODEC_SPEED_SIZE)
+    print(f"codecs: {CODEC_SPEED_SIZE // MIB} MiB file, best of {REPEAT} (encrypt/decrypt_file: temp file, fsync, rename)")
+    speeds: dict[str, tuple[float, float]] = {}
+    for name, codec in both.items():
+        enc, dec = tmp / f"{name}.enc", tmp / f"{name}.dec"
+        t_enc = _best(lambda: codec.encrypt_file(src, enc, REMOTE))
+        t_dec = _best(lambda: codec.decrypt_file(enc, dec, REMOTE))
+        speeds[name] = (t_enc, t_dec)
+        grow = os.path.getsize(enc) / CODEC_SPEED_SIZE
+        print(f"  {name:10s}  encrypt {CODEC_SPEED_SIZE / MIB / t_enc:6.0f} MiB/s  decrypt {CODEC_SPEED_SIZE / MIB / t_dec:6.0f} MiB/s"
+              f"  ciphertext {grow:.3f} x plaintext")
+    (fe, fd), (ve, vd) = speeds["fernet"], speeds["hfcheck-v1"]
+    print(f"  time ratio fernet / hfcheck-v1: encrypt {fe / ve:.2f}, decrypt {fd / vd:.2f}")
+    for p in tmp.iterdir():
+        p.unlink()
+    base = {name: _codec_peak_kib(name, "-") for name in both}
+    print("  peak memory above a child that only built the codec (MiB), and per MiB of file:")
+    slopes: dict[tuple[str, str], list[float]] = {}
+    for size in CODEC_SIZES:
+        _make_file(src, size)
+        row = []
+        for name in both:
+            for op in ("encrypt", "decrypt"):
+                if op == "encrypt":
+                    kib = _codec_peak_kib(name, op, str(src), str(tmp / "c"))
+                else:
+                    kib = _codec_peak_kib(name, op, str(tmp / "c"), str(tmp / "d"))
+                above = (kib - base[name]) / 1024
+                slopes.setdefault((name, op), []).append(above / (size / MIB))
+                row.append(f"{name} {op} {above:7.1f} ({above / (size / MIB):4.2f}/MiB)")
+            (tmp / "c").unlink()
+            (tmp / "d").unlink()
+        print(f"  S = {size // MIB:4d} MiB: " + "; ".join(row))
+    for (name, op), per in slopes.items():
+        print(f"  {name:10s} {op}: peak ~ {per[-1]:.2f} x S at S = {CODEC_SIZES[-1] // MIB} MiB")
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="hfcheck-bench-crypto-") as tmp:
-        speed(Path(tmp))
-    with tempfile.TemporaryDirectory(prefix="hfcheck-bench-crypto-") as tmp:
-        memory(Path(tmp))
+    from bench.common import bench_argv
+
+    argv = bench_argv(sys.argv[1:])
+    only = argv[argv.index("--only") + 1] if "--only" in argv else None
+    if only in (None, "speed"):
+        with tempfile.TemporaryDirectory(prefix="hfcheck-bench-crypto-") as tmp:
+            speed(Path(tmp))
+    if only in (None, "memory"):
+        with tempfile.TemporaryDirectory(prefix="hfcheck-bench-crypto-") as tmp:
+            memory(Path(tmp))
+    if only in (None, "codecs"):
+        with tempfile.TemporaryDirectory(prefix="hfcheck-bench-crypto-") as tmp:
+            codecs(Path(tmp))
 
 
 if __name__ == "__main__":

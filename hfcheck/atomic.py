@@ -9,7 +9,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -20,6 +20,25 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_stream_atomic(path: Path, fill: Callable[[BinaryIO], None]) -> None:
+    """Like `write_bytes_atomic`, for content produced by `fill(stream)` (large files): the
+    temp file is renamed over `path` only if `fill` returned; otherwise it is removed."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:  # name the destination, not our temp file
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            fill(f)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

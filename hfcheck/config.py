@@ -23,6 +23,10 @@ DEFAULT_CONFIG_NAME = "hfcheck.toml"
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 SQL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 DEFAULT_ALLOWED_HOSTS = ("pbs.twimg.com", "video.twimg.com")
+BUILTIN_SCHEMES = ("hfcheck-v1", "fernet")
+# python:package.module:attr (attr may be dotted): a codec from the user's own code.
+PLUGIN_SCHEME_RE = re.compile(r"^python:(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
+DEFAULT_MAX_FERNET_BYTES = 256 << 20  # 256 MiB: Fernet peaks at ~7.7x the file encrypting (docs/encryption.md)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,9 @@ class Config:
     endpoint: str = DEFAULT_ENDPOINT
     token: str | None = field(default=None, repr=False)
     key_file: Path | None = None
+    scheme: str = "hfcheck-v1"  # how the archive encrypts names and bytes (hfcheck.crypto.registry)
+    write_scheme: str | None = None  # what repair/backup write; None = `scheme`
+    max_fernet_bytes: int = DEFAULT_MAX_FERNET_BYTES
     data_dir: Path = Path("data")
     lang: str = "en"
     concurrency: int = 64
@@ -80,6 +87,11 @@ class Config:
             if value is None or value == ():
                 flag = "--repo" if name == "repos" else "--" + name.replace("_", "-")
                 raise ConfigError(f"setting '{name}' is required (config file or {flag})")
+
+    @property
+    def write_scheme_or_default(self) -> str:
+        """The scheme repair and backup write with: `crypto.write_scheme`, else the archive's."""
+        return self.write_scheme or self.scheme
 
     @property
     def repo(self) -> str:
@@ -114,6 +126,12 @@ def _pos_float(v: Any) -> float:
     return float(v)
 
 
+def parse_scheme(v: Any) -> str:
+    if not isinstance(v, str) or not (v in BUILTIN_SCHEMES or PLUGIN_SCHEME_RE.fullmatch(v)):
+        raise ValueError(f"expected {' | '.join(repr(s) for s in BUILTIN_SCHEMES)} | 'python:package.module:attr', not {v!r}")
+    return v
+
+
 def _str_list(v: Any) -> tuple[str, ...]:
     if isinstance(v, str):
         v = [v]
@@ -136,6 +154,9 @@ KEYS: dict[str, tuple[str, Any]] = {
     "hub.max_files_per_repo": ("max_files_per_repo", _pos_int),
     "hub.max_files_per_folder": ("max_files_per_folder", _pos_int),
     "crypto.key_file": ("key_file", _path),
+    "crypto.scheme": ("scheme", parse_scheme),
+    "crypto.write_scheme": ("write_scheme", parse_scheme),
+    "crypto.max_fernet_bytes": ("max_fernet_bytes", _pos_int),
     "run.data_dir": ("data_dir", _path),
     "run.lang": ("lang", _str),
     "run.concurrency": ("concurrency", _pos_int),

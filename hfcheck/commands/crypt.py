@@ -1,5 +1,10 @@
 """`hfcheck crypt ...`: key generation, file and name encryption for people and scripts.
 
+Every subcommand works with any scheme (`--scheme hfcheck-v1|fernet|python:pkg.mod:attr`).
+Without `--scheme`, `encrypt` and `name` use the write scheme (`crypto.write_scheme`, default
+`crypto.scheme`); `decrypt` uses the configured codec that recognises the file, and `unname`
+the first whose names decrypt the name.
+
 The key is only ever read from the key file (`--key-file` or `crypto.key_file`), never from
 the command line, where it would end up in shell history and process listings.
 """
@@ -7,25 +12,28 @@ the command line, where it would end up in shell history and process listings.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from hfcheck.cli import common_options
-from hfcheck.config import Config
-from hfcheck.crypto import (
-    ArchiveKey,
-    decrypt_file,
-    encrypt_file,
-    generate_key_file,
-    load_key,
-)
-from hfcheck.errors import ConfigError, InputError
+from hfcheck.config import Config, parse_scheme
+from hfcheck.crypto import HEAD_BYTES, Codec, generate_key_file, load_codec, load_codecs
+from hfcheck.crypto.codec import NameCodec
+from hfcheck.errors import ConfigError, CryptoError, InputError
 
 
-def _key(cfg: Config) -> ArchiveKey:
-    cfg.require("key_file")
-    assert cfg.key_file is not None
-    return load_key(cfg.key_file)
+def _check_scheme(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_scheme(value)
+    except ValueError as exc:
+        raise ConfigError(f"--scheme: {exc}") from None
+
+
+def scheme_option(help: str) -> Any:
+    return click.option("--scheme", default=None, callback=_check_scheme, help=help)
 
 
 def _io_error(exc: OSError) -> InputError:
@@ -37,15 +45,32 @@ def _path_error(exc: ValueError) -> InputError:
     return exc if isinstance(exc, InputError) else InputError(str(exc))
 
 
+def _remote(codec: Codec, remote_path: str | None) -> str:
+    if remote_path is None:
+        if codec.binds_path:
+            raise ConfigError(f"--path is required with {codec.name}: its files are bound to their path in the repo")
+        return ""
+    return remote_path
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError as exc:
+        raise _io_error(exc) from None
+
+
 @click.group()
 def crypt() -> None:
-    """Encrypt and decrypt files and names with the archive key."""
+    """Encrypt and decrypt files and names with the archive key, in any scheme."""
 
 
 @crypt.command()
 @click.argument("keyfile", required=False, type=click.Path(path_type=Path))
+@scheme_option("fernet: write the key in url-safe base64, as Fernet.generate_key() does (both load either way).")
 @common_options
-def keygen(cfg: Config, keyfile: Path | None) -> None:
+def keygen(cfg: Config, keyfile: Path | None, scheme: str | None) -> None:
     """Create a new archive key in KEYFILE (default: the configured key file), mode 0600.
 
     Refuses to overwrite an existing file: losing the old key loses the archive.
@@ -53,20 +78,21 @@ def keygen(cfg: Config, keyfile: Path | None) -> None:
     path = keyfile or cfg.key_file
     if path is None:
         raise ConfigError("give KEYFILE or set 'key_file' (config file or --key-file)")
-    generate_key_file(path)
+    generate_key_file(path, urlsafe=(scheme or cfg.scheme) == "fernet")
     click.echo(f"wrote a new key to {path} (mode 0600); keep a copy offline: without it the backup cannot be decrypted")
 
 
 @crypt.command()
 @click.argument("src", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("dst", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--path", "remote_path", required=True, help="Path of the file in the repo (bound into the encryption).")
+@click.option("--path", "remote_path", default=None, help="Path of the file in the repo (bound into hfcheck-v1 files).")
+@scheme_option("Scheme to encrypt with (default: the write scheme).")
 @common_options
-def encrypt(cfg: Config, src: Path, dst: Path, remote_path: str) -> None:
+def encrypt(cfg: Config, src: Path, dst: Path, remote_path: str | None, scheme: str | None) -> None:
     """Encrypt SRC into DST for upload to --path; prints the ciphertext's size and sha256."""
-    key = _key(cfg)
+    codec = load_codec(cfg, scheme or cfg.write_scheme_or_default)
     try:
-        result = encrypt_file(key, src, dst, remote_path)
+        result = codec.encrypt_file(src, dst, _remote(codec, remote_path))
     except OSError as exc:
         raise _io_error(exc) from None
     except ValueError as exc:
@@ -77,13 +103,21 @@ def encrypt(cfg: Config, src: Path, dst: Path, remote_path: str) -> None:
 @crypt.command()
 @click.argument("src", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("dst", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--path", "remote_path", required=True, help="Path of the file in the repo it was encrypted for.")
+@click.option("--path", "remote_path", default=None, help="Path of the file in the repo it was encrypted for.")
+@scheme_option("Scheme to decrypt with (default: the configured one that recognises SRC).")
 @common_options
-def decrypt(cfg: Config, src: Path, dst: Path, remote_path: str) -> None:
+def decrypt(cfg: Config, src: Path, dst: Path, remote_path: str | None, scheme: str | None) -> None:
     """Decrypt and verify SRC into DST; DST appears only if all of SRC verified (exit 1 if not)."""
-    key = _key(cfg)
+    if scheme is not None:
+        codec = load_codec(cfg, scheme)
+    else:
+        codecs = load_codecs(cfg)
+        found = codecs.codec_for(_head(src))
+        if found is None:
+            raise CryptoError(f"{src}: unknown format: none of {', '.join(codecs.schemes)} recognises it")
+        codec = found
     try:
-        digest = decrypt_file(key, src, dst, remote_path)
+        digest = codec.decrypt_file(src, dst, _remote(codec, remote_path))
     except OSError as exc:
         raise _io_error(exc) from None
     except ValueError as exc:
@@ -93,29 +127,31 @@ def decrypt(cfg: Config, src: Path, dst: Path, remote_path: str) -> None:
 
 @crypt.command()
 @click.argument("local_path")
+@scheme_option("Scheme of the name (default: the write scheme).")
 @common_options
-def name(cfg: Config, local_path: str) -> None:
+def name(cfg: Config, local_path: str, scheme: str | None) -> None:
     """Print the repo path of a local media path, e.g. videos/alice/123_0.mp4."""
     from hfcheck.model.paths import (
         remote_path_for,  # the path model is another module's concern
     )
 
-    key = _key(cfg)
+    codec = load_codec(cfg, scheme or cfg.write_scheme_or_default)
     try:
-        click.echo(remote_path_for(key, local_path))
+        click.echo(remote_path_for(codec, local_path))
     except ValueError as exc:
         raise _path_error(exc) from None
 
 
 @crypt.command()
 @click.argument("remote_path")
+@scheme_option("Scheme of the name (default: every configured scheme whose names decrypt).")
 @common_options
-def unname(cfg: Config, remote_path: str) -> None:
+def unname(cfg: Config, remote_path: str, scheme: str | None) -> None:
     """Print the local media path of a repo path (exit 1 if its name does not decrypt)."""
     from hfcheck.model.paths import local_path_for
 
-    key = _key(cfg)
+    names: NameCodec = load_codec(cfg, scheme) if scheme is not None else load_codecs(cfg)
     try:
-        click.echo(local_path_for(key, remote_path))
+        click.echo(local_path_for(names, remote_path))
     except ValueError as exc:
         raise _path_error(exc) from None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 if TYPE_CHECKING:
-    from hfcheck.crypto import ArchiveKey
+    from hfcheck.crypto import NameCodec
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 TWEET_ID_RE = re.compile(r"^[0-9]{1,20}$")
@@ -150,14 +150,14 @@ def remote_parent(media: Media, username: str) -> str:
     return f"{media.remote_dir}/{check_username(username)}"
 
 
-def remote_path_for(key: ArchiveKey, local_rel: str) -> str:
+def remote_path_for(key: NameCodec, local_rel: str) -> str:
     """`videos/alice/1_0.mp4` -> `encrypted_videos/alice/<encrypted name>` (deterministic)."""
     media, username, name = parse_local_relpath(local_rel)
     parent = remote_parent(media, username)
     return f"{parent}/{key.encrypt_name(parent, str(name))}"
 
 
-def local_path_for(key: ArchiveKey, remote_path: str) -> str:
+def local_path_for(key: NameCodec, remote_path: str) -> str:
     """The reverse of `remote_path_for`; raises CryptoError when the name does not decrypt."""
     parts = check_relpath(remote_path).parts
     if len(parts) != 3 or parts[0] not in ("encrypted_images", "encrypted_videos"):

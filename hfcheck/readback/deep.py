@@ -43,7 +43,7 @@ import click
 
 from hfcheck.db.archive import Archive
 from hfcheck.config import Config
-from hfcheck.crypto import HEADER_SIZE, ArchiveKey, Decryptor, load_key
+from hfcheck.crypto import HEADER_SIZE, ArchiveKey, Decryptor, archive_key
 from hfcheck.errors import (
     EXIT_INCOMPLETE,
     EXIT_OK,
@@ -320,8 +320,7 @@ async def deep_check(
     remote path recorded twice is read once.
     """
     cfg.require("db", "key_file", "media_root")
-    assert cfg.key_file is not None
-    key = load_key(cfg.key_file)
+    key = archive_key(cfg)
     excluded = _excluded_urls(progress)
     rng = random.Random(seed)
     result = DeepResult(sample.spec)

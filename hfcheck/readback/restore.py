@@ -34,7 +34,7 @@ from yarl import URL
 from hfcheck import __version__
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey, decrypt_file, load_key
+from hfcheck.crypto import ArchiveKey, archive_key, decrypt_file
 from hfcheck.errors import ConfigError, CryptoError, InputError
 from hfcheck.net.hub import Unverifiable
 from hfcheck.model.paths import (
@@ -475,8 +475,7 @@ async def run_restore(cfg: Config, sel: Selection, out: Path, *, concurrency: in
     then written above it."""
     sel.validate()
     cfg.require("db", "key_file")
-    assert cfg.key_file is not None
-    key = load_key(cfg.key_file)
+    key = archive_key(cfg)
     out.mkdir(parents=True, exist_ok=True)
     summary = RestoreSummary()
     bar: tqdm[Any] | None = None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey, CryptoError
+from hfcheck.crypto import ArchiveKey, CryptoError, archive_key
 from hfcheck.net.download import Downloader
 from hfcheck.db.gaps import gap_tweets_sql
 from hfcheck.model.paths import (
@@ -41,7 +41,6 @@ from hfcheck.write.plan import (
     to_job,
 )
 from hfcheck.pool import Put, run_pool
-from hfcheck.write.repair import load_archive_key
 from hfcheck.db.state import StateDB
 from hfcheck.write.upload import TweetUploader
 
@@ -121,7 +120,7 @@ class BackupPlanner:
 async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
     """Back up every unbacked or partially backed tweet (of one user, if asked)."""
     cfg.require("db", "media_root", "key_file", "repos")
-    key = load_archive_key(cfg)
+    key = archive_key(cfg)
     summary = RunSummary(dry_run=opts.dry_run)
     placement = await RepoPlacement.load(cfg)
     planner = BackupPlanner(cfg, key, placement)

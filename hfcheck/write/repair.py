@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey, CryptoError, load_key
+from hfcheck.crypto import ArchiveKey, CryptoError, archive_key
 from hfcheck.net.download import Downloader
 from hfcheck.errors import InputError
 from hfcheck.db.gaps import gap_tweets_sql
@@ -227,12 +227,6 @@ def empty_media_files(cfg: Config, key: ArchiveKey, placement: RepoPlacement, ro
     return files
 
 
-def load_archive_key(cfg: Config) -> ArchiveKey:
-    cfg.require("key_file")
-    assert cfg.key_file is not None
-    return load_key(cfg.key_file)
-
-
 @dataclass
 class RepairOptions:
     dry_run: bool = False
@@ -245,7 +239,7 @@ class RepairOptions:
 
 async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
     """Plan, then (unless dry run) fix every tweet; the database changes only after commits."""
-    key = load_archive_key(cfg)
+    key = archive_key(cfg)
     if not (cfg.data_dir / PROGRESS_NAME).exists():
         opts.echo("no verify progress file: running verify first")
         await run_verify(cfg, VerifyOptions())

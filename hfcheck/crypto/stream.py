@@ -1,6 +1,5 @@
-"""The archive's encryption: file contents, file names, and the key file.
-
-Format v1 (written down in docs/encryption.md, frozen by tests/vectors/hfcheck_v1.json):
+"""hfcheck-v1 file contents: a chunked AEAD stream (written down in docs/encryption.md,
+frozen by tests/vectors/hfcheck_v1.json).
 
     header  = MAGIC (7 bytes "HFCKENC") || VERSION (1 byte, 0x01) || nonce (32 random bytes)
     filekey = HKDF-SHA256(ikm=archive key, salt=nonce, info=FILE_INFO || NFC(remote path))
@@ -11,32 +10,25 @@ Plaintext is cut in 64 KiB chunks (age STREAM): every chunk is full except the l
 carries final=0x01 even when it is full; only an empty file has an empty (final) chunk. So a
 flipped bit, a reordered, dropped or repeated chunk, a truncation (at a chunk boundary too,
 unlike rclone crypt), an extension, trailing bytes or a file moved to another path all fail.
-
-Names are AES-SIV (deterministic, authenticated) under a separate HKDF-derived key, with the
-parent folder as associated data, encoded as unpadded lower-case base32.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
+import io
 import os
 import queue
-import stat
-import tempfile
 import threading
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV, ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from hfcheck.atomic import fsync_dir
+from hfcheck.atomic import write_stream_atomic
+from hfcheck.crypto.keys import ArchiveKey
+from hfcheck.crypto.names import norm_path
 from hfcheck.errors import CryptoError, InputError
 
 CHUNK_SIZE = 65536
@@ -46,185 +38,8 @@ MAGIC = b"HFCKENC"
 VERSION = 1
 NONCE_SIZE = 32
 HEADER_SIZE = len(MAGIC) + 1 + NONCE_SIZE  # 40
-KEY_SIZE = 32
 COUNTER_SIZE = 11
 MAX_CHUNKS = 1 << (8 * COUNTER_SIZE)  # chunk counter space: far beyond any real file
-
-FILE_INFO = b"hfcheck v1 file key\x00"  # || NFC(remote path), UTF-8
-NAME_INFO = b"hfcheck v1 name key"
-NAME_KEY_SIZE = 64  # AES-256-SIV
-MAX_NAME_BYTES = 143  # ceil(8 * (16 + 143) / 5) == 255 characters
-MAX_ENCRYPTED_NAME = 255
-_B32_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
-_MAX_KEY_FILE_BYTES = 4096
-
-
-class InvalidName(InputError, ValueError):
-    """A plaintext name or parent that cannot be encrypted (empty, `..`, `/`, too long)."""
-
-
-# --- key ---------------------------------------------------------------------------------
-
-
-def _hkdf(ikm: bytes, salt: bytes | None, info: bytes, length: int) -> bytes:
-    """HKDF-SHA256 (RFC 5869); checked against the RFC's test cases in tests/vectors."""
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
-
-
-class ArchiveKey:
-    """The 32-byte archive key and its derived name key; `repr()` never shows either."""
-
-    __slots__ = ("_raw", "_siv")
-
-    def __init__(self, raw: bytes) -> None:
-        if not isinstance(raw, (bytes, bytearray)) or len(raw) != KEY_SIZE:
-            raise ValueError(f"an archive key is exactly {KEY_SIZE} bytes")
-        self._raw = bytes(raw)
-        self._siv = AESSIV(_hkdf(self._raw, None, NAME_INFO, NAME_KEY_SIZE))
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> ArchiveKey:
-        return cls(raw)
-
-    def __repr__(self) -> str:
-        return "ArchiveKey(<secret>)"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> object:  # keep the key out of pickles (process pools, caches)
-        raise TypeError("ArchiveKey cannot be pickled")
-
-    def file_cipher(self, nonce: bytes, remote_path: str) -> ChaCha20Poly1305:
-        """The per-file AEAD: a fresh key per file, bound to its path in the repo."""
-        info = FILE_INFO + _norm_path(remote_path).encode("utf-8")
-        return ChaCha20Poly1305(_hkdf(self._raw, nonce, info, KEY_SIZE))
-
-    def encrypt_name(self, parent: str, name: str) -> str:
-        """Deterministic: the same (parent, name) always gives the same remote name."""
-        plain = _check_name(name).encode("utf-8")
-        if len(plain) > MAX_NAME_BYTES:
-            raise InvalidName(
-                f"file name too long to encrypt: {len(plain)} UTF-8 bytes, at most {MAX_NAME_BYTES}"
-            )
-        sealed = self._siv.encrypt(plain, [_check_parent(parent).encode("utf-8")])
-        return _b32encode(sealed)
-
-    def decrypt_name(self, parent: str, encrypted: str) -> str:
-        """Reverse `encrypt_name`; any malformed, altered or foreign name raises CryptoError."""
-        sealed = _b32decode(encrypted)
-        try:
-            plain = self._siv.decrypt(sealed, [_check_parent(parent).encode("utf-8")])
-        except InvalidTag:
-            raise CryptoError(
-                f"encrypted name {encrypted!r} does not decrypt under {parent!r}"
-                " (wrong key, wrong folder or altered name)"
-            ) from None
-        except InvalidName as exc:
-            raise CryptoError(str(exc)) from None
-        try:
-            name = plain.decode("utf-8")
-            if unicodedata.normalize("NFC", name) != name:
-                raise ValueError("not NFC")
-            _check_name(name)
-        except ValueError:
-            raise CryptoError(f"encrypted name {encrypted!r} decrypts to an invalid name") from None
-        return name
-
-
-def generate_key_file(path: Path) -> None:
-    """Write a new random key (base64, one line) with mode 0600; never overwrite a file."""
-    raw = os.urandom(KEY_SIZE)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InputError(f"key file {path} already exists; refusing to overwrite it") from None
-    except OSError as exc:
-        raise InputError(f"cannot create key file {path}: {exc.strerror}") from None
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # the umask could only have removed bits; make it exact
-        os.write(fd, base64.b64encode(raw) + b"\n")
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(path)
-        raise
-    os.close(fd)
-
-
-def load_key(path: Path) -> ArchiveKey:
-    """Read a key file; refuse one that others can read or that is not 32 bytes of base64."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        raise InputError(f"cannot read key file {path}: {exc.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"key file {path} is not a regular file")
-        if os.name == "posix" and st.st_mode & 0o077:
-            raise InputError(
-                f"key file {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):04o});"
-                f" run: chmod 600 {path}"
-            )
-        data = os.read(fd, _MAX_KEY_FILE_BYTES + 1)
-    finally:
-        os.close(fd)
-    bad = InputError(f"key file {path} is not valid: expected one line of base64 encoding {KEY_SIZE} bytes")
-    if len(data) > _MAX_KEY_FILE_BYTES:
-        raise bad
-    try:
-        raw = base64.b64decode(data.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise bad from None
-    if len(raw) != KEY_SIZE or len(data.strip().splitlines()) != 1:
-        raise bad
-    return ArchiveKey(raw)
-
-
-# --- names -------------------------------------------------------------------------------
-
-
-def _check_name(name: str) -> str:
-    """NFC form of one path component, or InvalidName: no traversal, separators or NUL."""
-    if not isinstance(name, str):
-        raise InvalidName("a file name must be a string")
-    name = unicodedata.normalize("NFC", name)
-    if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
-        raise InvalidName(f"not a valid file name: {name!r}")
-    return name
-
-
-def _check_parent(parent: str) -> str:
-    if not isinstance(parent, str) or not parent or "\x00" in parent:
-        raise InvalidName(f"not a valid parent folder: {parent!r}")
-    return unicodedata.normalize("NFC", parent)
-
-
-def _norm_path(remote_path: str) -> str:
-    if not isinstance(remote_path, str) or not remote_path or "\x00" in remote_path:
-        raise ValueError(f"not a valid remote path: {remote_path!r}")
-    return unicodedata.normalize("NFC", remote_path)
-
-
-def _b32encode(data: bytes) -> str:
-    return base64.b32encode(data).decode("ascii").rstrip("=").lower()
-
-
-def _b32decode(text: str) -> bytes:
-    """Strict: only the canonical encoding (lower case, no padding, zero trailing bits)."""
-    bad = CryptoError(f"not an encrypted name: {text[:300]!r}")
-    if not isinstance(text, str) or not 1 <= len(text) <= MAX_ENCRYPTED_NAME:
-        raise bad
-    if not set(text) <= _B32_ALPHABET or len(text) % 8 in (1, 3, 6):
-        raise bad
-    try:
-        data = base64.b32decode(text.upper() + "=" * (-len(text) % 8))
-    except binascii.Error:
-        raise bad from None
-    if len(data) <= TAG_SIZE or _b32encode(data) != text:
-        raise bad
-    return data
 
 
 # --- sizes -------------------------------------------------------------------------------
@@ -344,7 +159,7 @@ class Encryptor:
                     return
                 current = nxt
         else:
-            for data in source:  # type: ignore[union-attr]
+            for data in source:
                 out = self.update(data)
                 if out:
                     yield out
@@ -358,7 +173,7 @@ class Decryptor:
 
     def __init__(self, key: ArchiveKey, remote_path: str) -> None:
         self._key = key
-        self._remote_path = _norm_path(remote_path)
+        self._remote_path = norm_path(remote_path)
         self._aead: ChaCha20Poly1305 | None = None
         self._header = b""
         self._counter = 0
@@ -419,7 +234,7 @@ class Decryptor:
         """Verify and decrypt the next chunk into a caller's buffer; returns its length.
         `out` holds unverified bytes if this raises: never use it then."""
         self._check_open()
-        return self._open(sealed, final, out)
+        return self._open_into(sealed, final, out)
 
     def done(self) -> None:
         """Mark the stream complete after `open_into(..., final=True)` succeeded."""
@@ -436,22 +251,34 @@ class Decryptor:
         if data[:n] != MAGIC[:n]:
             raise CryptoError(f"{self._remote_path}: not an hfcheck encrypted file (bad magic)")
 
-    def _open(self, sealed: Buffer, final: bool, out: memoryview | None = None) -> bytes:
-        if self._aead is None:
-            raise CryptoError("decryptor not started")
-        if len(sealed) < TAG_SIZE or len(sealed) > SEALED_CHUNK_SIZE:
-            raise CryptoError(f"{self._remote_path}: chunk {self._counter}: bad chunk size")
-        nonce = _chunk_nonce(self._counter, final)
+    def _open(self, sealed: Buffer, final: bool) -> bytes:
+        """Verify and decrypt the next chunk."""
+        aead, nonce = self._next(sealed, final)
         try:
-            if out is None:
-                plain = self._aead.decrypt(nonce, sealed, self._header)
-            else:
-                plain = self._aead.decrypt_into(nonce, sealed, self._header, out[: len(sealed) - TAG_SIZE])
+            plain = aead.decrypt(nonce, sealed, self._header)
         except InvalidTag:
             self._state = "failed"
             raise CryptoError(self._explain(sealed, final)) from None
         self._counter += 1
         return plain
+
+    def _open_into(self, sealed: Buffer, final: bool, out: memoryview) -> int:
+        """`_open` into a caller's buffer; returns the plaintext's length."""
+        aead, nonce = self._next(sealed, final)
+        try:
+            n = aead.decrypt_into(nonce, sealed, self._header, out[: len(sealed) - TAG_SIZE])
+        except InvalidTag:
+            self._state = "failed"
+            raise CryptoError(self._explain(sealed, final)) from None
+        self._counter += 1
+        return n
+
+    def _next(self, sealed: Buffer, final: bool) -> tuple[ChaCha20Poly1305, bytes]:
+        if self._aead is None:
+            raise CryptoError("decryptor not started")
+        if len(sealed) < TAG_SIZE or len(sealed) > SEALED_CHUNK_SIZE:
+            raise CryptoError(f"{self._remote_path}: chunk {self._counter}: bad chunk size")
+        return self._aead, _chunk_nonce(self._counter, final)
 
     def _explain(self, sealed: Buffer, final: bool) -> str:
         """Name the likely cause: a tag check under the other flag tells truncation/extension."""
@@ -484,7 +311,7 @@ def _read_full(f: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _readinto_full(f: BinaryIO, view: memoryview) -> int:
+def _readinto_full(f: io.RawIOBase, view: memoryview) -> int:
     """Fill view unless EOF comes first; returns the number of bytes read."""
     got = 0
     while got < len(view):
@@ -532,7 +359,7 @@ class _Writer:
                 try:
                     with memoryview(buf) as view:
                         self._hasher.update(view[:n])
-                        self._f.write(view[:n])
+                        write_all(self._f, view[:n])
                 except BaseException as exc:  # re-raised in the caller's thread
                     self._error = exc
             self._free.put(buf)
@@ -554,28 +381,15 @@ class _Writer:
             raise self._error
 
 
-def _atomic_write(dst: Path, fill: Callable[[BinaryIO], None]) -> None:
-    """Write via a temp file in dst's folder; fsync and rename only if `fill` succeeded."""
-    dst = Path(dst)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
-    except OSError as exc:  # name the destination, not our temp file
-        raise type(exc)(exc.errno, exc.strerror, str(dst)) from None
-    try:
-        with os.fdopen(fd, "wb", buffering=0) as f:
-            fill(f)  # type: ignore[arg-type]
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(dst.parent)
+def write_all(f: BinaryIO, data: bytes | memoryview) -> None:
+    """A raw (unbuffered) file may write less than asked: loop until all of it is written."""
+    data = memoryview(data)
+    while data:
+        n = f.write(data)
+        data = data[len(data) if n is None else n :]
 
 
-def _check_distinct(src: Path, dst: Path) -> None:
+def check_distinct(src: Path, dst: Path) -> None:
     if Path(dst).exists() and os.path.samefile(src, dst):
         raise InputError(f"input and output are the same file: {src}")
 
@@ -584,63 +398,68 @@ def _chunk_count(plain_size: int) -> int:
     return max(1, -(-plain_size // CHUNK_SIZE))
 
 
+def encrypt_into(
+    key: ArchiveKey, src: Path, out: BinaryIO, remote_path: str, *, _nonce: bytes | None = None
+) -> EncryptResult:
+    """Encrypt src into the open binary stream `out` for upload to `remote_path`.
+
+    The chunk count comes from the size at open; a file that grows or shrinks meanwhile is
+    refused rather than encrypted half-old, half-new (then `out` holds a partial file)."""
+    enc = Encryptor(key, remote_path, _nonce=_nonce)
+    hasher = hashlib.sha256()
+    size = 0
+    with open(src, "rb", buffering=0) as f:
+        remaining = os.fstat(f.fileno()).st_size
+        chunks = _chunk_count(remaining)
+        batch = min(BATCH, chunks)  # small files get small buffers
+        inbuf = memoryview(bytearray(batch * CHUNK_SIZE))
+        writer = _Writer(out, hasher, HEADER_SIZE + batch * SEALED_CHUNK_SIZE)
+        try:
+            done = 0
+            while done < chunks:
+                want = min(batch * CHUNK_SIZE, remaining)
+                if _readinto_full(f, inbuf[:want]) != want:
+                    raise InputError(f"{src} shrank while being encrypted")
+                remaining -= want
+                buf = writer.acquire()
+                with memoryview(buf) as view:
+                    pos = 0
+                    if done == 0:
+                        view[:HEADER_SIZE] = enc.header
+                        pos = HEADER_SIZE
+                    for start in range(0, max(want, 1), CHUNK_SIZE):
+                        chunk = inbuf[start : min(start + CHUNK_SIZE, want)]
+                        done += 1
+                        pos += enc.seal_into(chunk, done == chunks, view[pos:])
+                size += pos
+                writer.submit(buf, pos)
+            if f.read(1):
+                raise InputError(f"{src} grew while being encrypted")
+        finally:
+            writer.close()
+    return EncryptResult(size=size, sha256=hasher.hexdigest())
+
+
 def encrypt_file(
     key: ArchiveKey, src: Path, dst: Path, remote_path: str, *, _nonce: bytes | None = None
 ) -> EncryptResult:
-    """Encrypt src into dst (atomically) for upload to `remote_path`.
-
-    The chunk count comes from the size at open; a file that grows or shrinks meanwhile is
-    refused rather than encrypted half-old, half-new."""
-    enc = Encryptor(key, remote_path, _nonce=_nonce)
-    hasher = hashlib.sha256()
-    _check_distinct(src, dst)
-
-    def fill(out: BinaryIO) -> None:
-        with open(src, "rb", buffering=0) as f:
-            remaining = os.fstat(f.fileno()).st_size
-            chunks = _chunk_count(remaining)
-            batch = min(BATCH, chunks)  # small files get small buffers
-            inbuf = memoryview(bytearray(batch * CHUNK_SIZE))
-            writer = _Writer(out, hasher, HEADER_SIZE + batch * SEALED_CHUNK_SIZE)
-            try:
-                done = 0
-                while done < chunks:
-                    want = min(batch * CHUNK_SIZE, remaining)
-                    if _readinto_full(f, inbuf[:want]) != want:
-                        raise InputError(f"{src} shrank while being encrypted")
-                    remaining -= want
-                    buf = writer.acquire()
-                    with memoryview(buf) as view:
-                        pos = 0
-                        if done == 0:
-                            view[:HEADER_SIZE] = enc.header
-                            pos = HEADER_SIZE
-                        for start in range(0, max(want, 1), CHUNK_SIZE):
-                            chunk = inbuf[start : min(start + CHUNK_SIZE, want)]
-                            done += 1
-                            pos += enc.seal_into(chunk, done == chunks, view[pos:])
-                    writer.submit(buf, pos)
-                if f.read(1):
-                    raise InputError(f"{src} grew while being encrypted")
-            finally:
-                writer.close()
-
-    _atomic_write(dst, fill)
-    return EncryptResult(size=os.stat(dst).st_size, sha256=hasher.hexdigest())
+    """Encrypt src into dst (atomically: temp file, fsync, rename) for upload to `remote_path`."""
+    check_distinct(src, dst)
+    result: list[EncryptResult] = []
+    write_stream_atomic(dst, lambda out: result.append(encrypt_into(key, src, out, remote_path, _nonce=_nonce)))
+    return result[0]
 
 
-def decrypt_file(key: ArchiveKey, src: Path, dst: Path, remote_path: str) -> str:
-    """Decrypt and verify src into dst; dst appears only if every chunk verified.
-    Returns the SHA-256 (hex) of the plaintext."""
+def decrypt_into(key: ArchiveKey, src: Path, out: BinaryIO, remote_path: str) -> str:
+    """Decrypt and verify src into the open binary stream `out`; returns the plaintext's
+    SHA-256 (hex). On CryptoError `out` holds unverified partial plaintext: discard it."""
     dec = Decryptor(key, remote_path)
     hasher = hashlib.sha256()
-    _check_distinct(src, dst)
-
-    def fill(out: BinaryIO) -> None:
+    try:
         with open(src, "rb", buffering=0) as f:
             size = os.fstat(f.fileno()).st_size
             chunks = _chunk_count(plaintext_size(size))  # refuses impossible sizes up front
-            dec.start(_read_full(f, HEADER_SIZE))  # type: ignore[arg-type]
+            dec.start(_read_full(f, HEADER_SIZE))
             remaining = size - HEADER_SIZE
             batch = min(BATCH, chunks)
             inbuf = memoryview(bytearray(batch * SEALED_CHUNK_SIZE))
@@ -665,26 +484,15 @@ def decrypt_file(key: ArchiveKey, src: Path, dst: Path, remote_path: str) -> str
                 dec.done()
             finally:
                 writer.close()
-
-    try:
-        _atomic_write(dst, fill)
     except CryptoError as exc:
         raise CryptoError(f"{src}: {exc}") from None
     return hasher.hexdigest()
 
 
-__all__ = [
-    "CHUNK_SIZE",
-    "HEADER_SIZE",
-    "ArchiveKey",
-    "Decryptor",
-    "EncryptResult",
-    "Encryptor",
-    "InvalidName",
-    "decrypt_file",
-    "encrypt_file",
-    "encrypted_size",
-    "generate_key_file",
-    "load_key",
-    "plaintext_size",
-]
+def decrypt_file(key: ArchiveKey, src: Path, dst: Path, remote_path: str) -> str:
+    """Decrypt and verify src into dst; dst appears only if every chunk verified.
+    Returns the SHA-256 (hex) of the plaintext."""
+    check_distinct(src, dst)
+    digest: list[str] = []
+    write_stream_atomic(dst, lambda out: digest.append(decrypt_into(key, src, out, remote_path)))
+    return digest[0]
