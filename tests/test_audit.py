@@ -15,7 +15,7 @@ import pytest
 
 from hfcheck.readback.audit import next_slice, remember_slice
 from hfcheck.sim.demo import REPO
-from hfcheck.report.html import render_audit_html
+from hfcheck.report.html import SCRIPT, render_audit_html
 from tests.helpers import demo_world
 
 READ_KINDS = {"repo_info", "tree", "resolve_head", "resolve_get", "cdn_get"}
@@ -79,7 +79,8 @@ def test_report_counts_equal_the_planted_damage(audited) -> None:
 
 
 class Cells(HTMLParser):
-    """Table rows as lists of cell texts, plus every <pre> text and every tag seen."""
+    """Table rows as lists of cell texts, every <pre> text, every tag seen, and the scripts
+    (their attributes and text)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -88,9 +89,12 @@ class Cells(HTMLParser):
         self.tags: set[str] = set()
         self._cell: list[str] | None = None
         self._pre: list[str] | None = None
+        self.scripts: list[tuple[dict, list[str]]] = []
 
     def handle_starttag(self, tag, attrs):
         self.tags.add(tag)
+        if tag == "script":
+            self.scripts.append((dict(attrs), []))
         if tag == "tr":
             self.rows.append([])
         elif tag in ("td", "th"):
@@ -107,6 +111,8 @@ class Cells(HTMLParser):
             self._pre = None
 
     def handle_data(self, data):
+        if self.lasttag == "script" and self.scripts and self.cdata_elem == "script":
+            self.scripts[-1][1].append(data)
         for buf in (self._cell, self._pre):
             if buf is not None:
                 buf.append(data)
@@ -130,7 +136,8 @@ def test_html_shows_the_counts_and_the_commands(audited) -> None:
     for gap, n in world.planted["gaps"].items():
         assert [r for r in page.rows if r[1:] == [gap, f"{n:,}"]], gap
     assert any("python -m hfcheck repair --config" in t for t in page.pres)
-    assert {"script", "link", "img", "iframe"}.isdisjoint(page.tags)  # self-contained, static
+    assert {"link", "img", "iframe", "object", "embed"}.isdisjoint(page.tags)  # self-contained
+    assert [(attrs, "".join(text)) for attrs, text in page.scripts] == [({}, SCRIPT)]  # only ours, inline
 
 
 def test_japanese_page(audited) -> None:
@@ -154,8 +161,9 @@ def test_untrusted_values_are_escaped() -> None:
     }
     page_html = render_audit_html(report, "en")
     page = parse(page_html)
-    assert "<script" not in page_html and "<img" not in page_html
-    assert {"script", "img"}.isdisjoint(page.tags)
+    assert page_html.count("<script") == 1 and "<img" not in page_html
+    assert [(attrs, "".join(text)) for attrs, text in page.scripts] == [({}, SCRIPT)]
+    assert "img" not in page.tags
     assert any(evil in cell for row in page.rows for cell in row)  # shown as text, intact
 
 

@@ -25,6 +25,9 @@ def summary_text(report: dict[str, Any], deep_result: DeepResult, lang: str) -> 
     progress = Progress(identity={}, complete=v["complete"], counts=Counter(v["counts"]), repo_problems={f"{r['repo_id']}@{r['revision']}": r for r in v["repo_problems"]}, row_problems=v["row_problems"])
     lines = [verify_summary(progress, lang), gaps_summary(GapSummary(**report["gaps"]), lang)]
     lines.append(deep_summary(deep_result, lang))
+    cov = report.get("headline", {}).get("coverage", {})
+    if cov.get("share") is not None:
+        lines.append(t("audit_coverage", lang).format(n=cov["audits"], share=f"{100 * cov['share']:.1f}%", covered=cov["covered"], total=cov["candidates"]))
     if report["plan"]:
         lines.append(f"== {t('audit_plan', lang)} ==")
         for item in report["plan"]:

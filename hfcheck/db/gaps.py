@@ -53,8 +53,7 @@ async def find_gaps(archive: Archive, top: int = TOP_ACCOUNTS) -> GapSummary:
           coalesce(sum({cond['unbacked']}), 0),
           coalesce(sum({cond['partial']}), 0),
           coalesce(sum({cond['empty_media']}), 0),
-          coalesce(sum(CASE WHEN {cond['unbacked']} THEN {cond['n_media']}
-                            WHEN {cond['partial']} THEN {cond['n_media']} - {cond['n_hf']} ELSE 0 END), 0)
+          coalesce(sum({unbacked_media_sql(archive)}), 0)
         FROM {table}"""
     async with archive.db.execute(sql) as cur:
         row = await cur.fetchone()
@@ -68,6 +67,14 @@ async def find_gaps(archive: Archive, top: int = TOP_ACCOUNTS) -> GapSummary:
         for username, unbacked, partial in await cur.fetchall():
             summary.per_account.append({"username": username, "unbacked": int(unbacked), "partial": int(partial)})
     return summary
+
+
+def unbacked_media_sql(archive: Archive) -> str:
+    """SQL expression: a row's media files without backup (all of an unbacked tweet's, the
+    missing part of a partial one's); summed for the total and per account."""
+    cond = _conditions(archive)
+    return f"""(CASE WHEN {cond['unbacked']} THEN {cond['n_media']}
+                     WHEN {cond['partial']} THEN {cond['n_media']} - {cond['n_hf']} ELSE 0 END)"""
 
 
 def gap_tweets_sql(archive: Archive, kinds: tuple[str, ...] = ("unbacked", "partial")) -> str:

@@ -25,6 +25,8 @@ from hfcheck.errors import InputError
 SCHEMA_VERSION = 1
 FINAL_ON_X = frozenset({"deleted", "not_found"})  # X's answers (XLookup.status) that will not change
 STATE_DB_NAME = "state.db"
+# deep-check results of a backup that was read back and decrypted (hfcheck.readback.deep's categories)
+DECRYPTED_RESULTS = frozenset({"deep_ok", "differs", "local_missing"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -230,14 +232,34 @@ class StateDB:
             row = self._conn.execute("SELECT * FROM x_lookups WHERE tweet_id = ?", (tweet_id,)).fetchone()
         return XLookup(*row) if row else None
 
-    def last_deep_check(self, repo_id: str, path: str) -> DeepCheck | None:
-        """The most recent deep check of `path`, if any (to skip files checked recently)."""
+    def decrypted_since(self, since: float) -> Iterator[tuple[str, str]]:
+        """(repo, path) whose latest read-back at or after `since` decrypted (whatever the local
+        comparison said): the rolling read-back's coverage. Paged by key, like `iter_uploads`."""
+        after: tuple[str, str] = ("", "")
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    """SELECT repo_id, path, result, max(checked_at) FROM deep_checks
+                       WHERE (repo_id, path) > (?, ?) AND checked_at >= ?
+                       GROUP BY repo_id, path ORDER BY repo_id, path LIMIT ?""",
+                    (*after, since, _PAGE),
+                ).fetchall()
+            for repo_id, path, result, _ in rows:  # SQLite takes `result` from the max() row
+                if result in DECRYPTED_RESULTS:
+                    yield repo_id, path
+            if len(rows) < _PAGE:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    def last_deep_check(self, repo_id: str, path: str, before: float | None = None) -> DeepCheck | None:
+        """The most recent deep check of `path` (before `before`, if given), if any: to skip files
+        checked recently, or to tell a problem an audit found first from one it found again."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT * FROM deep_checks WHERE repo_id = ? AND path = ? ORDER BY checked_at DESC LIMIT 1",
-                (repo_id, path),
+                "SELECT * FROM deep_checks WHERE repo_id = ? AND path = ? AND checked_at < ? ORDER BY checked_at DESC LIMIT 1",
+                (repo_id, path, float("inf") if before is None else before),
             ).fetchone()
         return DeepCheck(*row) if row else None
 
 
-__all__ = ["STATE_DB_NAME", "DeepCheck", "StateDB", "UploadRecord", "Uploadable", "XLookup", "FINAL_ON_X"]
+__all__ = ["DECRYPTED_RESULTS", "STATE_DB_NAME", "DeepCheck", "StateDB", "UploadRecord", "Uploadable", "XLookup", "FINAL_ON_X"]

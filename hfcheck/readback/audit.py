@@ -7,18 +7,24 @@
 Read-only by construction: the archive is opened with SQLite `mode=ro`; the Hub gets only
 GET/HEAD requests (no commit can be made: no code path here calls one); local media are only
 read (deep downloads go to a temporary folder). The only writes are under data_dir: verify's
-progress file (the one `repair` reads), state.db's deep-check history, the slice counter and
-the two reports.
+progress file (the one `repair` reads), state.db's deep-check history, the slice counter, the
+audit history and the two reports.
 
 Deep sample: by default a rotating slice of DEFAULT_SLICES (1/20, then 2/20, … on the next
 audits, remembered in data_dir/audit_deep_slice.json), so twenty audits read every file back
 once — restic's `--read-data-subset n/t` — at a twentieth of the download cost per audit.
+
+History: each audit appends its counts to data_dir/audit_history.json (the last MAX_HISTORY
+audits), so the page can say since when the backup is safe and whether it gets better or worse.
+Coverage: the share of present files whose latest read-back within the last COVERAGE_AUDITS
+audits decrypted (state.db's `deep_checks` says when each file was last read back).
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +34,8 @@ from hfcheck.db.archive import Archive
 from hfcheck.atomic import write_bytes_atomic, write_json_atomic
 from hfcheck.config import DEFAULT_CONFIG_NAME, Config
 from hfcheck.readback.deep import DeepResult, Sample, combined_exit_code, run_deep
-from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
-from hfcheck.db.gaps import GapSummary, gap_tweets_sql
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, InputError
+from hfcheck.db.gaps import GapSummary, gap_tweets_sql, unbacked_media_sql
 from hfcheck.report.html import render_audit_html
 from hfcheck.report.text import verify_report
 from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
@@ -40,6 +46,10 @@ from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
 JSON_NAME = "audit_report.json"
 HTML_NAME = "audit_report.html"
 SLICE_STATE_NAME = "audit_deep_slice.json"
+HISTORY_NAME = "audit_history.json"
+MAX_HISTORY = 1000  # audits kept in the history (~250 bytes each): years of daily audits
+COVERAGE_AUDITS = 20  # the rolling read-back's window: DEFAULT_SLICES audits read every file once
+PROBLEM_KEYS = ("missing", "wrong_path", "malformed", "repo_not_found")  # verify counts that are damage
 DEFAULT_SLICES = 20
 MAX_COMMANDS_PER_KIND = 20  # per-tweet commands listed in the plan; the count is exact
 
@@ -81,8 +91,8 @@ async def account_counts(archive: Archive) -> dict[str, dict[str, int]]:
     c = archive.cfg.columns
     hf = f'"{c.huggingface_urls}"'
     n_hf = f"(CASE WHEN json_valid({hf}) AND json_type({hf}) = 'array' THEN json_array_length({hf}) ELSE 0 END)"
-    kinds = ("unbacked", "partial", "empty_media")
-    sums = ", ".join(f"coalesce(sum({gap_tweets_sql(archive, (k,))}), 0)" for k in kinds)
+    kinds = ("unbacked", "partial", "empty_media", "unbacked_media")
+    sums = ", ".join(f"coalesce(sum({gap_tweets_sql(archive, (k,)) if k != 'unbacked_media' else unbacked_media_sql(archive)}), 0)" for k in kinds)
     sql = f'SELECT "{c.username}", count(*), coalesce(sum({n_hf}), 0), {sums} FROM "{archive.cfg.table}" GROUP BY "{c.username}"'
     out: dict[str, dict[str, int]] = {}
     async with archive.db.execute(sql) as cur:
@@ -103,11 +113,13 @@ def merge_accounts(base: dict[str, dict[str, int]], findings: list[Finding], dee
     for d in deep.findings if deep else []:
         rows[d.username or ""][f"deep_{d.category}" if not d.category.startswith("deep_") else d.category] += 1
     problem_keys = ("missing", "wrong_path", "malformed", "unverified", "unbacked", "partial", "empty_media")
+    not_present = ("missing", "wrong_path", "malformed", "unverified", "repo_not_found", "no_access")
     out = []
     for name, c in rows.items():
         deep_problems = sum(v for k, v in c.items() if k.startswith("deep_") and k != "deep_ok")
         problems = sum(c[k] for k in problem_keys) + deep_problems
-        out.append({"username": name, "problems": problems, "deep_problems": deep_problems, **dict(c)})
+        backed_up = max(0, c["urls"] - sum(c[k] for k in not_present))  # recorded URLs found present
+        out.append({"username": name, "problems": problems, "deep_problems": deep_problems, "backed_up": backed_up, **dict(c)})
     out.sort(key=lambda r: (-r["problems"], r["username"]))
     return out
 
@@ -209,6 +221,146 @@ def _rerun_plan(vr: VerifyResult, deep: DeepResult | None, prefix: tuple[str, st
     return [{"kind": "unverified", "tool": "audit", "files": unknown, "tweets": None, "commands": [_cmd(prefix, "audit", "--resume")]}]
 
 
+def fix_commands(cfg: Config, prefix: tuple[str, str]) -> dict[str, str]:
+    """The command that fixes one row of the problem list, per kind ({tweet}: the row's tweet id,
+    quoted by whoever fills it in). Kinds without a command (malformed: look at the row) are absent."""
+    repair = _cmd(prefix, "repair")
+    restore = _cmd(prefix, "restore", "--tweet {tweet}", f"--out {shlex.quote(str(cfg.media_root))}")
+    inspect = _cmd(prefix, "restore", "--tweet {tweet}", f"--out {shlex.quote(str(Path(cfg.data_dir) / 'restore-check'))}")
+    recheck = _cmd(prefix, "verify", "--deep", "--sample all")
+    return {
+        "missing": repair,
+        "wrong_path": repair,
+        "unverified": _cmd(prefix, "audit", "--resume"),
+        "deep_decrypt_failed": repair,
+        "deep_local_missing": restore,
+        "deep_differs": inspect,
+        "deep_missing": _cmd(prefix, "verify"),
+        "recorded_differs": recheck,
+        "recorded_missing": recheck,
+    }
+
+
+# --- history and headline ------------------------------------------------------------------
+
+
+def load_history(data_dir: Path) -> list[dict[str, Any]]:
+    """The audits recorded so far, oldest first; InputError (before anything runs) when the file
+    is not a history: it is never overwritten by a fresh one, as verify's progress file is not."""
+    path = Path(data_dir) / HISTORY_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not an audit history ({exc.__class__.__name__}); move it away to start a new one") from None
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise InputError(f"{path}: not an audit history (no list of entries); move it away to start a new one")
+    return entries
+
+
+def append_history(data_dir: Path, history: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """`history` + `entry`, the oldest dropped beyond MAX_HISTORY, written atomically."""
+    entries = [*history, entry][-MAX_HISTORY:]
+    write_json_atomic(Path(data_dir) / HISTORY_NAME, {"version": 1, "max_entries": MAX_HISTORY, "entries": entries})
+    return entries
+
+
+def coverage_since(history: list[dict[str, Any]]) -> float:
+    """Start of the window of the last COVERAGE_AUDITS audits, this one included: when the 19th
+    previous one started; 0 (every recorded read-back) while fewer audits are recorded."""
+    window = history[-(COVERAGE_AUDITS - 1):]
+    if len(window) < COVERAGE_AUDITS - 1:
+        return 0.0
+    started = window[0].get("started")
+    return float(started) if isinstance(started, (int, float)) else 0.0
+
+
+def problem_keys(report: dict[str, Any]) -> set[str]:
+    """One key per listed problem (kind and where), to tell what an audit found first."""
+    keys = {f"{f.get('category')} {f.get('url')}" for f in report.get("verify", {}).get("problems", []) if f.get("category") != "unverified"}
+    deep = report.get("deep") or {}
+    keys |= {f"deep_{f.get('category')} {f.get('repo_id')}/{f.get('path')}" for f in deep.get("problems", [])}
+    keys |= {f"recorded_{f.get('category')} {f.get('repo_id')}/{f.get('path')}" for f in (deep.get("recorded") or {}).get("problems", [])}
+    return keys
+
+
+def problem_count(report: dict[str, Any]) -> int:
+    """Damage found: verify's problem URLs and the read-back's problems (not the unknowns)."""
+    counts = report.get("verify", {}).get("counts", {})
+    deep = report.get("deep") or {}
+    d, rec = deep.get("counts", {}), deep.get("recorded") or {}
+    return sum(int(counts.get(k, 0)) for k in PROBLEM_KEYS) + sum(int(d.get(k, 0)) for k in ("differs", "decrypt_failed", "local_missing", "missing")) + int(rec.get("differs", 0)) + int(rec.get("absent", 0))
+
+
+def previous_problem_keys(data_dir: Path) -> set[str]:
+    """What the previous audit listed (its report, about to be replaced); empty without one."""
+    try:
+        previous = json.loads((Path(data_dir) / JSON_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return problem_keys(previous) if isinstance(previous, dict) else set()
+
+
+def known_deep_keys(data_dir: Path, deep: DeepResult, before: float) -> set[str]:
+    """Read-back problems already found by an earlier read-back of the same file (state.db): the
+    rotating slice reads a file once in 20 audits, so the previous report cannot tell."""
+    with StateDB.in_data_dir(data_dir) as state:
+        return {
+            f"deep_{f.category} {f.repo_id}/{f.path}"
+            for f in deep.findings
+            if (last := state.last_deep_check(f.repo_id, f.path, before=before)) is not None and last.result == f.category
+        }
+
+
+def history_entry(report: dict[str, Any], started: float, known: set[str]) -> dict[str, Any]:
+    """This audit's line in the history; `new` counts the listed problems not `known` before."""
+    v, g = report.get("verify", {}), report.get("gaps", {})
+    counts, deep = v.get("counts", {}), report.get("deep") or {}
+    new = len(problem_keys(report) - known)
+    return {
+        "at": report.get("generated_at"),
+        "started": round(started, 3),
+        "status": report.get("status"),
+        "urls": int(counts.get("total", 0)),
+        "backed_up": int(counts.get("present", 0)),
+        "problems": problem_count(report),
+        "unknown": int(counts.get("unverified", 0)) + int(counts.get("no_access", 0)) + int(deep.get("counts", {}).get("unverified", 0)),
+        "gaps": int(g.get("unbacked_media", 0)),
+        "gap_tweets": sum(int(g.get(k, 0)) for k in ("unbacked", "partial", "empty_media")),
+        "read_back": int(deep.get("checked", 0)),
+        "covered": deep.get("covered"),
+        "candidates": int(deep.get("candidates", 0)),
+        "new": new,
+    }
+
+
+def headline(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Status, the last complete check, since when no problem was found, and the coverage gauge
+    (from the history, the current audit last)."""
+    current = history[-1]
+    complete = [e for e in history if e.get("status") in ("ok", "problems")]
+    safe_since = None
+    for e in reversed(history):
+        if e.get("status") != "ok":
+            break
+        safe_since = e.get("at")
+    covered, candidates = current.get("covered"), int(current.get("candidates") or 0)
+    return {
+        "status": current.get("status"),
+        **{k: current.get(k, 0) for k in ("problems", "gaps", "unknown")},
+        "last_complete_at": complete[-1].get("at") if complete else None,
+        "safe_since": safe_since,
+        "coverage": {
+            "covered": covered,
+            "candidates": candidates,
+            "share": round(covered / candidates, 4) if isinstance(covered, int) and candidates else None,
+            "audits": min(len(history), COVERAGE_AUDITS),
+        },
+    }
+
+
 # --- run -----------------------------------------------------------------------------------
 
 
@@ -230,17 +382,21 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
     )
 
     cfg.require("db", "media_root", "key_file")
+    started = time.time()
+    history = load_history(cfg.data_dir)  # a bad history stops the audit now, not after hours
+    previous = previous_problem_keys(cfg.data_dir)
     vopts = VerifyOptions(concurrency=opts.concurrency, resume=opts.resume, check_missing=True, progress_bar=opts.progress_bar)
     vr = await run_verify(cfg, vopts)
     sample = opts.sample or next_slice(cfg.data_dir)
-    deep = await run_deep(cfg, sample, progress=vr.progress, concurrency=opts.deep_concurrency, seed=opts.seed)
+    deep = await run_deep(cfg, sample, progress=vr.progress, concurrency=opts.deep_concurrency, seed=opts.seed, covered_since=coverage_since(history))
     if opts.sample is None:
         remember_slice(cfg.data_dir, sample)
     async with Archive(cfg) as archive:
         accounts = merge_accounts(await account_counts(archive), vr.progress.problems, deep)
         deleted_on_x = await known_deleted_on_x(archive, cfg.data_dir) if vr.gaps and vr.gaps.empty_media else 0
     status = combined_exit_code(verify_exit_code(vr), deep)
-    report = {
+    prefix = command_prefix(cfg, opts.config_path)
+    report: dict[str, Any] = {
         "tool": "hfcheck audit",
         "generated_at": now_iso(),
         "status": {EXIT_OK: "ok", EXIT_PROBLEMS: "problems", EXIT_INCOMPLETE: "incomplete"}[status],
@@ -251,19 +407,39 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
         "gaps": (vr.gaps or GapSummary()).to_dict(),
         "deep": deep.to_dict(),
         "accounts": accounts,
-        "plan": build_plan(cfg, vr, deep, command_prefix(cfg, opts.config_path), deleted_on_x),
+        "plan": build_plan(cfg, vr, deep, prefix, deleted_on_x),
+        "fixes": fix_commands(cfg, prefix),
     }
-    write_reports(cfg, report)
+    known = previous | known_deep_keys(cfg.data_dir, deep, started)
+    history = append_history(cfg.data_dir, history, history_entry(report, started, known))
+    report["headline"] = headline(history)
+    write_reports(cfg, report, history)
     return AuditResult(report, vr, deep)
 
 
-def write_reports(cfg: Config, report: dict[str, Any]) -> tuple[Path, Path]:
+def write_reports(cfg: Config, report: dict[str, Any], history: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
     """`audit_report.json` for machines, `audit_report.html` (self-contained) for people."""
     json_path = cfg.data_dir / JSON_NAME
     html_path = cfg.data_dir / HTML_NAME
     write_json_atomic(json_path, report)
-    write_bytes_atomic(html_path, render_audit_html(report, cfg.lang).encode("utf-8"))
+    write_bytes_atomic(html_path, render_audit_html(report, cfg.lang, history or []).encode("utf-8"))
     return json_path, html_path
 
 
-__all__ = ["AuditOptions", "AuditResult", "account_counts", "build_plan", "command_prefix", "next_slice", "run_audit", "write_reports"]
+__all__ = [
+    "AuditOptions",
+    "AuditResult",
+    "account_counts",
+    "append_history",
+    "build_plan",
+    "command_prefix",
+    "coverage_since",
+    "fix_commands",
+    "headline",
+    "history_entry",
+    "load_history",
+    "next_slice",
+    "problem_count",
+    "run_audit",
+    "write_reports",
+]

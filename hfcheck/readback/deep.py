@@ -169,6 +169,8 @@ class DeepResult:
     recorded: RecordedComparison | None = None
     candidates: int = 0  # present files considered before sampling
     bytes_read: int = 0
+    covered: int | None = None  # candidates read back and decrypted since `covered_since`
+    covered_since: float | None = None
 
     def add(self, f: DeepFinding) -> None:
         self.counts[f.category] += 1
@@ -188,6 +190,8 @@ class DeepResult:
             "counts": {k: self.counts.get(k, 0) for k in DEEP_CATEGORIES},
             "problems": [f.to_dict() for f in self.findings],
         }
+        if self.covered is not None:
+            out["covered"], out["covered_since"] = self.covered, self.covered_since
         if self.recorded is not None:
             out["recorded"] = self.recorded.to_dict()
         return out
@@ -312,12 +316,14 @@ async def deep_check(
     concurrency: int = 4,
     seed: int | None = None,
     on_finding: Callable[[DeepFinding], None] | None = None,
+    covered_since: float | None = None,
 ) -> DeepResult:
     """Read back the sampled present files of the archive and compare them with local files.
 
     `progress` (a finished verify) excludes the URLs it found missing, wrong or malformed;
     without it, a sampled file that is not in the repo is counted as `missing`. The same
-    remote path recorded twice is read once.
+    remote path recorded twice is read once. With `state` and `covered_since`, it also counts
+    the candidates whose latest read-back since then decrypted (`covered`): the audit's gauge.
     """
     cfg.require("db", "key_file", "media_root")
     key = archive_key(cfg)
@@ -350,6 +356,11 @@ async def deep_check(
 
             await run_pool(produce, work, concurrency)
             result.bytes_read = checker.bytes_read
+    if state is not None and covered_since is not None:
+        # only files still present count: the digests of this run's candidates are at hand
+        recent = state.decrypted_since(covered_since)
+        result.covered = sum(1 for repo_id, path in recent if _digest64(f"{repo_id}/{path}") in seen)
+        result.covered_since = covered_since
     return result
 
 
@@ -407,12 +418,14 @@ def _keep(out: RecordedComparison, f: DeepFinding) -> None:
 # --- for `verify --deep` -----------------------------------------------------------------
 
 
-async def run_deep(cfg: Config, sample: Sample, *, progress: Progress | None = None, concurrency: int = 4, seed: int | None = None) -> DeepResult:
+async def run_deep(
+    cfg: Config, sample: Sample, *, progress: Progress | None = None, concurrency: int = 4, seed: int | None = None, covered_since: float | None = None
+) -> DeepResult:
     """Both checks, as `verify --deep` and `audit` run them; deep checks recorded in state.db."""
     with StateDB.in_data_dir(cfg.data_dir) as state:
         async with HubHTTP(cfg, concurrency=concurrency) as http:
             recorded = await compare_recorded(cfg, http, state)
-        result = await deep_check(cfg, sample, progress=progress, state=state, concurrency=concurrency, seed=seed)
+        result = await deep_check(cfg, sample, progress=progress, state=state, concurrency=concurrency, seed=seed, covered_since=covered_since)
     result.recorded = recorded
     return result
 

@@ -1,6 +1,8 @@
-"""The words of the summaries, in English and Japanese (the users' own summaries were Japanese).
+"""The words of the summaries and of the audit page, in English and Japanese (the users' own
+summaries were Japanese).
 
 Keys are the category words used in code, progress file and report, so the three never drift.
+The audit page's own words start with `pg_` (its tables' older words are in report.html.LABELS).
 """
 
 from __future__ import annotations
@@ -34,6 +36,45 @@ MESSAGES: dict[str, dict[str, str]] = {
     "restore_incomplete": {"en": "Could not check (retry later)", "ja": "未完了（後で再実行）"},
     "audit_plan": {"en": "What to run", "ja": "実行すべきコマンド"},
     "audit_html": {"en": "Report (open in a browser)", "ja": "レポート（ブラウザで開く）"},
+    "audit_coverage": {"en": "Read back and decrypted within the last {n} audits: {share} ({covered:,} of {total:,} files)", "ja": "直近 {n} 回の監査で読み戻し・復号できたファイル：{share}（{total:,} 件中 {covered:,} 件）"},
+    # the audit page (hfcheck.report.html): headline, gauge, history, account chart, problem list
+    "pg_ok": {"en": "Safe", "ja": "安全"},
+    "pg_problems": {"en": "Problems found", "ja": "問題があります"},
+    "pg_incomplete": {"en": "Could not check", "ja": "確認できませんでした"},
+    "pg_counts": {"en": "{problems} problems, {gaps} media files without backup, {unknown} unverified", "ja": "問題 {problems} 件、バックアップのないメディア {gaps} 件、未確認 {unknown} 件"},
+    "pg_last_complete": {"en": "Last complete check: {at}", "ja": "最後の完全なチェック：{at}"},
+    "pg_never_complete": {"en": "No complete check yet", "ja": "完全なチェックはまだありません"},
+    "pg_safe_since": {"en": "No problem found since {at}", "ja": "{at} 以降、問題は見つかっていません"},
+    "pg_coverage": {"en": "Read-back coverage", "ja": "読み戻しカバー率"},
+    "pg_coverage_what": {"en": "of the backed-up files were read back and decrypted within the last {n} audits", "ja": "のファイルを直近 {n} 回の監査で読み戻し・復号しました"},
+    "pg_coverage_files": {"en": "{covered} of {total} files", "ja": "{total} 件中 {covered} 件"},
+    "pg_coverage_none": {"en": "No file read back yet", "ja": "まだ読み戻したファイルはありません"},
+    "pg_history": {"en": "History", "ja": "履歴"},
+    "pg_history_note": {"en": "The last {n} audits, oldest left. A red dot marks an audit that found a new problem.", "ja": "直近 {n} 回の監査（左が古い）。赤い点は新しい問題を見つけた監査です。"},
+    "pg_h_problems": {"en": "Problems", "ja": "問題"},
+    "pg_h_gaps": {"en": "Media files without backup", "ja": "バックアップのないメディア"},
+    "pg_h_backed_up": {"en": "Backed-up files", "ja": "バックアップ済みファイル"},
+    "pg_h_max": {"en": "max {n}", "ja": "最大 {n}"},
+    "pg_h_new": {"en": "{n} new", "ja": "新規 {n} 件"},
+    "pg_accounts_chart": {"en": "Accounts (top {n})", "ja": "アカウント別（上位 {n}）"},
+    "pg_backed_up": {"en": "Backed up", "ja": "バックアップ済み"},
+    "pg_missing": {"en": "Missing", "ja": "欠落"},
+    "pg_wrong_path": {"en": "Wrong path", "ja": "誤ったパス"},
+    "pg_unbacked_media": {"en": "Not backed up", "ja": "未バックアップ"},
+    "pg_others": {"en": "Other {n} accounts", "ja": "その他 {n} アカウント"},
+    "pg_filter": {"en": "Filter", "ja": "絞り込み"},
+    "pg_all_kinds": {"en": "All kinds", "ja": "すべての種類"},
+    "pg_sort_hint": {"en": "Click a column title to sort.", "ja": "列名をクリックすると並べ替えます。"},
+    "pg_fix": {"en": "Command that fixes it", "ja": "修復コマンド"},
+    "pg_copy": {"en": "Copy", "ja": "コピー"},
+    "pg_copied": {"en": "Copied", "ja": "コピーしました"},
+    "pg_no_fix": {"en": "Look at the row in the database", "ja": "データベースの行を確認してください"},
+    "pg_rows": {"en": "{a}–{b} of {n}", "ja": "{n} 件中 {a}–{b} 件"},
+    "pg_prev": {"en": "Previous", "ja": "前へ"},
+    "pg_next": {"en": "Next", "ja": "次へ"},
+    "pg_details": {"en": "Details", "ja": "詳細"},
+    "deep_missing": {"en": "Backup gone when read back", "ja": "読み戻し時にバックアップなし"},
+    "recorded_missing": {"en": "Recorded upload not in the listing", "ja": "記録済みアップロードが一覧にない"},
 }
 
 
