@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from hfcheck.errors import InputError
+from hfcheck.model.paths import BackupURL
 from hfcheck.readback.audit import (
     HISTORY_NAME,
     MAX_HISTORY,
@@ -30,10 +32,8 @@ from hfcheck.readback.audit import (
     run_audit,
 )
 from hfcheck.readback.deep import Sample, stable_slice
-from hfcheck.sim.demo import REPO
-from hfcheck.errors import InputError
 from hfcheck.report.html import MAX_PROBLEM_ROWS, render_audit_html
-from hfcheck.model.paths import BackupURL
+from hfcheck.sim.demo import REPO
 from tests.helpers import demo_world
 
 REPO_DATA = Path(__file__).resolve().parents[1] / "data"  # screenshots for a person (gitignored)

@@ -30,15 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hfcheck.db.archive import Archive
 from hfcheck.atomic import write_bytes_atomic, write_json_atomic
 from hfcheck.config import DEFAULT_CONFIG_NAME, Config
-from hfcheck.readback.deep import DeepResult, Sample, combined_exit_code, run_deep
-from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, InputError
+from hfcheck.db.archive import Archive
 from hfcheck.db.gaps import GapSummary, gap_tweets_sql, unbacked_media_sql
+from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, InputError
+from hfcheck.readback.deep import DeepResult, Sample, combined_exit_code, run_deep
 from hfcheck.report.html import render_audit_html
 from hfcheck.report.text import verify_report
-from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
 from hfcheck.verify.checkpoint import now_iso
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify

@@ -293,7 +293,8 @@ def _header(p: Page, r: dict[str, Any]) -> None:
     """Title and the headline: the verdict, since when, and the coverage gauge."""
     status = str(r.get("status", "incomplete"))
     status = status if status in ("ok", "problems", "incomplete") else "incomplete"
-    hl = r.get("headline") if isinstance(r.get("headline"), dict) else {}
+    raw = r.get("headline")
+    hl: dict[str, Any] = raw if isinstance(raw, dict) else {}
     p.add(f"<h1>{_e(p.label('title'))}</h1>")
     p.add(f'<p class="note">{_e(p.label("generated"))}: {_e(_when(r.get("generated_at")))}</p>')
     lines = [f'<p class="verdict" id="status">{_e(p.label("pg_" + status))}</p>']
@@ -474,7 +475,8 @@ def _problems(p: Page, r: dict[str, Any]) -> None:
     if not items:
         p.note(p.label("none"))
         return
-    fixes = r.get("fixes") if isinstance(r.get("fixes"), dict) else {}
+    raw = r.get("fixes")
+    fixes: dict[str, Any] = raw if isinstance(raw, dict) else {}
     shown = items[:MAX_PROBLEM_ROWS]
     kinds = sorted({k for k, *_ in shown}, key=lambda k: p.label(k))
     options = "".join(f'<option value="{_e(k)}">{_e(p.label(k))}</option>' for k in kinds)
