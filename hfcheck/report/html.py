@@ -133,7 +133,7 @@ figure svg{width:100%;height:auto;display:block}.axis{display:flex;justify-conte
 .filters input,.filters select,button{font:inherit;font-size:.9rem;padding:.2rem .4rem}
 .scroll{overflow-x:auto;max-width:100%}
 #problems th button{all:unset;cursor:pointer;font-weight:600}#problems th button::after{content:" \\2195";color:#999;font-weight:400}
-#problems{table-layout:fixed;width:100%}#problems td{overflow-wrap:anywhere}
+#problems{table-layout:fixed;width:100%}#problems td{overflow-wrap:anywhere}#problems td:nth-child(2){font-size:.8rem}
 #problems th:nth-child(1){width:10%}#problems th:nth-child(2){width:15%}#problems th:nth-child(3){width:9%}
 #problems th:nth-child(4){width:26%}#problems th:nth-child(5){width:17%}#problems th:nth-child(6){width:23%}
 #problems td code{display:block;font-size:.78rem;word-break:break-all;margin-bottom:.2rem}
