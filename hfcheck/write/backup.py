@@ -137,7 +137,8 @@ async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
     placement = await RepoPlacement.load(cfg)
     planner = BackupPlanner(cfg, key, placement)
     async with Archive(cfg, writable=not opts.dry_run) as archive:
-        where, params = f"({gap_tweets_sql(archive)})", ()
+        where = f"({gap_tweets_sql(archive)})"
+        params: tuple[str, ...] = ()
         if opts.user:
             where, params = f'{where} AND "{cfg.columns.username}" = ?', (opts.user,)
         summary.tweets = min(await archive.count(where, params), opts.limit or 1 << 62)

@@ -108,8 +108,8 @@ class Planner:
             plan = by_tweet.setdefault(tweet_id, TweetPlan(tweet_id))
             plan.kinds.add(FileKind.UNREADABLE)
             plan.unreadable.append((repo_id, path, rel, index))
-        async for row in self.archive.rows(where=gap_tweets_sql(self.archive, ("empty_media",))):
-            by_tweet.setdefault(row.tweet_id, TweetPlan(row.tweet_id)).kinds.add(FileKind.EMPTY_MEDIA)
+        async for lost in self.archive.rows(where=gap_tweets_sql(self.archive, ("empty_media",))):
+            by_tweet.setdefault(lost.tweet_id, TweetPlan(lost.tweet_id)).kinds.add(FileKind.EMPTY_MEDIA)
         plans = []
         for tweet_id in sorted(by_tweet, key=lambda t: (len(t), t)):
             plan = by_tweet[tweet_id]
@@ -150,7 +150,7 @@ class Planner:
         url = BackupURL.parse(f.url)
         media_url = row.media_urls[f.index] if f.index < len(row.media_urls) else None
         try:
-            rel = local_path_for(self.key, url.path)
+            rel: str | None = local_path_for(self.key, url.path)
         except (CryptoError, UnsafePath):
             rel = self._find_by_tweet(row, f.index)  # a name from an older scheme
             if rel is None:

@@ -138,7 +138,7 @@ class TweetUploader:
         jobs = list(jobs)
         edits = [(j.key, j.change) for j in jobs if j.change is not None]
         if edits:
-            await self.archive.update_rows(edits)  # type: ignore[arg-type]
+            await self.archive.update_rows(edits)
         for job in jobs:
             job.done = True
             await self._report(job)
