@@ -261,10 +261,11 @@ def upload_alone(emu: Any, world: World, enc_dir: Path, encrypted: list[EncryptR
     from hfcheck.write.commit import Committer, Staged
     from hfcheck.config import Config, Limits
     from hfcheck.db.state import StateDB
+    from hfcheck.model.outcomes import UploadSource
 
     cfg = Config(endpoint=emu.url, token=TOKEN, repos=(UPLOAD_REPO,), data_dir=world.root / "upload-data",
                  limits=Limits(commits_per_hour=RAISED["limits.commits_per_hour"]))
-    items = [Staged(UPLOAD_REPO, m.remote, enc_dir / f"{i}.enc", r.sha256, r.size)
+    items = [Staged(UPLOAD_REPO, m.remote, enc_dir / f"{i}.enc", r.sha256, r.size, source=UploadSource.BACKUP)
              for i, (m, r) in enumerate(zip(world.media, encrypted))]
     done: list[Staged] = []
 

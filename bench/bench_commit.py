@@ -28,6 +28,7 @@ from hfcheck.write.commit import BatchPolicy, Committer, Staged
 from hfcheck.config import Config, Limits
 from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
 from hfcheck.db.state import StateDB
+from hfcheck.model.outcomes import UploadSource
 
 FILES = 2000
 BASELINE_FILES = 200
@@ -65,7 +66,7 @@ async def run_committer(emu: EmulatorThread, cfg: Config, files: list[tuple[str,
         raise RuntimeError(f"bench upload failed: {reason}")
 
     repo = cfg.repos[0]
-    staged = [Staged(repo, p, f, sha, size) for p, f, sha, size in files]
+    staged = [Staged(repo, p, f, sha, size, source=UploadSource.BACKUP) for p, f, sha, size in files]
     with StateDB.in_data_dir(cfg.data_dir) as state:
         started = time.perf_counter()
         committer = Committer(cfg, state, on_committed=on_committed, on_failed=on_failed, policy=BatchPolicy(),

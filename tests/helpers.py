@@ -1,17 +1,22 @@
-"""Shared test helpers: free ports, a demo archive served by an emulator thread."""
+"""Shared test helpers: free ports, a demo archive served by an emulator thread, the CLI run
+on it as users run it (a child process), and snapshots of its database, Hub and folders."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import socket
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hfcheck.config import Config, load_config
-from hfcheck.sim.demo import TOKEN, build_demo
+from hfcheck.sim.demo import REPO, TOKEN, build_demo
 from hfcheck.sim.emulator.testing import EmulatorThread
 from hfcheck.sim.mediaserver import MediaServerHandle, start_media_server
 
@@ -70,3 +75,36 @@ def serve_world(root: Path, **emulator: Any) -> Iterator[DemoWorld]:
     finally:
         media.stop()
         hub.stop()
+
+
+def run_cli(world: DemoWorld, *args: str, config: Path | None = None, data_dir: Path | None = None,
+            env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """`python -m hfcheck ARGS --config WORLD/hfcheck.toml` with the world's endpoint and token
+    (or `env`), as users run it: a child process, output captured."""
+    extra = ["--data-dir", str(data_dir)] if data_dir else []
+    cmd = [sys.executable, "-m", "hfcheck", *args, "--config", str(config or world.root / "hfcheck.toml"), *extra]
+    return subprocess.run(cmd, check=False, env=env or world.env(), capture_output=True, text=True, timeout=timeout)
+
+
+def db_rows(world: DemoWorld) -> dict[str, tuple[Any, ...]]:
+    """{tweet id: (username, media_urls, huggingface_urls, text)} as stored."""
+    con = sqlite3.connect(world.root / "archive.db")
+    try:
+        return {r[0]: r[1:] for r in con.execute("SELECT id, username, media_urls, huggingface_urls, text FROM tweets")}
+    finally:
+        con.close()
+
+
+def hub_state(world: DemoWorld) -> dict[str, str | None]:
+    """{path: sha256} of every file in the demo repo."""
+    store = world.hub.store
+    return {p: store.file_info(REPO, p).sha256 for p in store.list_paths(REPO)}
+
+
+def tree_hash(root: Path) -> str:
+    """One digest over every file's relative path and bytes under `root`."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode() + p.read_bytes())
+    return h.hexdigest()

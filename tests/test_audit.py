@@ -7,16 +7,15 @@ import hashlib
 import json
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from hfcheck.readback.audit import next_slice, remember_slice
-from hfcheck.sim.demo import REPO
 from hfcheck.report.html import SCRIPT, render_audit_html
-from tests.helpers import demo_world
+from hfcheck.sim.demo import REPO
+from tests.helpers import demo_world, run_cli
 
 READ_KINDS = {"repo_info", "tree", "resolve_head", "resolve_get", "cdn_get"}
 
@@ -47,8 +46,7 @@ def audited(tmp_path_factory):
     with demo_world(tmp_path_factory.mktemp("audit"), tweets=60) as w:
         before = snapshot(w)
         w.hub.control.reset_stats()
-        cmd = [sys.executable, "-m", "hfcheck", "audit", "--config", str(w.root / "hfcheck.toml"), "--sample", "all"]
-        r = subprocess.run(cmd, check=False, env=w.env(), capture_output=True, text=True, timeout=120)
+        r = run_cli(w, "audit", "--sample", "all", timeout=120)
         stats = w.hub.control.stats()
         after = snapshot(w)
         yield w, r, before, after, stats

@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from huggingface_hub import hf_hub_download
 
 from hfcheck.crypto import decrypt_file, load_key
-from hfcheck.sim.demo import REPO, TOKEN
 from hfcheck.model.paths import BackupURL, local_path_for
-from tests.helpers import demo_world
-
-
-def run(world, *args: str, config: Path | None = None) -> subprocess.CompletedProcess:
-    cfg = config or world.root / "hfcheck.toml"
-    return subprocess.run([sys.executable, "-m", "hfcheck", *args, "--config", str(cfg)], env=world.env(), capture_output=True, text=True, timeout=180)
+from hfcheck.sim.demo import REPO, TOKEN
+from tests.helpers import demo_world, run_cli
 
 
 def rows(world, kind: str) -> dict[str, tuple[list[str], list[str], str]]:
@@ -34,7 +27,7 @@ def rows(world, kind: str) -> dict[str, tuple[list[str], list[str], str]]:
 
 def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path) -> None:
     with demo_world(tmp_path / "demo", tweets=60) as w:
-        r = run(w, "backup")
+        r = run_cli(w, "backup")
         assert r.returncode == 0, r.stdout + r.stderr
         key = load_key(w.root / "archive.key")
         for kind in ("unbacked", "partial"):
@@ -49,11 +42,11 @@ def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path) -> None:
                     decrypt_file(key, Path(got), out, url.path)
                     name = rel.rsplit("/", 1)[1]
                     assert out.read_bytes() == (w.root / "source" / name).read_bytes()
-        again = run(w, "verify", "--check-missing", "--json")
+        again = run_cli(w, "verify", "--check-missing", "--json")
         gaps = json.loads(again.stdout)["gaps"]
         assert gaps["unbacked"] == 0 and gaps["partial"] == 0
         # a second run has nothing to do
-        r2 = run(w, "backup")
+        r2 = run_cli(w, "backup")
         assert r2.returncode == 0 and "->" not in r2.stdout
         assert json.loads((w.root / "data" / "backup_report.json").read_text())["tweets"] == 0
 
@@ -74,7 +67,7 @@ def test_bad_downloads_are_reported_and_leave_nothing_partial(tmp_path: Path) ->
         w.media.set_fault(f"/media/{ucut.rsplit('/', 1)[1]}", "truncate", times=100)
         w.media.set_fault(f"/media/{uhtml.rsplit('/', 1)[1]}", "html", times=100)
         before = {tid: rows(w, "unbacked")[tid][1] for tid in (t404, tcut, thtml)}
-        r = run(w, "backup")
+        r = run_cli(w, "backup")
         assert r.returncode == 1 and "Traceback" not in r.stderr
         assert "gone at the source" in r.stdout and u404 in r.stdout
         report = json.loads((w.root / "data" / "backup_report.json").read_text())
@@ -92,7 +85,7 @@ def test_hosts_not_allowed_are_never_contacted(tmp_path: Path) -> None:
         text = (w.root / "hfcheck.toml").read_text()
         prod.write_text(text.replace(f'allowed_hosts = ["127.0.0.1:{w.planted["media_port"]}"]', 'allowed_hosts = ["pbs.twimg.com", "video.twimg.com"]'))
         assert prod.read_text() != text
-        r = run(w, "backup", config=prod)
+        r = run_cli(w, "backup", config=prod)
         assert r.returncode == 1
         assert "not allowed" in r.stdout or "rejected" in r.stdout
         assert w.media.count() == 0

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from huggingface_hub import HfApi
 
-from hfcheck.write.commit import BatchPolicy, Committer, CommitterStopped, Staged
 from hfcheck.config import Config
-from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
-from hfcheck.errors import IncompleteError
-from hfcheck.write.placement import RepoPlacement
 from hfcheck.db.state import StateDB
+from hfcheck.errors import IncompleteError
+from hfcheck.model.outcomes import UploadSource
+from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
+from hfcheck.write.commit import BatchPolicy, Committer, CommitterStopped, Staged
+from hfcheck.write.placement import RepoPlacement
 
 TOKEN = "tok-alice-secret"
 REPO = "alice/media"
@@ -51,7 +52,7 @@ def stage(tmp_path: Path, n: int, repo_id: str = REPO, folder: str = "encrypted_
         data = os.urandom(64 + i % 50)
         f = d / f"{repo_id.replace('/', '_')}_{i}.enc"
         f.write_bytes(data)
-        out.append(Staged(repo_id, f"{folder}/f{i:05d}.enc", f, hashlib.sha256(data).hexdigest(), len(data), tag=i))
+        out.append(Staged(repo_id, f"{folder}/f{i:05d}.enc", f, hashlib.sha256(data).hexdigest(), len(data), tag=i, source=UploadSource.REPAIR))
     return out
 
 
@@ -235,7 +236,7 @@ async def test_placement_spreads_over_repos_and_commits_there(emu: EmulatorThrea
 
     staged = stage(tmp_path, 5, repo_id="-", folder="encrypted_images/bob")
     # bob/ in the first repo holds 2 files: room for 1 more (folder limit 3); then the second repo
-    placed = [Staged(placement.place(s.path_in_repo), s.path_in_repo, s.file, s.sha256, s.size, s.tag) for s in staged[:4]]
+    placed = [Staged(placement.place(s.path_in_repo), s.path_in_repo, s.file, s.sha256, s.size, s.tag, source=s.source) for s in staged[:4]]
     assert [p.repo_id for p in placed] == [REPO, "alice/media2", "alice/media2", "alice/media2"]
     with pytest.raises(IncompleteError, match="add a repo to hub.repos"):
         placement.place(staged[4].path_in_repo)
@@ -285,7 +286,7 @@ async def test_files_already_on_the_hub_are_not_committed_again(emu: EmulatorThr
             for item in items:
                 await c.put(item)
         first = commit_200s(emu)
-        again = [Staged(i.repo_id, i.path_in_repo, copy, i.sha256, i.size, i.tag) for i, copy in zip(items, copies)]
+        again = [Staged(i.repo_id, i.path_in_repo, copy, i.sha256, i.size, i.tag, source=i.source) for i, copy in zip(items, copies)]
         rec2 = Recorder()
         async with Committer(cfg, state, on_committed=rec2.on_committed, on_failed=rec2.on_failed, policy=FAST) as c2:
             for item in again:

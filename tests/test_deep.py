@@ -15,6 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from hfcheck.crypto import load_key
+from hfcheck.db.state import StateDB
+from hfcheck.errors import ConfigError
+from hfcheck.model.paths import BackupURL, MalformedURL, local_path_for
+from hfcheck.net.hub import HubHTTP
 from hfcheck.readback.deep import (
     Sample,
     add_deep_options,
@@ -23,12 +27,8 @@ from hfcheck.readback.deep import (
     stable_slice,
 )
 from hfcheck.sim.demo import REPO
-from hfcheck.errors import ConfigError
-from hfcheck.net.hub import HubHTTP
-from hfcheck.model.paths import BackupURL, MalformedURL, local_path_for
-from hfcheck.db.state import StateDB
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
-from tests.helpers import demo_world
+from tests.helpers import demo_world, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -174,12 +174,8 @@ def test_add_deep_options() -> None:
 def test_verify_deep_through_the_cli_reads_back_and_reports(world, tmp_path: Path) -> None:
     """`verify --deep --sample all`: every present file read back; the deep counts are in the
     JSON report and the summary, and the exit code is verify's (the demo has planted damage)."""
-    import subprocess
-    import sys
-
     report = tmp_path / "r.json"
-    args = [sys.executable, "-m", "hfcheck", "verify", "--deep", "--sample", "all", "--config", str(world.root / "hfcheck.toml"), "--data-dir", str(tmp_path), "--report", str(report)]
-    r = subprocess.run(args, env=world.env(), capture_output=True, text=True, timeout=120)
+    r = run_cli(world, "verify", "--deep", "--sample", "all", "--report", str(report), data_dir=tmp_path, timeout=120)
     assert r.returncode == 1, r.stderr
     deep = json.loads(report.read_text())["deep"]
     assert deep["sample"] == "all"

@@ -3,7 +3,6 @@ restorable, dry run changes nothing, limits honoured, errors reported, SIGKILL +
 
 from __future__ import annotations
 
-import hashlib
 import json
 import signal
 import sqlite3
@@ -16,47 +15,21 @@ import pytest
 from huggingface_hub import hf_hub_download
 
 from hfcheck.crypto import decrypt_file, load_key
-from hfcheck.sim.demo import REPO, TOKEN
 from hfcheck.model.paths import BackupURL, local_path_for
-from tests.helpers import copy_world, demo_world, serve_world
-
-
-def run(world, *args: str, data_dir: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    extra = ["--data-dir", str(data_dir)] if data_dir else []
-    return subprocess.run([sys.executable, "-m", "hfcheck", *args, "--config", str(world.root / "hfcheck.toml"), *extra], env=world.env(), capture_output=True, text=True, timeout=timeout)
-
-
-def db_rows(world) -> dict[str, tuple]:
-    con = sqlite3.connect(world.root / "archive.db")
-    try:
-        return {r[0]: r[1:] for r in con.execute("SELECT id, username, media_urls, huggingface_urls, text FROM tweets")}
-    finally:
-        con.close()
-
-
-def hub_state(world) -> dict[str, str]:
-    store = world.hub.store
-    return {p: store.file_info(REPO, p).sha256 for p in store.list_paths(REPO)}
-
-
-def tree_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode() + p.read_bytes())
-    return h.hexdigest()
+from hfcheck.sim.demo import REPO, TOKEN
+from tests.helpers import copy_world, db_rows, demo_world, hub_state, run_cli, serve_world, tree_hash
 
 
 @pytest.fixture()
 def world(tmp_path):
     with demo_world(tmp_path / "demo", tweets=60) as w:
-        assert run(w, "verify").returncode == 1
+        assert run_cli(w, "verify").returncode == 1
         yield w
 
 
 def test_dry_run_changes_nothing(world) -> None:
     before = ((world.root / "archive.db").read_bytes(), hub_state(world), tree_hash(world.root / "media"))
-    r = run(world, "repair", "--dry-run")
+    r = run_cli(world, "repair", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert "would" not in r.stderr and "upload " in r.stdout and "replace URL" in r.stdout
     assert ((world.root / "archive.db").read_bytes(), hub_state(world), tree_hash(world.root / "media")) == before
@@ -65,7 +38,7 @@ def test_dry_run_changes_nothing(world) -> None:
 def test_every_kind_repaired_and_restorable(world, tmp_path: Path) -> None:
     planted = world.planted
     before = db_rows(world)
-    r = run(world, "repair")
+    r = run_cli(world, "repair")
     assert r.returncode == 1, r.stderr  # the tweet deleted on X is an error line
     assert "deleted on X" in r.stdout
     after = db_rows(world)
@@ -79,7 +52,7 @@ def test_every_kind_repaired_and_restorable(world, tmp_path: Path) -> None:
         assert json.loads(after[tid][1])
     assert after[planted["tweets"]["deleted_on_x"][0]] == before[planted["tweets"]["deleted_on_x"][0]]
     # verify again: nothing missing, no wrong paths
-    again = run(world, "verify", "--json")
+    again = run_cli(world, "verify", "--json")
     report = json.loads(again.stdout)
     assert report["counts"]["missing"] == 0 and report["counts"]["wrong_path"] == 0
     # every repaired file downloads with the official client and decrypts to the local bytes
@@ -103,7 +76,7 @@ def test_every_kind_repaired_and_restorable(world, tmp_path: Path) -> None:
     assert con.execute("SELECT status FROM x_lookups WHERE tweet_id = ?", (deleted,)).fetchone() == ("deleted",)
     con.close()
     (world.root / "x_fixtures.json").write_text("{}")  # X would now answer nothing at all
-    second = run(world, "repair")
+    second = run_cli(world, "repair")
     line = next(ln for ln in second.stdout.splitlines() if deleted in ln)
     assert "deleted on X (known since" in line, second.stdout
 
@@ -111,12 +84,12 @@ def test_every_kind_repaired_and_restorable(world, tmp_path: Path) -> None:
 def test_limit_and_file_type(world) -> None:
     seen = 0
     for media in ("images", "videos"):
-        r = run(world, "repair", "--dry-run", "--file-type", media)
+        r = run_cli(world, "repair", "--dry-run", "--file-type", media)
         lines = [line for line in r.stdout.splitlines() if "upload " in line]
         assert all(f" {media}/" in line for line in lines)
         seen += len(lines)
     assert seen > 0
-    r = run(world, "repair", "--limit", "2")
+    r = run_cli(world, "repair", "--limit", "2")
     assert "[1/2]" in r.stdout and "[2/2]" in r.stdout and "[3/" not in r.stdout
 
 
@@ -128,7 +101,7 @@ def test_missing_local_file_is_an_error_line(world) -> None:
     rel = local_path_for(key, BackupURL.parse(finding["url"]).path)
     (world.root / "media" / rel).unlink()
     world.media.set_fault(f"/media/{Path(rel).name}", 404, times=100)
-    r = run(world, "repair", "--limit", "50")
+    r = run_cli(world, "repair", "--limit", "50")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert f"{tid}" in r.stdout and "local file not found" in r.stdout
 
@@ -140,7 +113,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     results = []
     for name, kill in (("straight", False), ("killed", True)):
         with serve_world(tmp_path / name) as w:
-            assert run(w, "verify").returncode == 1
+            assert run_cli(w, "verify").returncode == 1
             if kill:
                 w.hub.control.set_faults(latency_ms=300, exempt=[])
                 proc = subprocess.Popen([sys.executable, "-m", "hfcheck", "repair", "--config", str(w.root / "hfcheck.toml")], env=w.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -151,9 +124,9 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
                 proc.wait()
                 assert w.hub.control.stats()["kinds"].get("commit", 0) == 0
                 w.hub.control.set_faults(latency_ms=0, exempt=["commit"])
-                r = run(w, "repair", "--resume")
+                r = run_cli(w, "repair", "--resume")
             else:
-                r = run(w, "repair")
+                r = run_cli(w, "repair")
             assert "Traceback" not in r.stderr
             stats = w.hub.control.stats()
             commits = stats["kinds"].get("commit", 0)
@@ -173,12 +146,12 @@ def test_a_backup_that_does_not_decrypt_is_uploaded_again(world) -> None:
     good = b"".join(world.hub.store.read_blob(world.hub.store.file_info(REPO, url.path).sha256))
     world.hub.store.commit(REPO, [(url.path, good[:-1])], lfs=True)  # truncated by one byte
 
-    r = run(world, "verify", "--deep", "--sample", "all")
+    r = run_cli(world, "verify", "--deep", "--sample", "all")
     assert r.returncode == 1 and json.loads((world.root / "data" / "verify_report.json").read_text())["deep"]["counts"]["decrypt_failed"] == 1
-    dry = run(world, "repair", "--dry-run")
+    dry = run_cli(world, "repair", "--dry-run")
     assert f"unreadable: re-upload (the backup there does not decrypt) {local_path_for(key, url.path)}" in dry.stdout
     rows_before = db_rows(world)
-    assert run(world, "repair").returncode in (0, 1)
+    assert run_cli(world, "repair").returncode in (0, 1)
 
     local = world.root / "media" / local_path_for(key, url.path)
     got = Path(hf_hub_download(REPO, url.path, repo_type="dataset", revision="main", endpoint=str(world.hub.url), token=TOKEN, cache_dir=world.root / "hf-cache"))
@@ -186,5 +159,5 @@ def test_a_backup_that_does_not_decrypt_is_uploaded_again(world) -> None:
     assert (world.root / "restored.bin").read_bytes() == local.read_bytes()
     assert db_rows(world)[tid] == rows_before[tid]  # the URL was right all along: the row is unchanged
 
-    again = run(world, "repair", "--dry-run")
+    again = run_cli(world, "repair", "--dry-run")
     assert "unreadable" not in again.stdout

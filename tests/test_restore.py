@@ -5,27 +5,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from hfcheck.sim.demo import REPO
 from hfcheck.model.paths import BackupURL
 from hfcheck.readback.restore import PARTS_DIR, Selection, part_path, run_restore
-from tests.helpers import demo_world
+from hfcheck.sim.demo import REPO
+from tests.helpers import demo_world, run_cli
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     with demo_world(tmp_path_factory.mktemp("restore"), tweets=60) as w:
         yield w
-
-
-def run_cli(world, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "hfcheck", "restore", *args, "--config", str(world.root / "hfcheck.toml")]
-    return subprocess.run(cmd, check=False, env=world.env(), capture_output=True, text=True, timeout=120)
 
 
 def original_bytes(world, rel: Path) -> bytes:
@@ -55,7 +48,7 @@ def ciphertext(world, path: str) -> bytes:
 
 def test_restore_all_gives_the_exact_local_bytes(world, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    r = run_cli(world, "--all", "--out", str(out), "--data-dir", str(tmp_path / "data"))
+    r = run_cli(world, "restore", "--all", "--out", str(out), "--data-dir", str(tmp_path / "data"))
     # The demo plants missing, wrong-path and malformed URLs: those fail, everything else restores.
     assert r.returncode == 1, r.stderr
     report = json.loads((tmp_path / "data" / "restore_report.json").read_text())
@@ -69,7 +62,7 @@ def test_restore_all_gives_the_exact_local_bytes(world, tmp_path: Path) -> None:
     assert not (out / PARTS_DIR).exists()
     assert "FAILED tweet" in r.stderr and "Traceback" not in r.stderr
 
-    again = run_cli(world, "--all", "--out", str(out), "--data-dir", str(tmp_path / "data"), "--json")
+    again = run_cli(world, "restore", "--all", "--out", str(out), "--data-dir", str(tmp_path / "data"), "--json")
     assert json.loads(again.stdout)["counts"]["exists"] == world.planted["counts"]["present"]  # kept, not refetched
 
 
@@ -91,7 +84,7 @@ def test_tampered_ciphertext_is_reported_and_never_written(world, tmp_path: Path
     world.hub.store.commit(REPO, [(path, bytes(bad))], lfs=True)
     try:
         out = tmp_path / "out"
-        r = run_cli(world, "--tweet", tweet_id, "--out", str(out), "--data-dir", str(tmp_path / "data"))
+        r = run_cli(world, "restore", "--tweet", tweet_id, "--out", str(out), "--data-dir", str(tmp_path / "data"))
     finally:
         world.hub.store.commit(REPO, [(path, good)], lfs=True)
     assert r.returncode == 1, r.stderr
@@ -138,7 +131,7 @@ async def test_a_part_of_other_bytes_is_downloaded_again(world, tmp_path: Path) 
 
 @pytest.mark.parametrize("args", [[], ["--all", "--user", "alice"], ["--user", "../etc"], ["--tweet", "12ab"]])
 def test_usage_errors_exit_2(world, tmp_path: Path, args: list[str]) -> None:
-    r = run_cli(world, *args, "--out", str(tmp_path / "out"))
+    r = run_cli(world, "restore", *args, "--out", str(tmp_path / "out"))
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
 

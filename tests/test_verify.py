@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
-from tests.helpers import demo_world
+from tests.helpers import demo_world, run_cli
 
 
 def problems_key(progress) -> list[tuple[str, str, str]]:
@@ -65,10 +65,6 @@ async def test_faults_and_429_do_not_change_the_classification(world, tmp_path: 
     assert json.dumps(stats)  # the emulator counted what we sent
 
 
-def run_cli(world, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hfcheck", *args, "--config", str(world.root / "hfcheck.toml")], env=world.env(), capture_output=True, text=True, timeout=timeout)
-
-
 def test_sigkill_then_resume_gives_the_same_report(world, tmp_path: Path) -> None:
     full = run_cli(world, "verify", "--method", "head", "--data-dir", str(tmp_path / "full"), "--json")
     assert full.returncode == 1, full.stderr
@@ -114,7 +110,7 @@ def test_private_repo_without_token_is_one_no_access_problem(world, tmp_path: Pa
     world.hub.control.set_repo("demo/media-backup", private=True)
     try:
         env = {k: v for k, v in world.env().items() if k != "HF_TOKEN"}
-        r = subprocess.run([sys.executable, "-m", "hfcheck", "verify", "--config", str(world.root / "hfcheck.toml"), "--data-dir", str(tmp_path), "--json"], env=env, capture_output=True, text=True, timeout=60)
+        r = run_cli(world, "verify", "--json", data_dir=tmp_path, env=env, timeout=60)
     finally:
         world.hub.control.set_repo("demo/media-backup", private=False)
     assert r.returncode == 3, r.stderr

@@ -7,11 +7,12 @@ import dataclasses
 import click
 
 from hfcheck.atomic import write_json_atomic
-from hfcheck.write.backup import BackupOptions, run_backup
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
+from hfcheck.model.outcomes import UploadSource
 from hfcheck.report.text import run_summary
+from hfcheck.write.backup import BackupOptions, run_backup
 
 REPORT_NAME = "backup_report.json"
 
@@ -36,7 +37,7 @@ def backup(cfg: Config, user: str | None, limit: int | None, dry_run: bool, conc
         cfg = dataclasses.replace(cfg, allowed_hosts=cfg.allowed_hosts + allow_hosts)
     opts = BackupOptions(user=user, limit=limit, dry_run=dry_run, concurrency=concurrency, echo=click.echo, progress_bar=show_progress_bar())
     summary = run_async(run_backup(cfg, opts))
-    click.echo(run_summary("backup", summary, cfg.lang))
+    click.echo(run_summary(UploadSource.BACKUP, summary, cfg.lang))
     if not dry_run:
         write_json_atomic(cfg.data_dir / REPORT_NAME, {"tool": "hfcheck backup", **summary.to_dict()})
     return EXIT_PROBLEMS if summary.tweets_error else EXIT_OK

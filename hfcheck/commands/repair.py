@@ -8,8 +8,9 @@ from hfcheck.atomic import write_json_atomic
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
-from hfcheck.write.repair import RepairOptions, run_repair
+from hfcheck.model.outcomes import UploadSource
 from hfcheck.report.text import run_summary
+from hfcheck.write.repair import RepairOptions, run_repair
 
 REPORT_NAME = "repair_report.json"
 
@@ -32,7 +33,7 @@ def repair(cfg: Config, dry_run: bool, limit: int | None, file_type: str | None,
     cfg.require("db", "media_root", "key_file", "repos")
     opts = RepairOptions(dry_run=dry_run, limit=limit, file_type=file_type, concurrency=concurrency, echo=click.echo, progress_bar=show_progress_bar())
     summary = run_async(run_repair(cfg, opts))
-    click.echo(run_summary("repair", summary, cfg.lang))
+    click.echo(run_summary(UploadSource.REPAIR, summary, cfg.lang))
     if not dry_run:
         write_json_atomic(cfg.data_dir / REPORT_NAME, {"tool": "hfcheck repair", **summary.to_dict()})
     return EXIT_PROBLEMS if summary.tweets_error or summary.files_failed else EXIT_OK

@@ -1,11 +1,17 @@
-"""The words of the summaries and of the audit page, in English and Japanese (the users' own
-summaries were Japanese).
+"""The words users read, in English and Japanese (the users' own scripts printed Japanese).
 
 Keys are the category words used in code, progress file and report, so the three never drift.
+Lines with values are `str.format` templates; a reason that is shown later (a repair's error
+per tweet) is kept as a `Msg` (key and values) and rendered in the run's language.
+A test holds every key to both languages and to a use in the code.
 The audit page's own words start with `pg_` (its tables' older words are in report.html.LABELS).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 MESSAGES: dict[str, dict[str, str]] = {
     "verify_title": {"en": "Backup URL check", "ja": "バックアップURLチェック結果"},
@@ -75,10 +81,96 @@ MESSAGES: dict[str, dict[str, str]] = {
     "pg_details": {"en": "Details", "ja": "詳細"},
     "deep_missing": {"en": "Backup gone when read back", "ja": "読み戻し時にバックアップなし"},
     "recorded_missing": {"en": "Recorded upload not in the listing", "ja": "記録済みアップロードが一覧にない"},
+    "gaps_total": {"en": "Total: {n:,} tweets not (fully) backed up", "ja": "合計 {n:,} 件のツイートがバックアップされていません"},
+    # -- repair and backup: the summary -------------------------------------------------------
+    "run_title_repair": {"en": "Repair", "ja": "修復結果"},
+    "run_title_repair_dry": {"en": "Repair plan (dry run: nothing was changed)", "ja": "修復計画（ドライラン：何も変更していません）"},
+    "run_title_backup": {"en": "Backup", "ja": "バックアップ結果"},
+    "run_title_backup_dry": {"en": "Backup plan (dry run: nothing was changed)", "ja": "バックアップ計画（ドライラン：何も変更していません）"},
+    "run_tweets": {"en": "Tweets", "ja": "対象ツイート"},
+    "run_completed": {"en": "  completed", "ja": "  完了"},
+    "run_error": {"en": "  error", "ja": "  エラー"},
+    "run_files_succeeded": {"en": "Files succeeded", "ja": "成功ファイル"},
+    "run_files_failed": {"en": "Files failed", "ja": "失敗ファイル"},
+    "run_downloaded": {"en": "Downloaded", "ja": "ダウンロード"},
+    "run_gone": {"en": "Gone at the source", "ja": "取得元で消失"},
+    "run_commits": {"en": "Commits", "ja": "コミット数"},
+    "run_bytes": {"en": "Bytes uploaded", "ja": "アップロード量 (bytes)"},
+    "run_done": {"en": "Done: {ok:,} succeeded, {failed:,} failed", "ja": "完了: 成功 {ok:,}件, 失敗 {failed:,}件"},
+    "run_error_line": {"en": "error: {reason}", "ja": "エラー: {reason}"},
+    "run_verify_first": {"en": "no verify progress file: running verify first", "ja": "検証の進捗ファイルがありません：先に verify を実行します"},
+    # -- repair and backup: per tweet (English: one line; Japanese: the old script's block) --------
+    "tweet_line": {"en": "[{i}/{n}] {tweet_id} {kinds}: {files} file(s)", "ja": "[{i}/{n}] 処理中: ツイートID {tweet_id} ({kinds})"},
+    "tweet_ok": {"en": "{line} -> ok ({uploaded} uploaded, {present} already in repo)", "ja": "{line}"},
+    "tweet_fail": {"en": "{line} -> error: {reason}", "ja": "{line}"},
+    "tweet_files_repair": {"en": "    files to repair: {n}", "ja": "  欠落ファイル数: {n}"},
+    "tweet_files_backup": {"en": "    files to back up: {n}", "ja": "  未バックアップのファイル数: {n}"},
+    "tweet_targets_repair": {"en": "    to process: images {images}, videos {videos}", "ja": "  再処理対象: 画像 {images}件, 動画 {videos}件"},
+    "tweet_targets_backup": {"en": "    to process: images {images}, videos {videos}", "ja": "  処理対象: 画像 {images}件, 動画 {videos}件"},
+    "tweet_uploaded_repair": {"en": "    re-uploaded: {path}", "ja": "  再アップロード成功: {path}"},
+    "tweet_uploaded_backup": {"en": "    uploaded: {path}", "ja": "  アップロード成功: {path}"},
+    "tweet_present": {"en": "    already in the repo: {path}", "ja": "  リポジトリに既存: {path}"},
+    "tweet_error": {"en": "    error: {reason}", "ja": "  エラー: {reason}"},
+    "tweet_result": {"en": "    done: {ok} succeeded, {failed} failed", "ja": "  完了: 成功 {ok}件, 失敗 {failed}件"},
+    # -- the dry run's plan per file ----------------------------------------------------------------
+    "dry_upload": {"en": "    {kind}: upload {local} -> {repo}:{path}", "ja": "    {kind}: アップロード予定 {local} -> {repo}:{path}"},
+    "dry_reupload": {"en": "    {kind}: re-upload (the backup there does not decrypt) {local} -> {repo}:{path}",
+                     "ja": "    {kind}: 再アップロード予定（既存のバックアップは復号できません） {local} -> {repo}:{path}"},
+    "dry_present": {"en": "    {kind}: already in repo", "ja": "    {kind}: リポジトリに既存"},
+    "dry_replace_url": {"en": "    replace URL {old}\n         with {new}", "ja": "    URLを置換 {old}\n         → {new}"},
+    "dry_recover": {"en": "    empty_media: fetch the media list with twscrape, download, upload, record media_urls",
+                    "ja": "    empty_media: twscrape でメディアリストを取得し、ダウンロード・アップロードして media_urls を記録"},
+    "dry_error": {"en": "    error: {reason}", "ja": "    エラー: {reason}"},
+    # -- why a tweet or file could not be written (kept as `Msg`, rendered per language) ------------
+    "err_not_in_db": {"en": "tweet no longer in the database", "ja": "ツイートがデータベースにありません"},
+    "err_bad_url": {"en": "{url}: {error}", "ja": "{url}: {error}"},
+    "err_unreadable_unrecorded": {"en": "{repo}:{path}: unreadable, but no longer recorded for this tweet",
+                                  "ja": "{repo}:{path}: 復号できませんが、このツイートにはもう記録されていません"},
+    "err_unreadable_name": {"en": "{repo}:{path}: the backup does not decrypt and neither does its name ({error}); re-upload it by hand",
+                            "ja": "{repo}:{path}: バックアップもファイル名も復号できません（{error}）。手動で再アップロードしてください"},
+    "err_no_local_for_name": {"en": "{url}: name does not decrypt with this key and no local file {user}/{tweet_id}_{index}.* was found",
+                              "ja": "{url}: この鍵では名前を復号できず、ローカルファイル {user}/{tweet_id}_{index}.* も見つかりません"},
+    "err_unsafe_username": {"en": "unsafe username: cannot build local paths", "ja": "安全でないユーザー名：ローカルパスを作れません"},
+    "err_bad_medium": {"en": "medium {index} ({url}): {error}", "ja": "メディア {index} ({url}): {error}"},
+    "err_local_no_url": {"en": "local file not found: {local} (no media URL to fetch it from)",
+                         "ja": "ローカルファイルがありません: {local}（取得元のメディアURLなし）"},
+    "err_local_gone": {"en": "local file not found: {local}; gone at the source: {url} ({reason})",
+                       "ja": "ローカルファイルがありません: {local}。取得元で消失: {url} ({reason})"},
+    "err_local_fetch": {"en": "local file not found: {local}; fetching {url}: {status} {reason}",
+                        "ja": "ローカルファイルがありません: {local}。{url} の取得: {status} {reason}"},
+    "err_x_known": {"en": "tweet {status} on X (known since {since}): {reason}", "ja": "X でツイートが {status}（{since} から判明）: {reason}"},
+    "err_x_status": {"en": "tweet {status} on X: {reason}", "ja": "X でツイートが {status}: {reason}"},
+    "err_no_twscrape": {"en": "media list is empty and twscrape is not configured (twitter.accounts_db)",
+                        "ja": "メディアリストが空で、twscrape が設定されていません（twitter.accounts_db）"},
+    "err_x_no_media": {"en": "X lists no downloadable media for this tweet {reason}", "ja": "X にダウンロードできるメディアがありません {reason}"},
 }
 
 
-def t(key: str, lang: str) -> str:
-    """The message `key` in `lang` (English when a translation is missing)."""
+def t(key: str, lang: str, **values: Any) -> str:
+    """The message `key` in `lang` (English when a translation is missing), filled with `values`."""
     entry = MESSAGES[key]
-    return entry.get(lang) or entry["en"]
+    text = entry.get(lang) or entry["en"]
+    return text.format(**values) if values else text
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A message to show later, in whichever language the run prints: a key and its values.
+
+    `str(msg)` is the English text (the JSON reports' reasons, which machines read)."""
+
+    key: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def render(self, lang: str) -> str:
+        return t(self.key, lang, **self.values).strip()
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+def msg(key: str, **values: Any) -> Msg:
+    """`Msg(key, values)`, checked now: an unknown key fails where it is made, not when shown."""
+    if key not in MESSAGES:
+        raise KeyError(key)
+    return Msg(key, values)

@@ -8,8 +8,8 @@ from typing import Any
 
 from hfcheck.atomic import write_json_atomic
 from hfcheck.db.gaps import GapSummary
+from hfcheck.model.outcomes import RunSummary, UploadSource
 from hfcheck.report.catalog import t
-from hfcheck.write.plan import RunSummary
 from hfcheck.verify.checkpoint import Progress, now_iso
 
 
@@ -45,7 +45,7 @@ def verify_summary(progress: Progress, lang: str) -> str:
 
 def gaps_summary(gaps: GapSummary, lang: str) -> str:
     rows = [(t(k, lang), getattr(gaps, k)) for k in ("unbacked", "partial", "unbacked_media", "empty_media")]
-    out = [f"== {t('gaps_title', lang)} ==", *_lines(rows)]
+    out = [f"== {t('gaps_title', lang)} ==", *_lines(rows), t("gaps_total", lang, n=gaps.unbacked + gaps.partial)]
     if gaps.per_account:
         out.append(f"{t('per_account', lang)}:")
         for i, a in enumerate(gaps.per_account, 1):
@@ -53,23 +53,19 @@ def gaps_summary(gaps: GapSummary, lang: str) -> str:
     return "\n".join(out)
 
 
-RUN_LABELS = {
-    "en": ["Tweets", "  completed", "  error", "Files succeeded", "Files failed", "Downloaded", "Gone at the source", "Commits", "Bytes uploaded"],
-    "ja": ["対象ツイート", "  完了", "  エラー", "成功ファイル", "失敗ファイル", "ダウンロード", "取得元で消失", "コミット数", "アップロード量 (bytes)"],
-}
-RUN_TITLES = {
-    ("repair", False): {"en": "Repair", "ja": "修復結果"},
-    ("repair", True): {"en": "Repair plan (dry run: nothing was changed)", "ja": "修復計画（ドライラン：何も変更していません）"},
-    ("backup", False): {"en": "Backup", "ja": "バックアップ結果"},
-    ("backup", True): {"en": "Backup plan (dry run: nothing was changed)", "ja": "バックアップ計画（ドライラン：何も変更していません）"},
-}
+RUN_ROWS = ("run_tweets", "run_completed", "run_error", "run_files_succeeded", "run_files_failed", "run_downloaded", "run_gone", "run_commits", "run_bytes")
 
 
-def run_summary(command: str, s: RunSummary, lang: str) -> str:
-    """The summary of `repair` or `backup`, as the users' old repair script printed it."""
+def run_summary(source: UploadSource, s: RunSummary, lang: str) -> str:
+    """The summary of `repair` or `backup`, as the users' old repair script printed it: the
+    table, then `完了: 成功 N件, 失敗 N件` (tweets completed / with an error)."""
     values = [s.tweets, s.tweets_completed, s.tweets_error, s.files_succeeded, s.files_failed, s.files_downloaded, len(s.gone_at_source), s.commits, s.bytes_uploaded]
-    rows = list(zip(RUN_LABELS[lang], values))
-    return "\n".join([f"== {RUN_TITLES[command, s.dry_run][lang]} ==", *_lines(rows)])
+    rows = [(t(key, lang), value) for key, value in zip(RUN_ROWS, values)]
+    title = t(f"run_title_{source}_dry" if s.dry_run else f"run_title_{source}", lang)
+    out = [f"== {title} ==", *_lines(rows)]
+    if not s.dry_run:
+        out.append(t("run_done", lang, ok=s.tweets_completed, failed=s.tweets_error))
+    return "\n".join(out)
 
 
 def verify_report(progress: Progress, gaps: GapSummary | None, stats: dict[str, Any]) -> dict[str, Any]:

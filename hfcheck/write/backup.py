@@ -2,8 +2,8 @@
 
 For each medium without a backup URL: use the local file if it is there, else download it
 from its media URL (allowed hosts only, `.part` then rename) into the local layout; encrypt;
-upload through the same batched committer as `repair`, into the first configured repo with
-room; then record the URLs. A medium gone at the source (404/410) is reported with its URL.
+upload through the same writer as `repair` (`runner.write_tweets`), into the first configured
+repo with room; then record the URLs. A medium gone at the source (404/410) is reported with its URL.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, CryptoError, archive_key
-from hfcheck.net.download import Downloader
+from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.gaps import gap_tweets_sql
+from hfcheck.db.state import StateDB
+from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
 from hfcheck.model.paths import (
     BackupURL,
     LocalName,
@@ -29,20 +30,10 @@ from hfcheck.model.paths import (
     media_ext_from_url,
     remote_path_for,
 )
+from hfcheck.report.catalog import msg
 from hfcheck.write.placement import RepoPlacement
-from hfcheck.write.plan import (
-    FilePlan,
-    RunSummary,
-    TweetLines,
-    TweetPlan,
-    dry_run_lines,
-    ensure_local,
-    plan_line,
-    to_job,
-)
-from hfcheck.pool import Put, run_pool
-from hfcheck.db.state import StateDB
-from hfcheck.write.upload import TweetUploader
+from hfcheck.write.plan import FilePlan, TweetPlan
+from hfcheck.write.runner import WriteOptions, write_tweets
 
 
 @dataclass
@@ -88,6 +79,9 @@ def find_local(root: Path, username: str, tweet_id: str, index: int, ext: str) -
 
 
 class BackupPlanner:
+    """The plan of one tweet with a gap: a file per medium without a backup URL. Reads no
+    database; looks for local files on disk only."""
+
     def __init__(self, cfg: Config, key: ArchiveKey, placement: RepoPlacement | None) -> None:
         assert cfg.media_root is not None
         self.cfg = cfg
@@ -96,9 +90,10 @@ class BackupPlanner:
         self.placement = placement
 
     def plan(self, row: TweetRow) -> TweetPlan:
-        plan = TweetPlan(row.tweet_id, kinds={"unbacked" if not row.hf_urls else "partial"})
+        kind = FileKind.PARTIAL if row.hf_urls else FileKind.UNBACKED
+        plan = TweetPlan(row.tweet_id, kinds={kind}, row=row)
         if row.username is None:
-            plan.errors.append("unsafe username: cannot build local paths")
+            plan.errors.append(msg("err_unsafe_username"))
             return plan
         done = backed_up_indices(self.key, row)
         for i, media_url in enumerate(row.media_urls):
@@ -108,13 +103,30 @@ class BackupPlanner:
                 rel = find_local(self.root, row.username, row.tweet_id, i, media_ext_from_url(media_url))
                 remote = remote_path_for(self.key, rel)
             except (UnsafePath, ValueError) as exc:
-                plan.errors.append(f"medium {i} ({media_url}): {exc}")
+                plan.errors.append(msg("err_bad_medium", index=i, url=media_url, error=exc))
                 continue
             existing = self.placement.find_existing(remote) if self.placement else None
             repo_id = existing or (self.placement.place(remote) if self.placement else self.cfg.repo)
             url = str(BackupURL(self.cfg.endpoint, repo_id, self.cfg.revision, remote))
-            plan.files.append(FilePlan("unbacked", rel, repo_id, remote, url, media_url=media_url, exists_remote=existing is not None))
+            plan.files.append(FilePlan(kind, rel, repo_id, remote, url, media_url=media_url, exists_remote=existing is not None))
         return plan
+
+
+@dataclass
+class BackupWriter:
+    """What a backup supplies to the writer: the rows with gaps, planned as they are read
+    (keyset paging reads each page afresh, so rows updated behind us are never read again)."""
+
+    planner: BackupPlanner
+    rows: AsyncIterator[TweetRow]
+    source: UploadSource = UploadSource.BACKUP
+
+    async def tweets(self) -> AsyncIterator[TweetPlan]:
+        async for row in self.rows:
+            yield self.planner.plan(row)
+
+    async def prepare(self, plan: TweetPlan, state: StateDB) -> None:
+        """Nothing to add: the plan was made from the row just read."""
 
 
 async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
@@ -125,20 +137,14 @@ async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
     placement = await RepoPlacement.load(cfg)
     planner = BackupPlanner(cfg, key, placement)
     async with Archive(cfg, writable=not opts.dry_run) as archive:
-        where, params = f"({gap_tweets_sql(archive)})", ()
+        where = f"({gap_tweets_sql(archive)})"
+        params: tuple[str, ...] = ()
         if opts.user:
             where, params = f'{where} AND "{cfg.columns.username}" = ?', (opts.user,)
         summary.tweets = min(await archive.count(where, params), opts.limit or 1 << 62)
-        # Keyset paging reads each page afresh, so rows we update behind us are never re-read.
-        rows = _limited(archive.rows(where=where, params=params), opts.limit)
-        if opts.dry_run:
-            async for i, row in _numbered(rows):
-                plan = planner.plan(row)
-                opts.echo(plan_line(i, summary.tweets, plan))
-                for line in dry_run_lines(plan):
-                    opts.echo(line)
-            return summary
-        await _execute(cfg, key, archive, planner, rows, opts, summary)
+        writer = BackupWriter(planner, _limited(archive.rows(where=where, params=params), opts.limit))
+        write_opts = WriteOptions(dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar)
+        await write_tweets(cfg, archive, key, writer, summary, write_opts)
     return summary
 
 
@@ -149,40 +155,3 @@ async def _limited(rows: AsyncIterator[TweetRow], limit: int | None) -> AsyncIte
             return
         n += 1
         yield row
-
-
-async def _numbered(rows: AsyncIterator[TweetRow]) -> AsyncIterator[tuple[int, TweetRow]]:
-    i = 0
-    async for row in rows:
-        i += 1
-        yield i, row
-
-
-async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, planner: BackupPlanner, rows: AsyncIterator[TweetRow], opts: BackupOptions, summary: RunSummary) -> None:
-    assert cfg.media_root is not None
-    lines = TweetLines(summary, opts.echo, bar=opts.progress_bar)
-    async with contextlib.AsyncExitStack() as stack:
-        dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
-        state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
-        up = await stack.enter_async_context(TweetUploader(cfg, archive, key, state, concurrency=opts.concurrency, on_done=lines.done))
-
-        async def produce(put: Put[tuple[int, TweetRow]]) -> None:
-            async for item in _numbered(rows):
-                await put(item)
-
-        async def prepare(item: tuple[int, TweetRow]) -> None:
-            """Plan, fetch what is not on disk, hand to the uploader: tweets in parallel, so
-            downloads overlap each other and the uploads."""
-            i, row = item
-            plan = planner.plan(row)
-            if not plan.errors:
-                summary.downloads(await ensure_local(cfg.media_root, plan, dl))
-            if plan.errors:
-                lines.fail(i, plan, "; ".join(plan.errors))
-                return
-            await up.submit(to_job(plan, row, cfg.media_root, i))
-
-        await run_pool(produce, prepare, opts.concurrency)
-    lines.close()
-    summary.commits = up.committer.stats.commits
-    summary.bytes_uploaded = up.committer.stats.bytes_uploaded

@@ -32,7 +32,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ from aiolimiter import AsyncLimiter
 
 from hfcheck.net.retry import retry_after_seconds
 from hfcheck.db.state import StateDB
+from hfcheck.model.outcomes import UploadSource
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -56,7 +57,8 @@ PATHS_INFO_CHUNK = 500  # the real Hub answers 413 past about 1,000 paths
 class Staged:
     """One encrypted file ready to upload. `file` is a staged temp file the committer deletes
     once the Hub confirmed it; `sha256`/`size` are of its bytes (the LFS oid); `tag` is the
-    caller's (e.g. the tweet and media index the upload repairs)."""
+    caller's (e.g. the tweet and media index the upload repairs); `source` is the command the
+    upload is recorded under in `state.db`, always said (keyword-only, no default)."""
 
     repo_id: str
     path_in_repo: str
@@ -64,7 +66,7 @@ class Staged:
     sha256: str
     size: int
     tag: Any = None
-    source: str | None = "repair"
+    source: UploadSource = field(kw_only=True)
 
 
 OnCommitted = Callable[[list[Staged], str], Awaitable[None]]
@@ -543,7 +545,7 @@ def _unlink_all(files: list[Path]) -> None:
             log.debug("could not delete staged file %s: %s", f, exc)
 
 
-def staged_from_file(repo_id: str, path_in_repo: str, file: Path, *, tag: Any = None, source: str | None = "repair") -> Staged:
+def staged_from_file(repo_id: str, path_in_repo: str, file: Path, *, source: UploadSource, tag: Any = None) -> Staged:
     """Build a `Staged` for a file on disk, hashing it (call in a thread for big files)."""
     h = hashlib.sha256()
     size = 0
@@ -551,7 +553,7 @@ def staged_from_file(repo_id: str, path_in_repo: str, file: Path, *, tag: Any = 
         while chunk := f.read(1 << 20):
             h.update(chunk)
             size += len(chunk)
-    return Staged(repo_id, path_in_repo, file, h.hexdigest(), size, tag, source)
+    return Staged(repo_id, path_in_repo, file, h.hexdigest(), size, tag, source=source)
 
 
 __all__ = ["BatchPolicy", "CommitStats", "Committer", "CommitterStopped", "OnCommitted", "OnFailed", "Staged", "staged_from_file"]

@@ -17,54 +17,39 @@ says what the repair would write is left alone — so `--resume` is simply runni
 
 from __future__ import annotations
 
-import contextlib
-import json
-import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, CryptoError, archive_key
-from hfcheck.net.download import Downloader
-from hfcheck.errors import InputError
+from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.gaps import gap_tweets_sql
+from hfcheck.db.state import STATE_DB_NAME, StateDB
+from hfcheck.errors import InputError
+from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
 from hfcheck.model.paths import (
     BackupURL,
-    LocalName,
     UnsafePath,
     confine,
     local_path_for,
-    local_relpath,
-    media_ext_from_url,
     parse_local_relpath,
     remote_path_for,
 )
-from hfcheck.write.placement import RepoPlacement
-from hfcheck.write.plan import (
-    FilePlan,
-    RunSummary,
-    TweetLines,
-    TweetPlan,
-    dry_run_lines,
-    ensure_local,
-    plan_line,
-    to_job,
-)
-from hfcheck.pool import Put, run_pool
-from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
-from hfcheck.write.upload import TweetUploader, remote_sizes
+from hfcheck.report.catalog import Msg, msg, t
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
+from hfcheck.write.placement import RepoPlacement
+from hfcheck.write.plan import FilePlan, TweetPlan
+from hfcheck.write.recover import recover_media, tweet_source
+from hfcheck.write.runner import WriteOptions, write_tweets
+from hfcheck.write.upload import remote_sizes
 
 if TYPE_CHECKING:
     from hfcheck.net.twitter import TweetSource
-
-KINDS = ("missing", "wrong_path", "empty_media", "unreadable")
 
 
 def load_problems(cfg: Config) -> list[Finding]:
@@ -79,7 +64,7 @@ def load_problems(cfg: Config) -> list[Finding]:
 Unreadable = tuple[str, str, str, int, str]  # (repo, path, local rel, media index, tweet id)
 
 
-def load_unreadable(cfg: Config, key: ArchiveKey) -> tuple[list[Unreadable], list[str]]:
+def load_unreadable(cfg: Config, key: ArchiveKey) -> tuple[list[Unreadable], list[Msg]]:
     """Backups a read-back found undecryptable, and the ones that cannot be mapped back to a
     local file (their name does not decrypt either). Reads state.db only if it exists."""
     if not (cfg.data_dir / STATE_DB_NAME).is_file():
@@ -87,20 +72,21 @@ def load_unreadable(cfg: Config, key: ArchiveKey) -> tuple[list[Unreadable], lis
     with StateDB.in_data_dir(cfg.data_dir) as state:
         found = state.unreadable_backups()
     items: list[Unreadable] = []
-    errors: list[str] = []
+    errors: list[Msg] = []
     for repo_id, path in found:
         try:
             rel = local_path_for(key, path)
             _, _, name = parse_local_relpath(rel)
         except (CryptoError, UnsafePath) as exc:
-            errors.append(f"{repo_id}:{path}: the backup does not decrypt and neither does its name ({exc}); re-upload it by hand")
+            errors.append(msg("err_unreadable_name", repo=repo_id, path=path, error=exc))
             continue
         items.append((repo_id, path, rel, name.index, name.tweet_id))
     return items, errors
 
 
 class Planner:
-    """Turns findings and empty media lists into `TweetPlan`s, reading only."""
+    """Turns findings, unreadable backups and empty media lists into `TweetPlan`s, reading the
+    archive only (whether a file is already in the repo is `mark_existing`'s question)."""
 
     def __init__(self, cfg: Config, archive: Archive, key: ArchiveKey, placement: RepoPlacement) -> None:
         self.cfg = cfg
@@ -111,24 +97,25 @@ class Planner:
         assert cfg.media_root is not None
         self.root: Path = cfg.media_root
 
-    async def plans(self, findings: list[Finding], *, file_type: str | None, limit: int | None, unreadable: Sequence[Unreadable] = ()) -> list[TweetPlan]:
+    async def plans(self, findings: list[Finding], *, file_type: str | None, limit: int | None,
+                    unreadable: Sequence[Unreadable] = ()) -> list[TweetPlan]:
         by_tweet: dict[str, TweetPlan] = {}
         for f in findings:
             plan = by_tweet.setdefault(f.tweet_id, TweetPlan(f.tweet_id))
-            plan.kinds.add(f.category.value)
+            plan.kinds.add(FileKind(f.category.value))
             plan.findings.append(f)
         for repo_id, path, rel, index, tweet_id in unreadable:
             plan = by_tweet.setdefault(tweet_id, TweetPlan(tweet_id))
-            plan.kinds.add("unreadable")
+            plan.kinds.add(FileKind.UNREADABLE)
             plan.unreadable.append((repo_id, path, rel, index))
-        async for row in self.archive.rows(where=gap_tweets_sql(self.archive, ("empty_media",))):
-            by_tweet.setdefault(row.tweet_id, TweetPlan(row.tweet_id)).kinds.add("empty_media")
+        async for lost in self.archive.rows(where=gap_tweets_sql(self.archive, ("empty_media",))):
+            by_tweet.setdefault(lost.tweet_id, TweetPlan(lost.tweet_id)).kinds.add(FileKind.EMPTY_MEDIA)
         plans = []
         for tweet_id in sorted(by_tweet, key=lambda t: (len(t), t)):
             plan = by_tweet[tweet_id]
             row = await self.archive.get(tweet_id)
             if row is None:
-                plan.errors.append("tweet no longer in the database")
+                plan.errors.append(msg("err_not_in_db"))
             else:
                 self._plan_files(plan, row)
             if file_type and plan.files and not any(fp.media == file_type for fp in plan.files):
@@ -138,7 +125,6 @@ class Planner:
             plans.append(plan)
             if limit is not None and len(plans) >= limit:
                 break
-        await self._mark_existing(plans)
         return plans
 
     def _plan_files(self, plan: TweetPlan, row: TweetRow) -> None:
@@ -146,30 +132,30 @@ class Planner:
             try:
                 fp = self._missing(f, row) if f.category is Category.MISSING else self._wrong_path(f, row)
             except (UnsafePath, ValueError) as exc:
-                plan.errors.append(f"{f.url}: {exc}")
+                plan.errors.append(msg("err_bad_url", url=f.url, error=exc))
                 continue
-            if isinstance(fp, str):
+            if isinstance(fp, Msg):
                 plan.errors.append(fp)
             else:
                 plan.files.append(fp)
         for repo_id, path, rel, index in plan.unreadable:
             recorded = next((u for u in row.hf_urls if _is_at(u, repo_id, path)), None)
             if recorded is None:
-                plan.errors.append(f"{repo_id}:{path}: unreadable, but no longer recorded for this tweet")
+                plan.errors.append(msg("err_unreadable_unrecorded", repo=repo_id, path=path))
                 continue
             media_url = row.media_urls[index] if index < len(row.media_urls) else None
-            plan.files.append(FilePlan("unreadable", rel, repo_id, path, recorded, media_url=media_url, replace=True))
+            plan.files.append(FilePlan(FileKind.UNREADABLE, rel, repo_id, path, recorded, media_url=media_url, replace=True))
 
-    def _missing(self, f: Finding, row: TweetRow) -> FilePlan | str:
+    def _missing(self, f: Finding, row: TweetRow) -> FilePlan | Msg:
         url = BackupURL.parse(f.url)
         media_url = row.media_urls[f.index] if f.index < len(row.media_urls) else None
         try:
-            rel = local_path_for(self.key, url.path)
+            rel: str | None = local_path_for(self.key, url.path)
         except (CryptoError, UnsafePath):
             rel = self._find_by_tweet(row, f.index)  # a name from an older scheme
             if rel is None:
-                return f"{f.url}: name does not decrypt with this key and no local file {row.username}/{row.tweet_id}_{f.index}.* was found"
-        return FilePlan("missing", rel, url.repo_id, url.path, f.url, media_url=media_url)
+                return msg("err_no_local_for_name", url=f.url, user=row.username, tweet_id=row.tweet_id, index=f.index)
+        return FilePlan(FileKind.MISSING, rel, url.repo_id, url.path, f.url, media_url=media_url)
 
     def _wrong_path(self, f: Finding, row: TweetRow) -> FilePlan:
         url = BackupURL.parse(f.url)
@@ -178,7 +164,7 @@ class Planner:
         repo_id = self.placement.find_existing(remote) or self.placement.place(remote)  # new: where there is room
         new = BackupURL(url.endpoint, repo_id, self.cfg.revision, remote)
         media_url = row.media_urls[f.index] if f.index < len(row.media_urls) else None
-        return FilePlan("wrong_path", url.path, repo_id, remote, str(new), old_url=f.url, media_url=media_url)
+        return FilePlan(FileKind.WRONG_PATH, url.path, repo_id, remote, str(new), old_url=f.url, media_url=media_url)
 
     def _find_by_tweet(self, row: TweetRow, index: int) -> str | None:
         if row.username is None:
@@ -191,17 +177,19 @@ class Planner:
                 return f"{media}/{row.username}/{p.name}"
         return None
 
-    async def _mark_existing(self, plans: list[TweetPlan]) -> None:
-        """Files already in the repo (an earlier, interrupted repair) are not uploaded again."""
-        by_repo: dict[str, list[FilePlan]] = defaultdict(list)
-        for plan in plans:
-            for fp in plan.files:
-                if not fp.replace:
-                    by_repo[fp.repo_id].append(fp)
-        for repo_id, fps in by_repo.items():
-            found = await remote_sizes(self.cfg, repo_id, [fp.remote_path for fp in fps])
-            for fp in fps:
-                fp.exists_remote = fp.remote_path in found
+
+
+async def mark_existing(cfg: Config, plans: list[TweetPlan]) -> None:
+    """Files already in the repo (an earlier, interrupted repair) are not uploaded again."""
+    by_repo: dict[str, list[FilePlan]] = defaultdict(list)
+    for plan in plans:
+        for fp in plan.files:
+            if not fp.replace:
+                by_repo[fp.repo_id].append(fp)
+    for repo_id, fps in by_repo.items():
+        found = await remote_sizes(cfg, repo_id, [fp.remote_path for fp in fps])
+        for fp in fps:
+            fp.exists_remote = fp.remote_path in found
 
 
 def _is_at(url: str, repo_id: str, path: str) -> bool:
@@ -210,21 +198,6 @@ def _is_at(url: str, repo_id: str, path: str) -> bool:
     except ValueError:
         return False
     return (u.repo_id, u.path) == (repo_id, path)
-
-
-def empty_media_files(cfg: Config, key: ArchiveKey, placement: RepoPlacement, row: TweetRow, media_urls: list[str]) -> list[FilePlan]:
-    """Files for a tweet whose media list was recovered from X (index = position in the list).
-
-    A file already backed up stays where it is; a new one goes where there is room."""
-    files = []
-    for i, media_url in enumerate(media_urls):
-        rel = local_relpath(row.username or "", LocalName(row.tweet_id, i, media_ext_from_url(media_url)))
-        remote = remote_path_for(key, rel)
-        existing = placement.find_existing(remote)
-        repo_id = existing or placement.place(remote)
-        url = str(BackupURL(cfg.endpoint, repo_id, cfg.revision, remote))
-        files.append(FilePlan("empty_media", rel, repo_id, remote, url, media_url=media_url, exists_remote=existing is not None))
-    return files
 
 
 @dataclass
@@ -237,117 +210,51 @@ class RepairOptions:
     progress_bar: bool = False
 
 
+@dataclass
+class RepairWriter:
+    """What a repair supplies to the writer: its planned tweets, read afresh when their turn
+    comes, and lost media lists recovered from X."""
+
+    cfg: Config
+    archive: Archive
+    key: ArchiveKey
+    placement: RepoPlacement
+    plans: list[TweetPlan]
+    x: TweetSource | None = None
+    source: UploadSource = UploadSource.REPAIR
+
+    async def tweets(self) -> AsyncIterator[TweetPlan]:
+        for plan in self.plans:
+            yield plan
+
+    async def prepare(self, plan: TweetPlan, state: StateDB) -> None:
+        plan.row = await self.archive.get(plan.tweet_id)
+        if plan.row is None:
+            plan.errors.append(msg("err_not_in_db"))
+        elif FileKind.EMPTY_MEDIA in plan.kinds:
+            await recover_media(self.cfg, self.key, self.placement, plan, plan.row, self.x, state)
+
+
 async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
     """Plan, then (unless dry run) fix every tweet; the database changes only after commits."""
     key = archive_key(cfg)
     if not (cfg.data_dir / PROGRESS_NAME).exists():
-        opts.echo("no verify progress file: running verify first")
+        opts.echo(t("run_verify_first", cfg.lang))
         await run_verify(cfg, VerifyOptions())
     findings = load_problems(cfg)
     unreadable, unmappable = load_unreadable(cfg, key)
     summary = RunSummary(dry_run=opts.dry_run)
-    for line in unmappable:
-        opts.echo(f"error: {line}")
+    for problem in unmappable:
+        opts.echo(t("run_error_line", cfg.lang, reason=problem.render(cfg.lang)))
         summary.files_failed += 1
-        summary.errors.append({"tweet_id": "", "reason": line})
+        summary.errors.append({"tweet_id": "", "reason": str(problem)})
     async with Archive(cfg, writable=not opts.dry_run) as archive:
         placement = await RepoPlacement.load(cfg)
         plans = await Planner(cfg, archive, key, placement).plans(findings, file_type=opts.file_type, limit=opts.limit, unreadable=unreadable)
+        await mark_existing(cfg, plans)
         summary.tweets = len(plans)
-        if opts.dry_run:
-            for i, plan in enumerate(plans, 1):
-                opts.echo(plan_line(i, len(plans), plan))
-                for line in dry_run_lines(plan):
-                    opts.echo(line)
-            return summary
-        await _execute(cfg, key, archive, plans, opts, summary, placement)
+        needs_x = not opts.dry_run and any(FileKind.EMPTY_MEDIA in p.kinds for p in plans)
+        writer = RepairWriter(cfg, archive, key, placement, plans, x=await tweet_source(cfg) if needs_x else None)
+        write_opts = WriteOptions(dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar)
+        await write_tweets(cfg, archive, key, writer, summary, write_opts)
     return summary
-
-
-async def _execute(cfg: Config, key: ArchiveKey, archive: Archive, plans: list[TweetPlan], opts: RepairOptions, summary: RunSummary, placement: RepoPlacement) -> None:
-    assert cfg.media_root is not None
-    lines = TweetLines(summary, opts.echo, bar=opts.progress_bar)
-    source = await _tweet_source(cfg) if any("empty_media" in p.kinds for p in plans) else None
-    async with contextlib.AsyncExitStack() as stack:
-        dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=cfg.media_root, rate_per_host=cfg.limits.downloads_per_second_per_host))
-        state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
-        up = await stack.enter_async_context(TweetUploader(cfg, archive, key, state, concurrency=opts.concurrency, on_done=lines.done))
-
-        async def produce(put: Put[tuple[int, TweetPlan]]) -> None:
-            for item in enumerate(plans, 1):
-                await put(item)
-
-        async def prepare(item: tuple[int, TweetPlan]) -> None:
-            """Recover lost media lists, fetch what is not on disk, hand to the uploader:
-            tweets in parallel, so downloads overlap each other and the uploads."""
-            i, plan = item
-            row = await archive.get(plan.tweet_id)
-            if row is None:
-                plan.errors.append("tweet no longer in the database")
-            elif "empty_media" in plan.kinds:
-                await _recover_media(cfg, key, placement, plan, row, source, state)
-            if not plan.errors:
-                summary.downloads(await ensure_local(cfg.media_root, plan, dl))
-            if plan.errors:
-                lines.fail(i, plan, "; ".join(plan.errors))
-                return
-            assert row is not None
-            await up.submit(to_job(plan, row, cfg.media_root, i))
-
-        await run_pool(produce, prepare, opts.concurrency)
-    lines.close()
-    summary.commits = up.committer.stats.commits
-    summary.bytes_uploaded = up.committer.stats.bytes_uploaded
-
-
-async def _tweet_source(cfg: Config) -> TweetSource | None:
-    """twscrape, set up for this run (with the fixtures' account when X is served from fixtures).
-
-    Imported here, not at the top: twscrape costs 0.4 s and 46 MiB to load, and only a repair
-    of lost media lists needs it."""
-    from hfcheck.net.twitter import FixtureTransport, TweetSource, add_cookie_account
-
-    if cfg.twscrape_accounts_db is None:
-        return None
-    transport = None
-    if cfg.twitter_fixtures is not None:
-        try:
-            transport = FixtureTransport(json.loads(cfg.twitter_fixtures.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"twitter.fixtures {cfg.twitter_fixtures}: {exc}") from None
-    source = TweetSource(cfg.twscrape_accounts_db, transport=transport)
-    if transport is not None and not await source.active_accounts():
-        await add_cookie_account(cfg.twscrape_accounts_db, "fixtures", "auth_token=fixture; ct0=fixture")
-    return source
-
-
-async def _recover_media(cfg: Config, key: ArchiveKey, placement: RepoPlacement, plan: TweetPlan, row: TweetRow, source: TweetSource | None, state: StateDB) -> None:
-    """Ask X for the tweet's media; deleted/protected tweets are reported with X's reason.
-
-    A tweet X said is deleted or does not exist is not asked about again (twscrape accounts
-    are scarce): its error line says since when it is known."""
-    known = state.x_lookup(plan.tweet_id)
-    if known is not None and known.status in FINAL_ON_X:
-        since = time.strftime("%Y-%m-%d", time.gmtime(known.checked_at))
-        plan.errors.append(f"tweet {known.status} on X (known since {since}): {known.reason}")
-        return
-    if source is None:
-        plan.errors.append("media list is empty and twscrape is not configured (twitter.accounts_db)")
-        return
-    if row.username is None:
-        plan.errors.append("unsafe username: cannot build local paths")
-        return
-    lookup = await source.lookup(plan.tweet_id)
-    if lookup.status != "error":
-        state.record_x_lookup(plan.tweet_id, lookup.status, lookup.reason)
-    if lookup.status != "ok":
-        plan.errors.append(f"tweet {lookup.status} on X: {lookup.reason}")
-        return
-    urls = [m.url for m in lookup.media if m.url]
-    if not urls:
-        plan.errors.append(f"X lists no downloadable media for this tweet {lookup.reason}".strip())
-        return
-    plan.media_urls = urls
-    plan.files += empty_media_files(cfg, key, placement, row, urls)
-
-

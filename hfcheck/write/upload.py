@@ -21,6 +21,7 @@ from hfcheck.write.commit import BatchPolicy, Committer, Staged
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, encrypt_file
 from hfcheck.db.state import StateDB
+from hfcheck.model.outcomes import UploadSource
 
 PATHS_INFO_CHUNK = 500
 
@@ -56,8 +57,9 @@ OnDone = Callable[[TweetJob], Awaitable[None] | None]
 class TweetUploader:
     """`async with TweetUploader(...) as up: await up.submit(job)`; results go to `on_done`."""
 
-    def __init__(self, cfg: Config, archive: Archive, key: ArchiveKey, state: StateDB, *, concurrency: int, on_done: OnDone, policy: BatchPolicy | None = None) -> None:
+    def __init__(self, cfg: Config, archive: Archive, key: ArchiveKey, state: StateDB, *, source: UploadSource, concurrency: int, on_done: OnDone, policy: BatchPolicy | None = None) -> None:
         self.cfg = cfg
+        self.source = source  # what state.db records the uploads as
         self.archive = archive
         self.key = key
         self.staging = cfg.data_dir / "staging"
@@ -106,7 +108,7 @@ class TweetUploader:
                 await self._fail_job(job, f"cannot read {f.local}: {exc.strerror or exc}")
                 return
             job.bytes += result.size
-            staged = Staged(f.repo_id, f.remote_path, dst, result.sha256, result.size, tag=job)
+            staged = Staged(f.repo_id, f.remote_path, dst, result.sha256, result.size, tag=job, source=self.source)
             await self.committer.put(staged)
         finally:
             self._sem.release()
@@ -136,7 +138,7 @@ class TweetUploader:
         jobs = list(jobs)
         edits = [(j.key, j.change) for j in jobs if j.change is not None]
         if edits:
-            await self.archive.update_rows(edits)  # type: ignore[arg-type]
+            await self.archive.update_rows(edits)
         for job in jobs:
             job.done = True
             await self._report(job)

@@ -1,0 +1,143 @@
+"""The one writer behind `repair` and `backup`: tweets in, files on the Hub, rows changed.
+
+    producer (the command's tweets, numbered)
+      → prepare, tweets in parallel (`pool.run_pool`): the command's own step, then fetch
+        what is not on disk (`Downloader`, allowed hosts only)
+      → stage: encrypt in threads into staged files (`upload.TweetUploader`)
+      → the one committer (`commit.Committer`): batched commits, uploads recorded in state.db
+        under the command's `UploadSource`
+      → the row edit, once the Hub confirmed every file of the tweet; its line and tally.
+
+The commands differ only in what they supply (`TweetWriter`): the tweets they produce and how
+one is made ready (a repair recovers lost media lists from X; a backup has nothing to add).
+Downloads overlap each other and the uploads because tweets are prepared in parallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from hfcheck.config import Config
+from hfcheck.crypto import ArchiveKey
+from hfcheck.db.archive import Archive
+from hfcheck.db.state import StateDB
+from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
+from hfcheck.model.paths import confine
+from hfcheck.net.download import Downloader, DownloadResult
+from hfcheck.pool import Put, run_pool
+from hfcheck.report.catalog import msg
+from hfcheck.write.lines import TweetLines
+from hfcheck.write.plan import TweetPlan, to_job
+from hfcheck.write.upload import TweetUploader
+
+
+class TweetWriter(Protocol):
+    """What a command supplies to the writer."""
+
+    @property
+    def source(self) -> UploadSource:
+        """The command the uploads are recorded under."""
+        ...
+
+    def tweets(self) -> AsyncIterator[TweetPlan]:
+        """The tweets to write, in the order they are numbered and printed."""
+        ...
+
+    async def prepare(self, plan: TweetPlan, state: StateDB) -> None:
+        """Make one tweet ready, adding files or errors to its plan (`plan.row` may be set)."""
+        ...
+
+
+@dataclass
+class WriteOptions:
+    dry_run: bool = False
+    concurrency: int = 4
+    echo: Callable[[str], None] = print
+    progress_bar: bool = False
+
+
+async def write_tweets(cfg: Config, archive: Archive, key: ArchiveKey, writer: TweetWriter, summary: RunSummary, opts: WriteOptions) -> None:
+    """Carry out (or, in a dry run, print) the plan of every tweet `writer` produces.
+
+    `summary.tweets` must already say how many there will be (the `[i/n]` of each line)."""
+    assert cfg.media_root is not None
+    root: Path = cfg.media_root
+    lines = TweetLines(summary, writer.source, cfg.lang, opts.echo, bar=opts.progress_bar and not opts.dry_run)
+    if opts.dry_run:
+        async for i, plan in numbered(writer.tweets()):
+            lines.plan(i, plan)
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=root, rate_per_host=cfg.limits.downloads_per_second_per_host))
+        state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
+        up = await stack.enter_async_context(
+            TweetUploader(cfg, archive, key, state, source=writer.source, concurrency=opts.concurrency, on_done=lines.done))
+
+        async def produce(put: Put[tuple[int, TweetPlan]]) -> None:
+            async for item in numbered(writer.tweets()):
+                await put(item)
+
+        async def prepare(item: tuple[int, TweetPlan]) -> None:
+            i, plan = item
+            if not plan.errors:
+                await writer.prepare(plan, state)
+            if plan.row is None and not plan.errors:
+                plan.row = await archive.get(plan.tweet_id)
+                if plan.row is None:
+                    plan.errors.append(msg("err_not_in_db"))
+            if not plan.errors:
+                _count_downloads(summary, await ensure_local(root, plan, dl))
+            if plan.errors:
+                lines.fail(i, plan, [e.render(cfg.lang) for e in plan.errors])
+                return
+            assert plan.row is not None
+            await up.submit(to_job(plan, plan.row, root, i))
+
+        await run_pool(produce, prepare, opts.concurrency)
+    lines.close()
+    summary.commits = up.committer.stats.commits
+    summary.bytes_uploaded = up.committer.stats.bytes_uploaded
+
+
+async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[DownloadResult]:
+    """Every file to upload (and every recovered medium) must be on disk: fetch what is gone.
+
+    Failures become the plan's errors (a 404/410 names the URL: gone at the source); the
+    downloads made are returned for the summary."""
+    fetched: list[DownloadResult] = []
+    for fp in plan.files:
+        if fp.local_rel is None or (fp.exists_remote and fp.kind is not FileKind.EMPTY_MEDIA):
+            continue
+        local = confine(root, fp.local_rel)
+        if local.is_file():
+            continue
+        if not fp.media_url:
+            plan.errors.append(msg("err_local_no_url", local=fp.local_rel))
+            continue
+        local.parent.mkdir(parents=True, exist_ok=True)
+        result = await dl.fetch(fp.media_url, local)
+        fetched.append(result)
+        if result.status == "gone":
+            plan.errors.append(msg("err_local_gone", local=fp.local_rel, url=fp.media_url, reason=result.reason))
+        elif result.status not in ("ok", "exists"):
+            plan.errors.append(msg("err_local_fetch", local=fp.local_rel, url=fp.media_url, status=result.status, reason=result.reason))
+    return fetched
+
+
+def _count_downloads(summary: RunSummary, results: list[DownloadResult]) -> None:
+    for result in results:
+        summary.files_downloaded += result.status == "ok"
+        if result.status == "gone":
+            summary.gone_at_source.append(result.url)
+
+
+async def numbered(items: AsyncIterator[TweetPlan]) -> AsyncIterator[tuple[int, TweetPlan]]:
+    """`enumerate` for async iterators, from 1 (the users' `[1/n]`)."""
+    i = 0
+    async for item in items:
+        i += 1
+        yield i, item
