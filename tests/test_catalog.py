@@ -34,7 +34,7 @@ def test_every_key_has_english_and_japanese_with_the_same_fields(key: str) -> No
 
 def _used_strings() -> tuple[set[str], set[str]]:
     """String constants in the package (outside the catalog), and the constant heads of
-    f-strings (`f"run_title_{source}"` -> `run_title_`)."""
+    f-strings and sums (`f"run_title_{source}"`, `"pg_" + kind` -> `run_title_`, `pg_`)."""
     constants: set[str] = set()
     heads: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
@@ -45,6 +45,9 @@ def _used_strings() -> tuple[set[str], set[str]]:
                 constants.add(node.value)
             elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
                 heads.add(str(node.values[0].value))
+            elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+                  and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str)):
+                heads.add(node.left.value)  # "pg_" + status
     return constants, heads
 
 
