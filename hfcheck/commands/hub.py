@@ -57,6 +57,7 @@ def _rate(name: str, value: float) -> float:
 @click.option("--quota-api", default=None, type=int, help="Requests per window for the api bucket (default unlimited).")
 @click.option("--quota-resolvers", default=None, type=int, help="Requests per window for resolve HEAD/GET.")
 @click.option("--quota-commits", default=None, type=int, help="Commits per window.")
+@click.option("--no-xet", "no_xet", is_flag=True, help="Serve the LFS-only Hub: no Xet tokens, CAS or bridge host.")
 def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: object) -> int:
     """Serve dataset repos under --data; prints the base URL once listening."""
     from hfcheck.sim.emulator.faults import FaultConfig
@@ -89,6 +90,7 @@ def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: 
         ),
         window_s=float(opts["rate_window"]),  # type: ignore[arg-type]
         quotas=quotas,  # type: ignore[arg-type]
+        xet=not opts["no_xet"],
     )
     return run_async(_serve(data_dir, options))
 

@@ -28,6 +28,7 @@ KIND_BUCKET: dict[str, str] = {
     "preupload": "api",
     "lfs_batch": "api",
     "lfs_verify": "api",
+    "xet_token": "api",
     "validate_yaml": "api",
     "resolve_head": "resolvers",
     "resolve_get": "resolvers",
