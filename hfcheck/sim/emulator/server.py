@@ -292,7 +292,7 @@ async def paths_info(request: web.Request) -> web.Response:
 
 def _xet_annotate(request: web.Request, entries: list[Entry], out: list[dict]) -> None:
     if request.app[OPTIONS].xet:
-        from hfcheck.emulator.xet import routes
+        from hfcheck.sim.emulator.xet import routes
 
         routes.annotate(request, entries, out)
 
@@ -446,7 +446,7 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
         raise HubError(f"Entry not found: {path}", status=404, code="EntryNotFound", headers={"X-Repo-Commit": commit_oid})
     headers = {"X-Repo-Commit": commit_oid, "ETag": f'"{e.oid}"', "Accept-Ranges": "bytes"}
     if e.lfs and request.app[OPTIONS].xet:
-        from hfcheck.emulator.xet import routes
+        from hfcheck.sim.emulator.xet import routes
 
         xf = routes.xet_file(request, e)
         if xf is not None:
@@ -459,14 +459,18 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
     return await serve_blob(request, e.sha256 or "", e.size, headers)
 
 
+def other_host(request: web.Request) -> tuple[str, str]:
+    """(host name of the CDN / bridge, the request's port): `--cdn-host`, or 127.0.0.1 <-> localhost."""
+    host, _, port = request.host.rpartition(":") if ":" in request.host.split("]")[-1] else (request.host, "", "")
+    if request.app[OPTIONS].cdn_host:
+        return str(request.app[OPTIONS].cdn_host), port
+    return ("localhost" if host in ("127.0.0.1", "[::1]") else "127.0.0.1"), port
+
+
 def cdn_url(request: web.Request, sha256: str) -> str:
     """A signed, expiring URL on another origin (the client drops Authorization there)."""
     opts = request.app[OPTIONS]
-    host, _, port = request.host.rpartition(":") if ":" in request.host.split("]")[-1] else (request.host, "", "")
-    if opts.cdn_host:
-        other = opts.cdn_host
-    else:
-        other = "localhost" if host in ("127.0.0.1", "[::1]") else "127.0.0.1"
+    other, port = other_host(request)
     netloc = f"{other}:{port}" if port else other
     exp = int(time.time()) + opts.url_ttl_s
     sig = request.app[STORE].sign("get", sha256, exp)
@@ -667,7 +671,7 @@ def build_app(store: Store, options: ServerOptions | None = None) -> web.Applica
     app.on_response_prepare.append(_add_extra_headers)
     _add_routes(app.router)
     if options.xet:
-        from hfcheck.emulator.xet import routes
+        from hfcheck.sim.emulator.xet import routes
 
         routes.install(app, store)
     return app
@@ -706,7 +710,7 @@ async def start_server(store: Store, options: ServerOptions) -> tuple[web.AppRun
     """Listen on options.host:port (0 = any free port); returns the runner and the base URL."""
     app = build_app(store, options)
     if options.xet:
-        from hfcheck.emulator.xet import routes
+        from hfcheck.sim.emulator.xet import routes
 
         await routes.start_bridge(app, options.host)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hfcheck.emulator.store import Store, StoreError
-from hfcheck.emulator.xet import formats, hashing
+from hfcheck.sim.emulator.store import Store, StoreError
+from hfcheck.sim.emulator.xet import formats, hashing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS xorbs (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, chunks INTEGER NOT NULL) WITHOUT ROWID;

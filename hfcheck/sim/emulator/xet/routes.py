@@ -18,9 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from hfcheck.emulator import server as hub
-from hfcheck.emulator.store import Entry, Repo
-from hfcheck.emulator.xet.cas import XetCAS, XetFile, check_hex
+from hfcheck.sim.emulator import server as hub
+from hfcheck.sim.emulator.store import Entry, Repo
+from hfcheck.sim.emulator.xet.cas import XetCAS, XetFile, check_hex
 
 
 @dataclass
@@ -149,9 +149,8 @@ def annotate(request: web.Request, entries: list[Entry], out: list[dict[str, Any
 
 # -- the bridge host ---------------------------------------------------------------------------
 def bridge_url(request: web.Request, what: str, oid: str) -> str:
-    """A signed, expiring URL on the bridge host: same host name, the bridge's port."""
-    host = request.host
-    name = host[: host.index("]") + 1] if host.startswith("[") else host.split(":")[0]
+    """A signed, expiring URL on the bridge host: the CDN's host name, the bridge's own port."""
+    name, _ = hub.other_host(request)
     exp = int(time.time()) + request.app[hub.OPTIONS].url_ttl_s
     sig = request.app[hub.STORE].sign(f"bridge-{what}", oid, exp)
     return f"{request.scheme}://{name}:{request.app[XET].bridge_port}/{what}/{oid}?exp={exp}&sig={sig}"
