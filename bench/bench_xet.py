@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def one(root: Path, transfer: str, a: argparse.Namespace) -> tuple[BackupRun, int, dict[str, int]]:
-    from hfcheck.emulator.testing import EmulatorProcess
+    from hfcheck.sim.emulator.testing import EmulatorProcess
     from hfcheck.mediaserver import start_media_server
 
     (root / "source").mkdir(parents=True)

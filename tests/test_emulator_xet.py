@@ -20,8 +20,8 @@ from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download, hf_hub_u
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hfcheck.emulator.testing import EmulatorThread, start_emulator
-from hfcheck.emulator.xet import formats, hashing
+from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
+from hfcheck.sim.emulator.xet import formats, hashing
 from tests.helpers import free_port
 
 ALICE = "tok-alice"
