@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def one(root: Path, transfer: str, a: argparse.Namespace) -> tuple[BackupRun, int, dict[str, int]]:
     from hfcheck.sim.emulator.testing import EmulatorProcess
-    from hfcheck.mediaserver import start_media_server
+    from hfcheck.sim.mediaserver import start_media_server
 
     (root / "source").mkdir(parents=True)
     emu = EmulatorProcess(root / "hub", "--latency-ms", f"{a.latency_ms:g}", "--user", f"{USER}:{TOKEN}")
