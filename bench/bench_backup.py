@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # the emulator speaks no Xet; before the client is imported
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # this benchmark measures LFS (bench_xet compares); before the client is imported
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import argparse
@@ -167,11 +167,11 @@ class BackupRun:
     media_requests: int  # requests the media server saw
 
 
-def run_backup(world: World, emu: Any, media: Any, concurrency: int) -> BackupRun:
+def run_backup(world: World, emu: Any, media: Any, concurrency: int, env_extra: dict[str, str] | None = None) -> BackupRun:
     """The real CLI in a child process; then every medium must be in the repo."""
     config = write_config(world.root, emu.url, media.host_port)
     sets = [x for k, v in RAISED.items() for x in ("--set", f"{k}={v}")]
-    env = child_env(HF_TOKEN=TOKEN, HF_ENDPOINT=emu.url)
+    env = child_env(HF_TOKEN=TOKEN, HF_ENDPOINT=emu.url, **(env_extra or {}))
     emu.control.reset_stats()
     served = media.count()
     cli = run_hfcheck(["backup", "--concurrency", str(concurrency), "--config", str(config), *sets], world.root, env, timeout=3600)

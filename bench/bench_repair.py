@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # the emulator speaks no Xet; before the client is imported
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # measures the LFS path (python -m bench xet compares); before the client is imported
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import argparse

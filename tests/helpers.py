@@ -41,7 +41,7 @@ class DemoWorld:
     def env(self) -> dict[str, str]:
         import os
 
-        return {**os.environ, "HF_ENDPOINT": self.hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1", "LANG": "C.UTF-8"}
+        return {**os.environ, "HF_ENDPOINT": self.hub.url, "HF_TOKEN": TOKEN, "LANG": "C.UTF-8"}
 
 
 @contextlib.contextmanager

@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from pathlib import Path
 
+import pytest
 from huggingface_hub import hf_hub_download
 
 from hfcheck.crypto import decrypt_file, load_key
+from hfcheck.db.state import StateDB
 from hfcheck.model.paths import BackupURL, local_path_for
+from hfcheck.net.hub import HubHTTP
+from hfcheck.readback.deep import compare_recorded
 from hfcheck.sim.demo import REPO, TOKEN
-from tests.helpers import demo_world, run_cli
+from tests.helpers import DemoWorld, demo_world, run_cli
+
+
+def run(world: DemoWorld, *args: str, xet: bool = True) -> subprocess.CompletedProcess[str]:
+    """The CLI as users run it; `xet=False` is a client with Xet off (HF_HUB_DISABLE_XET=1)."""
+    return run_cli(world, *args, env=world.env() | ({} if xet else {"HF_HUB_DISABLE_XET": "1"}))
 
 
 def rows(world, kind: str) -> dict[str, tuple[list[str], list[str], str]]:
@@ -25,10 +35,13 @@ def rows(world, kind: str) -> dict[str, tuple[list[str], list[str], str]]:
     return out
 
 
-def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("xet", [True, False], ids=["xet", "lfs"])
+def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path, xet: bool) -> None:
     with demo_world(tmp_path / "demo", tweets=60) as w:
-        r = run_cli(w, "backup")
+        r = run(w, "backup", xet=xet)
         assert r.returncode == 0, r.stdout + r.stderr
+        kinds = w.hub.control.stats()["kinds"]
+        assert (kinds.get("cas_xorb", 0) > 0, kinds.get("lfs_upload", 0) > 0) == (xet, not xet), kinds
         key = load_key(w.root / "archive.key")
         for kind in ("unbacked", "partial"):
             for tid, (media, hf, username) in rows(w, kind).items():
@@ -46,7 +59,7 @@ def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path) -> None:
         gaps = json.loads(again.stdout)["gaps"]
         assert gaps["unbacked"] == 0 and gaps["partial"] == 0
         # a second run has nothing to do
-        r2 = run_cli(w, "backup")
+        r2 = run(w, "backup", xet=xet)
         assert r2.returncode == 0 and "->" not in r2.stdout
         assert json.loads((w.root / "data" / "backup_report.json").read_text())["tweets"] == 0
 
@@ -89,3 +102,48 @@ def test_hosts_not_allowed_are_never_contacted(tmp_path: Path) -> None:
         assert r.returncode == 1
         assert "not allowed" in r.stdout or "rejected" in r.stdout
         assert w.media.count() == 0
+
+
+FALLBACK_LINE = "offers no Xet storage (xet-write-token answered 404): uploading over LFS for this run"
+
+
+def test_backup_and_repair_fall_back_to_lfs_on_a_hub_without_xet(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=60, xet=False) as w:
+        for command in ("backup", "repair"):
+            r = run(w, command)
+            out = r.stdout + r.stderr
+            assert out.count(FALLBACK_LINE) == 1 and "xet-write-token/" not in out, out
+            assert "gave up" not in out and "Traceback" not in out
+            # backup completes; repair's only error is the tweet the demo deleted on X
+            assert r.returncode == (0 if command == "backup" else 1) and out.count("-> error") == (0 if command == "backup" else 1), out
+        kinds = w.hub.control.stats()["kinds"]
+        assert kinds.get("lfs_upload", 0) > 0 and "cas_xorb" not in kinds
+
+
+async def test_xet_uploads_read_back_through_the_bridge_without_the_token(tmp_path: Path) -> None:
+    """restore follows resolve's 302 to the bridge host, which refuses any Authorization;
+    deep's zero-download comparison matches the listing's sha256 of Xet files."""
+    with demo_world(tmp_path / "demo", tweets=60) as w:
+        assert run(w, "backup").returncode == 0
+        w.hub.control.reset_stats()
+        out = tmp_path / "out"
+        r = run(w, "restore", "--all", "--out", str(out), "--data-dir", str(tmp_path / "rdata"))
+        assert "Traceback" not in r.stderr
+        report = json.loads((tmp_path / "rdata" / "restore_report.json").read_text())
+        bridge = w.hub.control.stats()["by_kind"].get("bridge_get", {})
+        assert sum(n for status, n in bridge.items() if status in ("200", "206")) >= 1, bridge
+        assert "400" not in bridge, bridge  # the token never reached the bridge host
+        assert report["counts"]["restored"] >= 1
+        key = load_key(w.root / "archive.key")
+        for kind in ("unbacked", "partial"):
+            for _, (media, hf, _) in rows(w, kind).items():
+                for u in hf:
+                    rel = local_path_for(key, BackupURL.parse(u).path)
+                    assert (out / rel).read_bytes() == (w.root / "source" / rel.rsplit("/", 1)[1]).read_bytes()
+        cfg = w.config()
+        w.hub.control.reset_stats()
+        with StateDB.in_data_dir(cfg.data_dir) as state:
+            async with HubHTTP(cfg) as http:
+                rec = await compare_recorded(cfg, http, state)
+        assert rec.compared >= 1 and rec.matched == rec.compared and rec.differs == 0
+        assert not any(k.startswith(("resolve", "cdn", "bridge")) for k in w.hub.control.stats()["kinds"])

@@ -21,6 +21,7 @@ from hfcheck.config import Config
 from hfcheck.db.state import StateDB
 from hfcheck.errors import IncompleteError
 from hfcheck.model.outcomes import UploadSource
+from hfcheck.sim.emulator.faults import XET_KINDS
 from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
 from hfcheck.write.commit import BatchPolicy, Committer, CommitterStopped, Staged
 from hfcheck.write.placement import RepoPlacement
@@ -29,7 +30,7 @@ TOKEN = "tok-alice-secret"
 REPO = "alice/media"
 FAST = BatchPolicy(initial=10, minimum=2, maximum=40, linger_s=0.2, backoff_base_s=0.05, backoff_cap_s=0.2, max_attempts=8)
 # Every kind but the commit POST is spared, so the client's own retries (1 s sleeps) stay out of it.
-SPARE_ALL_BUT_COMMIT = ["preupload", "lfs_batch", "lfs_upload", "lfs_verify", "paths_info", "repo_info", "tree", "whoami"]
+SPARE_ALL_BUT_COMMIT = ["preupload", "lfs_batch", "lfs_upload", "lfs_verify", "paths_info", "repo_info", "tree", "whoami", *XET_KINDS]
 
 
 @pytest.fixture

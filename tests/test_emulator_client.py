@@ -1,6 +1,6 @@
 """The Hub emulator, driven only by the official huggingface_hub client (2.4).
 
-conftest.py sets HF_HUB_DISABLE_XET=1 and clears HF_TOKEN before the client is imported;
+conftest.py leaves Xet on (binary files go over Xet) and clears HF_TOKEN before the client is imported;
 every call passes `endpoint=` / `token=` explicitly. The only hfcheck code used here is the
 start helper (and the seeding API in the test that is about it).
 """
@@ -8,6 +8,7 @@ start helper (and the seeding API in the test that is about it).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -218,12 +219,13 @@ def test_upload_file_and_deletions(api: HfApi, emu: EmulatorThread, tmp_path: Pa
 
 
 def test_client_retries_through_faults(api: HfApi, emu: EmulatorThread, tmp_path: Path) -> None:
-    """5% 5xx and 2% resets on every endpoint the client retries; the commit POST is exempt."""
+    """5% 5xx and 2% resets on every endpoint the client retries; the commit POST is exempt.
+    File objects make the client take the LFS path (Xet kinds are spared by default anyway)."""
     api.create_repo("alice/flaky", **DS)
     ops = []
     for i in range(240):
         data = (b"\x00bin" if i % 2 else b"text ") + str(i).encode() * 50
-        ops.append(CommitOperationAdd(f"f/{i:03d}.{'bin' if i % 2 else 'txt'}", data))
+        ops.append(CommitOperationAdd(f"f/{i:03d}.{'bin' if i % 2 else 'txt'}", io.BytesIO(data)))
     emu.control.reset_stats()
     emu.control.set_faults(error_rate=0.05, reset_rate=0.02, seed=1234)
     try:

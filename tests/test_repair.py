@@ -17,7 +17,7 @@ from huggingface_hub import hf_hub_download
 from hfcheck.crypto import decrypt_file, load_key
 from hfcheck.model.paths import BackupURL, local_path_for
 from hfcheck.sim.demo import REPO, TOKEN
-from tests.helpers import copy_world, db_rows, demo_world, hub_state, run_cli, serve_world, tree_hash
+from tests.helpers import DemoWorld, copy_world, db_rows, demo_world, hub_state, run_cli, serve_world, tree_hash
 
 
 @pytest.fixture()
@@ -118,7 +118,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
                 w.hub.control.set_faults(latency_ms=300, exempt=[])
                 proc = subprocess.Popen([sys.executable, "-m", "hfcheck", "repair", "--config", str(w.root / "hfcheck.toml")], env=w.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 deadline = time.monotonic() + 60
-                while w.hub.control.stats()["kinds"].get("lfs_upload", 0) < 1 and time.monotonic() < deadline:
+                while not _uploads_started(w) and time.monotonic() < deadline:
                     time.sleep(0.02)
                 proc.send_signal(signal.SIGKILL)  # uploads under way, commit not yet made
                 proc.wait()
@@ -161,3 +161,9 @@ def test_a_backup_that_does_not_decrypt_is_uploaded_again(world) -> None:
 
     again = run_cli(world, "repair", "--dry-run")
     assert "unreadable" not in again.stdout
+
+
+def _uploads_started(w: DemoWorld) -> bool:
+    """Content is on its way: an LFS PUT or a Xet xorb reached the Hub."""
+    kinds = w.hub.control.stats()["kinds"]
+    return kinds.get("lfs_upload", 0) + kinds.get("cas_xorb", 0) > 0

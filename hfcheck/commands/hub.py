@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from hfcheck.cli import run_async
+from hfcheck.sim.emulator.faults import DEFAULT_EXEMPT
 from hfcheck.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,13 +51,14 @@ def _rate(name: str, value: float) -> float:
 @click.option("--jitter-ms", default=0.0, type=float, help="Random extra latency, uniform in [0, jitter].")
 @click.option("--error-rate", default=0.0, type=float, help="Share of requests answered 500/502/503/504.")
 @click.option("--reset-rate", default=0.0, type=float, help="Share of connections closed without an answer.")
-@click.option("--fault-exempt", default="commit", show_default=True, help="Endpoint kinds spared by random faults (comma list).")
+@click.option("--fault-exempt", default=",".join(DEFAULT_EXEMPT), show_default=True, help="Endpoint kinds spared by random faults (comma list).")
 @click.option("--fault-seed", default=None, type=int, help="Seed for reproducible faults.")
 @click.option("--lose-commit-answers", default=0, type=click.IntRange(0), help="The next N commits are applied, then their answer is lost (connection reset).")
 @click.option("--rate-window", default=300.0, show_default=True, type=float, help="Rate-limit window in seconds.")
 @click.option("--quota-api", default=None, type=int, help="Requests per window for the api bucket (default unlimited).")
 @click.option("--quota-resolvers", default=None, type=int, help="Requests per window for resolve HEAD/GET.")
 @click.option("--quota-commits", default=None, type=int, help="Commits per window.")
+@click.option("--no-xet", "no_xet", is_flag=True, help="Serve the LFS-only Hub: no Xet tokens, CAS or bridge host.")
 def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: object) -> int:
     """Serve dataset repos under --data; prints the base URL once listening."""
     from hfcheck.sim.emulator.faults import FaultConfig
@@ -89,6 +91,7 @@ def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: 
         ),
         window_s=float(opts["rate_window"]),  # type: ignore[arg-type]
         quotas=quotas,  # type: ignore[arg-type]
+        xet=not opts["no_xet"],
     )
     return run_async(_serve(data_dir, options))
 

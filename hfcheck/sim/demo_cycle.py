@@ -45,7 +45,7 @@ def run_cycle(root: Path, *, tweets: int, seed: int) -> int:
     port, media_port = _free_port(), _free_port()
     plan = build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}")
     click.echo(f"demo archive in {root}: planted {plan.counts} and gaps {plan.gaps}")
-    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1"}
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_TOKEN": TOKEN}
     hub = EmulatorThread(root / "hub", port=port).start()
     media = start_media_server(root / "source", port=media_port)
     click.echo(f"hub emulator at {hub.url}, media server at {media.url}")

@@ -26,6 +26,7 @@ Reasons never contain the token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
@@ -38,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiolimiter import AsyncLimiter
 
-from hfcheck.net.retry import retry_after_seconds
 from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import UploadSource
+from hfcheck.net.retry import retry_after_seconds
+from hfcheck.write.transfer import TransferChoice
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -178,6 +180,7 @@ class Committer:
         self._task: asyncio.Task[None] | None = None
         self._abandoned: set[asyncio.Future[Any]] = set()
         self._closing = False
+        self.transfer = TransferChoice(cfg.endpoint, cfg.token)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def __aenter__(self) -> Committer:
@@ -409,15 +412,19 @@ class Committer:
         makes no commit and answers the head, which holds them all."""
         from huggingface_hub import CommitOperationAdd
 
-        ops = [CommitOperationAdd(path_in_repo=i.path_in_repo, path_or_fileobj=str(i.file)) for i in chunk]
-        info = self.api.create_commit(
-            repo_id=repo_id,
-            repo_type="dataset",
-            revision=self.cfg.revision,
-            operations=ops,
-            commit_message=self.commit_message.format(n=len(chunk)),
-            num_threads=self.upload_threads,
-        )
+        with contextlib.ExitStack() as files:
+            lfs = not self.transfer.use_xet(repo_id, self.cfg.revision)
+            # A file object makes the client send the whole batch over LFS (see transfer.py).
+            ops = [CommitOperationAdd(path_in_repo=i.path_in_repo, path_or_fileobj=files.enter_context(open(i.file, "rb")) if lfs else str(i.file))
+                   for i in chunk]
+            info = self.api.create_commit(
+                repo_id=repo_id,
+                repo_type="dataset",
+                revision=self.cfg.revision,
+                operations=ops,
+                commit_message=self.commit_message.format(n=len(chunk)),
+                num_threads=self.upload_threads,
+            )
         unchanged = sum(1 for op in ops if getattr(op, "_remote_oid", None) is not None and op._remote_oid == op._local_oid)
         return str(info.oid), unchanged
 

@@ -28,6 +28,7 @@ KIND_BUCKET: dict[str, str] = {
     "preupload": "api",
     "lfs_batch": "api",
     "lfs_verify": "api",
+    "xet_token": "api",
     "validate_yaml": "api",
     "resolve_head": "resolvers",
     "resolve_get": "resolvers",
@@ -36,7 +37,11 @@ KIND_BUCKET: dict[str, str] = {
 
 # Kinds the official client does not retry on 5xx / network errors: random faults skip them
 # unless the exemption list is changed (the commit POST is the one that matters).
-DEFAULT_EXEMPT = ("commit",)
+# hf_xet retries the Xet kinds itself (5 attempts, 3 s apart), which tests cut to one attempt:
+# they are spared by default too (an `exempt` list without them faults them). "other" is any path
+# the Hub does not route (the 404s the Xet client falls back from).
+XET_KINDS = ("xet_token", "cas_xorb", "cas_shard", "cas_chunk", "cas_reconstruction", "xorb_get", "other")
+DEFAULT_EXEMPT = ("commit", *XET_KINDS)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, NoReturn
+from typing import Any, Awaitable, Callable, Iterator, NoReturn
 
 from aiohttp import web
 
@@ -54,6 +54,7 @@ class ServerOptions:
     faults: FaultConfig = field(default_factory=FaultConfig)
     window_s: float = 300
     quotas: dict[str, int | None] = field(default_factory=dict)
+    xet: bool = True  # speak Xet (tokens, CAS, bridge host); False = the LFS-only Hub of old
 
 
 STORE = web.AppKey("store", Store)
@@ -82,7 +83,7 @@ def kind(name: str) -> Callable[[Handler], Handler]:
 
 def request_kind(request: web.Request) -> str:
     base = getattr(request.match_info.handler, "kind", "other")
-    if base in ("resolve", "cdn"):
+    if base in ("resolve", "cdn", "bridge"):
         return f"{base}_{'head' if request.method == 'HEAD' else 'get'}"
     return base
 
@@ -254,7 +255,9 @@ async def tree(request: web.Request) -> web.Response:
         page = page[:limit]
         query = {**request.query, "cursor": _encode_cursor(page[-1].path)}
         headers["Link"] = f'<{request.url.with_query(query)}>; rel="next"'
-    return web.json_response(_entries_json(store, page, expand), headers=headers)
+    out = _entries_json(store, page, expand)
+    _xet_annotate(request, page, out)
+    return web.json_response(out, headers=headers)
 
 
 def _entries_json(store: Store, entries: list[Entry], expand: bool) -> list[dict]:
@@ -282,7 +285,16 @@ async def paths_info(request: web.Request) -> web.Response:
     if len(paths) > MAX_PATHS_INFO:
         raise HubError(f"Too many paths: {len(paths)} (max {MAX_PATHS_INFO})", status=413)
     found = [e for e in (store.entry(repo, p) for p in dict.fromkeys(paths)) if e is not None]
-    return web.json_response(_entries_json(store, found, expand), headers={"X-Repo-Commit": commit})
+    out = _entries_json(store, found, expand)
+    _xet_annotate(request, found, out)
+    return web.json_response(out, headers={"X-Repo-Commit": commit})
+
+
+def _xet_annotate(request: web.Request, entries: list[Entry], out: list[dict]) -> None:
+    if request.app[OPTIONS].xet:
+        from hfcheck.sim.emulator.xet import routes
+
+        routes.annotate(request, entries, out)
 
 
 @kind("preupload")
@@ -433,6 +445,13 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
     if e is None or e.is_dir:
         raise HubError(f"Entry not found: {path}", status=404, code="EntryNotFound", headers={"X-Repo-Commit": commit_oid})
     headers = {"X-Repo-Commit": commit_oid, "ETag": f'"{e.oid}"', "Accept-Ranges": "bytes"}
+    if e.lfs and request.app[OPTIONS].xet:
+        from hfcheck.sim.emulator.xet import routes
+
+        xf = routes.xet_file(request, e)
+        if xf is not None:
+            headers.update(routes.resolve_headers(request, repo, commit_oid, xf))
+            return web.Response(status=302, headers=headers)
     if e.lfs:
         assert e.sha256 is not None
         headers.update({"X-Linked-Etag": f'"{e.sha256}"', "X-Linked-Size": str(e.size), "Location": cdn_url(request, e.sha256)})
@@ -440,14 +459,18 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
     return await serve_blob(request, e.sha256 or "", e.size, headers)
 
 
+def other_host(request: web.Request) -> tuple[str, str]:
+    """(host name of the CDN / bridge, the request's port): `--cdn-host`, or 127.0.0.1 <-> localhost."""
+    host, _, port = request.host.rpartition(":") if ":" in request.host.split("]")[-1] else (request.host, "", "")
+    if request.app[OPTIONS].cdn_host:
+        return str(request.app[OPTIONS].cdn_host), port
+    return ("localhost" if host in ("127.0.0.1", "[::1]") else "127.0.0.1"), port
+
+
 def cdn_url(request: web.Request, sha256: str) -> str:
     """A signed, expiring URL on another origin (the client drops Authorization there)."""
     opts = request.app[OPTIONS]
-    host, _, port = request.host.rpartition(":") if ":" in request.host.split("]")[-1] else (request.host, "", "")
-    if opts.cdn_host:
-        other = opts.cdn_host
-    else:
-        other = "localhost" if host in ("127.0.0.1", "[::1]") else "127.0.0.1"
+    other, port = other_host(request)
     netloc = f"{other}:{port}" if port else other
     exp = int(time.time()) + opts.url_ttl_s
     sig = request.app[STORE].sign("get", sha256, exp)
@@ -467,8 +490,12 @@ async def cdn(request: web.Request) -> web.StreamResponse:
     return await serve_blob(request, sha, blob.size, headers)
 
 
-async def serve_blob(request: web.Request, sha256: str, size: int, headers: dict[str, str]) -> web.StreamResponse:
-    """200 or 206 (single `Range`), HEAD without body; 416 for an unsatisfiable range."""
+async def serve_blob(
+    request: web.Request, sha256: str, size: int, headers: dict[str, str],
+    read: Callable[[int, int], Iterator[bytes]] | None = None,
+) -> web.StreamResponse:
+    """200 or 206 (single `Range`), HEAD without body; 416 for an unsatisfiable range.
+    `read(start, end)` replaces the blob reader (the bridge serves xorbs too)."""
     span = _parse_range(request.headers.get("Range"), size)
     if span == "invalid":
         raise HubError("Requested range not satisfiable", status=416, headers={"Content-Range": f"bytes */{size}"})
@@ -480,7 +507,7 @@ async def serve_blob(request: web.Request, sha256: str, size: int, headers: dict
     resp.content_length = end - start
     await resp.prepare(request)
     if request.method != "HEAD":
-        for chunk in request.app[STORE].read_blob(sha256, start, end):
+        for chunk in (read or (lambda a, b: request.app[STORE].read_blob(sha256, a, b)))(start, end):
             await resp.write(chunk)
     await resp.write_eof()
     return resp
@@ -643,6 +670,10 @@ def build_app(store: Store, options: ServerOptions | None = None) -> web.Applica
         store.add_user(name, token)
     app.on_response_prepare.append(_add_extra_headers)
     _add_routes(app.router)
+    if options.xet:
+        from hfcheck.sim.emulator.xet import routes
+
+        routes.install(app, store)
     return app
 
 
@@ -677,7 +708,12 @@ def _add_routes(r: web.UrlDispatcher) -> None:
 
 async def start_server(store: Store, options: ServerOptions) -> tuple[web.AppRunner, str]:
     """Listen on options.host:port (0 = any free port); returns the runner and the base URL."""
-    runner = web.AppRunner(build_app(store, options), access_log=None, handle_signals=False)
+    app = build_app(store, options)
+    if options.xet:
+        from hfcheck.sim.emulator.xet import routes
+
+        await routes.start_bridge(app, options.host)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, options.host, options.port, reuse_address=True)
     await site.start()

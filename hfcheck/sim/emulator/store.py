@@ -12,6 +12,7 @@ answered from the head (see docs/emulator.md); unknown revisions are `RevisionNo
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import hmac
 import os
@@ -198,6 +199,16 @@ class Store:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on this thread's connection (for extensions such as Xet)."""
+        with self._write_lock, _tx(self._conn()) as conn:
+            yield conn
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's connection, for reads (and schema set-up by extensions)."""
+        return self._conn()
 
     # -- users -------------------------------------------------------------------------------
     def add_user(self, name: str, token: str) -> None:

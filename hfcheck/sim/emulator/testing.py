@@ -101,12 +101,14 @@ def make_options(
     cdn_host: str | None = None,
     window_s: float = 300,
     quotas: dict[str, int | None] | None = None,
+    xet: bool = True,
     **fault_settings: Any,
 ) -> ServerOptions:
-    """ServerOptions from keyword arguments; fault settings as in FaultConfig."""
+    """ServerOptions from keyword arguments; fault settings as in FaultConfig; `xet=False`
+    serves the LFS-only Hub (no Xet tokens, CAS or bridge)."""
     return ServerOptions(
         host=host, port=port, users=dict(users or {}), admin_token=admin_token, cdn_host=cdn_host,
-        faults=FaultConfig(**fault_settings), window_s=window_s, quotas=dict(quotas or {}),
+        faults=FaultConfig(**fault_settings), window_s=window_s, quotas=dict(quotas or {}), xet=xet,
     )
 
 
