@@ -15,17 +15,14 @@ import pytest
 from click.testing import CliRunner
 
 from hfcheck.crypto import load_key
+from hfcheck.commands.options import add_deep_options
 from hfcheck.db.state import StateDB
 from hfcheck.errors import ConfigError
 from hfcheck.model.paths import BackupURL, MalformedURL, local_path_for
-from hfcheck.net.hub import HubHTTP
-from hfcheck.readback.deep import (
-    Sample,
-    add_deep_options,
-    compare_recorded,
-    deep_check,
-    stable_slice,
-)
+from hfcheck.net.hub import HubClient
+from hfcheck.readback.deep import deep_check
+from hfcheck.readback.recorded import compare_recorded
+from hfcheck.readback.sample import Sample, stable_slice
 from hfcheck.sim.demo import REPO
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from tests.helpers import demo_world, run_cli
@@ -137,7 +134,7 @@ async def test_recorded_hash_vs_listing_without_download(world, present_paths: s
         ], "c0ffee")
         world.hub.control.reset_stats()
         cfg = world.config(data_dir=tmp_path)
-        async with HubHTTP(cfg) as http:
+        async with HubClient(cfg) as http:
             rec = await compare_recorded(cfg, http, state)
     kinds = world.hub.control.stats()["kinds"]
     assert (rec.compared, rec.matched, rec.differs, rec.absent) == (2, 1, 1, 1)

@@ -134,15 +134,3 @@ def test_usage_errors_exit_2(world, tmp_path: Path, args: list[str]) -> None:
     r = run_cli(world, "restore", *args, "--out", str(tmp_path / "out"))
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
-
-
-def test_the_token_goes_to_the_endpoint_only(world) -> None:
-    from yarl import URL
-
-    from hfcheck.readback.restore import HubFetcher
-
-    fetcher = HubFetcher(world.config())
-    port = URL(world.hub.url).port
-    assert fetcher._auth(URL(f"{world.hub.url}/datasets/{REPO}/resolve/main/x")) == {"Authorization": f"Bearer {world.config().token}"}
-    for other in (f"http://localhost:{port}/cdn/abc", f"http://127.0.0.1:{port + 1}/x", "https://cdn-lfs.hf.co/x"):
-        assert fetcher._auth(URL(other)) == {}, other

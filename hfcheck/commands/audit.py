@@ -12,7 +12,9 @@ import click
 from hfcheck.readback.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
-from hfcheck.readback.deep import DeepResult, Sample, deep_summary, sample_option
+from hfcheck.commands.options import sample_option
+from hfcheck.readback.deep_result import DeepResult, deep_summary
+from hfcheck.readback.sample import Sample
 from hfcheck.db.gaps import GapSummary
 from hfcheck.report.catalog import t
 from hfcheck.report.text import gaps_summary, verify_summary

@@ -9,32 +9,20 @@ import click
 
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
-from hfcheck.readback.deep import (
-    DEFAULT_VERIFY_SAMPLE,
-    Sample,
-    add_deep_options,
-    combined_exit_code,
-    deep_summary,
-    run_deep,
-)
-from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
+from hfcheck.commands.options import add_deep_options
+from hfcheck.readback.deep import run_deep
+from hfcheck.readback.deep_result import combined_exit_code, deep_summary
+from hfcheck.readback.sample import DEFAULT_VERIFY_SAMPLE, Sample
 from hfcheck.report.catalog import t
-from hfcheck.report.text import gaps_summary, verify_report, verify_summary, write_report
+from hfcheck.report.text import gaps_summary, verify_exit_code, verify_report, verify_summary, write_report
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
 
 REPORT_NAME = "verify_report.json"
 
 
 def exit_code(result: VerifyResult) -> int:
-    """0 all present; 1 problems found; 3 could not complete (no access, unverified, stopped)."""
-    c = result.progress.counts
-    if c["no_access"] or c["unverified"] or not result.progress.complete:
-        return EXIT_INCOMPLETE
-    gaps = result.gaps
-    gap_found = bool(gaps and (gaps.unbacked or gaps.partial or gaps.empty_media))
-    if c["missing"] or c["wrong_path"] or c["repo_not_found"] or c["malformed"] or gap_found:
-        return EXIT_PROBLEMS
-    return EXIT_OK
+    """0 all present; 1 problems found; 3 could not complete (`report.text.verify_exit_code`)."""
+    return verify_exit_code(result.progress, result.gaps)
 
 
 @click.command()

@@ -1,8 +1,11 @@
-"""The Hub over HTTP (aiohttp): resolve HEADs, repo/revision status, tree listing, downloads.
+"""The Hub client: every request hfcheck makes itself goes through one `HubClient`.
 
-This module does I/O and nothing else; *when* to retry is `retry.RetryPolicy`, *how fast* to
-send is `ratelimit.Bucket`. The token is sent only to the configured endpoint, never to a
-redirect target or another host, and never appears in an exception message.
+Resolve HEADs (verify), repo/revision status, tree listings, and the resolve GETs of restore
+and deep (with `Range`, redirects followed by hand: `net/fetch.py`). One aiohttp session, one
+retry policy (`retry.RetryPolicy`), one answer mapping (`outcome.classify`), and pacing from
+the Hub's `RateLimit` headers (`ratelimit.Bucket`, shared by the run) for every request to the
+endpoint. The token goes to the configured endpoint's origin only (`token_allowed`): never to
+a redirect target or another host or port, and it never appears in an exception message.
 """
 
 from __future__ import annotations
@@ -10,24 +13,24 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import aiohttp
+from yarl import URL
 
 from hfcheck import __version__
 from hfcheck.config import Config
 from hfcheck.model.paths import BackupURL
-from hfcheck.net.ratelimit import Bucket, hub_buckets
-from hfcheck.net.retry import (
-    TRANSIENT_STATUSES,
-    RateLimited,
-    RetryPolicy,
-    TransientError,
-    retry_after_seconds,
-)
+from hfcheck.net.outcome import HubOutcome, Mapped, classify
+from hfcheck.net.ratelimit import Bucket, run_buckets
+from hfcheck.net.retry import GaveUp, RateLimited, RetryPolicy, TransientError
+
+
+T = TypeVar("T")
 
 
 class Access(enum.Enum):
@@ -52,24 +55,64 @@ class Unverifiable(Exception):
     """Retries exhausted (or an answer we cannot interpret): the item stays unverified."""
 
 
-class HubHTTP:
-    """One aiohttp session to one Hub endpoint, with retries and rate-limit pacing."""
+Origin = tuple[str, str, int | None]
 
-    def __init__(self, cfg: Config, *, concurrency: int | None = None, policy: RetryPolicy | None = None, timeout: float = 30.0) -> None:
+
+def origin_of(url: str | URL) -> Origin | None:
+    """(scheme, host, port) as a browser compares origins; the port is the scheme's default
+    when absent. None for a URL without a host or with an unusable port."""
+    try:
+        u = url if isinstance(url, URL) else URL(url)
+        host, port = u.host, u.port
+    except (ValueError, TypeError):
+        return None
+    if not host:
+        return None
+    return (u.scheme.lower(), host.lower(), port)
+
+
+def token_allowed(url: str | URL, endpoint: str | URL) -> bool:
+    """The token rule: only a URL of the endpoint's origin (scheme, host and port all equal)
+    may carry the token. A recorded URL could name any host; a redirect can point anywhere."""
+    mine = origin_of(endpoint)
+    return mine is not None and origin_of(url) == mine
+
+
+class HubClient:
+    """One aiohttp session to one Hub endpoint, with retries and rate-limit pacing.
+
+    `timeout` bounds a whole API request; a download (`stream`) is bounded by
+    `download_timeout` in all and `read_timeout` between two reads instead.
+    """
+
+    def __init__(self, cfg: Config, *, concurrency: int | None = None, policy: RetryPolicy | None = None, timeout: float = 30.0,
+                 download_timeout: float = 600.0, read_timeout: float = 60.0, buckets: dict[str, Bucket] | None = None) -> None:
         self.cfg = cfg
         self.endpoint = cfg.endpoint.rstrip("/")
+        self._origin = origin_of(self.endpoint)
         self.policy = policy or RetryPolicy()
-        self.buckets: dict[str, Bucket] = hub_buckets(cfg.limits)
+        self._buckets = buckets
         self._concurrency = concurrency or cfg.concurrency
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
+        self.download_timeout = aiohttp.ClientTimeout(total=download_timeout, sock_connect=10.0, sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
         self.requests = 0
         self.retries = 0
         self.rate_limited = 0
 
-    async def __aenter__(self) -> HubHTTP:
-        connector = aiohttp.TCPConnector(limit=self._concurrency, limit_per_host=self._concurrency, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, headers={"User-Agent": f"hfcheck/{__version__}"})
+    @property
+    def buckets(self) -> dict[str, Bucket]:
+        """The run's buckets (`ratelimit.run_buckets`) unless some were given."""
+        if self._buckets is None:
+            self._buckets = run_buckets(self.cfg.limits)
+        return self._buckets
+
+    async def __aenter__(self) -> HubClient:
+        _ = self.buckets  # bound to this run's event loop
+        n = self._concurrency
+        connector = aiohttp.TCPConnector(limit=2 * n, limit_per_host=n, ttl_dns_cache=300)
+        headers = {"User-Agent": f"hfcheck/{__version__}", "Accept-Encoding": "identity"}
+        self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, headers=headers, auto_decompress=False)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -77,43 +120,72 @@ class HubHTTP:
             await self._session.close()
             self._session = None
 
-    def _auth(self, url: str) -> dict[str, str]:
-        """Authorization only for our own endpoint (a recorded URL could name any host)."""
-        same = urlsplit(url).netloc.lower() == urlsplit(self.endpoint).netloc.lower()
-        return {"Authorization": f"Bearer {self.cfg.token}"} if self.cfg.token and same else {}
+    def ours(self, url: URL) -> bool:
+        """Whether `url` is of the endpoint's origin (paced, and the token may go there)."""
+        return self._origin is not None and origin_of(url) == self._origin
 
-    async def request(self, method: str, url: str, bucket: str, *, data: Any = None, want_body: bool = False) -> tuple[Answer, bytes]:
-        """Send with pacing and retries; return the first answer that is not 429/5xx."""
-        assert self._session is not None, "HubHTTP used outside 'async with'"
-        b = self.buckets[bucket]
-        transient = 0
-        waited = 0.0
-        while True:
+    def _auth(self, url: URL) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.cfg.token}"} if self.cfg.token and self.ours(url) else {}
+
+    def classify(self, status: int, headers: Mapping[str, str], message: str = "") -> Mapped:
+        """`outcome.classify` with this client's token state."""
+        return classify(status, headers.get("X-Error-Code"), headers, has_token=bool(self.cfg.token), message=message)
+
+    @asynccontextmanager
+    async def send(self, method: str, url: URL, bucket: str, *, headers: Mapping[str, str] | None = None, data: Any = None,
+                   timeout: aiohttp.ClientTimeout | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One request, no retry, no redirect followed: paced and authorized when it goes to the
+        endpoint; a 429 raises `RateLimited`, a 5xx/408/network error `TransientError`."""
+        assert self._session is not None, "HubClient used outside 'async with'"
+        ours = self.ours(url)
+        b = self.buckets[bucket] if ours else None
+        if b is not None:
             await b.acquire()
-            self.requests += 1
-            try:
-                async with self._session.request(method, url, headers=self._auth(url), data=data, allow_redirects=False) as resp:
-                    headers = resp.headers
-                    b.observe(headers)
-                    if resp.status == 429:
-                        raise RateLimited(retry_after_seconds(headers))
-                    if resp.status in TRANSIENT_STATUSES:
-                        raise TransientError(f"HTTP {resp.status}", resp.status)
-                    body = await resp.read() if want_body or resp.status >= 400 else b""
-                    answer = Answer(resp.status, headers.get("X-Error-Code"), headers, _error_message(headers, body))
-                    return answer, body
-            except RateLimited as exc:
-                self.rate_limited += 1
-                waited += exc.retry_after
-                if waited > self.policy.max_rate_limit_wait:
-                    raise Unverifiable(f"rate limited for over {self.policy.max_rate_limit_wait:.0f}s") from None
-                b.pause(exc.retry_after)
-            except (TransientError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                transient += 1
-                if transient >= self.policy.attempts:
-                    raise Unverifiable(f"{_describe(exc)} after {transient} attempts") from None
-                self.retries += 1
-                await asyncio.sleep(self.policy.backoff(transient))
+        self.requests += 1
+        all_headers = {**(headers or {}), **self._auth(url)}
+        try:
+            async with self._session.request(method, url, headers=all_headers, data=data, allow_redirects=False,
+                                             timeout=timeout or self._timeout) as resp:
+                if b is not None:
+                    b.observe(resp.headers)
+                if resp.status >= 400:
+                    mapped = self.classify(resp.status, resp.headers)
+                    if mapped.outcome is HubOutcome.RATE_LIMITED:
+                        raise RateLimited(mapped.retry_after)
+                    if mapped.outcome is HubOutcome.TRANSIENT:
+                        raise TransientError(mapped.detail, resp.status)
+                yield resp
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise TransientError(_describe(exc)) from None
+
+    async def retrying(self, bucket: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()` under the retry policy; a 429 pauses the whole bucket. `Unverifiable`
+        when the policy gives up."""
+        b = self.buckets[bucket]
+
+        async def pause(seconds: float) -> None:
+            self.rate_limited += 1
+            b.pause(seconds)  # the next acquire() of any request of this bucket waits
+
+        def count() -> None:
+            self.retries += 1
+
+        try:
+            return await self.policy.run(attempt, on_rate_limited=pause, on_retry=count)
+        except GaveUp as exc:
+            raise Unverifiable(str(exc)) from None
+
+    async def request(self, method: str, url: str | URL, bucket: str, *, data: Any = None, want_body: bool = False) -> tuple[Answer, bytes]:
+        """Send with pacing and retries; return the first answer that is not 429/5xx."""
+        target = url if isinstance(url, URL) else URL(url)
+
+        async def attempt() -> tuple[Answer, bytes]:
+            async with self.send(method, target, bucket, data=data) as resp:
+                body = await resp.read() if want_body or resp.status >= 400 else b""
+                headers = resp.headers
+                return Answer(resp.status, headers.get("X-Error-Code"), headers, _error_message(headers, body)), body
+
+        return await self.retrying(bucket, attempt)
 
     async def head(self, url: BackupURL) -> Answer:
         """HEAD a resolve URL without following redirects: 200 or 3xx means the file exists."""
@@ -136,25 +208,20 @@ class HubHTTP:
             for entry in json.loads(body):
                 yield entry
             url = _next_link(answer.headers)
-            if url and urlsplit(url).netloc.lower() != urlsplit(self.endpoint).netloc.lower():
-                raise Unverifiable("tree pagination link points to another host")
+            if url and not self.ours(URL(url)):
+                raise Unverifiable("tree pagination link points to another origin")
 
 
 def classify_access(answer: Answer, *, has_token: bool) -> tuple[Access, str]:
     """Repo-level meaning of an answer (from the repo API or a resolve HEAD)."""
-    code, status = answer.error_code, answer.status
-    if status < 400 or code == "EntryNotFound":
+    mapped = classify(answer.status, answer.error_code, answer.headers, has_token=has_token, message=answer.detail)
+    if mapped.outcome in (HubOutcome.OK, HubOutcome.MISSING):
         return Access.OK, ""
-    if code == "GatedRepo" or status == 403:
-        return Access.NO_ACCESS, "gated or forbidden: accept the repo's conditions or use a token with access"
-    if status == 401 or (code == "RepoNotFound" and not has_token):
-        why = "repo is private or does not exist; set HF_TOKEN" if not has_token else "token has no access to this repo"
-        return Access.NO_ACCESS, why
-    if code == "RepoNotFound":
-        return Access.REPO_NOT_FOUND, "repo not found (or private to another account)"
-    if code == "RevisionNotFound":
-        return Access.REPO_NOT_FOUND, "revision not found"
-    raise Unverifiable(f"unexpected answer HTTP {status} {code or ''} {answer.detail}".strip())
+    if mapped.outcome is HubOutcome.NO_ACCESS:
+        return Access.NO_ACCESS, mapped.detail
+    if mapped.outcome is HubOutcome.REPO_NOT_FOUND:
+        return Access.REPO_NOT_FOUND, mapped.detail
+    raise Unverifiable(f"unexpected answer {mapped.detail}".strip())
 
 
 def _next_link(headers: Mapping[str, str]) -> str | None:
@@ -172,8 +239,9 @@ def _error_message(headers: Mapping[str, str], body: bytes) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TransientError):
-        return str(exc)
     if isinstance(exc, asyncio.TimeoutError):
         return "timeout"
     return type(exc).__name__  # aiohttp messages can carry URLs; the class name is enough
+
+
+__all__ = ["Access", "Answer", "HubClient", "Unverifiable", "classify_access", "origin_of", "token_allowed"]

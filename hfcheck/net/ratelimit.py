@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import weakref
 from collections.abc import Mapping
 
 from aiolimiter import AsyncLimiter
@@ -89,3 +90,19 @@ def hub_buckets(limits: Limits) -> dict[str, Bucket]:
         "resolvers": Bucket("resolvers", limits.resolvers_per_window, w, FREE_PLAN["resolvers"]),
         "api": Bucket("api", limits.api_per_window, w, FREE_PLAN["api"]),
     }
+
+
+_RUNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Limits, dict[str, Bucket]]] = weakref.WeakKeyDictionary()
+
+
+def run_buckets(limits: Limits) -> dict[str, Bucket]:
+    """The buckets of this run: one set per event loop (a command runs in one) and limits.
+
+    The Hub counts every request of a token in the same windows, whichever client sends it;
+    so the aiohttp client, the official client's calls (placement listing, paths-info,
+    commits) and restore/deep all draw on these, without passing them through every layer.
+    """
+    per_loop = _RUNS.setdefault(asyncio.get_running_loop(), {})
+    if limits not in per_loop:
+        per_loop[limits] = hub_buckets(limits)
+    return per_loop[limits]

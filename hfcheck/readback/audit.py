@@ -36,9 +36,11 @@ from hfcheck.db.archive import Archive
 from hfcheck.db.gaps import GapSummary, gap_tweets_sql, unbacked_media_sql
 from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, InputError
-from hfcheck.readback.deep import DeepResult, Sample, combined_exit_code, run_deep
+from hfcheck.readback.deep import run_deep
+from hfcheck.readback.deep_result import DeepResult, combined_exit_code
+from hfcheck.readback.sample import Sample
 from hfcheck.report.html import render_audit_html
-from hfcheck.report.text import verify_report
+from hfcheck.report.text import verify_exit_code, verify_report
 from hfcheck.verify.checkpoint import now_iso
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
@@ -377,10 +379,6 @@ class AuditResult:
 
 async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
     """Run everything read-only and write both reports."""
-    from hfcheck.commands.verify import (
-        exit_code as verify_exit_code,  # one rule for both
-    )
-
     cfg.require("db", "media_root", "key_file")
     started = time.time()
     history = load_history(cfg.data_dir)  # a bad history stops the audit now, not after hours
@@ -394,7 +392,7 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
     async with Archive(cfg) as archive:
         accounts = merge_accounts(await account_counts(archive), vr.progress.problems, deep)
         deleted_on_x = await known_deleted_on_x(archive, cfg.data_dir) if vr.gaps and vr.gaps.empty_media else 0
-    status = combined_exit_code(verify_exit_code(vr), deep)
+    status = combined_exit_code(verify_exit_code(vr.progress, vr.gaps), deep)
     prefix = command_prefix(cfg, opts.config_path)
     report: dict[str, Any] = {
         "tool": "hfcheck audit",

@@ -13,7 +13,7 @@ from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from hfcheck.net.hub import Access, HubHTTP, Unverifiable, classify_access
+from hfcheck.net.hub import Access, HubClient, Unverifiable, classify_access
 from hfcheck.model.paths import BackupURL, PathKind
 from hfcheck.verify.findings import Category, Finding
 
@@ -50,7 +50,7 @@ class PathIndex:
         self._hashes = hashes
 
     @classmethod
-    async def build(cls, http: HubHTTP, repo_id: str, revision: str, max_pages: int | None) -> PathIndex | None:
+    async def build(cls, http: HubClient, repo_id: str, revision: str, max_pages: int | None) -> PathIndex | None:
         """List the tree; None if it would take more than `max_pages` pages (HEADs are cheaper)."""
         items: list[int] = []
         async for entry in http.tree(repo_id, revision):
@@ -72,7 +72,7 @@ class PathIndex:
 class Checker:
     """Classifies `UrlTask`s with the chosen method; one instance per run."""
 
-    def __init__(self, http: HubHTTP, method: str, urls_to_check: int) -> None:
+    def __init__(self, http: HubClient, method: str, urls_to_check: int) -> None:
         self.http = http
         self.method = method
         self._access: dict[tuple[str, str], asyncio.Task[tuple[Access, str]]] = {}

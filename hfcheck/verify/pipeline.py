@@ -19,7 +19,7 @@ from tqdm import tqdm
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
 from hfcheck.db.gaps import GapSummary, find_gaps
-from hfcheck.net.hub import HubHTTP
+from hfcheck.net.hub import HubClient
 from hfcheck.model.paths import BackupURL, MalformedURL
 from hfcheck.pool import Put, run_pool
 from hfcheck.verify.checkers import Checker, UrlTask
@@ -93,7 +93,7 @@ async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
     result = VerifyResult(progress, None)
     async with Archive(cfg) as archive:
         if not progress.complete:
-            async with HubHTTP(cfg, concurrency=opts.concurrency) as http:
+            async with HubClient(cfg, concurrency=opts.concurrency) as http:
                 started = time.monotonic()
                 result.limited = await _check_all(archive, http, progress, path, opts)
                 result.stats = {
@@ -107,7 +107,7 @@ async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
     return result
 
 
-async def _check_all(archive: Archive, http: HubHTTP, progress: Progress, path: Path, opts: VerifyOptions) -> bool:
+async def _check_all(archive: Archive, http: HubClient, progress: Progress, path: Path, opts: VerifyOptions) -> bool:
     """Run producer, workers and checkpoint writer; returns True when `limit` stopped it."""
     total = await archive.count_urls(after=progress.position)
     if opts.limit is not None:

@@ -1,0 +1,84 @@
+"""What a Hub answer means to hfcheck: one mapping for every caller.
+
+The aiohttp client (verify's HEADs and listings, restore's and deep's downloads) and the calls
+made through `huggingface_hub` (commits, paths-info, the placement listing) meet the same Hub
+answers; they used to map them to outcomes in four places, each a little differently. Here
+the HTTP status and the Hub's `X-Error-Code` decide, and the official client's exceptions are
+reduced to those two (its typed errors carry the same response) before the same rule runs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hfcheck.net.retry import TRANSIENT_STATUSES, retry_after_seconds
+
+# Besides 408 and 5xx, answers the Hub gives while another commit holds the branch.
+_RETRY_LATER = TRANSIENT_STATUSES | {409, 412, 423}
+
+
+class HubOutcome(enum.Enum):
+    """The meaning of one Hub answer."""
+
+    OK = "ok"
+    RATE_LIMITED = "rate_limited"  # 429: wait `retry_after`, not a failure
+    TRANSIENT = "transient"  # 408, 5xx, resets, timeouts: retry with backoff
+    MISSING = "missing"  # 404 EntryNotFound: the repo is there, the file is not
+    REPO_NOT_FOUND = "repo_not_found"  # the repo or the revision does not exist (for this token)
+    NO_ACCESS = "no_access"  # 401/403, gated, private without a token
+    FATAL = "fatal"  # anything else: a bad request, an answer we cannot interpret
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """An outcome with a reason for people (never a token or URL) and, for a 429, the wait."""
+
+    outcome: HubOutcome
+    detail: str = ""
+    retry_after: float = 0.0
+    status: int | None = None
+
+
+def classify(status: int, error_code: str | None, headers: Mapping[str, str], *, has_token: bool, message: str = "") -> Mapped:
+    """The one rule: HTTP status + `X-Error-Code` → outcome (see the Hub notes' error table)."""
+    code = error_code or ""
+    if status < 400:
+        return Mapped(HubOutcome.OK, status=status)
+    if status == 429:
+        return Mapped(HubOutcome.RATE_LIMITED, f"HTTP 429 {message}".strip(), retry_after_seconds(headers), status)
+    if status in _RETRY_LATER or status >= 500:
+        return Mapped(HubOutcome.TRANSIENT, f"HTTP {status}", status=status)
+    if code == "EntryNotFound":
+        return Mapped(HubOutcome.MISSING, "not in the repo (404 EntryNotFound)", status=status)
+    if code == "GatedRepo" or status == 403:
+        return Mapped(HubOutcome.NO_ACCESS, "gated or forbidden: accept the repo's conditions or use a token with access", status=status)
+    if status == 401 or (code == "RepoNotFound" and not has_token):
+        why = "token has no access to this repo" if has_token else "repo is private or does not exist; set HF_TOKEN"
+        return Mapped(HubOutcome.NO_ACCESS, why, status=status)
+    if code == "RepoNotFound":
+        return Mapped(HubOutcome.REPO_NOT_FOUND, "repo not found (or private to another account)", status=status)
+    if code == "RevisionNotFound":
+        return Mapped(HubOutcome.REPO_NOT_FOUND, "revision not found", status=status)
+    return Mapped(HubOutcome.FATAL, f"HTTP {status} {code} {message}".strip(), status=status)
+
+
+def classify_exception(exc: BaseException, *, has_token: bool) -> Mapped:
+    """The same rule for what `huggingface_hub` raised: its HTTP errors by their response;
+    its own argument checks (ValueError) are fatal; anything else (network) is transient."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(exc, HfHubHTTPError):
+        response = exc.response
+        if response is not None:
+            headers = response.headers
+            message = " ".join((exc.server_message or "").split())[:200]
+            return classify(response.status_code, headers.get("X-Error-Code"), headers, has_token=has_token, message=message)
+        return Mapped(HubOutcome.TRANSIENT, type(exc).__name__)
+    if isinstance(exc, ValueError):
+        return Mapped(HubOutcome.FATAL, f"{type(exc).__name__}: {exc}")
+    return Mapped(HubOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
+
+
+__all__ = ["HubOutcome", "Mapped", "classify", "classify_exception"]
