@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from hfcheck.net.download import (
     AllowList,
     Downloader,
-    _retry_after,
     original_photo_url,
     parse_host_entry,
     url_problem,
 )
+from hfcheck.net.retry import RetryPolicy, retry_after_seconds
 from hfcheck.sim.mediaserver import MediaServerHandle, start_media_server
 
 PHOTO = os.urandom(70_000)
@@ -288,11 +288,12 @@ async def test_hostname_listed_with_port_may_resolve_to_loopback(server: MediaSe
 
 
 def test_retry_after_is_parsed_and_capped() -> None:
-    assert _retry_after("5", 60) == 5
-    assert _retry_after("600", 60) == 60
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 60) == 0
-    assert _retry_after("soon", 60) is None
-    assert _retry_after(None, 60) is None
+    capped = RetryPolicy(max_retry_after=60).wait_for
+    assert capped(retry_after_seconds({"Retry-After": "5"})) == 5
+    assert capped(retry_after_seconds({"Retry-After": "600"})) == 60
+    assert capped(retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0
+    assert retry_after_seconds({"Retry-After": "soon"}, default=2.5) == 2.5
+    assert retry_after_seconds({}, default=2.5) == 2.5
 
 
 # --- properties ------------------------------------------------------------------------

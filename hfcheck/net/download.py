@@ -13,21 +13,18 @@ status, `Content-Type`, `Content-Length` and a non-empty body are checked, the d
 and hard-linked into place (which fails instead of overwriting), and the `.part` is removed on
 every path out.
 
-Retries are a small explicit loop rather than tenacity: the rules (429 honours `Retry-After`,
-capped; 5xx/connection errors/truncation back off exponentially with jitter; everything else is
-final) read in one place, and tenacity is not a declared dependency.
+Retries follow hfcheck's one policy (`retry.RetryPolicy`): a 429 waits what `Retry-After`
+says (capped, and not counted as an attempt); 5xx, connection errors and truncation back off
+exponentially with full jitter; everything else is final.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
 import os
-import random
 import re
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
@@ -41,6 +38,7 @@ from yarl import URL
 
 from hfcheck.atomic import fsync_dir
 from hfcheck.model.paths import UnsafePath, confine
+from hfcheck.net.retry import GaveUp, RateLimited, RetryPolicy, TransientError, retry_after_seconds
 
 Status = Literal["ok", "exists", "gone", "rejected", "failed"]
 
@@ -208,28 +206,6 @@ class _GuardedResolver(AbstractResolver):
 # --- the downloader ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Retry:
-    """A transient failure: try again after `delay` seconds (None = exponential backoff)."""
-
-    reason: str
-    delay: float | None = None
-
-
-def _retry_after(value: str | None, cap: float) -> float | None:
-    """Seconds from a Retry-After header (delta or HTTP date), capped; None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), cap)
-    try:
-        when = email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, min(when - time.time(), cap))
-
-
 def _media_type_problem(content_type: str) -> str | None:
     ctype = content_type.split(";", 1)[0].strip().lower()
     if ctype.startswith(MEDIA_TYPES) or ctype in OCTET_TYPES:
@@ -297,9 +273,9 @@ class Downloader:
         self.root = Path(root)
         self.rate_per_host = rate_per_host
         self.retries = retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.retry_after_cap = retry_after_cap
+        # a 429 is not an attempt; the waits it asks for are capped one by one and in total
+        self.policy = RetryPolicy(attempts=retries + 1, base=backoff_base, cap=backoff_max,
+                                  max_retry_after=retry_after_cap, max_rate_limit_wait=retry_after_cap * (retries + 1))
         self.max_redirects = max_redirects
         self.max_bytes = max_bytes
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
@@ -388,25 +364,15 @@ class Downloader:
             self._limiters[key] = limiter
         return limiter
 
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with jitter (half fixed, half random) so retries spread out."""
-        delay = min(self.backoff_max, self.backoff_base * 2**attempt)
-        return delay / 2 + random.uniform(0, delay / 2)
-
     async def _fetch_with_retries(self, url: str, dest: Path) -> DownloadResult:
-        last: _Retry | None = None
-        for attempt in range(self.retries + 1):
-            outcome = await self._attempt(url, dest)
-            if isinstance(outcome, DownloadResult):
-                return outcome
-            last = outcome
-            if attempt < self.retries:
-                await asyncio.sleep(outcome.delay if outcome.delay is not None else self._backoff(attempt))
-        assert last is not None
-        return DownloadResult("failed", url, dest, 0, f"{url}: {last.reason} (after {self.retries + 1} attempts)")
+        try:
+            return await self.policy.run(lambda: self._attempt(url, dest))
+        except GaveUp as exc:
+            return DownloadResult("failed", url, dest, 0, f"{url}: {exc}")
 
-    async def _attempt(self, url: str, dest: Path) -> DownloadResult | _Retry:
-        """One try, following redirects by hand (each hop checked before any connection)."""
+    async def _attempt(self, url: str, dest: Path) -> DownloadResult:
+        """One try, following redirects by hand (each hop checked before any connection);
+        `TransientError`/`RateLimited` when it is worth another."""
         assert self._session is not None, "use `async with Downloader(...)`"
         current = URL(url)
         for _ in range(self.max_redirects + 1):
@@ -430,19 +396,19 @@ class Downloader:
             except aiohttp.ClientConnectorError as exc:
                 if isinstance(exc.os_error, BlockedAddress):
                     return DownloadResult("rejected", url, dest, 0, f"{url}: {exc.os_error}")
-                return _Retry(f"cannot connect to {current.host}:{current.port}")
+                raise TransientError(f"cannot connect to {current.host}:{current.port}") from None
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                return _Retry(f"connection error ({type(exc).__name__})")
+                raise TransientError(f"connection error ({type(exc).__name__})") from None
         return DownloadResult("rejected", url, dest, 0, f"{url}: more than {self.max_redirects} redirects")
 
-    async def _receive(self, url: str, resp: aiohttp.ClientResponse, dest: Path) -> DownloadResult | _Retry:
+    async def _receive(self, url: str, resp: aiohttp.ClientResponse, dest: Path) -> DownloadResult:
         """Check the answer, then stream it into `.part` and into place."""
         if resp.status in (404, 410):
             return DownloadResult("gone", url, dest, 0, f"{url}: HTTP {resp.status}")
         if resp.status == 429:
-            return _Retry("HTTP 429", _retry_after(resp.headers.get("Retry-After"), self.retry_after_cap))
+            raise RateLimited(retry_after_seconds(resp.headers, default=self.policy.base))
         if resp.status >= 500:
-            return _Retry(f"HTTP {resp.status}")
+            raise TransientError(f"HTTP {resp.status}", resp.status)
         if resp.status != 200:
             return DownloadResult("failed", url, dest, 0, f"{url}: HTTP {resp.status}")
         problem = _media_type_problem(resp.headers.get("Content-Type", ""))
@@ -453,7 +419,7 @@ class Downloader:
             return DownloadResult("rejected", url, dest, 0, f"{url}: {expected} bytes is over the limit")
         return await self._write(url, resp, dest, expected)
 
-    async def _write(self, url: str, resp: aiohttp.ClientResponse, dest: Path, expected: int | None) -> DownloadResult | _Retry:
+    async def _write(self, url: str, resp: aiohttp.ClientResponse, dest: Path, expected: int | None) -> DownloadResult:
         part = dest.with_name(dest.name + ".part")
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -470,11 +436,11 @@ class Downloader:
                         return DownloadResult("rejected", url, dest, 0, f"{url}: body is over the limit")
                     out.write(chunk)
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError):
-                return _Retry(f"body cut off after {size} of {expected if expected is not None else '?'} bytes")
+                raise TransientError(f"body cut off after {size} of {expected if expected is not None else '?'} bytes") from None
             finally:
                 out.close()
             if expected is not None and size != expected:
-                return _Retry(f"body cut off after {size} of {expected} bytes")
+                raise TransientError(f"body cut off after {size} of {expected} bytes")
             if size == 0:
                 return DownloadResult("failed", url, dest, 0, f"{url}: empty body")
             if not await asyncio.to_thread(_finalize, part, dest):

@@ -41,13 +41,14 @@ class Mapped:
     status: int | None = None
 
 
-def classify(status: int, error_code: str | None, headers: Mapping[str, str], *, has_token: bool, message: str = "") -> Mapped:
+def classify(status: int, error_code: str | None, headers: Mapping[str, str], *, has_token: bool, message: str = "",
+             default_retry_after: float = 1.0) -> Mapped:
     """The one rule: HTTP status + `X-Error-Code` → outcome (see the Hub notes' error table)."""
     code = error_code or ""
     if status < 400:
         return Mapped(HubOutcome.OK, status=status)
     if status == 429:
-        return Mapped(HubOutcome.RATE_LIMITED, f"HTTP 429 {message}".strip(), retry_after_seconds(headers), status)
+        return Mapped(HubOutcome.RATE_LIMITED, f"HTTP 429 {message}".strip(), retry_after_seconds(headers, default_retry_after), status)
     if status in _RETRY_LATER or status >= 500:
         return Mapped(HubOutcome.TRANSIENT, f"HTTP {status}", status=status)
     if code == "EntryNotFound":
@@ -64,7 +65,7 @@ def classify(status: int, error_code: str | None, headers: Mapping[str, str], *,
     return Mapped(HubOutcome.FATAL, f"HTTP {status} {code} {message}".strip(), status=status)
 
 
-def classify_exception(exc: BaseException, *, has_token: bool) -> Mapped:
+def classify_exception(exc: BaseException, *, has_token: bool, default_retry_after: float = 1.0) -> Mapped:
     """The same rule for what `huggingface_hub` raised: its HTTP errors by their response;
     its own argument checks (ValueError) are fatal; anything else (network) is transient."""
     from huggingface_hub.errors import HfHubHTTPError
@@ -74,7 +75,8 @@ def classify_exception(exc: BaseException, *, has_token: bool) -> Mapped:
         if response is not None:
             headers = response.headers
             message = " ".join((exc.server_message or "").split())[:200]
-            return classify(response.status_code, headers.get("X-Error-Code"), headers, has_token=has_token, message=message)
+            return classify(response.status_code, headers.get("X-Error-Code"), headers, has_token=has_token, message=message,
+                            default_retry_after=default_retry_after)
         return Mapped(HubOutcome.TRANSIENT, type(exc).__name__)
     if isinstance(exc, ValueError):
         return Mapped(HubOutcome.FATAL, f"{type(exc).__name__}: {exc}")

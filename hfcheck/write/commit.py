@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,14 +40,15 @@ from aiolimiter import AsyncLimiter
 
 from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import UploadSource
-from hfcheck.net.retry import retry_after_seconds
+from hfcheck.net.outcome import HubOutcome, classify_exception
+from hfcheck.net.ratelimit import Bucket, run_buckets
+from hfcheck.net.retry import RetryPolicy
 from hfcheck.write.transfer import TransferChoice
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
     from hfcheck.config import Config
-    from hfcheck.net.ratelimit import Bucket
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,11 @@ class BatchPolicy:
     max_rate_limit_wait_s: float = 6 * 3600.0  # total 429 wait per repo group before giving up
     default_retry_after_s: float = 60.0  # a 429 without headers
 
-    def backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter, so retries after a Hub hiccup do not align."""
-        return random.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2 ** max(0, attempt - 1)))
+    @property
+    def retry(self) -> RetryPolicy:
+        """hfcheck's one retry policy with these numbers (its backoff: full jitter)."""
+        return RetryPolicy(attempts=self.max_attempts, base=self.backoff_base_s, cap=self.backoff_cap_s,
+                           max_rate_limit_wait=self.max_rate_limit_wait_s)
 
 
 @dataclass
@@ -356,7 +358,7 @@ class Committer:
             await self._failed(exhausted, f"gave up after {self.policy.max_attempts} attempts: {reason}")
         if retry:
             self.stats.retries += 1
-            delay = self.policy.backoff(max(attempts[i.path_in_repo] for i in retry))
+            delay = self.policy.retry.backoff(max(attempts[i.path_in_repo] for i in retry))
             log.info("commit to %s failed (%s); retrying %d file(s) in %.1fs", repo_id, reason, len(retry), delay)
             await asyncio.sleep(delay)
         return retry
@@ -379,10 +381,17 @@ class Committer:
 
     # -- Hub calls --------------------------------------------------------------------------
     async def _wait_for_slot(self) -> None:
-        """Respect a 429 pause, then the commit limiter."""
+        """Respect a 429 pause, then the commit limiter and the run's `api` bucket (a commit
+        starts with API requests: preupload, LFS batch)."""
         while (wait := self._paused_until - time.monotonic()) > 0:
             await asyncio.sleep(wait)
         await self.limiter.acquire()
+        await self._api_bucket().acquire()
+
+    def _api_bucket(self) -> Bucket:
+        if self.api_bucket is None:
+            self.api_bucket = run_buckets(self.cfg.limits)["api"]
+        return self.api_bucket
 
     def _pause(self, seconds: float) -> None:
         self.stats.rate_limited += 1
@@ -436,35 +445,14 @@ class Committer:
         return outcome
 
     def _classify_error(self, exc: Exception) -> _Outcome:
-        from huggingface_hub.errors import (
-            GatedRepoError,
-            HfHubHTTPError,
-            RepositoryNotFoundError,
-            RevisionNotFoundError,
-        )
-
-        if isinstance(exc, GatedRepoError):
-            return _Outcome("fatal", reason="repo is gated and this token has no write access")
-        if isinstance(exc, RepositoryNotFoundError):
-            return _Outcome("fatal", reason="repo not found, or the token has no write access to it")
-        if isinstance(exc, RevisionNotFoundError):
-            return _Outcome("fatal", reason=f"revision {self.cfg.revision!r} not found")
-        if isinstance(exc, HfHubHTTPError):
-            response = exc.response
-            status = response.status_code if response is not None else None
-            message = self._safe(exc.server_message or "")
-            if status == 429:
-                headers = response.headers if response is not None else {}
-                wait = retry_after_seconds(headers, default=self.policy.default_retry_after_s)
-                return _Outcome("rate_limited", reason=f"HTTP 429 {message}".strip(), retry_after=wait)
-            if status in (401, 403):
-                return _Outcome("fatal", reason=f"HTTP {status}: no write access to the repo {message}".strip())
-            if status is not None and 400 <= status < 500 and status not in (408, 409, 412, 423):
-                return _Outcome("fatal", reason=f"HTTP {status} {message}".strip())
-            return _Outcome("transient", reason=f"HTTP {status} {message}".strip())
-        if isinstance(exc, ValueError):  # the client's own checks (e.g. an unreadable file)
-            return _Outcome("fatal", reason=self._safe(f"{type(exc).__name__}: {exc}"))
-        return _Outcome("transient", reason=self._safe(f"{type(exc).__name__}: {exc}"))
+        """hfcheck's one mapping (`net.outcome`); everything but a 429 or a transient is fatal."""
+        mapped = classify_exception(exc, has_token=bool(self.cfg.token), default_retry_after=self.policy.default_retry_after_s)
+        reason = self._safe(mapped.detail)
+        if mapped.outcome is HubOutcome.RATE_LIMITED:
+            return _Outcome("rate_limited", reason=reason, retry_after=mapped.retry_after)
+        if mapped.outcome is HubOutcome.TRANSIENT:
+            return _Outcome("transient", reason=reason)
+        return _Outcome("fatal", reason=reason)
 
     def _safe(self, text: str) -> str:
         """A reason for humans: one line, bounded, and never the token."""
@@ -481,9 +469,8 @@ class Committer:
         whose remote oid equals the local one, and LFS objects already stored are not sent).
         """
         paths = [i.path_in_repo for i in chunk]
-        if self.api_bucket is not None:
-            for _ in range(1 + -(-len(paths) // PATHS_INFO_CHUNK)):
-                await self.api_bucket.acquire()
+        for _ in range(1 + -(-len(paths) // PATHS_INFO_CHUNK)):
+            await self._api_bucket().acquire()
         try:
             head, remote = await asyncio.to_thread(self._remote_files, repo_id, paths)
         except Exception as exc:  # noqa: BLE001 - any failure means "unknown": retry them all

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hfcheck.errors import IncompleteError
+from hfcheck.net.outcome import HubOutcome, classify_exception
+from hfcheck.net.ratelimit import run_buckets
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -63,17 +65,14 @@ class RepoPlacement:
         api = api or HfApi(endpoint=cfg.endpoint, token=cfg.token)
         placement = cls(cfg.repos, max_files_per_repo=cfg.max_files_per_repo,
                         max_files_per_folder=cfg.max_files_per_folder, track_paths=track_paths)
+        bucket = run_buckets(cfg.limits)["api"]
         for repo_id in placement.repos:
-            await asyncio.to_thread(placement._list_repo, api, repo_id, cfg.revision)
+            await bucket.acquire()
+            await asyncio.to_thread(placement._list_repo, api, repo_id, cfg.revision, bool(cfg.token))
         return placement
 
-    def _list_repo(self, api: HfApi, repo_id: str, revision: str) -> None:
+    def _list_repo(self, api: HfApi, repo_id: str, revision: str, has_token: bool = True) -> None:
         """Stream one recursive listing into the counts; a missing repo is a clear error."""
-        from huggingface_hub.errors import (
-            HfHubHTTPError,
-            RepositoryNotFoundError,
-            RevisionNotFoundError,
-        )
         from huggingface_hub.hf_api import RepoFile
 
         try:
@@ -82,13 +81,11 @@ class RepoPlacement:
                     self.add_existing(repo_id, [entry.path])
                 else:
                     self._add_folder(repo_id, entry.path)
-        except RepositoryNotFoundError:
-            raise IncompleteError(f"repo {repo_id} not found or not accessible with this token") from None
-        except RevisionNotFoundError:
-            raise IncompleteError(f"revision {revision!r} not found in repo {repo_id}") from None
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else "?"
-            raise IncompleteError(f"could not list repo {repo_id} (HTTP {status})") from None
+        except Exception as exc:  # noqa: BLE001 - mapped to one clear line
+            mapped = classify_exception(exc, has_token=has_token)
+            if mapped.outcome in (HubOutcome.REPO_NOT_FOUND, HubOutcome.NO_ACCESS):
+                raise IncompleteError(f"repo {repo_id}@{revision}: {mapped.detail}") from None
+            raise IncompleteError(f"could not list repo {repo_id}: {mapped.detail}") from None
 
     # -- counting ---------------------------------------------------------------------------
     def add_existing(self, repo_id: str, paths: Iterable[str]) -> None:

@@ -22,6 +22,8 @@ from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, encrypt_file
 from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import UploadSource
+from hfcheck.net.outcome import HubOutcome, classify_exception
+from hfcheck.net.ratelimit import run_buckets
 
 PATHS_INFO_CHUNK = 500
 
@@ -152,16 +154,20 @@ class TweetUploader:
 async def remote_sizes(cfg: Config, repo_id: str, paths: list[str]) -> dict[str, int]:
     """{path: size} of those `paths` that exist in the repo (paths-info, 500 at a time)."""
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
 
     api = HfApi(endpoint=cfg.endpoint, token=cfg.token)
+    bucket = run_buckets(cfg.limits)["api"]
     found: dict[str, int] = {}
     for start in range(0, len(paths), PATHS_INFO_CHUNK):
         chunk = paths[start : start + PATHS_INFO_CHUNK]
+        await bucket.acquire()
         try:
             infos = await asyncio.to_thread(api.get_paths_info, repo_id, chunk, repo_type="dataset", revision=cfg.revision)
-        except HfHubHTTPError:
-            continue  # unknown: the caller uploads, and deterministic names keep that idempotent
+        except Exception as exc:  # noqa: BLE001 - unknown: the caller uploads, and deterministic names keep that idempotent
+            mapped = classify_exception(exc, has_token=bool(cfg.token))
+            if mapped.outcome is HubOutcome.RATE_LIMITED:
+                bucket.pause(mapped.retry_after)
+            continue
         for info in infos:
             if getattr(info, "size", None) is not None and not hasattr(info, "tree_id"):
                 found[info.path] = int(info.size)
