@@ -20,24 +20,30 @@ from hfcheck.net.retry import GaveUp, RateLimited, RetryPolicy, TransientError, 
 # --- the token rule ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [
-    "https://huggingface.co/datasets/a/b/resolve/main/x",
-    "https://HuggingFace.co/api/datasets/a/b",
-    "https://huggingface.co:443/x",  # the default port, written out
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://huggingface.co/datasets/a/b/resolve/main/x",
+        "https://HuggingFace.co/api/datasets/a/b",
+        "https://huggingface.co:443/x",  # the default port, written out
+    ],
+)
 def test_token_goes_to_the_endpoint_origin(url: str) -> None:
     assert token_allowed(url, "https://huggingface.co")
 
 
-@pytest.mark.parametrize("url", [
-    "http://huggingface.co/x",  # a downgrade to plain http
-    "https://huggingface.co:8443/x",  # another port on the same host
-    "https://cdn-lfs.huggingface.co/x",  # the CDN
-    "https://huggingface.co.evil.example/x",
-    "https://evil.example/huggingface.co/x",
-    "/relative/path",
-    "not a url",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://huggingface.co/x",  # a downgrade to plain http
+        "https://huggingface.co:8443/x",  # another port on the same host
+        "https://cdn-lfs.huggingface.co/x",  # the CDN
+        "https://huggingface.co.evil.example/x",
+        "https://evil.example/huggingface.co/x",
+        "/relative/path",
+        "not a url",
+    ],
+)
 def test_token_never_leaves_the_endpoint_origin(url: str) -> None:
     assert not token_allowed(url, "https://huggingface.co")
 
@@ -64,14 +70,20 @@ def _effective(scheme: str, host: str, port: int | None) -> tuple[str, str, int]
 
 
 @given(schemes, hosts, ports, schemes, hosts, ports)
-def test_token_rule_is_exactly_origin_equality(s1: str, h1: str, p1: int | None, s2: str, h2: str, p2: int | None) -> None:
+def test_token_rule_is_exactly_origin_equality(
+    s1: str, h1: str, p1: int | None, s2: str, h2: str, p2: int | None
+) -> None:
     assert token_allowed(_url(s1, h1, p1), _url(s2, h2, p2)) == (_effective(s1, h1, p1) == _effective(s2, h2, p2))
 
 
 # --- the retry policy --------------------------------------------------------------------
 
 
-@given(st.integers(min_value=1, max_value=60), st.floats(min_value=0.01, max_value=10), st.floats(min_value=0.01, max_value=100))
+@given(
+    st.integers(min_value=1, max_value=60),
+    st.floats(min_value=0.01, max_value=10),
+    st.floats(min_value=0.01, max_value=100),
+)
 def test_backoff_is_full_jitter_up_to_base_times_two_to_the_retries_before(retry: int, base: float, cap: float) -> None:
     p = RetryPolicy(base=base, cap=cap)
     assert 0 <= p.backoff(retry) <= min(cap, base * 2 ** (retry - 1))
@@ -93,7 +105,7 @@ def test_ratelimit_reset_wins_and_adds_one(t: int) -> None:
     assert retry_after_seconds({"RateLimit": f'"api";r=0;t={t}', "Retry-After": "9999"}) == t + 1
 
 
-@given(st.integers(min_value=-10**5, max_value=10**5))
+@given(st.integers(min_value=-(10**5), max_value=10**5))
 def test_retry_after_as_an_http_date(offset: int) -> None:
     now = 1_700_000_000.0
     date = email.utils.formatdate(now + offset, usegmt=True)
@@ -142,21 +154,24 @@ async def test_run_gives_up_after_the_total_rate_limit_wait() -> None:
 # --- the answer mapping ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status,code,token,expected", [
-    (200, None, True, HubOutcome.OK),
-    (302, None, True, HubOutcome.OK),
-    (429, None, True, HubOutcome.RATE_LIMITED),
-    (503, None, True, HubOutcome.TRANSIENT),
-    (408, None, True, HubOutcome.TRANSIENT),
-    (404, "EntryNotFound", True, HubOutcome.MISSING),
-    (404, "RepoNotFound", True, HubOutcome.REPO_NOT_FOUND),
-    (401, "RepoNotFound", False, HubOutcome.NO_ACCESS),
-    (404, "RevisionNotFound", True, HubOutcome.REPO_NOT_FOUND),
-    (403, "GatedRepo", True, HubOutcome.NO_ACCESS),
-    (401, None, True, HubOutcome.NO_ACCESS),
-    (400, None, True, HubOutcome.FATAL),
-    (404, None, True, HubOutcome.FATAL),
-])
+@pytest.mark.parametrize(
+    "status,code,token,expected",
+    [
+        (200, None, True, HubOutcome.OK),
+        (302, None, True, HubOutcome.OK),
+        (429, None, True, HubOutcome.RATE_LIMITED),
+        (503, None, True, HubOutcome.TRANSIENT),
+        (408, None, True, HubOutcome.TRANSIENT),
+        (404, "EntryNotFound", True, HubOutcome.MISSING),
+        (404, "RepoNotFound", True, HubOutcome.REPO_NOT_FOUND),
+        (401, "RepoNotFound", False, HubOutcome.NO_ACCESS),
+        (404, "RevisionNotFound", True, HubOutcome.REPO_NOT_FOUND),
+        (403, "GatedRepo", True, HubOutcome.NO_ACCESS),
+        (401, None, True, HubOutcome.NO_ACCESS),
+        (400, None, True, HubOutcome.FATAL),
+        (404, None, True, HubOutcome.FATAL),
+    ],
+)
 def test_one_mapping(status: int, code: str | None, token: bool, expected: HubOutcome) -> None:
     assert classify(status, code, {"RateLimit": '"api";r=0;t=4'}, has_token=token).outcome is expected
 
@@ -171,8 +186,16 @@ def test_huggingface_hub_errors_map_the_same_way() -> None:
         response = httpx.Response(status, headers=headers, request=httpx.Request("GET", "http://x/"))
         return cls("message", response=response)
 
-    assert classify_exception(err(RepositoryNotFoundError, 404, {"X-Error-Code": "RepoNotFound"}), has_token=True).outcome is HubOutcome.REPO_NOT_FOUND
-    assert classify_exception(err(RemoteEntryNotFoundError, 404, {"X-Error-Code": "EntryNotFound"}), has_token=True).outcome is HubOutcome.MISSING
+    assert (
+        classify_exception(err(RepositoryNotFoundError, 404, {"X-Error-Code": "RepoNotFound"}), has_token=True).outcome
+        is HubOutcome.REPO_NOT_FOUND
+    )
+    assert (
+        classify_exception(
+            err(RemoteEntryNotFoundError, 404, {"X-Error-Code": "EntryNotFound"}), has_token=True
+        ).outcome
+        is HubOutcome.MISSING
+    )
     limited = classify_exception(err(HfHubHTTPError, 429, {"Retry-After": "12"}), has_token=True)
     assert (limited.outcome, limited.retry_after) == (HubOutcome.RATE_LIMITED, 12.0)
     assert classify_exception(ConnectionResetError(), has_token=True).outcome is HubOutcome.TRANSIENT

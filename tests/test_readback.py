@@ -29,7 +29,7 @@ from hfcheck.net.hub import HubClient
 from hfcheck.readback.deep import deep_check
 from hfcheck.readback.restore import Selection, run_restore
 from hfcheck.readback.sample import Sample
-from hfcheck.sim.demo import REPO, TOKEN, build_demo
+from hfcheck.sim.demo import REPO, build_demo
 from hfcheck.sim.emulator.testing import EmulatorThread
 from hfcheck.sim.mediaserver import start_media_server
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
@@ -163,7 +163,9 @@ async def test_restore_and_deep_pace_from_the_headers(recorded: tuple[DemoWorld,
     assert rate_limited <= windows_needed, stats["statuses"]  # no storm: at most one a window
 
 
-async def test_restore_and_deep_send_the_token_to_the_endpoint_only(recorded: tuple[DemoWorld, Recorder], tmp_path: Path) -> None:
+async def test_restore_and_deep_send_the_token_to_the_endpoint_only(
+    recorded: tuple[DemoWorld, Recorder], tmp_path: Path
+) -> None:
     world, recorder = recorded
     recorder.seen.clear()
     cfg = world.config(data_dir=tmp_path / "d")
@@ -175,7 +177,9 @@ async def test_restore_and_deep_send_the_token_to_the_endpoint_only(recorded: tu
     assert recorder.tokens() == []
 
 
-async def test_verify_sends_the_token_to_the_endpoint_only(recorded: tuple[DemoWorld, Recorder], tmp_path: Path) -> None:
+async def test_verify_sends_the_token_to_the_endpoint_only(
+    recorded: tuple[DemoWorld, Recorder], tmp_path: Path
+) -> None:
     """Recorded URLs on another port and another host name, then the client verify uses
     asked directly for URLs of those origins: never a token."""
     world, recorder = recorded
@@ -183,11 +187,16 @@ async def test_verify_sends_the_token_to_the_endpoint_only(recorded: tuple[DemoW
     db = tmp_path / "archive.db"
     shutil.copy(world.root / "archive.db", db)
     port = world.hub.url.rsplit(":", 1)[1]
-    foreign = [f"http://127.0.0.1:{recorder.port}/datasets/{REPO}/resolve/main/encrypted_images/alice/x",
-               f"http://localhost:{port}/datasets/{REPO}/resolve/main/encrypted_images/alice/y"]
+    foreign = [
+        f"http://127.0.0.1:{recorder.port}/datasets/{REPO}/resolve/main/encrypted_images/alice/x",
+        f"http://localhost:{port}/datasets/{REPO}/resolve/main/encrypted_images/alice/y",
+    ]
     con = sqlite3.connect(db)
     with con:
-        con.execute("INSERT INTO tweets (id, username, media_urls, huggingface_urls) VALUES ('99', 'alice', '[\"a\", \"b\"]', ?)", (json.dumps(foreign),))
+        con.execute(
+            "INSERT INTO tweets (id, username, media_urls, huggingface_urls) VALUES ('99', 'alice', ?, ?)",
+            (json.dumps(["a", "b"]), json.dumps(foreign)),
+        )
     con.close()
     cfg = world.config(data_dir=tmp_path / "d", db=db)
     for method in ("head", "list"):
@@ -203,7 +212,9 @@ async def test_verify_sends_the_token_to_the_endpoint_only(recorded: tuple[DemoW
 async def test_backup_sends_the_token_to_the_endpoint_only(tmp_path: Path) -> None:
     with recorded_world(tmp_path / "w") as (world, recorder):
         summary = await run_backup(world.config(), BackupOptions(echo=lambda _: None))
-        assert summary.files_succeeded > 0 and summary.files_failed == 0  # written to a private repo: the token got there
+        assert (
+            summary.files_succeeded > 0 and summary.files_failed == 0
+        )  # written to a private repo: the token got there
         media = [s for s in recorder.seen if s.path.startswith("/media/")]
         assert media, "the backup downloaded nothing through the recorder"
         assert recorder.tokens() == []

@@ -14,15 +14,15 @@ from hfcheck.readback.deep import run_deep
 from hfcheck.readback.deep_result import combined_exit_code, deep_summary
 from hfcheck.readback.sample import DEFAULT_VERIFY_SAMPLE, Sample
 from hfcheck.report.catalog import t
-from hfcheck.report.text import gaps_summary, verify_exit_code, verify_report, verify_summary, write_report
+from hfcheck.report.text import gaps_summary, verify_report, verify_summary, write_report
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
 
 REPORT_NAME = "verify_report.json"
 
 
 def exit_code(result: VerifyResult) -> int:
-    """0 all present; 1 problems found; 3 could not complete (`report.text.verify_exit_code`)."""
-    return verify_exit_code(result.progress, result.gaps)
+    """0 all present; 1 problems found; 3 could not complete (`VerifyResult.exit_code`)."""
+    return result.exit_code
 
 
 @click.command()

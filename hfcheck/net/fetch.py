@@ -123,7 +123,9 @@ async def _attempt(client: HubClient, url: URL, part: Path, first_offset: int) -
             if await asyncio.to_thread(sha256_file, part) != linked_sha:
                 discard_part(part)
                 raise TransientError("downloaded bytes do not match the Hub's sha256")
-        return Fetched(part, size, linked_sha if linked_sha and _SHA256_RE.fullmatch(linked_sha) else None, first_offset)
+        return Fetched(
+            part, size, linked_sha if linked_sha and _SHA256_RE.fullmatch(linked_sha) else None, first_offset
+        )
     raise FetchFailed(HubOutcome.FATAL, f"more than {MAX_REDIRECTS} redirects")
 
 

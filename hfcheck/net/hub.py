@@ -29,7 +29,6 @@ from hfcheck.net.outcome import HubOutcome, Mapped, classify
 from hfcheck.net.ratelimit import Bucket, run_buckets
 from hfcheck.net.retry import GaveUp, RateLimited, RetryPolicy, TransientError
 
-
 T = TypeVar("T")
 
 
@@ -85,8 +84,17 @@ class HubClient:
     `download_timeout` in all and `read_timeout` between two reads instead.
     """
 
-    def __init__(self, cfg: Config, *, concurrency: int | None = None, policy: RetryPolicy | None = None, timeout: float = 30.0,
-                 download_timeout: float = 600.0, read_timeout: float = 60.0, buckets: dict[str, Bucket] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        concurrency: int | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        download_timeout: float = 600.0,
+        read_timeout: float = 60.0,
+        buckets: dict[str, Bucket] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.endpoint = cfg.endpoint.rstrip("/")
         self._origin = origin_of(self.endpoint)
@@ -112,7 +120,9 @@ class HubClient:
         n = self._concurrency
         connector = aiohttp.TCPConnector(limit=2 * n, limit_per_host=n, ttl_dns_cache=300)
         headers = {"User-Agent": f"hfcheck/{__version__}", "Accept-Encoding": "identity"}
-        self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, headers=headers, auto_decompress=False)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, headers=headers, auto_decompress=False
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -132,8 +142,16 @@ class HubClient:
         return classify(status, headers.get("X-Error-Code"), headers, has_token=bool(self.cfg.token), message=message)
 
     @asynccontextmanager
-    async def send(self, method: str, url: URL, bucket: str, *, headers: Mapping[str, str] | None = None, data: Any = None,
-                   timeout: aiohttp.ClientTimeout | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
+    async def send(
+        self,
+        method: str,
+        url: URL,
+        bucket: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: Any = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request, no retry, no redirect followed: paced and authorized when it goes to the
         endpoint; a 429 raises `RateLimited`, a 5xx/408/network error `TransientError`."""
         assert self._session is not None, "HubClient used outside 'async with'"
@@ -144,8 +162,9 @@ class HubClient:
         self.requests += 1
         all_headers = {**(headers or {}), **self._auth(url)}
         try:
-            async with self._session.request(method, url, headers=all_headers, data=data, allow_redirects=False,
-                                             timeout=timeout or self._timeout) as resp:
+            async with self._session.request(
+                method, url, headers=all_headers, data=data, allow_redirects=False, timeout=timeout or self._timeout
+            ) as resp:
                 if b is not None:
                     b.observe(resp.headers)
                 if resp.status >= 400:
@@ -175,7 +194,9 @@ class HubClient:
         except GaveUp as exc:
             raise Unverifiable(str(exc)) from None
 
-    async def request(self, method: str, url: str | URL, bucket: str, *, data: Any = None, want_body: bool = False) -> tuple[Answer, bytes]:
+    async def request(
+        self, method: str, url: str | URL, bucket: str, *, data: Any = None, want_body: bool = False
+    ) -> tuple[Answer, bytes]:
         """Send with pacing and retries; return the first answer that is not 429/5xx."""
         target = url if isinstance(url, URL) else URL(url)
 
@@ -200,7 +221,9 @@ class HubClient:
 
     async def tree(self, repo_id: str, revision: str) -> AsyncIterator[dict[str, Any]]:
         """Every entry of the repo, recursively, 1,000 a page, following `Link: rel="next"`."""
-        url: str | None = f"{self.endpoint}/api/datasets/{repo_id}/tree/{quote(revision, safe='')}?recursive=true&expand=false"
+        url: str | None = (
+            f"{self.endpoint}/api/datasets/{repo_id}/tree/{quote(revision, safe='')}?recursive=true&expand=false"
+        )
         while url:
             answer, body = await self.request("GET", url, "api", want_body=True)
             if answer.status != 200:

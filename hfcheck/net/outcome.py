@@ -41,20 +41,36 @@ class Mapped:
     status: int | None = None
 
 
-def classify(status: int, error_code: str | None, headers: Mapping[str, str], *, has_token: bool, message: str = "",
-             default_retry_after: float = 1.0) -> Mapped:
+def classify(
+    status: int,
+    error_code: str | None,
+    headers: Mapping[str, str],
+    *,
+    has_token: bool,
+    message: str = "",
+    default_retry_after: float = 1.0,
+) -> Mapped:
     """The one rule: HTTP status + `X-Error-Code` → outcome (see the Hub notes' error table)."""
     code = error_code or ""
     if status < 400:
         return Mapped(HubOutcome.OK, status=status)
     if status == 429:
-        return Mapped(HubOutcome.RATE_LIMITED, f"HTTP 429 {message}".strip(), retry_after_seconds(headers, default_retry_after), status)
+        return Mapped(
+            HubOutcome.RATE_LIMITED,
+            f"HTTP 429 {message}".strip(),
+            retry_after_seconds(headers, default_retry_after),
+            status,
+        )
     if status in _RETRY_LATER or status >= 500:
         return Mapped(HubOutcome.TRANSIENT, f"HTTP {status}", status=status)
     if code == "EntryNotFound":
         return Mapped(HubOutcome.MISSING, "not in the repo (404 EntryNotFound)", status=status)
     if code == "GatedRepo" or status == 403:
-        return Mapped(HubOutcome.NO_ACCESS, "gated or forbidden: accept the repo's conditions or use a token with access", status=status)
+        return Mapped(
+            HubOutcome.NO_ACCESS,
+            "gated or forbidden: accept the repo's conditions or use a token with access",
+            status=status,
+        )
     if status == 401 or (code == "RepoNotFound" and not has_token):
         why = "token has no access to this repo" if has_token else "repo is private or does not exist; set HF_TOKEN"
         return Mapped(HubOutcome.NO_ACCESS, why, status=status)
@@ -75,8 +91,14 @@ def classify_exception(exc: BaseException, *, has_token: bool, default_retry_aft
         if response is not None:
             headers = response.headers
             message = " ".join((exc.server_message or "").split())[:200]
-            return classify(response.status_code, headers.get("X-Error-Code"), headers, has_token=has_token, message=message,
-                            default_retry_after=default_retry_after)
+            return classify(
+                response.status_code,
+                headers.get("X-Error-Code"),
+                headers,
+                has_token=has_token,
+                message=message,
+                default_retry_after=default_retry_after,
+            )
         return Mapped(HubOutcome.TRANSIENT, type(exc).__name__)
     if isinstance(exc, ValueError):
         return Mapped(HubOutcome.FATAL, f"{type(exc).__name__}: {exc}")

@@ -92,7 +92,8 @@ def hub_buckets(limits: Limits) -> dict[str, Bucket]:
     }
 
 
-_RUNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Limits, dict[str, Bucket]]] = weakref.WeakKeyDictionary()
+_RunBuckets = dict[Limits, dict[str, Bucket]]
+_RUNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RunBuckets] = weakref.WeakKeyDictionary()
 
 
 def run_buckets(limits: Limits) -> dict[str, Bucket]:

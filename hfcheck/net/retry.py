@@ -90,8 +90,13 @@ class RetryPolicy:
         """The wait a 429 asked for, within `max_retry_after`."""
         return retry_after if self.max_retry_after is None else min(retry_after, self.max_retry_after)
 
-    async def run(self, attempt: Callable[[], Awaitable[T]], *, on_rate_limited: Callable[[float], Awaitable[None]] | None = None,
-                  on_retry: Callable[[], None] | None = None) -> T:
+    async def run(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        on_rate_limited: Callable[[float], Awaitable[None]] | None = None,
+        on_retry: Callable[[], None] | None = None,
+    ) -> T:
         """`await attempt()` until it returns; a `RateLimited` waits (`on_rate_limited(seconds)`,
         default a plain sleep) without using an attempt, a `TransientError` backs off. Raises
         `GaveUp` when `attempts` transient failures or `max_rate_limit_wait` seconds are spent."""

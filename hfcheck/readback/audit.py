@@ -40,7 +40,7 @@ from hfcheck.readback.deep import run_deep
 from hfcheck.readback.deep_result import DeepResult, combined_exit_code
 from hfcheck.readback.sample import Sample
 from hfcheck.report.html import render_audit_html
-from hfcheck.report.text import verify_exit_code, verify_report
+from hfcheck.report.text import verify_report
 from hfcheck.verify.checkpoint import now_iso
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
@@ -392,7 +392,7 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
     async with Archive(cfg) as archive:
         accounts = merge_accounts(await account_counts(archive), vr.progress.problems, deep)
         deleted_on_x = await known_deleted_on_x(archive, cfg.data_dir) if vr.gaps and vr.gaps.empty_media else 0
-    status = combined_exit_code(verify_exit_code(vr.progress, vr.gaps), deep)
+    status = combined_exit_code(vr.exit_code, deep)
     prefix = command_prefix(cfg, opts.config_path)
     report: dict[str, Any] = {
         "tool": "hfcheck audit",

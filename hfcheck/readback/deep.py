@@ -71,7 +71,9 @@ class DeepAction:
     @staticmethod
     def _finding(task: UrlTask, target: Target | None) -> DeepFinding:
         u = task.url
-        return DeepFinding("deep_ok", u.repo_id, u.path, task.tweet_id, task.username, str(u), target.local if target else None)
+        return DeepFinding(
+            "deep_ok", u.repo_id, u.path, task.tweet_id, task.username, str(u), target.local if target else None
+        )
 
     def _done(self, f: DeepFinding, category: str, detail: str) -> DeepFinding:
         f.category, f.detail = category, detail
@@ -150,14 +152,22 @@ async def deep_check(
     return result
 
 
-async def run_deep(cfg: Config, sample: Sample, *, progress: Progress | None = None, concurrency: int = 4,
-                   seed: int | None = None, covered_since: float | None = None) -> DeepResult:
+async def run_deep(
+    cfg: Config,
+    sample: Sample,
+    *,
+    progress: Progress | None = None,
+    concurrency: int = 4,
+    seed: int | None = None,
+    covered_since: float | None = None,
+) -> DeepResult:
     """Both checks, as `verify --deep` and `audit` run them; deep checks recorded in state.db."""
     with StateDB.in_data_dir(cfg.data_dir) as state:
         async with HubClient(cfg, concurrency=concurrency) as client:
             recorded = await compare_recorded(cfg, client, state)
-        result = await deep_check(cfg, sample, progress=progress, state=state, concurrency=concurrency, seed=seed,
-                                  covered_since=covered_since)
+        result = await deep_check(
+            cfg, sample, progress=progress, state=state, concurrency=concurrency, seed=seed, covered_since=covered_since
+        )
     result.recorded = recorded
     return result
 

@@ -39,7 +39,10 @@ async def compare_recorded(cfg: Config, http: HubClient, state: StateDB) -> Reco
             continue
         for rec in records.values():
             out.absent += 1
-            _keep(out, DeepFinding("missing", repo_id, rec.path, detail="recorded as uploaded, but not in the repo listing"))
+            _keep(
+                out,
+                DeepFinding("missing", repo_id, rec.path, detail="recorded as uploaded, but not in the repo listing"),
+            )
     return out
 
 

@@ -92,7 +92,9 @@ class RestoreAction:
         self.bytes_written = 0
 
     @staticmethod
-    def _outcome(task: UrlTask, status: str, local: str | None = None, category: str = "", detail: str = "") -> RestoreOutcome:
+    def _outcome(
+        task: UrlTask, status: str, local: str | None = None, category: str = "", detail: str = ""
+    ) -> RestoreOutcome:
         return RestoreOutcome(status, task.tweet_id, str(task.url), task.index, local, category, detail)
 
     def before(self, target: Target) -> RestoreOutcome | None:
@@ -115,12 +117,22 @@ class RestoreAction:
 def jobs_of(row: TweetRow, endpoint: str, hf_column: str) -> tuple[list[UrlTask], list[RestoreOutcome]]:
     """A row's URLs to restore, and the ones that cannot be (malformed or another host)."""
     findings, tasks, _ = split_row(row, endpoint, hf_column)
-    bad = [RestoreOutcome("failed", f.tweet_id, f.url, f.index, category="malformed", detail=f.detail) for f in findings]
+    bad = [
+        RestoreOutcome("failed", f.tweet_id, f.url, f.index, category="malformed", detail=f.detail) for f in findings
+    ]
     return tasks, bad
 
 
-async def run_restore(cfg: Config, sel: Selection, out: Path, *, concurrency: int = 8, overwrite: bool = False,
-                      on_outcome: Callable[[RestoreOutcome], None] | None = None, progress_bar: bool = False) -> RestoreSummary:
+async def run_restore(
+    cfg: Config,
+    sel: Selection,
+    out: Path,
+    *,
+    concurrency: int = 8,
+    overwrite: bool = False,
+    on_outcome: Callable[[RestoreOutcome], None] | None = None,
+    progress_bar: bool = False,
+) -> RestoreSummary:
     """Restore the selected tweets' backups into `out`; the summary lists every failure.
 
     With `progress_bar`, a tqdm bar over the selected URLs (on stderr); `on_outcome` lines are

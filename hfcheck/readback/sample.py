@@ -1,9 +1,9 @@
 """Which files a deep check reads back (reading costs a download per file):
 
-    n/t   files whose stable hash of the remote path mod t == n-1 (restic --read-data-subset):
-          t runs with n = 1..t cover every file exactly once, whatever the archive's order.
-    P%    a random sample (kopia's --verify-files-percent): no coverage guarantee.
-    all   everything.
+n/t   files whose stable hash of the remote path mod t == n-1 (restic --read-data-subset):
+      t runs with n = 1..t cover every file exactly once, whatever the archive's order.
+P%    a random sample (kopia's --verify-files-percent): no coverage guarantee.
+all   everything.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def user_sql(archive: Archive, sel: Selection) -> str:
     if sel.user is None:
         return ""
     # check_username() allowed only [A-Za-z0-9_]: safe to write into the SQL literal.
-    return f'"{archive.cfg.columns.username}" = \'{check_username(sel.user)}\''
+    return f"\"{archive.cfg.columns.username}\" = '{check_username(sel.user)}'"
 
 
 async def selected_rows(archive: Archive, sel: Selection) -> AsyncIterator[TweetRow]:

@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 from hfcheck.crypto import HEADER_SIZE, ArchiveKey, Decryptor, decrypt_file
 from hfcheck.errors import CryptoError
 from hfcheck.model.paths import BackupURL, PathKind, UnsafePath, confine, local_path_for
-from hfcheck.net.fetch import READ_CHUNK, FetchFailed, Fetched, discard_part, download
+from hfcheck.net.fetch import READ_CHUNK, Fetched, FetchFailed, discard_part, download
 from hfcheck.net.hub import HubClient, Unverifiable
 from hfcheck.net.outcome import HubOutcome
 from hfcheck.verify.checkers import UrlTask

@@ -9,7 +9,6 @@ from typing import Any
 from hfcheck.atomic import write_json_atomic
 from hfcheck.db.gaps import GapSummary
 from hfcheck.model.outcomes import RunSummary, UploadSource
-from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 from hfcheck.report.catalog import t
 from hfcheck.verify.checkpoint import Progress, now_iso
 
@@ -22,18 +21,6 @@ def _width(text: str) -> int:
 def _lines(rows: list[tuple[str, int]]) -> list[str]:
     w = max(_width(label) for label, _ in rows)
     return [f"{label}{' ' * (w - _width(label))}  {value:>10,}" for label, value in rows]
-
-
-def verify_exit_code(progress: Progress, gaps: GapSummary | None) -> int:
-    """0 all present; 1 problems found; 3 could not complete (no access, unverified, stopped).
-    One rule for `verify` and `audit`."""
-    c = progress.counts
-    if c["no_access"] or c["unverified"] or not progress.complete:
-        return EXIT_INCOMPLETE
-    gap_found = bool(gaps and (gaps.unbacked or gaps.partial or gaps.empty_media))
-    if c["missing"] or c["wrong_path"] or c["repo_not_found"] or c["malformed"] or gap_found:
-        return EXIT_PROBLEMS
-    return EXIT_OK
 
 
 def verify_summary(progress: Progress, lang: str) -> str:

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
 from hfcheck.db.gaps import GapSummary, find_gaps
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 from hfcheck.net.hub import HubClient
 from hfcheck.model.paths import BackupURL, MalformedURL
 from hfcheck.pool import Put, run_pool
@@ -51,6 +52,19 @@ class VerifyResult:
     gaps: GapSummary | None
     stats: dict[str, Any] = field(default_factory=dict)
     limited: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 all present; 1 problems found; 3 could not complete (no access, unverified,
+        stopped). One rule for `verify` and `audit`."""
+        c = self.progress.counts
+        if c["no_access"] or c["unverified"] or not self.progress.complete:
+            return EXIT_INCOMPLETE
+        gaps = self.gaps
+        gap_found = bool(gaps and (gaps.unbacked or gaps.partial or gaps.empty_media))
+        if c["missing"] or c["wrong_path"] or c["repo_not_found"] or c["malformed"] or gap_found:
+            return EXIT_PROBLEMS
+        return EXIT_OK
 
 
 def progress_path(cfg: Config, opts: VerifyOptions) -> Path:
