@@ -31,7 +31,7 @@ from hfcheck.readback.audit import (
     load_history,
     run_audit,
 )
-from hfcheck.readback.deep import Sample, stable_slice
+from hfcheck.readback.sample import Sample, stable_slice
 from hfcheck.report.html import MAX_PROBLEM_ROWS, render_audit_html
 from hfcheck.sim.demo import REPO
 from tests.helpers import demo_world
