@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hfcheck.db.archive import Archive, RowChange, parse_url_list
 from hfcheck.config import load_config
-from hfcheck.errors import InputError
+from hfcheck.db.archive import Archive, RowChange, parse_url_list
 from hfcheck.db.gaps import find_gaps
+from hfcheck.errors import InputError
 
 HF = "https://huggingface.co/datasets/a/b/resolve/main/encrypted_images/bob/x"
 PBS = "https://pbs.twimg.com/media/A.jpg"

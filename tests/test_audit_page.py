@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from hfcheck.config import Config
 from hfcheck.errors import InputError
 from hfcheck.model.paths import BackupURL
 from hfcheck.readback.audit import (
@@ -33,6 +34,7 @@ from hfcheck.readback.audit import (
 )
 from hfcheck.readback.sample import Sample, stable_slice
 from hfcheck.report.html import MAX_PROBLEM_ROWS, render_audit_html
+from hfcheck.report.text import write_audit_reports
 from hfcheck.sim.demo import REPO
 from tests.helpers import demo_world
 
@@ -100,6 +102,13 @@ def present_paths(world: Any) -> list[str]:
     return sorted(BackupURL.parse(u).path for (raw,) in rows for u in json.loads(raw))
 
 
+def audit(cfg: Config, sample: str) -> dict[str, Any]:
+    """One audit as `hfcheck audit` runs it: check, then write the reports (the next audit reads them)."""
+    result = asyncio.run(run_audit(cfg, AuditOptions(sample=Sample.parse(sample))))
+    write_audit_reports(cfg.data_dir, result.report, cfg.lang, result.history)
+    return result.report
+
+
 @pytest.fixture(scope="module")
 def three_audits(tmp_path_factory: pytest.TempPathFactory):
     """Audit 1: the demo's planted damage. Audit 2: a backed-up file deleted from the Hub.
@@ -111,13 +120,13 @@ def three_audits(tmp_path_factory: pytest.TempPathFactory):
         paths = present_paths(w)
         deleted = next(p for p in paths if stable_slice(p, 3) == 1)
         truncated = next(p for p in paths if stable_slice(p, 3) == 3)
-        reports = [asyncio.run(run_audit(cfg, AuditOptions(sample=Sample.parse("1/3")))).report]
+        reports = [audit(cfg, "1/3")]
         kept = b"".join(store.read_blob(store.file_info(REPO, deleted).sha256))
         store.commit(REPO, deletions=[deleted])
-        reports.append(asyncio.run(run_audit(cfg, AuditOptions(sample=Sample.parse("2/3")))).report)
+        reports.append(audit(cfg, "2/3"))
         good = b"".join(store.read_blob(store.file_info(REPO, truncated).sha256))
         store.commit(REPO, [(deleted, kept), (truncated, good[:-1])], lfs=True)
-        reports.append(asyncio.run(run_audit(cfg, AuditOptions(sample=Sample.parse("3/3")))).report)
+        reports.append(audit(cfg, "3/3"))
         yield w, cfg, reports, {"deleted": deleted, "truncated": truncated}
 
 
@@ -203,11 +212,10 @@ def test_page_in_headless_chromium_en_and_ja(three_audits, tmp_path: Path) -> No
 
 def test_cli_lang_ja_writes_the_japanese_page(three_audits) -> None:
     """`--lang ja` reaches the page: the audit's writer renders with the configured language."""
-    from hfcheck.readback.audit import write_reports
 
     world, cfg, reports, _ = three_audits
     ja = world.config(lang="ja", data_dir=cfg.data_dir / "ja")
-    _, html_path = write_reports(ja, reports[2], load_history(cfg.data_dir))
+    _, html_path = write_audit_reports(ja.data_dir, reports[2], ja.lang, load_history(cfg.data_dir))
     text = html_path.read_text(encoding="utf-8")
     assert '<html lang="ja">' in text and "読み戻しカバー率" in text and "履歴" in text
 

@@ -14,8 +14,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from hfcheck.crypto import load_key
 from hfcheck.commands.options import add_deep_options
+from hfcheck.crypto import load_key
 from hfcheck.db.state import StateDB
 from hfcheck.errors import ConfigError
 from hfcheck.model.paths import BackupURL, MalformedURL, local_path_for

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hfcheck.errors import InputError
 from hfcheck.db.state import STATE_DB_NAME, StateDB
+from hfcheck.errors import InputError
 
 
 @dataclass(frozen=True)

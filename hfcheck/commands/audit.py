@@ -9,15 +9,15 @@ from typing import Any
 
 import click
 
-from hfcheck.readback.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
 from hfcheck.cli import common_options, run_async, show_progress_bar
-from hfcheck.config import Config
 from hfcheck.commands.options import sample_option
+from hfcheck.config import Config
+from hfcheck.db.gaps import GapSummary
+from hfcheck.readback.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
 from hfcheck.readback.deep_result import DeepResult, deep_summary
 from hfcheck.readback.sample import Sample
-from hfcheck.db.gaps import GapSummary
 from hfcheck.report.catalog import t
-from hfcheck.report.text import gaps_summary, verify_summary
+from hfcheck.report.text import gaps_summary, verify_summary, write_audit_reports
 from hfcheck.verify.checkpoint import Progress
 
 
@@ -64,6 +64,7 @@ def audit(cfg: Config, resume: bool, sample: Sample | None, concurrency: int | N
         progress_bar=show_progress_bar() and not as_json,
     )
     result = run_async(run_audit(cfg, opts))
+    write_audit_reports(cfg.data_dir, result.report, cfg.lang, result.history)
     report = result.report
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=1))

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import click
 
 from hfcheck.cli import run_async
-from hfcheck.sim.emulator.faults import DEFAULT_EXEMPT
 from hfcheck.errors import ConfigError
+from hfcheck.sim.emulator.faults import DEFAULT_EXEMPT
 
 if TYPE_CHECKING:
     from hfcheck.sim.emulator.server import ServerOptions

@@ -13,8 +13,8 @@ from hfcheck.atomic import write_json_atomic
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
-from hfcheck.report.catalog import t
 from hfcheck.readback.restore import RestoreOutcome, RestoreSummary, Selection, run_restore
+from hfcheck.report.catalog import t
 
 REPORT_NAME = "restore_report.json"
 

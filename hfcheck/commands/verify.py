@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from hfcheck.cli import common_options, run_async, show_progress_bar
-from hfcheck.config import Config
 from hfcheck.commands.options import add_deep_options
+from hfcheck.config import Config
 from hfcheck.readback.deep import run_deep
 from hfcheck.readback.deep_result import combined_exit_code, deep_summary
 from hfcheck.readback.sample import DEFAULT_VERIFY_SAMPLE, Sample
 from hfcheck.report.catalog import t
-from hfcheck.report.text import gaps_summary, verify_report, verify_summary, write_report
+from hfcheck.report.text import gaps_summary, verify_summary, write_report
+from hfcheck.verify.checkpoint import verify_report
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
 
 REPORT_NAME = "verify_report.json"

@@ -30,8 +30,8 @@ from typing import Any, Callable, Literal, Mapping
 
 import httpx
 
-from hfcheck.net.download import original_photo_url
 from hfcheck.errors import IncompleteError
+from hfcheck.net.download import original_photo_url
 
 # twscrape counts telemetry events at import-time call sites; it only sends them from its own
 # CLI, but there is no reason to even count them for hfcheck.

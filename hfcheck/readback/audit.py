@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hfcheck.atomic import write_bytes_atomic, write_json_atomic
+from hfcheck.atomic import write_json_atomic
 from hfcheck.config import DEFAULT_CONFIG_NAME, Config
 from hfcheck.db.archive import Archive
 from hfcheck.db.gaps import GapSummary, gap_tweets_sql, unbacked_media_sql
@@ -39,9 +39,7 @@ from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, InputError
 from hfcheck.readback.deep import run_deep
 from hfcheck.readback.deep_result import DeepResult, combined_exit_code
 from hfcheck.readback.sample import Sample
-from hfcheck.report.html import render_audit_html
-from hfcheck.report.text import verify_report
-from hfcheck.verify.checkpoint import now_iso
+from hfcheck.verify.checkpoint import now_iso, verify_report
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
 
@@ -371,6 +369,7 @@ class AuditResult:
     report: dict[str, Any]  # what audit_report.json holds
     verify: VerifyResult
     deep: DeepResult
+    history: list[dict[str, Any]]  # the bounded history, this audit last (the page draws it)
 
     @property
     def exit_code(self) -> int:
@@ -378,7 +377,7 @@ class AuditResult:
 
 
 async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
-    """Run everything read-only and write both reports."""
+    """Run everything read-only; the caller writes the reports (`report.text.write_audit_reports`)."""
     cfg.require("db", "media_root", "key_file")
     started = time.time()
     history = load_history(cfg.data_dir)  # a bad history stops the audit now, not after hours
@@ -411,17 +410,8 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
     known = previous | known_deep_keys(cfg.data_dir, deep, started)
     history = append_history(cfg.data_dir, history, history_entry(report, started, known))
     report["headline"] = headline(history)
-    write_reports(cfg, report, history)
-    return AuditResult(report, vr, deep)
+    return AuditResult(report, vr, deep, history)
 
-
-def write_reports(cfg: Config, report: dict[str, Any], history: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
-    """`audit_report.json` for machines, `audit_report.html` (self-contained) for people."""
-    json_path = cfg.data_dir / JSON_NAME
-    html_path = cfg.data_dir / HTML_NAME
-    write_json_atomic(json_path, report)
-    write_bytes_atomic(html_path, render_audit_html(report, cfg.lang, history or []).encode("utf-8"))
-    return json_path, html_path
 
 
 __all__ = [
@@ -439,5 +429,4 @@ __all__ = [
     "next_slice",
     "problem_count",
     "run_audit",
-    "write_reports",
 ]

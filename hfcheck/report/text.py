@@ -6,11 +6,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from hfcheck.atomic import write_json_atomic
+from hfcheck.atomic import write_bytes_atomic, write_json_atomic
 from hfcheck.db.gaps import GapSummary
 from hfcheck.model.outcomes import RunSummary, UploadSource
 from hfcheck.report.catalog import t
-from hfcheck.verify.checkpoint import Progress, now_iso
+from hfcheck.verify.checkpoint import Progress
 
 
 def _width(text: str) -> int:
@@ -68,24 +68,20 @@ def run_summary(source: UploadSource, s: RunSummary, lang: str) -> str:
     return "\n".join(out)
 
 
-def verify_report(progress: Progress, gaps: GapSummary | None, stats: dict[str, Any]) -> dict[str, Any]:
-    """The JSON report: counts by category, problem URLs with tweet ids, gaps, and cost."""
-    data = progress.to_json()
-    report = {
-        "tool": "hfcheck verify",
-        "generated_at": now_iso(),
-        "complete": data["complete"],
-        "method": data["method"],
-        "counts": data["counts"],
-        "problems": data["problems"],
-        "repo_problems": data["repo_problems"],
-        "row_problems": data["row_problems"],
-        "stats": stats,
-    }
-    if gaps is not None:
-        report["gaps"] = gaps.to_dict()
-    return report
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
     write_json_atomic(path, report)
+
+
+def write_audit_reports(data_dir: Path, report: dict[str, Any], lang: str,
+                        history: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
+    """`audit_report.json` for machines, `audit_report.html` (self-contained) for people."""
+    from hfcheck.readback.audit import HTML_NAME, JSON_NAME
+    from hfcheck.report.html import render_audit_html
+
+    json_path = data_dir / JSON_NAME
+    html_path = data_dir / HTML_NAME
+    write_json_atomic(json_path, report)
+    write_bytes_atomic(html_path, render_audit_html(report, lang, history or []).encode("utf-8"))
+    return json_path, html_path

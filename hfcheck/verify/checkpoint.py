@@ -14,9 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hfcheck.db.archive import Key
 from hfcheck.atomic import write_json_atomic
 from hfcheck.config import Config
+from hfcheck.db.archive import Key
+from hfcheck.db.gaps import GapSummary
 from hfcheck.errors import InputError
 from hfcheck.verify.findings import COUNT_KEYS, REPO_LEVEL, Category, Finding
 from hfcheck.verify.ledger import RowEntry
@@ -118,3 +119,21 @@ class Progress:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"progress file {path} is corrupt (field {exc}); move it away to start over") from None
+
+def verify_report(progress: Progress, gaps: GapSummary | None, stats: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report: counts by category, problem URLs with tweet ids, gaps, and cost."""
+    data = progress.to_json()
+    report = {
+        "tool": "hfcheck verify",
+        "generated_at": now_iso(),
+        "complete": data["complete"],
+        "method": data["method"],
+        "counts": data["counts"],
+        "problems": data["problems"],
+        "repo_problems": data["repo_problems"],
+        "row_problems": data["row_problems"],
+        "stats": stats,
+    }
+    if gaps is not None:
+        report["gaps"] = gaps.to_dict()
+    return report

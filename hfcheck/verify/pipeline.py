@@ -16,12 +16,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.config import Config
+from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.gaps import GapSummary, find_gaps
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
-from hfcheck.net.hub import HubClient
 from hfcheck.model.paths import BackupURL, MalformedURL
+from hfcheck.net.hub import HubClient
 from hfcheck.pool import Put, run_pool
 from hfcheck.verify.checkers import Checker, UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfcheck.db.archive import Archive, Key, RowChange, TweetRow
-from hfcheck.write.commit import BatchPolicy, Committer, Staged
 from hfcheck.config import Config
 from hfcheck.crypto import ArchiveKey, encrypt_file
+from hfcheck.db.archive import Archive, Key, RowChange, TweetRow
 from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.net.outcome import HubOutcome, classify_exception
 from hfcheck.net.ratelimit import run_buckets
+from hfcheck.write.commit import BatchPolicy, Committer, Staged
 
 PATHS_INFO_CHUNK = 500
 
