@@ -77,8 +77,8 @@ def build_db(path: Path, n: int, seed: int = 3) -> int:
 
 
 async def _stream(db: Path, read: bool) -> dict[str, Any]:
-    from hfcheck.db.archive import Archive
     from hfcheck.config import load_config
+    from hfcheck.db.archive import Archive
 
     cfg = load_config(None, {"db": db, "lang": "en"}, env={})
     rows = urls = problems = 0

@@ -258,10 +258,10 @@ def upload_alone(emu: Any, world: World, enc_dir: Path, encrypted: list[EncryptR
     second repo from one producer: uploads and commits with nothing else to do."""
     from aiolimiter import AsyncLimiter
 
-    from hfcheck.write.commit import Committer, Staged
     from hfcheck.config import Config, Limits
     from hfcheck.db.state import StateDB
     from hfcheck.model.outcomes import UploadSource
+    from hfcheck.write.commit import Committer, Staged
 
     cfg = Config(endpoint=emu.url, token=TOKEN, repos=(UPLOAD_REPO,), data_dir=world.root / "upload-data",
                  limits=Limits(commits_per_hour=RAISED["limits.commits_per_hour"]))

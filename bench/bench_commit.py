@@ -24,11 +24,11 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 
-from hfcheck.write.commit import BatchPolicy, Committer, Staged
 from hfcheck.config import Config, Limits
-from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
 from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import UploadSource
+from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
+from hfcheck.write.commit import BatchPolicy, Committer, Staged
 
 FILES = 2000
 BASELINE_FILES = 200

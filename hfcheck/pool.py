@@ -29,7 +29,7 @@ async def run_pool(produce: Callable[[Put[T]], Awaitable[None]], handle: Callabl
 
     async def work() -> None:
         while (item := await queue.get()) is not _DONE:
-            await handle(item)  # type: ignore[arg-type]
+            await handle(item)  # type: ignore[arg-type]  # every item but the _DONE sentinel is a T
 
     try:
         async with asyncio.TaskGroup() as group:

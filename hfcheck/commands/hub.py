@@ -7,7 +7,7 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -59,7 +59,7 @@ def _rate(name: str, value: float) -> float:
 @click.option("--quota-resolvers", default=None, type=int, help="Requests per window for resolve HEAD/GET.")
 @click.option("--quota-commits", default=None, type=int, help="Commits per window.")
 @click.option("--no-xet", "no_xet", is_flag=True, help="Serve the LFS-only Hub: no Xet tokens, CAS or bridge host.")
-def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: object) -> int:
+def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: Any) -> int:
     """Serve dataset repos under --data; prints the base URL once listening."""
     from hfcheck.sim.emulator.faults import FaultConfig
     from hfcheck.sim.emulator.server import ServerOptions
@@ -67,30 +67,30 @@ def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: 
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, got {port}")
     for flag in ("latency_ms", "jitter_ms"):
-        if float(opts[flag]) < 0:  # type: ignore[arg-type]
+        if float(opts[flag]) < 0:
             raise ConfigError(f"--{flag.replace('_', '-')} must be >= 0")
-    if float(opts["rate_window"]) <= 0:  # type: ignore[arg-type]
+    if float(opts["rate_window"]) <= 0:
         raise ConfigError("--rate-window must be > 0")
     quotas = {b: opts[f"quota_{b}"] for b in ("api", "resolvers", "commits")}
-    if any(q is not None and q < 0 for q in quotas.values()):  # type: ignore[operator]
+    if any(q is not None and q < 0 for q in quotas.values()):
         raise ConfigError("quotas must be >= 0")
     options = ServerOptions(
         host=host,
         port=port,
         users=_parse_users(users),
-        admin_token=opts["admin_token"],  # type: ignore[arg-type]
-        cdn_host=opts["cdn_host"],  # type: ignore[arg-type]
+        admin_token=opts["admin_token"],
+        cdn_host=opts["cdn_host"],
         faults=FaultConfig(
-            latency_ms=float(opts["latency_ms"]),  # type: ignore[arg-type]
-            jitter_ms=float(opts["jitter_ms"]),  # type: ignore[arg-type]
-            error_rate=_rate("--error-rate", float(opts["error_rate"])),  # type: ignore[arg-type]
-            reset_rate=_rate("--reset-rate", float(opts["reset_rate"])),  # type: ignore[arg-type]
+            latency_ms=float(opts["latency_ms"]),
+            jitter_ms=float(opts["jitter_ms"]),
+            error_rate=_rate("--error-rate", float(opts["error_rate"])),
+            reset_rate=_rate("--reset-rate", float(opts["reset_rate"])),
             exempt=[k for k in str(opts["fault_exempt"]).split(",") if k],
-            seed=opts["fault_seed"],  # type: ignore[arg-type]
-            lose_commit_answers=int(opts["lose_commit_answers"]),  # type: ignore[call-overload]
+            seed=opts["fault_seed"],
+            lose_commit_answers=int(opts["lose_commit_answers"]),
         ),
-        window_s=float(opts["rate_window"]),  # type: ignore[arg-type]
-        quotas=quotas,  # type: ignore[arg-type]
+        window_s=float(opts["rate_window"]),
+        quotas=quotas,
         xet=not opts["no_xet"],
     )
     return run_async(_serve(data_dir, options))

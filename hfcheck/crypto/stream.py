@@ -149,7 +149,7 @@ class Encryptor:
     def stream(self, source: BinaryIO | Iterable[Buffer]) -> Iterator[bytes]:
         """Yield the header, then each sealed chunk, from a binary file or byte iterator."""
         if hasattr(source, "read"):
-            reader: BinaryIO = source  # type: ignore[assignment]
+            reader: BinaryIO = source  # type: ignore[assignment]  # hasattr() does not narrow a union
             yield self._take_header()
             current = _read_full(reader, CHUNK_SIZE)
             while True:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,7 +162,7 @@ class Archive:
             if name not in columns:
                 raise InputError(f"{self.path}: table {self.cfg.table!r} has no column {name!r}")
 
-    def to_row(self, raw: tuple[Any, Any, Any, Any]) -> TweetRow:
+    def to_row(self, raw: Sequence[Any]) -> TweetRow:
         """Type one raw row and list its problems."""
         key, username, media_raw, hf_raw = raw
         c = self.cfg.columns
@@ -191,9 +191,9 @@ class Archive:
                 sql = f"SELECT {self._cols} FROM {self._table} WHERE {id_col} > ?{extra} ORDER BY {id_col} LIMIT ?"
                 args = (after, *params, page_size)
             async with self._tx, self.db.execute(sql, args) as cur:  # never inside another task's edit
-                page = await cur.fetchall()
+                page = list(await cur.fetchall())  # a list: its length ends the paging
             for raw in page:
-                yield self.to_row(raw)  # type: ignore[arg-type]
+                yield self.to_row(raw)
             if len(page) < page_size:
                 return
             after = page[-1][0]
@@ -230,7 +230,7 @@ class Archive:
         alt: Any = int(tweet_id) if tweet_id.isdigit() else tweet_id
         async with self._tx, self.db.execute(sql, (tweet_id, alt)) as cur:
             raw = await cur.fetchone()
-        return self.to_row(raw) if raw else None  # type: ignore[arg-type]
+        return self.to_row(raw) if raw else None
 
     async def update_rows(self, edits: Iterable[tuple[Key, Callable[[TweetRow], RowChange | None]]]) -> int:
         """Apply read-modify-write edits to rows in ONE transaction; returns rows changed.
@@ -257,7 +257,7 @@ class Archive:
                     raw = await cur.fetchone()
                 if raw is None:
                     continue
-                change = edit(self.to_row(raw))  # type: ignore[arg-type]
+                change = edit(self.to_row(raw))
                 if change is None:
                     continue
                 sets, args = change.sql(c.media_urls, c.huggingface_urls)

@@ -58,7 +58,8 @@ async def find_gaps(archive: Archive, top: int = TOP_ACCOUNTS) -> GapSummary:
     async with archive.db.execute(sql) as cur:
         row = await cur.fetchone()
     assert row is not None
-    summary = GapSummary(*map(int, row))
+    unbacked, partial, empty_media, unbacked_media = map(int, row)
+    summary = GapSummary(unbacked, partial, empty_media, unbacked_media)
     per_account = f"""
         SELECT {user}, sum({cond['unbacked']}) AS unbacked, sum({cond['partial']}) AS partial
         FROM {table} WHERE {cond['unbacked']} OR {cond['partial']}

@@ -87,7 +87,7 @@ def original_photo_url(url: str) -> str:
     stem, dot, ext = name.rpartition(".")
     media_id, fmt = (stem, ext) if dot else (name, None)
     if not fmt:
-        fmt = (parse_qs(parts.query).get("format") or [None])[0]
+        fmt = next(iter(parse_qs(parts.query).get("format") or []), None)
     if not fmt or not re.fullmatch(r"[A-Za-z0-9]{1,5}", fmt) or not re.fullmatch(r"[A-Za-z0-9_-]+", media_id):
         return url
     return f"https://pbs.twimg.com/media/{media_id}?format={fmt.lower()}&name=orig"

@@ -108,12 +108,14 @@ class _TransportHttpxClient(HttpxClient):
     """twscrape's httpx client, but sending through the given transport (no proxy, no retries:
     the transport is the whole network)."""
 
+    _client: httpx.AsyncClient  # set by twscrape's constructor (which carries no annotations)
+
     def __init__(
         self,
         transport: httpx.AsyncBaseTransport,
         *,
-        headers: dict | None = None,
-        cookies: dict | None = None,
+        headers: dict[str, str] | None = None,
+        cookies: dict[str, str] | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__(headers=headers, cookies=cookies, seed=seed)
@@ -145,8 +147,8 @@ def _install_hooks() -> None:
             return _StubClIdGen()
         return await original_get(username, proxy=proxy, cookies=cookies, fresh=fresh)
 
-    twscrape.account._make_http_client = make_http_client  # type: ignore[assignment]
-    twscrape.queue_client.XClIdGenStore.get = classmethod(get)  # type: ignore[method-assign,assignment]
+    twscrape.account._make_http_client = make_http_client
+    twscrape.queue_client.XClIdGenStore.get = classmethod(get)
     _hooks_installed = True
 
 
@@ -248,9 +250,9 @@ def classify_raw(raw: Any, tweet_id: str) -> MediaLookup:
     if result is not None and result.get("__typename") == "TweetWithVisibilityResults":
         result = result.get("tweet") or result
     typename = result.get("__typename") if result else None
-    if typename == "TweetTombstone":
+    if result is not None and typename == "TweetTombstone":
         return _classify_tombstone(tweet_id, result)
-    if typename == "TweetUnavailable":
+    if result is not None and typename == "TweetUnavailable":
         return _classify_unavailable(tweet_id, result)
     if result is None or typename not in (None, "Tweet"):
         errors = raw.get("errors") if isinstance(raw, dict) else None

@@ -114,13 +114,13 @@ def merge_accounts(base: dict[str, dict[str, int]], findings: list[Finding], dee
         rows[d.username or ""][f"deep_{d.category}" if not d.category.startswith("deep_") else d.category] += 1
     problem_keys = ("missing", "wrong_path", "malformed", "unverified", "unbacked", "partial", "empty_media")
     not_present = ("missing", "wrong_path", "malformed", "unverified", "repo_not_found", "no_access")
-    out = []
+    out: list[dict[str, Any]] = []
     for name, c in rows.items():
         deep_problems = sum(v for k, v in c.items() if k.startswith("deep_") and k != "deep_ok")
         problems = sum(c[k] for k in problem_keys) + deep_problems
         backed_up = max(0, c["urls"] - sum(c[k] for k in not_present))  # recorded URLs found present
         out.append({"username": name, "problems": problems, "deep_problems": deep_problems, "backed_up": backed_up, **dict(c)})
-    out.sort(key=lambda r: (-r["problems"], r["username"]))
+    out.sort(key=lambda r: (-int(r["problems"]), str(r["username"])))
     return out
 
 
@@ -192,10 +192,10 @@ def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) ->
     file is fetched for inspection (which of the two is right is for a person to say)."""
     if deep is None:
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     if deep.counts["decrypt_failed"]:
-        tweets = len({f.tweet_id for f in deep.findings if f.category == "decrypt_failed" and f.tweet_id})
-        out.append({"kind": "deep_decrypt_failed", "tool": "repair", "files": deep.counts["decrypt_failed"], "tweets": tweets, "commands": [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")]})
+        n_tweets = len({f.tweet_id for f in deep.findings if f.category == "decrypt_failed" and f.tweet_id})
+        out.append({"kind": "deep_decrypt_failed", "tool": "repair", "files": deep.counts["decrypt_failed"], "tweets": n_tweets, "commands": [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")]})
     groups = {
         "local_missing": ("restore", str(cfg.media_root)),
         "differs": ("restore", str(Path(cfg.data_dir) / "restore-check")),

@@ -128,9 +128,7 @@ class MediaServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = bound_port(site)
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -271,3 +269,11 @@ class MediaServerHandle:
 def start_media_server(root: Path, host: str = "127.0.0.1", port: int = 0) -> MediaServerHandle:
     """Start a media server for `root` in a background thread; stop it with `.stop()`."""
     return MediaServerHandle(MediaServer(root, host, port)).start()
+
+
+def bound_port(site: web.TCPSite) -> int:
+    """The port the OS gave a site started on port 0 (aiohttp keeps its server private)."""
+    server = getattr(site, "_server", None)
+    sockets = getattr(server, "sockets", None)
+    assert sockets, "the site is not listening"
+    return int(sockets[0].getsockname()[1])

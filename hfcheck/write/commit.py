@@ -408,7 +408,7 @@ class Committer:
         if not done:
             # The thread cannot be stopped; keep it referenced and let it finish on its own.
             self._abandoned.add(fut)
-            fut.add_done_callback(lambda f: (self._abandoned.discard(f), f.cancelled() or f.exception()))
+            fut.add_done_callback(self._forget_abandoned)
             return _Outcome("transient", reason=f"commit timed out after {self.policy.commit_timeout_s:.0f}s")
         try:
             oid, unchanged = fut.result()
@@ -459,6 +459,12 @@ class Committer:
         if self.cfg.token:
             text = text.replace(self.cfg.token, "***")
         return " ".join(text.split())[:300]
+
+    def _forget_abandoned(self, fut: asyncio.Future[Any]) -> None:
+        """An abandoned commit thread ended: drop it and read its outcome (never "never retrieved")."""
+        self._abandoned.discard(fut)
+        if not fut.cancelled():
+            fut.exception()
 
     async def _split_landed(self, repo_id: str, chunk: list[Staged]) -> tuple[str | None, list[Staged], list[Staged]]:
         """(head commit, landed, rest): a file landed when the remote content equals ours.

@@ -75,7 +75,7 @@ def kind(name: str) -> Callable[[Handler], Handler]:
     """Tag a handler with its endpoint kind (stats, rate-limit bucket, fault exemptions)."""
 
     def deco(fn: Handler) -> Handler:
-        fn.kind = name  # type: ignore[attr-defined]
+        fn.kind = name  # type: ignore[attr-defined]  # a tag read back with getattr(handler, "kind")
         return fn
 
     return deco

@@ -236,8 +236,9 @@ def _fetch_entry(first: Chunk, last: Chunk, url: str) -> dict:
             "url_range": {"start": first.offset, "end": last.offset + last.length - 1}}
 
 
-def _file(row: tuple) -> XetFile:
-    return XetFile(row[0], row[1], int(row[2]), [tuple(t) for t in json.loads(row[3])])  # type: ignore[misc]
+def _file(row: tuple[str, str, int, str]) -> XetFile:
+    terms = [(str(x), int(a), int(b), int(n)) for x, a, b, n in json.loads(row[3])]
+    return XetFile(row[0], row[1], int(row[2]), terms)
 
 
 __all__ = ["Chunk", "XetCAS", "XetFile", "check_hex"]

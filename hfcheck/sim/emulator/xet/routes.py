@@ -205,8 +205,9 @@ async def start_bridge(app: web.Application, host: str) -> None:
     """Serve the bridge host on its own port (same interface as the Hub)."""
     state = app[XET]
     bridge = web.Application(middlewares=[hub.hub_middleware])
-    for key in (hub.STORE, hub.OPTIONS, hub.FAULTS):
-        bridge[key] = app[key]  # type: ignore[index]
+    bridge[hub.STORE] = app[hub.STORE]
+    bridge[hub.OPTIONS] = app[hub.OPTIONS]
+    bridge[hub.FAULTS] = app[hub.FAULTS]
     bridge[XET] = state
     bridge.on_response_prepare.append(hub._add_extra_headers)
     bridge.router.add_get("/files/{oid}", bridge_file)
