@@ -1,10 +1,42 @@
-"""Exit codes and the exceptions that map to them.
+"""Exit codes, and every exception hfcheck raises (as httpx keeps its own in one module).
 
 Expected failures raise a `HfcheckError` subclass; the CLI prints its message on one line
-(never a traceback) and exits with its code. Messages never contain tokens or keys.
+(never a traceback) and exits with its code. Messages never contain tokens or keys. The other
+exceptions are signals between parts of a run: each is caught and turned into a finding, an
+outcome or a retry by the part that called, and never reaches the user as a traceback.
+
+    HfcheckError                 one line for the user, and `exit_code`
+    ├── ConfigError              2  a missing or invalid setting
+    ├── InputError               2  a bad input file (config, key, progress file, database)
+    │   ├── FileTooLarge         2  above a one-shot codec's size limit
+    │   └── InvalidName          2  a plaintext name that cannot be encrypted
+    ├── IncompleteError          3  the run stopped before the end (progress saved)
+    └── CryptoError              1  does not decrypt: wrong key, tampered, truncated, foreign
+        └── OneWayNames             the codec's names cannot be decrypted
+    ValueError
+    ├── UnsafePath                  a database value that would escape its root
+    └── MalformedURL                a recorded URL that is not a resolve URL we can check
+    Exception
+    ├── TransientError              worth retrying: 5xx, reset, timeout
+    ├── RateLimited                 a 429, with the server's wait
+    ├── GaveUp                      the retry budget is spent
+    ├── Unverifiable                retries exhausted or an answer we cannot read: "unverified"
+    └── FetchFailed                 a final answer for one file (missing, no access, ...)
+    OSError
+    └── BlockedAddress              a media host that resolves to a private address only
+    RuntimeError
+    └── CommitterStopped            the committer ended; no more files are accepted
+
+Private control-flow exceptions of one function (`net.fetch._Restart`) stay in their module,
+and the emulator (`sim/`), a separate program, keeps its own.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hfcheck.net.outcome import HubOutcome
 
 EXIT_OK = 0  # everything checked and present / done
 EXIT_PROBLEMS = 1  # the run completed and found (or left) problems
@@ -40,3 +72,64 @@ class CryptoError(HfcheckError):
     """Decryption or authentication failed: wrong key, tampered, truncated or foreign file."""
 
     exit_code = EXIT_PROBLEMS
+
+
+class OneWayNames(CryptoError):
+    """The codec's names cannot be decrypted: find the local file by tweet id and media index."""
+
+
+class FileTooLarge(InputError):
+    """A file above a one-shot codec's size limit (it would be held in memory several times)."""
+
+
+class InvalidName(InputError, ValueError):
+    """A plaintext name or parent that cannot be encrypted (empty, `..`, `/`, too long)."""
+
+
+class UnsafePath(ValueError):
+    """A value from the database that would escape its root or is not a valid path part."""
+
+
+class MalformedURL(ValueError):
+    """A recorded backup URL that is not a Hub resolve URL we can check."""
+
+
+class TransientError(Exception):
+    """A failure worth retrying (5xx, reset, timeout); `status` is None for network errors."""
+
+    def __init__(self, detail: str, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class RateLimited(Exception):
+    """A 429; `retry_after` is the server's word on how long to wait (seconds)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
+class GaveUp(Exception):
+    """The policy's budget is spent; the message says why (never a URL or a token)."""
+
+
+class Unverifiable(Exception):
+    """Retries exhausted (or an answer we cannot interpret): the item stays unverified."""
+
+
+class FetchFailed(Exception):
+    """A final answer for one file (not retried): `outcome` says which (missing, no access...)."""
+
+    def __init__(self, outcome: HubOutcome, detail: str) -> None:
+        super().__init__(detail)
+        self.outcome = outcome
+        self.detail = detail
+
+
+class BlockedAddress(OSError):
+    """A host name resolved only to private/loopback/link-local addresses."""
+
+
+class CommitterStopped(RuntimeError):
+    """The committer task ended (closed, or a callback raised): no more items are accepted."""

@@ -19,11 +19,11 @@ from huggingface_hub import HfApi
 
 from hfcheck.config import Config
 from hfcheck.db.state import StateDB
-from hfcheck.errors import IncompleteError
+from hfcheck.errors import CommitterStopped, IncompleteError
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.sim.emulator.faults import XET_KINDS
 from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
-from hfcheck.write.commit import BatchPolicy, Committer, CommitterStopped, Staged
+from hfcheck.write.commit import BatchPolicy, Committer, Staged
 from hfcheck.write.placement import RepoPlacement
 
 TOKEN = "tok-alice-secret"

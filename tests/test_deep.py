@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from hfcheck.commands.options import add_deep_options
 from hfcheck.crypto import load_key
 from hfcheck.db.state import StateDB
-from hfcheck.errors import ConfigError
-from hfcheck.model.paths import BackupURL, MalformedURL, local_path_for
+from hfcheck.errors import ConfigError, MalformedURL
+from hfcheck.model.paths import BackupURL, local_path_for
 from hfcheck.net.hub import HubClient
 from hfcheck.readback.deep import deep_check
 from hfcheck.readback.recorded import compare_recorded

@@ -12,10 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hfcheck.config import Config, Limits
-from hfcheck.net.hub import HubClient, Unverifiable, token_allowed
+from hfcheck.errors import GaveUp, RateLimited, TransientError, Unverifiable
+from hfcheck.net.hub import HubClient, token_allowed
 from hfcheck.net.outcome import HubOutcome, classify
 from hfcheck.net.ratelimit import hub_buckets
-from hfcheck.net.retry import GaveUp, RateLimited, RetryPolicy, TransientError, retry_after_seconds
+from hfcheck.net.retry import RetryPolicy, retry_after_seconds
 
 # --- the token rule ----------------------------------------------------------------------
 

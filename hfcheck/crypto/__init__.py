@@ -12,7 +12,7 @@
 docs/encryption.md describes the formats and the plug-in interface.
 """
 
-from hfcheck.crypto.codec import HEAD_BYTES, Codec, CodecBase, FileTooLarge, NameCodec, OneShotCodec, OneWayNames
+from hfcheck.crypto.codec import HEAD_BYTES, Codec, CodecBase, NameCodec, OneShotCodec
 from hfcheck.crypto.fernet import FernetCodec
 from hfcheck.crypto.keys import (
     FILE_INFO,
@@ -26,7 +26,7 @@ from hfcheck.crypto.keys import (
     load_key,
     read_key_file,
 )
-from hfcheck.crypto.names import MAX_NAME_BYTES, InvalidName
+from hfcheck.crypto.names import MAX_NAME_BYTES
 from hfcheck.crypto.registry import Codecs, load_codec, load_codecs
 from hfcheck.crypto.stream import (
     CHUNK_SIZE,
@@ -43,7 +43,7 @@ from hfcheck.crypto.stream import (
     plaintext_size,
 )
 from hfcheck.crypto.v1 import HfcheckV1Codec
-from hfcheck.errors import CryptoError
+from hfcheck.errors import CryptoError, FileTooLarge, InvalidName, OneWayNames
 
 __all__ = [
     "CHUNK_SIZE",

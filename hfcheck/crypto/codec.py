@@ -17,17 +17,11 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from hfcheck.atomic import write_stream_atomic
 from hfcheck.crypto.stream import EncryptResult, check_distinct, write_all
-from hfcheck.errors import CryptoError, InputError
+from hfcheck.errors import CryptoError, FileTooLarge, OneWayNames
 
 HEAD_BYTES = 64  # `recognises` is given the first 64 bytes of a file (all of a shorter one)
 
 
-class OneWayNames(CryptoError):
-    """The codec's names cannot be decrypted: find the local file by tweet id and media index."""
-
-
-class FileTooLarge(InputError):
-    """A file above a one-shot codec's size limit (it would be held in memory several times)."""
 
 
 @runtime_checkable

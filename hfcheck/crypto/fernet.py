@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.hmac import HMAC
 
 from hfcheck.crypto.codec import OneShotCodec
 from hfcheck.crypto.keys import KEY_SIZE, _hkdf
-from hfcheck.crypto.names import MAX_ENCRYPTED_NAME, InvalidName, check_name, check_parent
-from hfcheck.errors import CryptoError
+from hfcheck.crypto.names import MAX_ENCRYPTED_NAME, check_name, check_parent
+from hfcheck.errors import CryptoError, InvalidName
 
 SCHEME = "fernet"
 VERSION = 0x80

@@ -13,16 +13,13 @@ import unicodedata
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from hfcheck.errors import CryptoError, InputError
+from hfcheck.errors import CryptoError, InvalidName
 
 TAG_SIZE = 16
 MAX_NAME_BYTES = 143  # ceil(8 * (16 + 143) / 5) == 255 characters
 MAX_ENCRYPTED_NAME = 255  # the usual limit of one path component
 _B32_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
 
-
-class InvalidName(InputError, ValueError):
-    """A plaintext name or parent that cannot be encrypted (empty, `..`, `/`, too long)."""
 
 
 def check_name(name: str) -> str:

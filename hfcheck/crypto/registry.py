@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfcheck.config import BUILTIN_SCHEMES
-from hfcheck.crypto.codec import HEAD_BYTES, Codec, OneWayNames
+from hfcheck.crypto.codec import HEAD_BYTES, Codec
 from hfcheck.crypto.fernet import FernetCodec
 from hfcheck.crypto.keys import ArchiveKey, configured_key_file, decode_key, read_key_file
 from hfcheck.crypto.plugin import load_plugin
 from hfcheck.crypto.v1 import HfcheckV1Codec
-from hfcheck.errors import ConfigError, CryptoError, InputError
+from hfcheck.errors import ConfigError, CryptoError, InputError, OneWayNames
 
 if TYPE_CHECKING:
     from hfcheck.config import Config

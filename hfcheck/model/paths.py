@@ -18,6 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
+from hfcheck.errors import MalformedURL, UnsafePath
+
 if TYPE_CHECKING:
     from hfcheck.crypto import NameCodec
 
@@ -30,12 +32,6 @@ IMAGE_EXTS = frozenset({"jpg", "jpeg", "png", "webp", "gif"})
 VIDEO_EXTS = frozenset({"mp4", "mov", "webm"})
 
 
-class UnsafePath(ValueError):
-    """A value from the database that would escape its root or is not a valid path part."""
-
-
-class MalformedURL(ValueError):
-    """A recorded backup URL that is not a Hub resolve URL we can check."""
 
 
 class Media(enum.Enum):

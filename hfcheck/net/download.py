@@ -37,8 +37,9 @@ from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from hfcheck.atomic import fsync_dir
-from hfcheck.model.paths import UnsafePath, confine
-from hfcheck.net.retry import GaveUp, RateLimited, RetryPolicy, TransientError, retry_after_seconds
+from hfcheck.errors import BlockedAddress, GaveUp, RateLimited, TransientError, UnsafePath
+from hfcheck.model.paths import confine
+from hfcheck.net.retry import RetryPolicy, retry_after_seconds
 
 Status = Literal["ok", "exists", "gone", "rejected", "failed"]
 
@@ -178,9 +179,6 @@ def url_problem(url: str | URL, allowed: AllowList) -> str | None:
 
 # --- resolver guard ----------------------------------------------------------------------
 
-
-class BlockedAddress(OSError):
-    """A host name resolved only to private/loopback/link-local addresses."""
 
 
 class _GuardedResolver(AbstractResolver):

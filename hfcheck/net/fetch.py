@@ -21,10 +21,10 @@ from pathlib import Path
 import aiohttp
 from yarl import URL
 
+from hfcheck.errors import FetchFailed, TransientError
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.hub import HubClient
 from hfcheck.net.outcome import HubOutcome
-from hfcheck.net.retry import TransientError
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
@@ -33,14 +33,6 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
-
-class FetchFailed(Exception):
-    """A final answer for one file (not retried): `outcome` says which (missing, no access...)."""
-
-    def __init__(self, outcome: HubOutcome, detail: str) -> None:
-        super().__init__(detail)
-        self.outcome = outcome
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ from yarl import URL
 
 from hfcheck import __version__
 from hfcheck.config import Config
+from hfcheck.errors import GaveUp, RateLimited, TransientError, Unverifiable
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.outcome import HubOutcome, Mapped, classify
 from hfcheck.net.ratelimit import Bucket, run_buckets
-from hfcheck.net.retry import GaveUp, RateLimited, RetryPolicy, TransientError
+from hfcheck.net.retry import RetryPolicy
 
 T = TypeVar("T")
 
@@ -49,9 +50,6 @@ class Answer:
     headers: Mapping[str, str]
     detail: str = ""
 
-
-class Unverifiable(Exception):
-    """Retries exhausted (or an answer we cannot interpret): the item stays unverified."""
 
 
 Origin = tuple[str, str, int | None]

@@ -25,30 +25,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from hfcheck.errors import GaveUp, RateLimited, TransientError
+
 T = TypeVar("T")
 
 TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
 _RATELIMIT_T = re.compile(r"(?:^|;)\s*t=(\d+)")
 
 
-class TransientError(Exception):
-    """A failure worth retrying (5xx, reset, timeout); `status` is None for network errors."""
 
-    def __init__(self, detail: str, status: int | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-
-
-class RateLimited(Exception):
-    """A 429; `retry_after` is the server's word on how long to wait (seconds)."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited, retry after {retry_after:.0f}s")
-        self.retry_after = retry_after
-
-
-class GaveUp(Exception):
-    """The policy's budget is spent; the message says why (never a URL or a token)."""
 
 
 def retry_after_seconds(headers: Mapping[str, str], default: float = 1.0, *, now: float | None = None) -> float:

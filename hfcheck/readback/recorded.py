@@ -13,7 +13,8 @@ from typing import Any
 
 from hfcheck.config import Config
 from hfcheck.db.state import StateDB, UploadRecord
-from hfcheck.net.hub import HubClient, Unverifiable
+from hfcheck.errors import Unverifiable
+from hfcheck.net.hub import HubClient
 from hfcheck.readback.deep_result import MAX_LISTED_PROBLEMS, DeepFinding, RecordedComparison
 
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from hfcheck.db.archive import Archive, TweetRow
-from hfcheck.errors import ConfigError
-from hfcheck.model.paths import TWEET_ID_RE, UnsafePath, check_username
+from hfcheck.errors import ConfigError, UnsafePath
+from hfcheck.model.paths import TWEET_ID_RE, check_username
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from hfcheck.crypto import HEADER_SIZE, ArchiveKey, Decryptor, decrypt_file
-from hfcheck.errors import CryptoError
-from hfcheck.model.paths import BackupURL, PathKind, UnsafePath, confine, local_path_for
-from hfcheck.net.fetch import READ_CHUNK, Fetched, FetchFailed, discard_part, download
-from hfcheck.net.hub import HubClient, Unverifiable
+from hfcheck.errors import CryptoError, FetchFailed, UnsafePath, Unverifiable
+from hfcheck.model.paths import BackupURL, PathKind, confine, local_path_for
+from hfcheck.net.fetch import READ_CHUNK, Fetched, discard_part, download
+from hfcheck.net.hub import HubClient
 from hfcheck.net.outcome import HubOutcome
 from hfcheck.verify.checkers import UrlTask
 

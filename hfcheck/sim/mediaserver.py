@@ -28,7 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
-from hfcheck.model.paths import UnsafePath, check_component
+from hfcheck.errors import UnsafePath
+from hfcheck.model.paths import check_component
 
 KINDS = frozenset({"status", "truncate", "html", "redirect", "latency"})
 CONTROL = "/_control"

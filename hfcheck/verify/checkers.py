@@ -13,8 +13,9 @@ from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 
+from hfcheck.errors import Unverifiable
 from hfcheck.model.paths import BackupURL, PathKind
-from hfcheck.net.hub import Access, HubClient, Unverifiable, classify_access
+from hfcheck.net.hub import Access, HubClient, classify_access
 from hfcheck.verify.findings import Category, Finding
 
 # The Hub's API bucket is 5x scarcer than the resolvers bucket (free plan: 1,000 vs 5,000 per

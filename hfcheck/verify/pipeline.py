@@ -19,8 +19,8 @@ from tqdm import tqdm
 from hfcheck.config import Config
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.gaps import GapSummary, find_gaps
-from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
-from hfcheck.model.paths import BackupURL, MalformedURL
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, MalformedURL
+from hfcheck.model.paths import BackupURL
 from hfcheck.net.hub import HubClient
 from hfcheck.pool import Put, run_pool
 from hfcheck.verify.checkers import Checker, UrlTask

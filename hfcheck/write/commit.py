@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from aiolimiter import AsyncLimiter
 
 from hfcheck.db.state import StateDB
+from hfcheck.errors import CommitterStopped
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.net.outcome import HubOutcome, classify_exception
 from hfcheck.net.ratelimit import Bucket, run_buckets
@@ -116,9 +117,6 @@ class CommitStats:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-class CommitterStopped(RuntimeError):
-    """The committer task ended (closed, or a callback raised): no more items are accepted."""
 
 
 @dataclass
