@@ -55,6 +55,26 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class WatchSettings:
+    """`[watch]`: the service's pace (docs/watch.md)."""
+
+    interval: float = 60.0  # seconds between polls of the archive
+    audit_every: float = 86400.0  # seconds between scheduled audits; 0 = never
+    rescan_every: int = 10  # full gap rescan every N polls (keyset polls in between)
+    metrics_port: int = 0  # 0 = no metrics endpoint
+    stop_grace: float = 120.0  # on SIGTERM, seconds the commit in flight may take before it is abandoned
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """`[notify]`: where alerts go. Both URLs are secrets (a webhook URL is its own credential)."""
+
+    webhook_url: str | None = field(default=None, repr=False)
+    ping_url: str | None = field(default=None, repr=False)
+    failure_after: float = 3600.0  # alert when backups keep failing this long
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a run needs to know. Paths are resolved against the working directory."""
 
@@ -79,6 +99,8 @@ class Config:
     twitter_fixtures: Path | None = None  # demo/tests: answer X's GraphQL from canned JSON
     max_files_per_repo: int = 100_000
     max_files_per_folder: int = 10_000
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     def require(self, *names: str) -> None:
         """Fail with one line naming the first required setting that is not set."""
@@ -126,6 +148,33 @@ def _pos_float(v: Any) -> float:
     return float(v)
 
 
+def _port(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 65535:
+        raise ValueError("expected a port number (0 = off)")
+    return v
+
+
+def _http_url(v: Any) -> str:
+    if not isinstance(v, str) or not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
+        raise ValueError("expected an http(s) URL")  # the value itself is a secret: never echoed
+    return v
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(v: Any) -> float:
+    """Seconds from `90`, `"90s"`, `"15m"`, `"24h"`, `"7d"`; `0`/`"0"` means off."""
+    if isinstance(v, bool):
+        raise ValueError("expected a duration such as 24h, 15m, 90s or 0")
+    if isinstance(v, (int, float)) and v >= 0:
+        return float(v)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", v) if isinstance(v, str) else None
+    if not m:
+        raise ValueError("expected a duration such as 24h, 15m, 90s or 0")
+    return float(m.group(1)) * DURATION_UNITS[m.group(2) or "s"]
+
+
 def parse_scheme(v: Any) -> str:
     if not isinstance(v, str) or not (v in BUILTIN_SCHEMES or PLUGIN_SCHEME_RE.fullmatch(v)):
         raise ValueError(f"expected {' | '.join(repr(s) for s in BUILTIN_SCHEMES)} | 'python:package.module:attr', not {v!r}")
@@ -168,6 +217,14 @@ KEYS: dict[str, tuple[str, Any]] = {
     "download.allowed_hosts": ("allowed_hosts", _str_list),
     "twitter.accounts_db": ("twscrape_accounts_db", _path),
     "twitter.fixtures": ("twitter_fixtures", _path),
+    "watch.interval": ("watch.interval", _pos_float),
+    "watch.audit_every": ("watch.audit_every", parse_duration),
+    "watch.rescan_every": ("watch.rescan_every", _pos_int),
+    "watch.metrics_port": ("watch.metrics_port", _port),
+    "watch.stop_grace": ("watch.stop_grace", _pos_float),
+    "notify.webhook_url": ("notify.webhook_url", _http_url),
+    "notify.ping_url": ("notify.ping_url", _http_url),
+    "notify.failure_after": ("notify.failure_after", _pos_float),
 }
 
 
@@ -272,7 +329,7 @@ def load_config(
 
 
 def _build(values: dict[str, Any]) -> Config:
-    nested: dict[str, dict[str, Any]] = {"columns": {}, "limits": {}}
+    nested: dict[str, dict[str, Any]] = {"columns": {}, "limits": {}, "watch": {}, "notify": {}}
     flat: dict[str, Any] = {}
     for name, value in values.items():
         head, _, tail = name.partition(".")
@@ -283,6 +340,8 @@ def _build(values: dict[str, Any]) -> Config:
     cfg = Config(
         columns=dataclasses.replace(Columns(), **nested["columns"]),
         limits=dataclasses.replace(Limits(), **nested["limits"]),
+        watch=dataclasses.replace(WatchSettings(), **nested["watch"]),
+        notify=dataclasses.replace(NotifySettings(), **nested["notify"]),
         **flat,
     )
     _validate(cfg)

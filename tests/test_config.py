@@ -86,6 +86,25 @@ def test_a_data_dir_that_cannot_be_created_is_one_line_exit_2(tmp_path: Path) ->
 def test_example_config_is_valid() -> None:
     cfg = load_config(Path(__file__).parent.parent / "hfcheck.example.toml", {}, env={})
     assert cfg.repos == ("your-name/media-backup",) and cfg.limits.api_per_window is None
+    assert (cfg.watch.interval, cfg.watch.audit_every, cfg.watch.rescan_every, cfg.watch.metrics_port) == (60, 86400, 10, 0)
+    assert (cfg.notify.webhook_url, cfg.notify.ping_url, cfg.notify.failure_after) == (None, None, 3600)
+
+
+def test_watch_and_notify_settings_keep_their_urls_secret() -> None:
+    from hfcheck.config import parse_duration, parse_set_flags
+
+    hook, ping = "https://hooks.example/services/T0/B0/SECRETHOOK", "https://hc.example/ping/SECRETUUID"
+    values = parse_set_flags([f"notify.webhook_url={hook}", f"notify.ping_url={ping}", "watch.audit_every=15m", "watch.metrics_port=9464"])
+    cfg = load_config(None, values, env={})
+    assert (cfg.notify.webhook_url, cfg.notify.ping_url, cfg.watch.audit_every, cfg.watch.metrics_port) == (hook, ping, 900, 9464)
+    assert "SECRETHOOK" not in repr(cfg) and "SECRETUUID" not in repr(cfg)
+    with pytest.raises(ConfigError) as bad:
+        parse_set_flags(["notify.webhook_url=ftp://SECRETHOOK"])
+    assert "SECRETHOOK" not in str(bad.value) and "notify.webhook_url" in str(bad.value)
+    assert [parse_duration(v) for v in ("24h", "90", 90, "1.5m", "2d", "0")] == [86400, 90, 90, 90, 172800, 0]
+    for bad_value in ("soon", "-1h", True, "1w"):
+        with pytest.raises(ValueError):
+            parse_duration(bad_value)
 
 
 def test_every_key_has_a_flag() -> None:
