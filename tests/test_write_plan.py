@@ -170,6 +170,16 @@ def test_a_path_already_placed_stays_where_it_is() -> None:
     assert p.place("encrypted_videos/u/w") == "o/a" and p.place("encrypted_videos/u/w") == "o/a"
 
 
+def test_a_placed_path_exists_only_once_confirmed() -> None:
+    """A service retrying a tweet whose commit failed must upload its files again, not take
+    them for uploaded because they were placed before."""
+    p = placement(("o/a", "o/b"), per_repo=10)
+    assert p.place("encrypted_images/u/x") == "o/a" and p.find_existing("encrypted_images/u/x") is None
+    assert p.place("encrypted_images/u/x") == "o/a" and p.file_count("o/a") == 1  # same repo, counted once
+    p.add_existing("o/a", ["encrypted_images/u/x"])  # the commit landed
+    assert p.find_existing("encrypted_images/u/x") == "o/a" and p.file_count("o/a") == 1
+
+
 # -- the per-tweet lines ---------------------------------------------------------------------------
 
 def _plan() -> TweetPlan:

@@ -8,6 +8,9 @@ the repo and in its folder), so users only ever add a repo name to `hub.repos` w
 Counts come from one recursive listing per repo (streamed, counted, not kept as a list), plus
 every file this run has placed since. A path that already exists in some repo stays there
 (`find_existing`), so a re-upload replaces the file in place rather than duplicating it.
+A path placed but not yet confirmed (its commit may fail) keeps its repo but does not count as
+existing until `add_existing` confirms it: a long-running service that retries a failed tweet
+must not take a file for uploaded because it was once placed.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class RepoPlacement:
         self._counts = {r: _RepoCounts() for r in self.repos}
         # path -> index of its repo; ~100 bytes a path, so track_paths=False for huge archives
         self._where: dict[str, int] | None = {} if track_paths else None
+        self._unconfirmed: set[str] = set()  # placed this run, not (yet) known to be in the repo
 
     @classmethod
     async def load(cls, cfg: Config, api: HfApi | None = None, *, track_paths: bool = True) -> RepoPlacement:
@@ -95,6 +99,7 @@ class RepoPlacement:
         for path in paths:
             if self._where is not None:
                 if path in self._where:
+                    self._unconfirmed.discard(path)
                     continue
                 self._where[path] = idx
             self._add_folder(repo_id, _parent(path))
@@ -127,8 +132,8 @@ class RepoPlacement:
 
     # -- choosing ---------------------------------------------------------------------------
     def find_existing(self, path: str) -> str | None:
-        """The repo that already holds `path` (listed or placed this run), if tracked."""
-        if self._where is None:
+        """The repo that already holds `path` (listed, or placed and confirmed), if tracked."""
+        if self._where is None or path in self._unconfirmed:
             return None
         idx = self._where.get(path)
         return None if idx is None else self.repos[idx]
@@ -153,12 +158,12 @@ class RepoPlacement:
 
     def place(self, path: str) -> str:
         """The repo for `path`: where it already is, else `choose` its folder and remember it."""
-        existing = self.find_existing(path)
-        if existing is not None:
-            return existing
+        if self._where is not None and path in self._where:
+            return self.repos[self._where[path]]
         repo_id = self.choose(_parent(path))
         if self._where is not None:
             self._where[path] = self.repos.index(repo_id)
+            self._unconfirmed.add(path)
         return repo_id
 
     def file_count(self, repo_id: str) -> int:

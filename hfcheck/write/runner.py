@@ -15,8 +15,9 @@ Downloads overlap each other and the uploads because tweets are prepared in para
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,9 +31,12 @@ from hfcheck.model.paths import confine
 from hfcheck.net.download import Downloader, DownloadResult
 from hfcheck.pool import Put, run_pool
 from hfcheck.report.catalog import msg
+from hfcheck.write.commit import Committer
 from hfcheck.write.lines import TweetLines
 from hfcheck.write.plan import TweetPlan, to_job
-from hfcheck.write.upload import TweetUploader
+from hfcheck.write.upload import TweetJob, TweetUploader
+
+OnTweet = Callable[[TweetPlan, str | None], Awaitable[None] | None]
 
 
 class TweetWriter(Protocol):
@@ -58,6 +62,10 @@ class WriteOptions:
     concurrency: int = 4
     echo: Callable[[str], None] = print
     progress_bar: bool = False
+    # For a caller that lives longer than one batch of tweets (`watch`): the committer once it
+    # runs (its live stats), and each tweet's end (None: backed up; else the reason it failed).
+    on_committer: Callable[[Committer], None] | None = None
+    on_tweet: OnTweet | None = None
 
 
 async def write_tweets(cfg: Config, archive: Archive, key: ArchiveKey, writer: TweetWriter, summary: RunSummary, opts: WriteOptions) -> None:
@@ -74,8 +82,21 @@ async def write_tweets(cfg: Config, archive: Archive, key: ArchiveKey, writer: T
     async with contextlib.AsyncExitStack() as stack:
         dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=root, rate_per_host=cfg.limits.downloads_per_second_per_host))
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
+
+        async def tweet_ended(plan: TweetPlan, reason: str | None) -> None:
+            summary.commits = up.committer.stats.commits  # live, for a caller that reads it while running
+            summary.bytes_uploaded = up.committer.stats.bytes_uploaded
+            if opts.on_tweet is not None and asyncio.iscoroutine(result := opts.on_tweet(plan, reason)):
+                await result
+
+        async def done(job: TweetJob) -> None:
+            lines.done(job)
+            await tweet_ended(job.info["plan"], job.failed)
+
         up = await stack.enter_async_context(
-            TweetUploader(cfg, archive, key, state, source=writer.source, concurrency=opts.concurrency, on_done=lines.done))
+            TweetUploader(cfg, archive, key, state, source=writer.source, concurrency=opts.concurrency, on_done=done))
+        if opts.on_committer is not None:
+            opts.on_committer(up.committer)
 
         async def produce(put: Put[tuple[int, TweetPlan]]) -> None:
             async for item in numbered(writer.tweets()):
@@ -92,7 +113,9 @@ async def write_tweets(cfg: Config, archive: Archive, key: ArchiveKey, writer: T
             if not plan.errors:
                 _count_downloads(summary, await ensure_local(root, plan, dl))
             if plan.errors:
-                lines.fail(i, plan, [e.render(cfg.lang) for e in plan.errors])
+                reasons = [e.render(cfg.lang) for e in plan.errors]
+                lines.fail(i, plan, reasons)
+                await tweet_ended(plan, "; ".join(reasons))
                 return
             assert plan.row is not None
             await up.submit(to_job(plan, plan.row, root, i))
