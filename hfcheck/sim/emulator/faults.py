@@ -55,6 +55,7 @@ class FaultConfig:
     exempt: list[str] = field(default_factory=lambda: list(DEFAULT_EXEMPT))
     seed: int | None = None
     lose_commit_answers: int = 0  # the next N commits are applied, then answered by a reset
+    latency_kinds: list[str] = field(default_factory=list)  # latency for these kinds only (empty: every kind)
 
 
 @dataclass
@@ -96,6 +97,12 @@ class Faults:
         if not isinstance(exempt, list) or not all(isinstance(k, str) for k in exempt):
             raise ValueError("exempt must be a list of endpoint kinds")
         merged["exempt"] = exempt
+        slow = merged["latency_kinds"]
+        if isinstance(slow, str):
+            slow = [k for k in slow.split(",") if k]
+        if not isinstance(slow, list) or not all(isinstance(k, str) for k in slow):
+            raise ValueError("latency_kinds must be a list of endpoint kinds")
+        merged["latency_kinds"] = slow
         merged["lose_commit_answers"] = int(_number("lose_commit_answers", merged["lose_commit_answers"], 0, None))
         if merged["seed"] is not None and not isinstance(merged["seed"], int):
             raise ValueError("seed must be an integer or null")
@@ -141,9 +148,9 @@ class Faults:
             self._epoch = time.time()
 
     # -- per-request decisions -------------------------------------------------------------
-    def delay_s(self) -> float:
+    def delay_s(self, kind: str = "") -> float:
         c = self.config
-        if c.latency_ms <= 0 and c.jitter_ms <= 0:
+        if (c.latency_ms <= 0 and c.jitter_ms <= 0) or (c.latency_kinds and kind not in c.latency_kinds):
             return 0.0
         with self._lock:
             jitter = self._rng.uniform(0, c.jitter_ms) if c.jitter_ms > 0 else 0.0
@@ -207,6 +214,20 @@ class Faults:
             self._statuses[str(status)] += 1
             self._by_kind[kind][str(status)] += 1
 
+    def begin(self, kind: str) -> None:
+        """A request of `kind` is being handled (`in_flight`: a test can act during a commit)."""
+        with self._lock:
+            self._in_flight[kind] += 1
+
+    def end(self, kind: str) -> None:
+        with self._lock:
+            self._in_flight[kind] -= 1
+
+    def note_committed(self, paths: list[str]) -> None:
+        """Paths a commit over HTTP added or replaced: a file uploaded twice shows as 2."""
+        with self._lock:
+            self._committed_paths.update(paths)
+
     def note_fault(self, name: str) -> None:
         with self._lock:
             self._faults[name] += 1
@@ -219,6 +240,8 @@ class Faults:
                 "statuses": dict(self._statuses),
                 "by_kind": {k: dict(v) for k, v in self._by_kind.items()},
                 "faults": dict(self._faults),
+                "in_flight": {k: n for k, n in self._in_flight.items() if n},
+                "committed_paths": dict(self._committed_paths),
                 "since": self._since,
             }
 
@@ -228,6 +251,9 @@ class Faults:
             self._statuses: Counter[str] = Counter()
             self._by_kind: defaultdict[str, Counter[str]] = defaultdict(Counter)
             self._faults: Counter[str] = Counter()
+            self._committed_paths: Counter[str] = Counter()
+            if not hasattr(self, "_in_flight"):  # requests in flight outlive a stats reset
+                self._in_flight: Counter[str] = Counter()
             self._since = time.time()
 
 

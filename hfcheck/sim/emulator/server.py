@@ -389,6 +389,7 @@ async def commit(request: web.Request) -> web.Response:
         raise HubError(f"Can only commit to branch {MAIN}", status=400)
     lines = [json.loads(line) for line in (await request.read()).splitlines() if line.strip()]
     oid = await asyncio.to_thread(_apply_ndjson, request.app[STORE], repo, lines)
+    request.app[FAULTS].note_committed([str(i["value"]["path"]) for i in lines if i.get("key") in ("file", "lfsFile")])
     url = f"{base_url(request)}/datasets/{repo.repo_id}/commit/{oid}"
     return web.json_response({"commitOid": oid, "commitUrl": url, "success": True, "hookOutput": "", "pullRequestUrl": None})
 
@@ -607,7 +608,15 @@ async def hub_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             return error_response(err)
     faults = request.app[FAULTS]
     k = request_kind(request)
-    delay = faults.delay_s()
+    faults.begin(k)
+    try:
+        return await _handle(request, handler, faults, k)
+    finally:
+        faults.end(k)
+
+
+async def _handle(request: web.Request, handler: Handler, faults: Faults, k: str) -> web.StreamResponse:
+    delay = faults.delay_s(k)
     if delay:
         await asyncio.sleep(delay)
     early = _injected_fault(request, faults, k)
