@@ -108,3 +108,101 @@ def tree_hash(root: Path) -> str:
         if p.is_file():
             h.update(str(p.relative_to(root)).encode() + p.read_bytes())
     return h.hexdigest()
+
+
+# -- `watch`: an empty archive that a scraper process fills while the service runs ----------------
+
+@dataclass
+class WatchWorld:
+    """An archive in the demo's schema, empty at first, its Hub (emulator thread) and media server."""
+
+    root: Path
+    hub: EmulatorThread
+    media: MediaServerHandle
+
+    @property
+    def db(self) -> Path:
+        return self.root / "archive.db"
+
+    def env(self) -> dict[str, str]:
+        import os
+
+        return {**os.environ, "HF_ENDPOINT": self.hub.url, "HF_TOKEN": TOKEN, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+
+    def scraper(self, tweets: int, rate: float, first_id: int, seed: int = 1) -> subprocess.Popen[str]:
+        """`python -m hfcheck.sim.scraper`: a separate process inserting `tweets` rows at `rate`/s."""
+        cmd = [sys.executable, "-m", "hfcheck.sim.scraper", str(self.db), str(self.root / "source"), self.media.url + "/media",
+               "--tweets", str(tweets), "--rate", str(rate), "--first-id", str(first_id), "--local", str(self.root / "media"),
+               "--seed", str(seed), "--small"]
+        return subprocess.Popen(cmd, env=self.env(), text=True)
+
+    def watch(self, *args: str, log: Path | None = None) -> subprocess.Popen[str]:
+        """`python -m hfcheck watch ARGS --config ...` as a service runs: a child process."""
+        out = (log or self.root / "watch.log").open("a")
+        cmd = [sys.executable, "-m", "hfcheck", "watch", "--config", str(self.root / "hfcheck.toml"), *args]
+        return subprocess.Popen(cmd, env=self.env(), stdout=out, stderr=subprocess.STDOUT, text=True)
+
+    def progress(self) -> tuple[int, int]:
+        """(tweets whose every medium has a backup URL, tweets)."""
+        con = sqlite3.connect(self.db, timeout=30)
+        try:
+            done = con.execute("SELECT count(*) FROM tweets WHERE json_array_length(coalesce(huggingface_urls, '[]')) "
+                               "= json_array_length(media_urls)").fetchone()[0]
+            return done, con.execute("SELECT count(*) FROM tweets").fetchone()[0]
+        finally:
+            con.close()
+
+    def check_consistent(self) -> int:
+        """Every recorded URL exists on the Hub and decrypts to the medium the scraper saved;
+        returns the number of files checked (AssertionError naming the first that does not)."""
+        from hfcheck.crypto import Decryptor, load_key
+        from hfcheck.model.paths import BackupURL, local_path_for
+
+        key = load_key(self.root / "archive.key")
+        store = self.hub.store
+        con = sqlite3.connect(self.db, timeout=30)
+        try:
+            rows = con.execute("SELECT id, media_urls, huggingface_urls FROM tweets").fetchall()
+        finally:
+            con.close()
+        checked = 0
+        for tweet_id, media_raw, hf_raw in rows:
+            media, hf = json.loads(media_raw), json.loads(hf_raw or "[]")
+            assert len(hf) == len(media) == len(set(hf)), (tweet_id, media, hf)
+            for url in hf:
+                path = BackupURL.parse(url).path
+                entry = store.file_info(REPO, path)
+                assert entry is not None and entry.sha256, f"{tweet_id}: {path} not on the Hub"
+                dec = Decryptor(key, path)
+                plain = b"".join(dec.update(chunk) for chunk in store.read_blob(entry.sha256)) + dec.finalize()
+                name = local_path_for(key, path).rsplit("/", 1)[1]
+                assert plain == (self.root / "source" / name).read_bytes(), f"{tweet_id}: {path} decrypts to other bytes"
+                checked += 1
+        return checked
+
+
+@contextlib.contextmanager
+def watch_world(root: Path, *, notify: dict[str, str] | None = None, **emulator: Any) -> Iterator[WatchWorld]:
+    """An empty archive, its key, an emulator thread with the demo's repo, a media server on source/."""
+    from hfcheck.crypto import generate_key_file
+    from hfcheck.sim.demo import seed_hub
+    from hfcheck.sim.scraper import create_archive
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "source").mkdir(exist_ok=True)
+    generate_key_file(root / "archive.key")
+    create_archive(root / "archive.db")
+    seed_hub(root / "hub", [])
+    hub = EmulatorThread(root / "hub", **emulator).start()
+    media = start_media_server(root / "source")
+    notify_lines = "".join(f'{k} = "{v}"\n' for k, v in (notify or {}).items())
+    (root / "hfcheck.toml").write_text(
+        f'[archive]\ndb = "{root / "archive.db"}"\nmedia_root = "{root / "media"}"\n'
+        f'[hub]\nrepos = ["{REPO}"]\n[crypto]\nkey_file = "{root / "archive.key"}"\n[run]\ndata_dir = "{root / "data"}"\n'
+        f'[download]\nallowed_hosts = ["{media.host_port}"]\n[notify]\n{notify_lines}',
+        encoding="utf-8")
+    try:
+        yield WatchWorld(root, hub, media)
+    finally:
+        media.stop()
+        hub.stop()

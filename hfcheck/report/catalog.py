@@ -43,6 +43,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "audit_plan": {"en": "What to run", "ja": "実行すべきコマンド"},
     "audit_html": {"en": "Report (open in a browser)", "ja": "レポート（ブラウザで開く）"},
     "audit_coverage": {"en": "Read back and decrypted within the last {n} audits: {share} ({covered:,} of {total:,} files)", "ja": "直近 {n} 回の監査で読み戻し・復号できたファイル：{share}（{total:,} 件中 {covered:,} 件）"},
+    # `hfcheck watch`: its lines, and the webhook messages (hfcheck.watch.service)
+    "watch_started": {"en": "hfcheck watch started: {repos}, polling every {interval}, audit every {audit}", "ja": "hfcheck watch を開始しました：{repos}、{interval} ごとに確認、監査は {audit} ごと"},
+    "watch_stopped": {"en": "hfcheck watch stopped: {ok} tweets backed up, {failed} failed, {commits} commits", "ja": "hfcheck watch を停止しました：バックアップ {ok} 件、失敗 {failed} 件、コミット {commits} 回"},
+    "watch_poll": {"en": "poll {n}: {tweets} tweet(s) to back up", "ja": "確認 {n} 回目：バックアップするツイート {tweets} 件"},
+    "watch_paused": {"en": "backups paused ({error}); trying again in {seconds}", "ja": "バックアップを一時停止しました（{error}）。{seconds} 後に再試行します"},
+    "watch_abandoned": {"en": "the commit in flight did not finish within {seconds}: left to the next start (its files are recorded then, not uploaded again)", "ja": "実行中のコミットが {seconds} 以内に終わりませんでした。次回の起動時に記録します（再アップロードはしません）"},
+    "watch_failing": {"en": "hfcheck watch: no tweet could be backed up for {minutes} min, {waiting} waiting; last error: {reason}", "ja": "hfcheck watch：{minutes} 分間バックアップできていません（待機中 {waiting} 件）。最後のエラー：{reason}"},
+    "watch_recovered": {"en": "hfcheck watch: backups work again ({ok} tweets backed up since start)", "ja": "hfcheck watch：バックアップが再開しました（起動後 {ok} 件）"},
+    "watch_audit_done": {"en": "audit: {status}, {problems} problem(s); report {report}", "ja": "監査：{status}、問題 {problems} 件。レポート {report}"},
+    "watch_audit_failed": {"en": "the scheduled audit could not run ({error}); next try in {seconds}", "ja": "定期監査を実行できませんでした（{error}）。{seconds} 後に再試行します"},
+    "watch_audit_problems": {"en": "hfcheck audit found {n} problem(s): {counts}. Report: {report}", "ja": "hfcheck の監査で問題が {n} 件見つかりました：{counts}。レポート：{report}"},
+    "watch_audit_fix": {"en": "to fix: {command}", "ja": "修復コマンド：{command}"},
     # the audit page (hfcheck.report.html): headline, gauge, history, account chart, problem list
     "pg_ok": {"en": "Safe", "ja": "安全"},
     "pg_problems": {"en": "Problems found", "ja": "問題があります"},
