@@ -136,11 +136,25 @@ class WatchWorld:
                "--seed", str(seed), "--small"]
         return subprocess.Popen(cmd, env=self.env(), text=True)
 
-    def watch(self, *args: str, log: Path | None = None) -> subprocess.Popen[str]:
-        """`python -m hfcheck watch ARGS --config ...` as a service runs: a child process."""
-        out = (log or self.root / "watch.log").open("a")
-        cmd = [sys.executable, "-m", "hfcheck", "watch", "--config", str(self.root / "hfcheck.toml"), *args]
-        return subprocess.Popen(cmd, env=self.env(), stdout=out, stderr=subprocess.STDOUT, text=True)
+    def watch_cmd(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "hfcheck", "watch", "--config", str(self.root / "hfcheck.toml"), *args]
+
+    def watch(self, *args: str) -> subprocess.Popen[str]:
+        """`python -m hfcheck watch --config ... ARGS` as a service runs: a child process, its
+        output appended to ROOT/watch.log."""
+        with (self.root / "watch.log").open("a") as out:
+            return subprocess.Popen(self.watch_cmd(*args), env=self.env(), stdout=out, stderr=subprocess.STDOUT, text=True)
+
+    def recorded_paths(self) -> list[str]:
+        """Every path in the repo that a row's backup URL names, in key order."""
+        from hfcheck.model.paths import BackupURL
+
+        con = sqlite3.connect(self.db, timeout=30)
+        try:
+            rows = con.execute("SELECT huggingface_urls FROM tweets ORDER BY id").fetchall()
+        finally:
+            con.close()
+        return [BackupURL.parse(u).path for (raw,) in rows for u in json.loads(raw or "[]")]
 
     def progress(self) -> tuple[int, int]:
         """(tweets whose every medium has a backup URL, tweets)."""

@@ -19,6 +19,7 @@ import random
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from hfcheck.sim.demo import ACCOUNTS, FIRST_ID, MAGIC
@@ -45,28 +46,36 @@ def media_for(rng: random.Random, tweet_id: str, count: int, small: bool) -> lis
     return out
 
 
+def generate(*, tweets: int, first_id: int = FIRST_ID, seed: int = 1, small: bool = False,
+             local: bool = True) -> Iterator[tuple[str, str, list[tuple[str, bytes, bool]]]]:
+    """(tweet id, username, [(file name, bytes, also saved locally)]) of each tweet, in insert
+    order; deterministic per seed, so a test can name the media of a tweet not inserted yet."""
+    rng = random.Random(seed)
+    for n in range(tweets):
+        tweet_id = str(first_id + n * 7)
+        user = rng.choice(ACCOUNTS)
+        media = media_for(rng, tweet_id, rng.randint(1, 3), small)
+        yield tweet_id, user, [(name, data, local and rng.random() < 0.5) for name, data in media]
+
+
 def scrape(db: Path, source: Path, media_base: str, *, tweets: int, rate: float, first_id: int = FIRST_ID,
            local: Path | None = None, log: Path | None = None, seed: int = 1, small: bool = False) -> list[str]:
     """Insert `tweets` rows at `rate` a second; returns their ids."""
-    rng = random.Random(seed)
     con = sqlite3.connect(db, timeout=30)
     con.execute("PRAGMA busy_timeout = 30000")
     ids: list[str] = []
     start = time.monotonic()
     logf = log.open("a", encoding="utf-8") if log else None
     try:
-        for n in range(tweets):
-            tweet_id = str(first_id + n * 7)
-            user = rng.choice(ACCOUNTS)
-            media = media_for(rng, tweet_id, rng.randint(1, 3), small)
-            for name, data in media:
+        for n, (tweet_id, user, media) in enumerate(generate(tweets=tweets, first_id=first_id, seed=seed, small=small, local=local is not None)):
+            for name, data, keep_local in media:
                 (source / name).parent.mkdir(parents=True, exist_ok=True)
                 (source / name).write_bytes(data)
-                if local is not None and rng.random() < 0.5:
+                if local is not None and keep_local:
                     folder = local / ("videos" if name.endswith(".mp4") else "images") / user
                     folder.mkdir(parents=True, exist_ok=True)
                     (folder / name).write_bytes(data)
-            urls = [f"{media_base.rstrip('/')}/{name}" for name, _ in media]
+            urls = [f"{media_base.rstrip('/')}/{name}" for name, _, _ in media]
             if rate > 0:
                 time.sleep(max(0.0, start + n / rate - time.monotonic()))
             with con:

@@ -48,7 +48,7 @@ from hfcheck.write.commit import Committer
 from hfcheck.write.placement import RepoPlacement
 from hfcheck.write.plan import TweetPlan
 from hfcheck.write.runner import WriteOptions, write_tweets
-from hfcheck.write.upload import remote_sizes
+from hfcheck.write.upload import PATHS_INFO_CHUNK
 
 log = logging.getLogger(__name__)
 
@@ -312,9 +312,10 @@ class WatchService:
         if self.notifier is not None:
             await self.notifier.message(text)
 
-    async def retried_plan(self, plan: TweetPlan, planner: BackupPlanner) -> TweetPlan:
-        """A retried tweet's files may have landed before it failed (a later file's commit
-        failed, or the answer was lost): ask the Hub, so they are recorded, not sent again."""
+    async def retried_plan(self, plan: TweetPlan, planner: BackupPlanner) -> TweetPlan | None:
+        """A retried tweet's files may have landed before it failed (another file's commit
+        failed): ask the Hub, so they are recorded, not sent again. None when the Hub cannot
+        say now (the tweet waits for its next retry rather than risk a second upload)."""
         assert self.placement is not None and plan.row is not None
         by_repo: dict[str, list[str]] = {}
         for f in plan.files:
@@ -322,7 +323,12 @@ class WatchService:
                 by_repo.setdefault(f.repo_id, []).append(f.remote_path)
         found = False
         for repo_id, paths in by_repo.items():
-            present = await remote_sizes(self.cfg, repo_id, paths)
+            try:
+                present = await asyncio.to_thread(_present_paths, self.cfg, repo_id, paths)
+            except Exception as exc:  # noqa: BLE001 - unknown: try the tweet later
+                assert self.poller is not None
+                self.poller.finished(plan.tweet_id, _one_line(exc, self.cfg.token))
+                return None
             if present:
                 self.placement.add_existing(repo_id, present)
                 found = True
@@ -400,9 +406,11 @@ class WatchWriter:
                     if svc.stopping:
                         svc.poller.release(row.tweet_id)  # not handed over: found again on restart
                         break
-                    plan = self.planner.plan(row)
-                    if retried and plan.files:
+                    plan: TweetPlan | None = self.planner.plan(row)
+                    if retried and plan is not None and plan.files:
                         plan = await svc.retried_plan(plan, self.planner)
+                    if plan is None:
+                        continue
                     found += 1
                     svc.summary.tweets += 1  # the n of `[i/n]`: tweets found so far
                     yield plan
@@ -421,6 +429,18 @@ def _problem_counts(report: dict[str, Any]) -> dict[str, int]:
     out = {c: int(counts.get(c, 0)) for c in VERIFY_CATEGORIES}
     out.update({f"deep_{c}": int(deep.get(c, 0)) for c in DEEP_PROBLEMS})
     return out
+
+
+def _present_paths(cfg: Config, repo_id: str, paths: list[str]) -> list[str]:
+    """Which of `paths` are files in the repo (paths-info, 500 at a time); raises when unknown."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=cfg.endpoint, token=cfg.token)
+    found: list[str] = []
+    for start in range(0, len(paths), PATHS_INFO_CHUNK):
+        infos = api.get_paths_info(repo_id, paths[start:start + PATHS_INFO_CHUNK], repo_type="dataset", revision=cfg.revision)
+        found += [i.path for i in infos if not hasattr(i, "tree_id")]
+    return found
 
 
 def _key_text(cfg: Config) -> str | None:

@@ -117,22 +117,28 @@ class TweetUploader:
 
     async def _committed(self, items: list[Staged], commit_oid: str) -> None:
         ready: list[TweetJob] = []
+        failed: list[TweetJob] = []
         for item in items:
             job: TweetJob = item.tag
             job.pending -= 1
             job.info.setdefault("commits", set()).add(commit_oid)
-            if job.pending == 0 and job.failed is None:
-                ready.append(job)
+            if job.pending == 0:
+                (ready if job.failed is None else failed).append(job)
         await self._finish(ready)
+        for job in failed:
+            await self._report(job)
 
     async def _failed(self, items: list[Staged], reason: str) -> None:
         for item in items:
             await self._fail_job(item.tag, reason)
 
     async def _fail_job(self, job: TweetJob, reason: str) -> None:
+        """The first reason is the tweet's; it is reported once none of its files is still with
+        the committer, so whoever tries the tweet again sees every file that landed."""
         job.pending -= 1
         if job.failed is None:
             job.failed = reason
+        if job.pending == 0:
             await self._report(job)
 
     async def _finish(self, jobs: Iterable[TweetJob]) -> None:
