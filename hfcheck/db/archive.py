@@ -213,7 +213,7 @@ class Archive:
         """The highest primary key (None for an empty table): where the next keyset read starts."""
         async with self._tx, self.db.execute(f'SELECT max("{self.cfg.columns.id}") FROM {self._table}') as cur:
             row = await cur.fetchone()
-        return None if row is None else row[0]  # type: ignore[no-any-return]
+        return None if row is None else row[0]
 
     async def count_urls(self, after: Key | None = None, where: str = "") -> int:
         """Recorded backup URLs in rows after `after` that match `where` (for progress bars and

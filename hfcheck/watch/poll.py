@@ -12,7 +12,7 @@ few retries an hour per tweet, never a busy loop.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from hfcheck.db.archive import Archive, Key, TweetRow
@@ -52,7 +52,7 @@ class ArchivePoller:
         """Tweets known to need a backup: in flight or waiting for a retry."""
         return len(self.in_flight) + len(self.retries)
 
-    async def poll(self) -> AsyncIterator[tuple[TweetRow, bool]]:
+    async def poll(self) -> AsyncGenerator[tuple[TweetRow, bool], None]:
         """The rows to back up now, each marked in flight: (row, True when it is a retry)."""
         self.polls += 1
         rescan = self.high is None or (self.polls - 1) % self.rescan_every == 0
