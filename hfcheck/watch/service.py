@@ -39,6 +39,7 @@ from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, IncompleteError,
 from hfcheck.model.outcomes import RunSummary, UploadSource
 from hfcheck.readback.audit import JSON_NAME, AuditOptions, problem_count, run_audit
 from hfcheck.report.catalog import t
+from hfcheck.report.text import write_audit_reports
 from hfcheck.watch.metrics import Metrics, serve_metrics
 from hfcheck.watch.notify import Notifier, Ping, redact
 from hfcheck.watch.poll import ArchivePoller
@@ -357,6 +358,7 @@ class WatchService:
             self.state.save(cfg.data_dir)
             return
         now = time.time()
+        write_audit_reports(cfg.data_dir, result.report, cfg.lang, result.history)
         self.state.last_audit_at = now
         self.state.save(cfg.data_dir)
         kept = keep_dated_report(cfg.data_dir, JSON_NAME, now)
