@@ -14,24 +14,18 @@ from typing import Any, BinaryIO, Callable
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that a crash leaves the old or the new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+
+    def fill(f: BinaryIO) -> None:
+        f.write(data)
+
+    write_stream_atomic(path, fill)
 
 
 def write_stream_atomic(path: Path, fill: Callable[[BinaryIO], None]) -> None:
     """Like `write_bytes_atomic`, for content produced by `fill(stream)` (large files): the
     temp file is renamed over `path` only if `fill` returned; otherwise it is removed."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as exc:  # name the destination, not our temp file

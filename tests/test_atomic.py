@@ -61,7 +61,7 @@ def test_a_failure_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.Monke
 
     if step == "write":
         real_fdopen = os.fdopen
-        monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode)))
+        monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode, **kw: _HalfWriter(real_fdopen(fd, mode, **kw)))
     else:
         monkeypatch.setattr(atomic.os, step, full)
     with pytest.raises(OSError, match="No space"):
