@@ -21,6 +21,7 @@ outcome or a retry by the part that called, and never reaches the user as a trac
     ├── RateLimited                 a 429, with the server's wait
     ├── GaveUp                      the retry budget is spent
     ├── Unverifiable                retries exhausted or an answer we cannot read: "unverified"
+    │   └── Refused                 a listing answered for the whole repo: not found, no access
     └── FetchFailed                 a final answer for one file (missing, no access, ...)
     OSError
     └── BlockedAddress              a media host that resolves to a private address only
@@ -36,6 +37,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from hfcheck.net.hub import Access
     from hfcheck.net.outcome import HubOutcome
 
 EXIT_OK = 0  # everything checked and present / done
@@ -116,6 +118,16 @@ class GaveUp(Exception):
 
 class Unverifiable(Exception):
     """Retries exhausted (or an answer we cannot interpret): the item stays unverified."""
+
+
+class Refused(Unverifiable):
+    """A tree listing answered for the whole repo (`access`: not found, or no access), so that
+    verify learns the repo's access from its listing without asking separately."""
+
+    def __init__(self, access: Access, why: str) -> None:
+        super().__init__(why)
+        self.access = access
+        self.why = why
 
 
 class FetchFailed(Exception):

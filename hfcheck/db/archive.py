@@ -10,6 +10,8 @@ each batch in one transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -62,7 +64,7 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Collection[str]) -> t
     if not isinstance(value, str):
         return [], [RowProblem(column, "not_a_list", f"{type(value).__name__} value {value!r:.80}")]
     try:
-        data = json.loads(value)
+        data = _plain_list(value) or json.loads(value)
     except ValueError:
         text = value.strip()
         if text.startswith(("http://", "https://")) and not any(c.isspace() for c in text):
@@ -73,6 +75,8 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Collection[str]) -> t
         data = [data] if data else []
     if not isinstance(data, list):
         return [], [*problems, RowProblem(column, "not_a_list", f"JSON {type(data).__name__}")]
+    if len(data) == 1 and isinstance(data[0], str) and data[0]:
+        return _check_hosts(data, column, allowed_hosts, problems)  # one URL: no duplicates to drop
     urls: list[str] = []
     seen: set[str] = set()
     for item in data:
@@ -86,8 +90,28 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Collection[str]) -> t
     return _check_hosts(urls, column, allowed_hosts, problems)
 
 
+def _plain_list(value: str) -> list[str] | None:
+    """`["u1", "u2"]` as `json.dumps` writes it, split without the JSON parser (a third of the
+    cost of reading a row); None whenever the parser might read it otherwise (escapes, other
+    spacing, quotes or control characters inside, non-ASCII), so that it decides."""
+    if value[:2] != '["' or value[-2:] != '"]' or "\\" in value or not value.isascii() or not value.isprintable():
+        return None
+    items = value[2:-2].split('", "')
+    return items if value.count('"') == 2 * len(items) else None
+
+
+@functools.lru_cache(maxsize=16)
+def _host_prefixes(allowed: frozenset[str]) -> tuple[str, ...]:
+    """`https://HOST/` and `http://HOST/` for the allowed (lower-case) hosts: a URL starting so
+    has exactly that host for urlsplit too, so most URLs need no parse."""
+    return tuple(f"{scheme}://{host}/" for host in allowed if host == host.lower() for scheme in ("https", "http"))
+
+
 def _check_hosts(urls: list[str], column: str, allowed: Collection[str], problems: list[RowProblem]) -> tuple[list[str], list[RowProblem]]:
+    prefixes = _host_prefixes(allowed) if isinstance(allowed, frozenset) else ()
     for url in urls:
+        if prefixes and url.startswith(prefixes):
+            continue
         try:
             host = urlsplit(url).netloc.lower()
         except ValueError:
@@ -181,22 +205,47 @@ class Archive:
         """Stream rows in primary-key order, starting after `after`, one page in memory at a time.
 
         `where` is an extra SQL condition with `?` placeholders bound to `params`."""
+        async for page in self.pages(after=after, where=where, params=params, page_size=page_size):
+            for row in page:
+                yield row
+
+    async def pages(self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE, read_ahead: bool = False) -> AsyncIterator[list[TweetRow]]:
+        """`rows`, a page at a time (for callers that settle a page of rows at once).
+
+        With `read_ahead`, the next page is read (in the database thread) while the caller works
+        on this one: for read-only runs, since an edit the caller makes meanwhile might not show.
+        Close the iterator (`contextlib.aclosing`) when leaving it early."""
+        fetch: asyncio.Future[list[Any]] | None = None
+        try:
+            page = await self._page(after, where, params, page_size)
+            while True:
+                more = len(page) == page_size
+                if more and read_ahead:
+                    fetch = asyncio.ensure_future(self._page(page[-1][0], where, params, page_size))
+                yield [self.to_row(raw) for raw in page]
+                if not more:
+                    return
+                if fetch is None:
+                    page = await self._page(page[-1][0], where, params, page_size)
+                else:
+                    page, fetch = await fetch, None
+        finally:
+            if fetch is not None:
+                fetch.cancel()
+                with contextlib.suppress(BaseException):
+                    await fetch
+
+    async def _page(self, after: Key | None, where: str, params: tuple[Any, ...], page_size: int) -> list[Any]:
         id_col = f'"{self.cfg.columns.id}"'
         extra = f" AND ({where})" if where else ""
-        while True:
-            if after is None:
-                sql = f"SELECT {self._cols} FROM {self._table} WHERE 1{extra} ORDER BY {id_col} LIMIT ?"
-                args: tuple[Any, ...] = (*params, page_size)
-            else:
-                sql = f"SELECT {self._cols} FROM {self._table} WHERE {id_col} > ?{extra} ORDER BY {id_col} LIMIT ?"
-                args = (after, *params, page_size)
-            async with self._tx, self.db.execute(sql, args) as cur:  # never inside another task's edit
-                page = list(await cur.fetchall())  # a list: its length ends the paging
-            for raw in page:
-                yield self.to_row(raw)
-            if len(page) < page_size:
-                return
-            after = page[-1][0]
+        if after is None:
+            sql = f"SELECT {self._cols} FROM {self._table} WHERE 1{extra} ORDER BY {id_col} LIMIT ?"
+            args: tuple[Any, ...] = (*params, page_size)
+        else:
+            sql = f"SELECT {self._cols} FROM {self._table} WHERE {id_col} > ?{extra} ORDER BY {id_col} LIMIT ?"
+            args = (after, *params, page_size)
+        async with self._tx, self.db.execute(sql, args) as cur:  # never inside another task's edit
+            return list(await cur.fetchall())
 
     def has_backup_sql(self) -> str:
         """SQL condition: the row records at least one backup URL."""
@@ -229,6 +278,20 @@ class Archive:
         async with self._tx, self.db.execute(sql, args) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def url_prefixes(self, marker: str, after: Key | None = None) -> list[str]:
+        """The distinct beginnings of the backup URL columns of the rows after `after`, each up to
+        the first `/` after `marker` (with `/resolve/`: which repos and revisions a run will read)."""
+        hf = f'"{self.cfg.columns.huggingface_urls}"'
+        end = f"instr({hf}, ?1) + length(?1)"
+        prefix = f"substr({hf}, 1, {end} - 1 + instr(substr({hf}, {end}), '/'))"
+        sql = f"SELECT DISTINCT {prefix} FROM {self._table} WHERE {self.has_backup_sql()} AND instr({hf}, ?1) > 0"
+        args: tuple[Any, ...] = (marker,)
+        if after is not None:
+            sql += f' AND "{self.cfg.columns.id}" > ?2'
+            args = (marker, after)
+        async with self._tx, self.db.execute(sql, args) as cur:
+            return [str(r[0]) for r in await cur.fetchall()]
 
     async def get(self, tweet_id: str) -> TweetRow | None:
         """One row by tweet id (text or integer key)."""

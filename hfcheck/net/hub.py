@@ -24,7 +24,7 @@ from yarl import URL
 
 from hfcheck import __version__
 from hfcheck.config import Config
-from hfcheck.errors import GaveUp, RateLimited, TransientError, Unverifiable
+from hfcheck.errors import GaveUp, RateLimited, Refused, TransientError, Unverifiable
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.outcome import HubOutcome, Mapped, classify
 from hfcheck.net.ratelimit import Bucket, run_buckets
@@ -217,17 +217,31 @@ class HubClient:
         answer, _ = await self.request("GET", url, "api")
         return classify_access(answer, has_token=bool(self.cfg.token))
 
-    async def tree(self, repo_id: str, revision: str) -> AsyncIterator[dict[str, Any]]:
-        """Every entry of the repo, recursively, 1,000 a page, following `Link: rel="next"`."""
-        url: str | None = (
-            f"{self.endpoint}/api/datasets/{repo_id}/tree/{quote(revision, safe='')}?recursive=true&expand=false"
-        )
+    async def tree(
+        self, repo_id: str, revision: str, path: str = "", *, recursive: bool = True
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every entry under `path` ('' = the root), recursively unless told otherwise."""
+        async for page in self.tree_pages(repo_id, revision, path, recursive=recursive):
+            for entry in page:
+                yield entry
+
+    async def tree_pages(
+        self, repo_id: str, revision: str, path: str = "", *, recursive: bool = True
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The entries under `path` ('' = the root; one level unless `recursive`), a page (1,000)
+        per request, following `Link: rel="next"`. Folders of one repo can be listed concurrently.
+        An answer for the whole repo (not found, no access) raises `Refused`."""
+        where = f"/{quote(path)}" if path else ""
+        query = "recursive=true&expand=false" if recursive else "expand=false"
+        url: str | None = f"{self.endpoint}/api/datasets/{repo_id}/tree/{quote(revision, safe='')}{where}?{query}"
         while url:
             answer, body = await self.request("GET", url, "api", want_body=True)
             if answer.status != 200:
+                access, why = classify_access(answer, has_token=bool(self.cfg.token))
+                if access is not Access.OK:
+                    raise Refused(access, why)
                 raise Unverifiable(f"tree listing answered HTTP {answer.status} {answer.error_code or ''}".strip())
-            for entry in json.loads(body):
-                yield entry
+            yield json.loads(body)
             url = _next_link(answer.headers)
             if url and not self.ours(URL(url)):
                 raise Unverifiable("tree pagination link points to another origin")

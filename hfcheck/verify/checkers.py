@@ -8,12 +8,15 @@ Both end in the same `Finding`s. A repo-level answer (not found, no access) is l
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
+import re
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
-from hfcheck.errors import Unverifiable
+from hfcheck.errors import MalformedURL, Refused, Unverifiable
 from hfcheck.model.paths import BackupURL, PathKind
 from hfcheck.net.hub import Access, HubClient, classify_access
 from hfcheck.verify.findings import Category, Finding
@@ -22,6 +25,10 @@ from hfcheck.verify.findings import Category, Finding
 # window): a tree page costs as much quota as 5 HEADs.
 API_COST_IN_HEADS = 5
 TREE_PAGE = 1000
+FOLDER_CONCURRENCY = 16  # top-level folders of one repo listed at once
+# A path the full URL parse returns unchanged and accepts: safe components, nothing to unquote.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
+_WRONG_PREFIXES = ("images/", "videos/")  # where a path may be a wrong (unencrypted) one
 
 
 @dataclass(frozen=True)
@@ -35,34 +42,76 @@ class UrlTask:
     url: BackupURL
 
 
-def _digest(path: str) -> int:
-    return int.from_bytes(hashlib.blake2b(path.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+class _TooBig(Exception):
+    """The listing passed `max_pages`: HEADing this repo's URLs is cheaper."""
 
 
 class PathIndex:
     """The file paths of one repo at one revision, as sorted 64-bit hashes (8 bytes a file).
 
-    A million files take 8 MB instead of ~150 MB as a set of strings. Two paths sharing a
-    64-bit hash (odds about 1 in 10^7 for a million files) would make one look present: the
-    `head` method has no such limit, and `verify --deep` reads files back.
+    A million files take 8 MB instead of ~150 MB as a set of strings. The hash is Python's own
+    string hash (SipHash under a per-process random key: the index never leaves the process),
+    which costs a fraction of a cryptographic digest per URL. Two paths sharing a 64-bit hash
+    (odds about 1 in 10^7 for a million files) would make one look present: the `head` method
+    has no such limit, and `verify --deep` reads files back.
     """
 
-    def __init__(self, hashes: array) -> None:
+    def __init__(self, hashes: array, pages: int = 0, chain: int = 0) -> None:
         self._hashes = hashes
+        self.pages = pages  # tree requests the listing cost
+        self.chain = chain  # the longest run of pages that had to be fetched one after another
 
     @classmethod
-    async def build(cls, http: HubClient, repo_id: str, revision: str, max_pages: int | None) -> PathIndex | None:
-        """List the tree; None if it would take more than `max_pages` pages (HEADs are cheaper)."""
-        items: list[int] = []
-        async for entry in http.tree(repo_id, revision):
-            if entry.get("type") == "file":
-                items.append(_digest(entry["path"]))
-            if max_pages is not None and len(items) > max_pages * TREE_PAGE:
+    async def build(cls, http: HubClient, repo_id: str, revision: str, max_pages: int | None, *, folders: bool = True) -> PathIndex | None:
+        """List the tree; None if it would take more than `max_pages` pages (HEADs are cheaper).
+
+        With `folders`, the root is listed one level deep and each top-level folder recursively,
+        up to `FOLDER_CONCURRENCY` at once: the same entries, and since each listing ends in at
+        most one partial page, at most one request more per folder than one recursive listing.
+        The wait is then the largest folder's pages, not the whole repo's.
+        """
+        hashes: array = array("q")
+        limit = None if max_pages is None else max_pages * TREE_PAGE
+        pages = 0
+
+        async def walk(path: str, recursive: bool) -> tuple[int, list[str]]:
+            """List `path`; its pages and (one level deep) its folders."""
+            nonlocal pages
+            n, dirs = 0, []
+            async for page in http.tree_pages(repo_id, revision, path, recursive=recursive):
+                n += 1
+                pages += 1
+                hashes.extend(hash(e["path"]) for e in page if e.get("type") == "file")
+                if not recursive:
+                    dirs += [e["path"] for e in page if e.get("type") == "directory"]
+                if limit is not None and len(hashes) > limit:
+                    raise _TooBig
+            return n, dirs
+
+        try:
+            if not folders:
+                chain, _ = await walk("", True)
+            else:
+                root_pages, dirs = await walk("", False)
+                gate = asyncio.Semaphore(FOLDER_CONCURRENCY)
+
+                async def folder(path: str) -> int:
+                    async with gate:
+                        return (await walk(path, True))[0]
+
+                async with asyncio.TaskGroup() as group:
+                    tasks = [group.create_task(folder(d)) for d in dirs]
+                chain = root_pages + max((t.result() for t in tasks), default=0)
+        except _TooBig:
+            return None
+        except BaseExceptionGroup as failed:  # a folder failed; the others were cancelled
+            if failed.subgroup(_TooBig) is not None:
                 return None
-        return cls(array("q", sorted(items)))
+            raise failed.exceptions[0] from None
+        return cls(array("q", sorted(hashes)), pages, chain)
 
     def __contains__(self, path: str) -> bool:
-        h = _digest(path)
+        h = hash(path)
         i = bisect_left(self._hashes, h)
         return i < len(self._hashes) and self._hashes[i] == h
 
@@ -70,14 +119,41 @@ class PathIndex:
         return len(self._hashes)
 
 
-class Checker:
-    """Classifies `UrlTask`s with the chosen method; one instance per run."""
+@dataclass(frozen=True)
+class RepoState:
+    """A repo whose URLs are settled locally, without a request each: listed (`index`), or
+    answered for the whole repo (`access` not OK: not found, no access)."""
 
-    def __init__(self, http: HubClient, method: str, urls_to_check: int) -> None:
+    repo_id: str
+    revision: str
+    index: PathIndex | None
+    access: Access = Access.OK
+    why: str = ""
+
+
+def _base(task: UrlTask) -> dict[str, Any]:
+    u = task.url
+    return dict(tweet_id=task.tweet_id, url=str(u), index=task.index, username=task.username, repo_id=u.repo_id, revision=u.revision, path=u.path)
+
+
+class Checker:
+    """Classifies `UrlTask`s with the chosen method; one instance per run.
+
+    `check` settles one URL (a HEAD, or a lookup in its repo's listing). For `list`/`auto`, the
+    pipeline also settles URLs in bulk: `resolve` learns a repo's `RepoState` once (its access and
+    listing), `lookup` recognises a URL of a resolved repo without parsing it, and `present` /
+    `local_finding` give the same outcome `check` would, with no request and no queue.
+    """
+
+    def __init__(self, http: HubClient, method: str, urls_to_check: int, *, folders: bool = True) -> None:
         self.http = http
         self.method = method
-        self._access: dict[tuple[str, str], asyncio.Task[tuple[Access, str]]] = {}
+        self.folders = folders
+        self._access: dict[tuple[str, str], asyncio.Future[tuple[Access, str]]] = {}
         self._index: dict[tuple[str, str], asyncio.Task[PathIndex | None]] = {}
+        self._states: dict[tuple[str, str], RepoState | None] = {}
+        self._prefixes: dict[str, RepoState] = {}  # "{endpoint}/datasets/{repo}/resolve/{rev}/" -> state
+        self._prefetch: list[asyncio.Task[RepoState | None]] = []
         # auto: give up listing a repo once it has cost as much quota as HEADing every URL.
         self._max_pages = None if method == "list" else max(1, urls_to_check // API_COST_IN_HEADS)
         self.methods_used: dict[str, str] = {}
@@ -85,7 +161,7 @@ class Checker:
     async def check(self, task: UrlTask) -> Finding:
         """The finding for one URL; never raises for the Hub's answers."""
         u = task.url
-        base = dict(tweet_id=task.tweet_id, url=str(u), index=task.index, username=task.username, repo_id=u.repo_id, revision=u.revision, path=u.path)
+        base = _base(task)
         try:
             access, why = await self._gate(u.repo_id, u.revision)
             if access is not Access.OK:
@@ -108,13 +184,88 @@ class Checker:
         return Finding(category, detail=why or f"HTTP {answer.status}", **base)  # type: ignore[arg-type]
 
     @staticmethod
-    def _finding(exists: bool, u: BackupURL, base: dict) -> Finding:
+    def _finding(exists: bool, u: BackupURL, base: dict[str, Any]) -> Finding:
         kind = u.kind
         if kind is PathKind.WRONG:
             where = "a file exists there (unencrypted!)" if exists else "no file there"
             return Finding(Category.WRONG_PATH, exists=exists, detail=f"unencrypted path recorded; {where}", **base)
         detail = "path outside the encrypted_images/ and encrypted_videos/ layout" if kind is PathKind.UNKNOWN else ""
         return Finding(Category.PRESENT if exists else Category.MISSING, detail=detail, **base)
+
+    # -- bulk settling (list/auto) ---------------------------------------------------------
+
+    def prefetch(self, keys: list[tuple[str, str]]) -> None:
+        """Start learning these repos now, all at once, instead of when their first URL comes."""
+        if self.method != "head":
+            self._prefetch += [asyncio.ensure_future(self.resolve(*key)) for key in keys]
+
+    def cancel_prefetch(self) -> None:
+        for task in self._prefetch:
+            task.cancel()
+
+    async def resolve(self, repo_id: str, revision: str) -> RepoState | None:
+        """Learn once whether a repo's URLs can be settled locally; None means one by one
+        (`head`, a listing given up or failed, or an access check that failed: `check` retries it)."""
+        key = (repo_id, revision)
+        if key in self._states:
+            return self._states[key]
+        state: RepoState | None = None
+        if self.method != "head":
+            index = await self._listing(repo_id, revision)
+            with contextlib.suppress(Unverifiable):
+                access, why = await self._gate(repo_id, revision)  # learnt from the listing, unless it failed
+                if access is not Access.OK or index is not None:
+                    state = RepoState(repo_id, revision, index, access, why)
+        if key not in self._states:  # another task may have resolved it meanwhile: same answer
+            self._states[key] = state
+            if state is not None:
+                self._remember_prefix(repo_id, revision, state)
+        return self._states[key]
+
+    def _remember_prefix(self, repo_id: str, revision: str, state: RepoState) -> None:
+        """Let `lookup` know this repo's URL prefix, if a URL under it parses to exactly its parts."""
+        prefix = f"{self.http.endpoint}/datasets/{repo_id}/resolve/{quote(revision, safe='')}/"
+        try:
+            same = BackupURL.parse(prefix + "x") == BackupURL(self.http.endpoint, repo_id, revision, "x")
+        except MalformedURL:
+            same = False
+        if same:
+            self._prefixes[prefix] = state
+
+    def lookup(self, raw: str) -> bool | tuple[RepoState, str] | None:
+        """A URL of a resolved repo, recognised by its prefix without a full parse (only plain
+        paths, which the full parse would return unchanged): True when it is plainly present
+        (only counted), else its repo's state and its path for `local_finding`; None when the
+        URL needs the full parse."""
+        cut = raw.find("/resolve/")
+        slash = raw.find("/", cut + 9) if cut >= 0 else -1
+        state = self._prefixes.get(raw[: slash + 1]) if slash >= 0 else None
+        if state is None:
+            return None
+        path = raw[slash + 1 :]
+        if not _PLAIN_PATH.fullmatch(path):
+            return None
+        return self.present(state, path) or (state, path)
+
+    @staticmethod
+    def present(state: RepoState, path: str) -> bool:
+        """The URL is in the listing and its finding would be a plain `present` (only counted)."""
+        return state.index is not None and path in state.index and not path.startswith(_WRONG_PREFIXES)
+
+    def local_finding(self, state: RepoState, task: UrlTask) -> Finding:
+        """What `check` would find for a URL of a resolved repo, without a request."""
+        base = _base(task)
+        if state.index is None:
+            return Finding(Category(state.access.value), detail=state.why, **base)  # type: ignore[arg-type]
+        return self._finding(task.url.path in state.index, task.url, base)
+
+    def listing_stats(self) -> dict[str, int]:
+        """Tree requests of the finished listings and their longest chain of pages."""
+        done = [t.result() for t in self._index.values() if t.done() and not t.cancelled() and t.exception() is None]
+        indexes = [i for i in done if i is not None]
+        return {"tree_pages": sum(i.pages for i in indexes), "longest_chain": max((i.chain for i in indexes), default=0)}
+
+    # -- per repo, asked once ---------------------------------------------------------------
 
     async def _gate(self, repo_id: str, revision: str) -> tuple[Access, str]:
         """Repo access, asked once; a failed ask is forgotten so the next URL asks again."""
@@ -140,6 +291,18 @@ class Checker:
 
     async def _build(self, repo_id: str, revision: str) -> PathIndex | None:
         try:
-            return await PathIndex.build(self.http, repo_id, revision, self._max_pages)
+            index = await PathIndex.build(self.http, repo_id, revision, self._max_pages, folders=self.folders)
+        except Refused as exc:  # the listing answered for the repo: no need to ask its access
+            self._learn_access(repo_id, revision, exc.access, exc.why)
+            return None
         except Unverifiable:
             return None  # the listing failed for good: fall back to HEADs, which retry per URL
+        self._learn_access(repo_id, revision, Access.OK, "")
+        return index
+
+    def _learn_access(self, repo_id: str, revision: str, access: Access, why: str) -> None:
+        key = (repo_id, revision)
+        if key not in self._access:
+            known: asyncio.Future[tuple[Access, str]] = asyncio.get_running_loop().create_future()
+            known.set_result((access, why))
+            self._access[key] = known

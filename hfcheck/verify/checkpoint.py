@@ -57,9 +57,12 @@ class Progress:
     updated_at: str = field(default_factory=now_iso)
 
     def settle(self, entry: RowEntry) -> None:
-        """Fold one fully checked row into the totals (called by the ledger, in key order)."""
+        """Fold one fully checked row (or a run of them) into the totals, in key order."""
         self.position = entry.key
         self.row_problems.extend(entry.extra or [])
+        if entry.present:
+            self.counts["total"] += entry.present
+            self.counts["present"] += entry.present
         for f in entry.findings:
             self.counts["total"] += 1
             self.counts[f.category.value] += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -39,10 +39,14 @@ class Finding:
     exists: bool | None = None  # for wrong_path: does a file exist at the recorded path?
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+        # Field by field (all flat), not dataclasses.asdict: its deep copy dominated checkpoints.
+        d = {k: v for k in _FIELDS if (v := getattr(self, k)) is not None and v != ""}
         d["category"] = self.category.value
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
         return cls(**{**d, "category": Category(d["category"])})
+
+
+_FIELDS = tuple(f.name for f in fields(Finding))

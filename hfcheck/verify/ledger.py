@@ -23,6 +23,7 @@ class RowEntry:
     pending: int
     findings: list[Finding] = field(default_factory=list)
     extra: Any = None  # row-level problems, carried to the checkpoint with the row
+    present: int = 0  # URLs found present without a Finding kept (settled in bulk)
 
 
 class Ledger:
@@ -36,11 +37,11 @@ class Ledger:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def open(self, key: Key, urls: int, findings: list[Finding] | None = None, extra: Any = None) -> int:
+    def open(self, key: Key, urls: int, findings: list[Finding] | None = None, extra: Any = None, present: int = 0) -> int:
         """Register a row with `urls` URLs still to check; returns its sequence number."""
         seq = self._seq
         self._seq += 1
-        self._rows[seq] = RowEntry(key, urls, list(findings or []), extra)
+        self._rows[seq] = RowEntry(key, urls, list(findings or []), extra, present)
         self._advance()
         return seq
 

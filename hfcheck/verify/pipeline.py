@@ -17,16 +17,16 @@ from typing import Any
 from tqdm import tqdm
 
 from hfcheck.config import Config
-from hfcheck.db.archive import Archive, TweetRow
+from hfcheck.db.archive import Archive, Key, TweetRow
 from hfcheck.db.gaps import GapSummary, find_gaps
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, MalformedURL
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.hub import HubClient
 from hfcheck.pool import Put, run_pool
-from hfcheck.verify.checkers import Checker, UrlTask
+from hfcheck.verify.checkers import Checker, RepoState, UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
-from hfcheck.verify.ledger import Ledger
+from hfcheck.verify.ledger import Ledger, RowEntry
 
 MAX_ROWS_IN_FLIGHT = 10_000
 MALFORMED_CODES = {"invalid_json", "not_a_list", "non_string_item"}
@@ -44,6 +44,7 @@ class VerifyOptions:
     checkpoint_interval: float = 5.0
     progress_bar: bool = False
     progress_path: Path | None = None
+    per_url: bool = False  # every URL through the queue, repos listed one after another (benchmark baseline)
 
 
 @dataclass
@@ -77,8 +78,17 @@ def split_row(row: TweetRow, endpoint: str, hf_column: str) -> tuple[list[Findin
     An unreadable URL column counts as one malformed URL; a salvaged one (a bare string) is
     checked and only noted. Other hosts in the URL column become malformed URLs below.
     """
-    findings: list[Finding] = []
+    findings, notes = row_notes(row, hf_column)
     tasks: list[UrlTask] = []
+    for i, raw in enumerate(row.hf_urls):
+        item = url_task(row, i, raw, endpoint)
+        (findings if isinstance(item, Finding) else tasks).append(item)  # type: ignore[arg-type]
+    return findings, tasks, notes
+
+
+def row_notes(row: TweetRow, hf_column: str) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """The row's problems: a malformed finding for an unreadable URL column, notes for the rest."""
+    findings: list[Finding] = []
     notes: list[dict[str, Any]] = []
     for p in row.problems:
         in_hf = p.column == hf_column
@@ -87,16 +97,18 @@ def split_row(row: TweetRow, endpoint: str, hf_column: str) -> tuple[list[Findin
             findings.append(Finding(Category.MALFORMED, row.tweet_id, p.detail, username=row.username, detail=f"{p.code} in {hf_column}"))
         elif not (in_hf and p.code == "unexpected_host"):
             notes.append({"tweet_id": row.tweet_id, "column": p.column, "code": p.code, "detail": p.detail})
-    for i, raw in enumerate(row.hf_urls):
-        try:
-            url = BackupURL.parse(raw)
-            if url.endpoint != endpoint:
-                raise MalformedURL(f"not on the configured endpoint {endpoint}")
-        except MalformedURL as exc:
-            findings.append(Finding(Category.MALFORMED, row.tweet_id, raw, index=i, username=row.username, detail=str(exc)))
-            continue
-        tasks.append(UrlTask(-1, row.tweet_id, row.username, i, url))
-    return findings, tasks, notes
+    return findings, notes
+
+
+def url_task(row: TweetRow, i: int, raw: str, endpoint: str) -> UrlTask | Finding:
+    """The URL at position `i` of the row to check, or its malformed finding."""
+    try:
+        url = BackupURL.parse(raw)
+        if url.endpoint != endpoint:
+            raise MalformedURL(f"not on the configured endpoint {endpoint}")
+    except MalformedURL as exc:
+        return Finding(Category.MALFORMED, row.tweet_id, raw, index=i, username=row.username, detail=str(exc))
+    return UrlTask(-1, row.tweet_id, row.username, i, url)
 
 
 async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
@@ -109,24 +121,52 @@ async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
         if not progress.complete:
             async with HubClient(cfg, concurrency=opts.concurrency) as http:
                 started = time.monotonic()
-                result.limited = await _check_all(archive, http, progress, path, opts)
+                result.limited, listing = await _check_all(archive, http, progress, path, opts)
                 result.stats = {
                     "seconds": round(time.monotonic() - started, 3),
                     "requests": http.requests,
                     "retries": http.retries,
                     "rate_limited": http.rate_limited,
+                    **listing,
                 }
         if opts.check_missing:
             result.gaps = await find_gaps(archive)
     return result
 
 
-async def _check_all(archive: Archive, http: HubClient, progress: Progress, path: Path, opts: VerifyOptions) -> bool:
-    """Run producer, workers and checkpoint writer; returns True when `limit` stopped it."""
+async def _repos_ahead(archive: Archive, endpoint: str, after: Key | None) -> list[tuple[str, str]]:
+    """The (repo, revision) pairs the rows after `after` start with: the listings to start at once."""
+    keys: dict[tuple[str, str], None] = {}
+    for prefix in await archive.url_prefixes("/resolve/", after=after):
+        start = prefix.find("http")
+        try:
+            url = BackupURL.parse(prefix[start:] + "x") if start >= 0 else None
+        except MalformedURL:
+            url = None
+        if url is not None and url.endpoint == endpoint:
+            keys[(url.repo_id, url.revision)] = None
+    return list(keys)
+
+
+async def _check_all(archive: Archive, http: HubClient, progress: Progress, path: Path, opts: VerifyOptions) -> tuple[bool, dict[str, int]]:
+    """Run producer, workers and checkpoint writer; returns (True when `limit` stopped it, listing stats).
+
+    URLs of repos that are listed (or answered for the whole repo) are settled by the producer,
+    a page of rows at a time, against the repo's index; only the others (HEADs) go through the
+    queue to the workers. Rows still settle in key order, through the ledger when an earlier
+    row is in flight, so a resumed run ends with the same report.
+    """
+    bulk = not opts.per_url and opts.method != "head"
+    ahead = await _repos_ahead(archive, http.endpoint, progress.position) if bulk and opts.limit is None else []
+    if opts.method == "list":  # listing needs no URL count: start it before counting
+        checker = Checker(http, opts.method, 0, folders=not opts.per_url)
+        checker.prefetch(ahead)
     total = await archive.count_urls(after=progress.position)
     if opts.limit is not None:
         total = min(total, opts.limit)
-    checker = Checker(http, opts.method, total)
+    if opts.method != "list":
+        checker = Checker(http, opts.method, total, folders=not opts.per_url)
+        checker.prefetch(ahead)
     rows_in_flight = asyncio.Semaphore(MAX_ROWS_IN_FLIGHT)
 
     def settle(entry: Any) -> None:
@@ -136,23 +176,81 @@ async def _check_all(archive: Archive, http: HubClient, progress: Progress, path
     ledger = Ledger(settle)
     bar = tqdm(total=total, unit="url", disable=not opts.progress_bar, dynamic_ncols=True, smoothing=0.05)
     limited = False
+    endpoint = http.endpoint
+    hf_column = archive.cfg.columns.huggingface_urls
+
+    def split(row: TweetRow) -> tuple[list[Finding], list[dict[str, Any]], int, list[UrlTask]]:
+        """A row's findings and notes, how many URLs are plainly present (recognised in a listed
+        repo without a parse) and the URLs still to settle."""
+        findings, notes = row_notes(row, hf_column) if row.problems else ([], [])
+        present = 0
+        tasks: list[UrlTask] = []
+        for i, raw in enumerate(row.hf_urls):
+            hit = checker.lookup(raw) if bulk else None
+            if hit is True:
+                present += 1
+            elif hit:
+                state, rel = hit  # type: ignore[misc]
+                url = BackupURL(endpoint, state.repo_id, state.revision, rel)
+                tasks.append(UrlTask(-1, row.tweet_id, row.username, i, url))
+            else:
+                item = url_task(row, i, raw, endpoint)
+                (findings if isinstance(item, Finding) else tasks).append(item)  # type: ignore[arg-type]
+        return findings, notes, present, tasks
 
     async def produce(put: Put[UrlTask]) -> None:
         nonlocal limited
         sent = 0
-        async for row in archive.rows(after=progress.position, where=archive.has_backup_sql()):
-            findings, tasks, notes = split_row(row, http.endpoint, archive.cfg.columns.huggingface_urls)
-            if opts.limit is not None and sent + len(tasks) > opts.limit and sent > 0:
-                limited = True
-                break
-            await rows_in_flight.acquire()
-            seq = ledger.open(row.key, len(tasks), findings, notes)
-            bar.update(len(findings))
-            for task in tasks:
-                await put(replace(task, seq=seq))
-                sent += 1
-                if opts.batch_size and opts.delay and sent % opts.batch_size == 0:
-                    await asyncio.sleep(opts.delay)
+        run: RowEntry | None = None  # rows settled on the spot since the last one in the ledger
+
+        def fold() -> None:
+            nonlocal run
+            if run is not None:
+                progress.settle(run)
+                run = None
+
+        pages = archive.pages(after=progress.position, where=archive.has_backup_sql(), read_ahead=True)
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                done = 0  # URLs of this page settled here, for the progress bar
+                for row in page:
+                    findings, notes, present, tasks = split(row)
+                    urls = present + len(tasks)
+                    if opts.limit is not None and sent + urls > opts.limit and sent > 0:
+                        limited = True
+                        break
+                    pending: list[UrlTask] = []
+                    for task in tasks:  # in a listed repo: settled here; else one by one
+                        state = await checker.resolve(task.url.repo_id, task.url.revision) if bulk else None
+                        if state is None:
+                            pending.append(task)
+                        elif Checker.present(state, task.url.path):
+                            present += 1
+                        else:
+                            findings.append(checker.local_finding(state, task))
+                    done += present + len(findings)
+                    if not pending and not ledger:  # nothing earlier in flight: settled now
+                        if run is None:
+                            run = RowEntry(row.key, 0, findings, notes, present)
+                        else:
+                            run.key = row.key
+                            run.present += present
+                            run.findings += findings
+                            run.extra += notes
+                    else:
+                        fold()
+                        await rows_in_flight.acquire()
+                        seq = ledger.open(row.key, len(pending), findings, notes, present)
+                        for task in pending:
+                            await put(replace(task, seq=seq))
+                    before, sent = sent, sent + urls
+                    if opts.batch_size and opts.delay and sent // opts.batch_size > before // opts.batch_size:
+                        fold()
+                        await asyncio.sleep(opts.delay * (sent // opts.batch_size - before // opts.batch_size))
+                fold()
+                bar.update(done)
+                if limited:
+                    break
 
     async def work(task: UrlTask) -> None:
         ledger.add(task.seq, await checker.check(task))
@@ -169,9 +267,10 @@ async def _check_all(archive: Archive, http: HubClient, progress: Progress, path
         progress.complete = not limited
         progress.method = opts.method
     finally:
+        checker.cancel_prefetch()
         writer.cancel()
         with contextlib.suppress(BaseException):
             await writer
         bar.close()
         progress.save(path)  # also on Ctrl-C / SIGTERM: what settled is kept
-    return limited
+    return limited, checker.listing_stats()
