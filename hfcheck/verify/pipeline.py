@@ -251,6 +251,7 @@ async def _check_all(archive: Archive, http: HubClient, progress: Progress, path
                 bar.update(done)
                 if limited:
                     break
+                await asyncio.sleep(0)  # the next page may be read already: let checkpoints and workers run
 
     async def work(task: UrlTask) -> None:
         ledger.add(task.seq, await checker.check(task))
