@@ -1,6 +1,12 @@
 """`verify` against the Hub emulator (20 ms per request): the users' old sequential script,
 `--method head` at concurrency 64, `--method list`, and peak memory for a million URLs.
 
+The million-URL part measures `verify --method list` three ways on the same world: at 20 ms
+per request (wall, requests, peak RSS), the pipeline before bulk settling at the same latency
+(`VerifyOptions(per_url=True)`: every URL through the queue, repos listed one after another:
+the ratio), and at 150 ms per request, where the wall time is printed beside the longest chain
+of pages that must be fetched one after another (the floor that concurrency leaves).
+
 Everything printed is measured in this one run. The emulator runs as a separate process
 (`EmulatorProcess`, `python -m hfcheck hub serve --latency-ms 20`) so its CPU work does not
 share the benchmark's GIL; each measured run is a child process of its own, whose peak RSS is
@@ -11,7 +17,8 @@ user folders, identical tiny content (blobs dedupe), ~1% of URLs missing on the 
 wrong (unencrypted `images/...`) path per 20,000 tweets. At most 100,000 files per repo (the
 configured `max_files_per_repo`), so the million-URL archive spans ten repos.
 
-    python -m bench verify                  # full run (100,000 URLs, then 1,000,000 for memory)
+    python -m bench verify                  # full run (100,000 URLs, then 1,000,000 in 10 repos)
+    python -m bench verify --million 200000 --slow-latency-ms 0 --no-baseline   # a quicker million part
     python -m bench.bench_verify --urls 5000 --million 0     # quick run
     HFCHECK_BENCH_ARGS="--urls 5000 --million 0" python -m bench verify
 
@@ -52,11 +59,17 @@ RUN_DEADLINE_S = 180.0
 BIG_LIMITS = {"limits.resolvers_per_window": 10**9, "limits.api_per_window": 10**9}
 ROOT = Path(__file__).resolve().parent.parent
 
+SLOW_LATENCY_MS = 150  # the real Hub from Japan: 150-250 ms a round trip
+PAGE = 1000  # entries per tree page
+
 # Targets
 LIST_MAX_S = 10.0
 LIST_MAX_REQUESTS = 200
 HEAD_MIN_SPEEDUP = 30.0
 MILLION_MAX_MIB = 150.0
+MILLION_MAX_S = 20.0
+MILLION_MAX_REQUESTS = 1_100
+CHAIN_MAX_RATIO = 2.0
 
 
 
@@ -163,13 +176,36 @@ async def _naive(db: Path, limit: int, batch: int = 200, pause: float = 0.2) -> 
     return {"urls": len(urls), "seconds": seconds, "requests": requests, "present": present, "missing": missing, "other": other}
 
 
-async def _hfcheck(config: Path, data_dir: Path, method: str, deadline: float) -> dict[str, Any]:
+def longest_chain(store: Any, repo_ids: list[str]) -> tuple[int, int]:
+    """(pages, longest chain of pages) of listing these repos as verify does: the root one level
+    deep, then each top-level folder recursively (a folder's listing has its files and subfolders).
+    Counted from the store, independently of hfcheck."""
+    import math
+
+    pages = chain = 0
+    for repo_id in repo_ids:
+        top: dict[str, set[str]] = {}
+        root = 0
+        for path in store.list_paths(repo_id):
+            parts = path.split("/")
+            if len(parts) == 1:
+                root += 1
+            else:
+                top.setdefault(parts[0], set()).update({path, *("/".join(parts[:i]) for i in range(2, len(parts)))})
+        root_pages = max(1, math.ceil((root + len(top)) / PAGE))
+        folder_pages = [math.ceil(len(e) / PAGE) for e in top.values()]
+        pages += root_pages + sum(folder_pages)
+        chain = max(chain, root_pages + max(folder_pages, default=0))
+    return pages, chain
+
+
+async def _hfcheck(config: Path, data_dir: Path, method: str, deadline: float, per_url: bool = False) -> dict[str, Any]:
     from hfcheck.config import load_config
     from hfcheck.verify.checkpoint import PROGRESS_NAME
     from hfcheck.verify.pipeline import VerifyOptions, run_verify
 
     cfg = load_config(config, {"lang": "en", "data_dir": data_dir, **BIG_LIMITS}, env={})
-    opts = VerifyOptions(method=method, concurrency=CONCURRENCY)
+    opts = VerifyOptions(method=method, concurrency=CONCURRENCY, per_url=per_url)
     started = time.perf_counter()
     try:
         result = await asyncio.wait_for(run_verify(cfg, opts), deadline)
@@ -190,11 +226,12 @@ def _worker(argv: list[str]) -> None:
     p.add_argument("--config", type=Path)
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--deadline", type=float, default=RUN_DEADLINE_S)
+    p.add_argument("--per-url", action="store_true", help="The pipeline before bulk settling (the baseline).")
     a = p.parse_args(argv)
     if a.kind == "naive":
         out = asyncio.run(_naive(a.db, a.limit))
     else:
-        out = asyncio.run(_hfcheck(a.config, a.data_dir, a.kind, a.deadline))
+        out = asyncio.run(_hfcheck(a.config, a.data_dir, a.kind, a.deadline, a.per_url))
     out["peak_kib"] = vmhwm_kib()
     print(json.dumps(out))
 
@@ -230,6 +267,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--naive-urls", type=int, default=2_000, help="URLs the naive script checks, then extrapolated (default 2,000).")
     p.add_argument("--million", type=int, default=1_000_000, help="URLs for the memory run (0 = skip; default 1,000,000).")
     p.add_argument("--latency-ms", type=float, default=LATENCY_MS)
+    p.add_argument("--slow-latency-ms", type=float, default=SLOW_LATENCY_MS, help="Latency of the million run's second pass (0 = skip).")
+    p.add_argument("--no-baseline", action="store_true", help="Skip the million run of the per-URL pipeline.")
     p.add_argument("--keep", action="store_true", help="Keep the temp dir (its path is printed).")
     return p.parse_args(bench_argv(sys.argv[1:]) if argv is None else argv)
 
@@ -336,19 +375,48 @@ def main(argv: list[str] | None = None) -> None:
             mconfig = tmp / "million.toml"
             write_config(mconfig, mdb, emu.url)
             base_kib = run_hfcheck(["--version"], tmp, child_env(), timeout=120).peak_kib
-            ctl.reset_stats()
-            run = run_hfcheck(["verify", "--method", "list", "--config", str(mconfig), "--data-dir", str(tmp / "run-million"), "--lang", "en"],
-                              tmp, child_env(), timeout=1800)
-            rc, wall, kib, maxrss, tail = run.rc, run.wall_s, run.peak_kib, run.maxrss_kib, run.tail()
-            m_emu = ctl.stats()["requests"]
-            print(f"python -m hfcheck verify --method list on {big.urls:,} URLs: exit {rc}, wall {wall:.1f} s"
-                  f" ({big.urls / wall:,.0f} URLs/s), {m_emu:,} requests (emulator)")
+            store = emu.store
+            pages, chain = longest_chain(store, [f"bench/m1m-{r:02d}" for r in range(big.repos)] if big.repos > 1 else ["bench/m1m"])
+            store.close()
+
+            def million(data: str, latency_ms: float) -> tuple[Any, int, dict[str, Any]]:
+                ctl.set_faults(latency_ms=latency_ms)
+                ctl.reset_stats()
+                run = run_hfcheck(["verify", "--method", "list", "--config", str(mconfig), "--data-dir", str(tmp / data), "--lang", "en"],
+                                  tmp, child_env(), timeout=1800)
+                report = json.loads((tmp / data / "verify_report.json").read_text())
+                return run, ctl.stats()["requests"], report
+
+            run, m_emu, report = million("run-million", a.latency_ms)
+            rc, wall, kib, maxrss = run.rc, run.wall_s, run.peak_kib, run.maxrss_kib
+            print(f"python -m hfcheck verify --method list on {big.urls:,} URLs, {a.latency_ms:g} ms per request: exit {rc},"
+                  f" wall {wall:.1f} s ({big.urls / wall:,.0f} URLs/s), {m_emu:,} requests (emulator), listing stats {report['stats']}")
             print(f"  peak RSS {mib(kib)} MiB (VmHWM at exit; wait4 ru_maxrss {mib(maxrss)} MiB);"
                   f" interpreter + hfcheck baseline (`python -m hfcheck --version`) {mib(base_kib)} MiB")
-            print("  " + tail.replace("\n", "\n  "))
-            ok = kib / 1024 < MILLION_MAX_MIB and rc in (0, 1)
-            print(f"target peak memory < {MILLION_MAX_MIB:g} MiB for {big.urls:,} URLs (list): {mib(kib)} MiB -> {_verdict(ok)}"
+            print(f"  findings {_counts_line(report['counts'], big.expected)}")
+            if not a.no_baseline:
+                ctl.reset_stats()
+                per, per_wall = run_child(["list", "--per-url", "--config", str(mconfig), "--data-dir", str(tmp / "run-million-per-url"),
+                                           "--deadline", "3000"], timeout=3600)
+                per_emu = ctl.stats()["requests"]
+                same = {k: v for k, v in per["counts"].items() if v} == {k: v for k, v in report["counts"].items() if v}
+                print(f"  the pipeline before bulk settling (per-URL queue, repos listed one after another), same world and latency:"
+                      f" wall {per_wall:.1f} s, {per_emu:,} requests, peak {mib(per['peak_kib'])} MiB, same counts: {same}"
+                      f" -> bulk is {per_wall / wall:.1f}x faster")
+            ok = wall <= MILLION_MAX_S and m_emu <= MILLION_MAX_REQUESTS and kib / 1024 <= MILLION_MAX_MIB and rc in (0, 1)
+            print(f"target {big.urls:,} URLs (list) <= {MILLION_MAX_S:g} s, <= {MILLION_MAX_REQUESTS:,} requests,"
+                  f" <= {MILLION_MAX_MIB:g} MiB: {wall:.1f} s, {m_emu:,}, {mib(kib)} MiB -> {_verdict(ok)}"
                   + ("" if big.urls >= 1_000_000 else "  [fewer URLs than 1,000,000]"))
+            if a.slow_latency_ms > 0:
+                slow, s_emu, s_report = million("run-million-slow", a.slow_latency_ms)
+                floor = chain * a.slow_latency_ms / 1000
+                ratio = slow.wall_s / floor
+                print(f"python -m hfcheck verify --method list, {a.slow_latency_ms:g} ms per request: exit {slow.rc}, wall {slow.wall_s:.1f} s,"
+                      f" {s_emu:,} requests; longest chain of pages {chain} (of {pages:,}) x {a.slow_latency_ms:g} ms = {floor:.1f} s"
+                      f" (hfcheck counted {s_report['stats'].get('longest_chain')})")
+                print(f"target wall within {CHAIN_MAX_RATIO:g}x the longest chain: {slow.wall_s:.1f} / {floor:.1f} = {ratio:.2f}x"
+                      f" -> {_verdict(ratio <= CHAIN_MAX_RATIO and slow.rc in (0, 1))}")
+                ctl.set_faults(latency_ms=a.latency_ms)
     finally:
         emu.stop()
         if a.keep:
