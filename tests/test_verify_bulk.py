@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from hfcheck.config import Config, load_config
-from hfcheck.emulator.testing import EmulatorThread
-from hfcheck.hubhttp import Access, HubHTTP, Refused
+from hfcheck.errors import Refused
+from hfcheck.net.hub import Access, HubClient
+from hfcheck.sim.emulator.testing import EmulatorThread
 from hfcheck.verify.checkers import PathIndex
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from tests.helpers import demo_world
@@ -146,7 +147,7 @@ def expected_chain(paths: list[str]) -> tuple[int, int]:
     return len(top), root_pages + max((math.ceil(len(e) / 1000) for e in top.values()), default=0)
 
 
-class WatchedHub(HubHTTP):
+class WatchedHub(HubClient):
     """The real client, noting how many API requests were in flight at once."""
 
     in_flight = 0
@@ -165,7 +166,7 @@ class WatchedHub(HubHTTP):
 async def test_folder_listing_same_index_and_request_bound(hub: EmulatorThread, layout: str, tmp_path: Path) -> None:
     repo = f"t/{layout}"
     paths = hub.store.list_paths(repo)
-    async with HubHTTP(hub_config(hub, tmp_path)) as http:
+    async with HubClient(hub_config(hub, tmp_path)) as http:
         hub.control.reset_stats()
         sequential = await PathIndex.build(http, repo, "main", None, folders=False)
         seq_requests = tree_requests(hub)
@@ -197,7 +198,7 @@ async def test_folders_are_listed_at_the_same_time(hub: EmulatorThread, tmp_path
 
 
 async def test_folder_listing_gives_up_past_max_pages(hub: EmulatorThread, tmp_path: Path) -> None:
-    async with HubHTTP(hub_config(hub, tmp_path)) as http:
+    async with HubClient(hub_config(hub, tmp_path)) as http:
         hub.control.reset_stats()
         assert await PathIndex.build(http, "t/uneven", "main", 1, folders=True) is None
         # the root, the pages up to the one that went over, and at most one in flight per other folder

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import functools
 import json
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,7 +209,7 @@ class Archive:
             for row in page:
                 yield row
 
-    async def pages(self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE, read_ahead: bool = False) -> AsyncIterator[list[TweetRow]]:
+    async def pages(self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE, read_ahead: bool = False) -> AsyncGenerator[list[TweetRow], None]:
         """`rows`, a page at a time (for callers that settle a page of rows at once).
 
         With `read_ahead`, the next page is read (in the database thread) while the caller works

@@ -165,13 +165,13 @@ class Checker:
         try:
             access, why = await self._gate(u.repo_id, u.revision)
             if access is not Access.OK:
-                return Finding(Category(access.value), detail=why, **base)  # type: ignore[arg-type]
+                return Finding(Category(access.value), detail=why, **base)
             index = await self._listing(u.repo_id, u.revision)
             if index is not None:
                 return self._finding(u.path in index, u, base)
             answer = await self.http.head(u)
         except Unverifiable as exc:
-            return Finding(Category.UNVERIFIED, detail=str(exc), **base)  # type: ignore[arg-type]
+            return Finding(Category.UNVERIFIED, detail=str(exc), **base)
         if answer.status < 400:
             return self._finding(True, u, base)
         if answer.status == 404 and answer.error_code == "EntryNotFound":
@@ -179,9 +179,9 @@ class Checker:
         try:
             access, why = classify_access(answer, has_token=bool(self.http.cfg.token))
         except Unverifiable as exc:
-            return Finding(Category.UNVERIFIED, detail=str(exc), **base)  # type: ignore[arg-type]
+            return Finding(Category.UNVERIFIED, detail=str(exc), **base)
         category = Category(access.value) if access is not Access.OK else Category.UNVERIFIED
-        return Finding(category, detail=why or f"HTTP {answer.status}", **base)  # type: ignore[arg-type]
+        return Finding(category, detail=why or f"HTTP {answer.status}", **base)
 
     @staticmethod
     def _finding(exists: bool, u: BackupURL, base: dict[str, Any]) -> Finding:
@@ -256,7 +256,7 @@ class Checker:
         """What `check` would find for a URL of a resolved repo, without a request."""
         base = _base(task)
         if state.index is None:
-            return Finding(Category(state.access.value), detail=state.why, **base)  # type: ignore[arg-type]
+            return Finding(Category(state.access.value), detail=state.why, **base)
         return self._finding(task.url.path in state.index, task.url, base)
 
     def listing_stats(self) -> dict[str, int]:

@@ -23,7 +23,7 @@ from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, MalformedURL
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.hub import HubClient
 from hfcheck.pool import Put, run_pool
-from hfcheck.verify.checkers import Checker, RepoState, UrlTask
+from hfcheck.verify.checkers import Checker, UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.ledger import Ledger, RowEntry
@@ -82,7 +82,10 @@ def split_row(row: TweetRow, endpoint: str, hf_column: str) -> tuple[list[Findin
     tasks: list[UrlTask] = []
     for i, raw in enumerate(row.hf_urls):
         item = url_task(row, i, raw, endpoint)
-        (findings if isinstance(item, Finding) else tasks).append(item)  # type: ignore[arg-type]
+        if isinstance(item, Finding):
+            findings.append(item)
+        else:
+            tasks.append(item)
     return findings, tasks, notes
 
 
@@ -189,13 +192,16 @@ async def _check_all(archive: Archive, http: HubClient, progress: Progress, path
             hit = checker.lookup(raw) if bulk else None
             if hit is True:
                 present += 1
-            elif hit:
-                state, rel = hit  # type: ignore[misc]
+            elif isinstance(hit, tuple):
+                state, rel = hit
                 url = BackupURL(endpoint, state.repo_id, state.revision, rel)
                 tasks.append(UrlTask(-1, row.tweet_id, row.username, i, url))
             else:
                 item = url_task(row, i, raw, endpoint)
-                (findings if isinstance(item, Finding) else tasks).append(item)  # type: ignore[arg-type]
+                if isinstance(item, Finding):
+                    findings.append(item)
+                else:
+                    tasks.append(item)
         return findings, notes, present, tasks
 
     async def produce(put: Put[UrlTask]) -> None:
