@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= data/demo
+SCHEME ?= hfcheck-v1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TWS_TELEMETRY := 0
 
@@ -21,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 demo: $(STAMP)
-	$(BIN)/python -m hfcheck demo run $(DEMO_DIR)
+	$(BIN)/python -m hfcheck demo run $(DEMO_DIR) --scheme $(SCHEME)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

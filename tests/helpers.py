@@ -45,10 +45,10 @@ class DemoWorld:
 
 
 @contextlib.contextmanager
-def demo_world(root: Path, tweets: int = 60, seed: int = 7, **emulator: Any) -> Iterator[DemoWorld]:
-    """Build a demo archive and serve its hub on the port its URLs name."""
+def demo_world(root: Path, tweets: int = 60, seed: int = 7, scheme: str = "hfcheck-v1", **emulator: Any) -> Iterator[DemoWorld]:
+    """Build a demo archive (its backups in `scheme`) and serve its hub on the port its URLs name."""
     port, media_port = free_port(), free_port()
-    build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}")
+    build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}", scheme=scheme)
     with serve_world(root, **emulator) as world:
         yield world
 

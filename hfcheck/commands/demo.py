@@ -7,7 +7,10 @@ from pathlib import Path
 
 import click
 
-from hfcheck.sim.demo import build_demo
+from hfcheck.sim.demo import SCHEMES, build_demo
+
+SCHEME = click.option("--scheme", type=click.Choice(SCHEMES), default="hfcheck-v1", show_default=True,
+                      help="How the archive's backups are encrypted (fernet: plain cryptography.fernet, as scrapers did).")
 
 
 def _free_port() -> int:
@@ -27,11 +30,13 @@ def demo() -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed: the same seed builds the same archive.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port the hub will be served on (default: a free one).")
 @click.option("--media-port", type=click.IntRange(0, 65535), default=0, help="Port of the demo media server (default: a free one).")
-def init(directory: Path, tweets: int, seed: int, port: int, media_port: int) -> None:
+@SCHEME
+def init(directory: Path, tweets: int, seed: int, port: int, media_port: int, scheme: str) -> None:
     """Build DIRECTORY: database, local media, emulator state, key, config, planted counts."""
     port = port or _free_port()
-    plan = build_demo(directory, tweets=tweets, seed=seed, media_port=media_port or _free_port(), endpoint=f"http://127.0.0.1:{port}")
-    click.echo(f"demo archive in {directory}: {sum(len(v) for v in plan.tweets.values())} tweets")
+    plan = build_demo(directory, tweets=tweets, seed=seed, media_port=media_port or _free_port(), endpoint=f"http://127.0.0.1:{port}",
+                      scheme=scheme)
+    click.echo(f"demo archive in {directory} ({scheme}): {sum(len(v) for v in plan.tweets.values())} tweets")
     click.echo(f"planted URL counts: {plan.counts}")
     click.echo(f"planted gaps: {plan.gaps}")
 
@@ -40,8 +45,9 @@ def init(directory: Path, tweets: int, seed: int, port: int, media_port: int) ->
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--tweets", type=click.IntRange(20), default=200, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-def run(directory: Path, tweets: int, seed: int) -> int:
+@SCHEME
+def run(directory: Path, tweets: int, seed: int, scheme: str) -> int:
     """Build a fresh demo archive, serve it, and run: audit, repair, backup, audit, restore."""
     from hfcheck.sim.demo_cycle import run_cycle
 
-    return run_cycle(directory, tweets=tweets, seed=seed)
+    return run_cycle(directory, tweets=tweets, seed=seed, scheme=scheme)

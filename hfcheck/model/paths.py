@@ -163,6 +163,35 @@ def local_path_for(key: NameCodec, remote_path: str) -> str:
     return f"{parts[0].removeprefix('encrypted_')}/{parts[1]}/{name}"
 
 
+def find_by_tweet(root: Path | None, username: str | None, tweet_id: str, index: int, media: Media | None = None) -> str | None:
+    """The local media file of (tweet id, media index), whatever its extension: how a file is
+    found when its remote name cannot be decrypted (one-way names, an older scheme), as the
+    users' own scripts did. `media` limits the search to images or videos."""
+    if root is None or username is None or not USERNAME_RE.match(username):
+        return None
+    for m in [media] if media else list(Media):
+        folder = root / m.value / username
+        if not folder.is_dir():
+            continue
+        for p in sorted(folder.glob(f"{tweet_id}_{index}.*")):
+            try:
+                name = LocalName.parse(p.name)
+                if name.media is m and p.is_file():
+                    return local_relpath(username, name)
+            except UnsafePath:
+                continue
+    return None
+
+
+def remote_media(remote_path: str) -> Media:
+    """images or videos, from an encrypted path's folder (`encrypted_videos/...`)."""
+    top = remote_path.split("/", 1)[0]
+    for m in Media:
+        if top == m.remote_dir:
+            return m
+    raise UnsafePath(f"not an encrypted media path: {remote_path!r}")
+
+
 def classify_path(path: str) -> PathKind:
     """Encrypted backup, wrong (unencrypted `images/`/`videos/` path) or unknown."""
     parts = path.split("/")

@@ -37,7 +37,7 @@ from hfcheck.db.gaps import GapSummary, gap_tweets_sql, unbacked_media_sql
 from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, InputError
 from hfcheck.readback.deep import run_deep
-from hfcheck.readback.deep_result import DeepResult, combined_exit_code
+from hfcheck.readback.deep_result import PROBLEM_CATEGORIES, DeepResult, combined_exit_code
 from hfcheck.readback.sample import Sample
 from hfcheck.verify.checkpoint import now_iso, verify_report
 from hfcheck.verify.findings import Category, Finding
@@ -187,7 +187,8 @@ def build_plan(cfg: Config, vr: VerifyResult, deep: DeepResult | None, prefix: t
 
 
 def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) -> list[dict[str, Any]]:
-    """Read-back problems: a backup that does not decrypt is uploaded again by `repair`; a lost
+    """Read-back problems: a backup that does not decrypt is uploaded again by `repair`; one in a
+    format no configured scheme knows is left alone (set `crypto.scheme`, or look at it); a lost
     local file is restored from its backup; a backup that decrypts to other bytes than the local
     file is fetched for inspection (which of the two is right is for a person to say)."""
     if deep is None:
@@ -196,6 +197,10 @@ def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) ->
     if deep.counts["decrypt_failed"]:
         n_tweets = len({f.tweet_id for f in deep.findings if f.category == "decrypt_failed" and f.tweet_id})
         out.append({"kind": "deep_decrypt_failed", "tool": "repair", "files": deep.counts["decrypt_failed"], "tweets": n_tweets, "commands": [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")]})
+    if deep.counts["unknown_format"]:
+        # no command fixes it: the file is in a format no configured scheme reads (never overwritten)
+        n_tweets = len({f.tweet_id for f in deep.findings if f.category == "unknown_format" and f.tweet_id})
+        out.append({"kind": "deep_unknown_format", "tool": "", "files": deep.counts["unknown_format"], "tweets": n_tweets, "commands": []})
     groups = {
         "local_missing": ("restore", str(cfg.media_root)),
         "differs": ("restore", str(Path(cfg.data_dir) / "restore-check")),
@@ -291,7 +296,7 @@ def problem_count(report: dict[str, Any]) -> int:
     counts = report.get("verify", {}).get("counts", {})
     deep = report.get("deep") or {}
     d, rec = deep.get("counts", {}), deep.get("recorded") or {}
-    return sum(int(counts.get(k, 0)) for k in PROBLEM_KEYS) + sum(int(d.get(k, 0)) for k in ("differs", "decrypt_failed", "local_missing", "missing")) + int(rec.get("differs", 0)) + int(rec.get("absent", 0))
+    return sum(int(counts.get(k, 0)) for k in PROBLEM_KEYS) + sum(int(d.get(k, 0)) for k in PROBLEM_CATEGORIES) + int(rec.get("differs", 0)) + int(rec.get("absent", 0))
 
 
 def previous_problem_keys(data_dir: Path) -> set[str]:

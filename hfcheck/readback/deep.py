@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hfcheck.config import Config
-from hfcheck.crypto import archive_key
+from hfcheck.crypto import load_codecs
 from hfcheck.db.archive import Archive
 from hfcheck.db.state import StateDB
 from hfcheck.model.paths import PathKind
@@ -40,6 +40,7 @@ from hfcheck.verify.pipeline import split_row
 # says nothing about the file's bytes (no access, retries spent) leaves it unverified.
 _CATEGORY = {
     Failure.DECRYPT_FAILED: "decrypt_failed",
+    Failure.UNKNOWN_FORMAT: "unknown_format",
     Failure.MISSING: "missing",
 }
 
@@ -113,7 +114,7 @@ async def deep_check(
     """
     cfg.require("db", "key_file", "media_root")
     assert cfg.media_root is not None
-    key = archive_key(cfg)
+    codecs = load_codecs(cfg)
     excluded = _excluded_urls(progress)
     rng = random.Random(seed)
     result = DeepResult(sample.spec)
@@ -121,7 +122,7 @@ async def deep_check(
     action = DeepAction(cfg.media_root, state)
     with tempfile.TemporaryDirectory(prefix="hfcheck-deep-") as tmp:
         async with Archive(cfg) as archive, HubClient(cfg, concurrency=concurrency) as client:
-            walk = Walk(key, client, Path(tmp))
+            walk = Walk(codecs, client, Path(tmp), media_root=cfg.media_root)
 
             async def produce(put: Put[UrlTask]) -> None:
                 async for row in archive.rows(where=archive.has_backup_sql()):

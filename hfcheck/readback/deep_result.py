@@ -5,6 +5,8 @@ Categories (the `deep` key of the JSON report):
     deep_ok         decrypted, and the plaintext sha256 equals the local file's
     differs         plaintext differs from the local file, or the listing from the recorded upload
     decrypt_failed  authentication failed (tampered, truncated, wrong key or path), or the name
+    unknown_format  no configured codec recognises the file (another scheme, or not encrypted):
+                    listed, never repaired or overwritten
     local_missing   decrypted fine, but no local file to compare with
     missing         the repo answered 404 when read back (or a recorded upload is not listed)
     unverified      the download kept failing after retries: unknown, check again
@@ -18,8 +20,8 @@ from typing import Any
 
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 
-DEEP_CATEGORIES = ("deep_ok", "differs", "decrypt_failed", "local_missing", "missing", "unverified")
-PROBLEM_CATEGORIES = frozenset({"differs", "decrypt_failed", "local_missing", "missing"})
+DEEP_CATEGORIES = ("deep_ok", "differs", "decrypt_failed", "unknown_format", "local_missing", "missing", "unverified")
+PROBLEM_CATEGORIES = frozenset({"differs", "decrypt_failed", "unknown_format", "local_missing", "missing"})
 MAX_LISTED_PROBLEMS = 10_000  # the report keeps this many problem entries; counts stay exact
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from hfcheck.config import Config
-from hfcheck.crypto import archive_key
+from hfcheck.crypto import load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.errors import InputError
 from hfcheck.model.paths import BackupURL
@@ -36,7 +36,7 @@ from hfcheck.verify.pipeline import split_row
 
 PARTS_DIR = ".hfcheck-parts"
 RESTORE_STATUSES = ("restored", "exists", "failed", "incomplete")
-_INCOMPLETE = frozenset({Failure.NO_ACCESS, Failure.UNVERIFIED})  # unknown, not failed: run again
+_INCOMPLETE = frozenset({Failure.NO_ACCESS, Failure.UNVERIFIED, Failure.TOO_LARGE})  # unknown, not failed: run again
 
 
 @dataclass
@@ -48,7 +48,7 @@ class RestoreOutcome:
     url: str
     index: int = 0
     local: str | None = None
-    category: str = ""  # why it failed: missing, decrypt_failed, wrong_path, malformed, no_access, unverified, ...
+    category: str = ""  # why it failed: missing, decrypt_failed, unknown_format, wrong_path, malformed, no_access, ...
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,7 +139,7 @@ async def run_restore(
     then written above it."""
     sel.validate()
     cfg.require("db", "key_file")
-    key = archive_key(cfg)
+    codecs = load_codecs(cfg)
     out.mkdir(parents=True, exist_ok=True)
     summary = RestoreSummary()
     bar: tqdm[Any] | None = None
@@ -152,7 +152,7 @@ async def run_restore(
             on_outcome(outcome)
 
     async with Archive(cfg) as archive, HubClient(cfg, concurrency=concurrency) as client:
-        walk = Walk(key, client, out / PARTS_DIR)
+        walk = Walk(codecs, client, out / PARTS_DIR, media_root=cfg.media_root)
         action = RestoreAction(out, overwrite=overwrite)
         if progress_bar:
             total = None if sel.tweets else await archive.count_urls(where=user_sql(archive, sel))

@@ -1,12 +1,14 @@
 """The read-back walk shared by restore, deep (and so audit): one recorded URL at a time,
 
-    name (the decrypted remote name, authenticated by AES-SIV) → local path confined under the
+    name (decrypted by the first read codec whose names decrypt it; for one-way names, the
+    local file of the row's tweet id and media index) → local path confined under the
     action's root → fetch the ciphertext through the Hub client (`.part`, Range-resumable)
-    → decrypt (every chunk authenticated) → the action's outcome
+    → the codec that recognises the file's first bytes (`Codecs.codec_for`) decrypts it
+    (none: `unknown_format`, never `decrypt_failed`) → the action's outcome
 
 with the per-file action passed in, as rclone's `check` takes its compare function: restore's
 action writes the plaintext into the output folder, deep's compares its sha256 with the local
-file. The local name is never taken from the database, so a file read back is exactly what
+file. A reversible name is never taken from the database, so a file read back is exactly what
 was encrypted for that path.
 """
 
@@ -15,14 +17,25 @@ from __future__ import annotations
 import asyncio
 import enum
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from hfcheck.crypto import HEADER_SIZE, ArchiveKey, Decryptor, decrypt_file
+from hfcheck.crypto import HEAD_BYTES, Codec, Codecs, FileTooLarge
 from hfcheck.errors import CryptoError, FetchFailed, UnsafePath, Unverifiable
-from hfcheck.model.paths import BackupURL, PathKind, confine, local_path_for
-from hfcheck.net.fetch import READ_CHUNK, Fetched, discard_part, download
+from hfcheck.model.paths import (
+    BackupURL,
+    LocalName,
+    PathKind,
+    confine,
+    find_by_tweet,
+    local_path_for,
+    local_relpath,
+    media_ext_from_url,
+    remote_media,
+)
+from hfcheck.net.fetch import Fetched, discard_part, download
 from hfcheck.net.hub import HubClient
 from hfcheck.net.outcome import HubOutcome
 from hfcheck.verify.checkers import UrlTask
@@ -36,6 +49,8 @@ class Failure(enum.Enum):
     WRONG_PATH = "wrong_path"  # an unencrypted path is recorded
     MALFORMED = "malformed"  # not a backup path at all
     DECRYPT_FAILED = "decrypt_failed"  # the name or the bytes fail authentication
+    UNKNOWN_FORMAT = "unknown_format"  # no configured codec recognises the file: never decrypt_failed
+    TOO_LARGE = "too_large"  # above a one-shot codec's size limit: not read (unknown)
     MISSING = "missing"  # 404 EntryNotFound
     REPO_NOT_FOUND = "repo_not_found"
     NO_ACCESS = "no_access"
@@ -78,17 +93,33 @@ class Action(Protocol[O]):
         """The outcome of a file that could not be read back."""
 
 
-def decrypted_sha256(key: ArchiveKey, ciphertext: Path, remote_path: str) -> str:
-    """SHA-256 of the plaintext, decrypting in memory chunk by chunk (nothing is written).
-    CryptoError if any chunk fails authentication or the stream is truncated."""
-    dec = Decryptor(key, remote_path)
-    h = hashlib.sha256()
-    with open(ciphertext, "rb", buffering=0) as f:
-        dec.start(f.read(HEADER_SIZE))
-        while block := f.read(READ_CHUNK):
-            h.update(dec.update(block))
-    h.update(dec.finalize())
-    return h.hexdigest()
+def decrypted_sha256(codec: Codec, ciphertext: Path, remote_path: str) -> str:
+    """SHA-256 of the plaintext; nothing is written (the codec decrypts into /dev/null, chunk
+    by chunk where it streams). CryptoError if any part fails authentication or is truncated."""
+    with open(os.devnull, "wb") as sink:
+        return codec.decrypt_to(ciphertext, sink, remote_path)
+
+
+def read_head(path: Path) -> bytes:
+    """The first HEAD_BYTES of a file: what a codec recognises its format by."""
+    with open(path, "rb") as f:
+        return f.read(HEAD_BYTES)
+
+
+def one_way_local(task: UrlTask, media_root: Path | None) -> str:
+    """The local name of a one-way remote name: the media root's file of (tweet id, media index)
+    in the remote folder's media type, else the name the row's media URL gives. UnsafePath if
+    neither is known."""
+    u = task.url
+    media = remote_media(u.path)
+    found = find_by_tweet(media_root, task.username, task.tweet_id, task.index, media)
+    if found is not None:
+        return found
+    if task.media_url and task.username:
+        name = LocalName(task.tweet_id, task.index, media_ext_from_url(task.media_url))
+        if name.media is media:
+            return local_relpath(task.username, name)
+    raise UnsafePath(f"one-way name: no local file {task.username}/{task.tweet_id}_{task.index}.* and no media URL")
 
 
 def part_path(parts: Path, url: BackupURL) -> Path:
@@ -100,8 +131,10 @@ def part_path(parts: Path, url: BackupURL) -> Path:
 class Walk:
     """Reads recorded URLs back through one Hub client; one instance per run."""
 
-    def __init__(self, key: ArchiveKey, client: HubClient, parts: Path) -> None:
-        self.key = key
+    def __init__(self, codecs: Codecs, client: HubClient, parts: Path, *, media_root: Path | None = None) -> None:
+        self.codecs = codecs
+        self.one_way = any(not c.names_reversible for c in codecs.read)
+        self.media_root = media_root  # where one-way names find their local file
         self.client = client
         self.parts = parts
         self.bytes_read = 0
@@ -114,7 +147,7 @@ class Walk:
             failure = Failure.WRONG_PATH if u.kind is PathKind.WRONG else Failure.MALFORMED
             return action.failed(task, failure, "not an encrypted backup path; run repair", None)
         try:
-            local = local_path_for(self.key, u.path)
+            local = self.local_name(task)
             target = Target(task, local, confine(action.root, local))
         except (CryptoError, UnsafePath) as exc:
             return action.failed(task, Failure.DECRYPT_FAILED, f"file name: {exc}", None)
@@ -122,6 +155,16 @@ class Walk:
         if early is not None:
             return early
         return await self._fetch_and_decrypt(target, action)
+
+    def local_name(self, task: UrlTask) -> str:
+        """The local file a remote name stands for: decrypted, or (a read codec with one-way
+        names configured) found by tweet id and media index."""
+        try:
+            return local_path_for(self.codecs, task.url.path)
+        except CryptoError:
+            if not self.one_way:
+                raise
+            return one_way_local(task, self.media_root)
 
     async def _fetch_and_decrypt(self, target: Target, action: Action[O]) -> O:
         """Download, decrypt; a resumed `.part` that fails to decrypt gets one fresh download."""
@@ -137,11 +180,21 @@ class Walk:
                 return action.failed(task, Failure.UNVERIFIED, str(exc), target)
             self.bytes_read += fetched.size
             try:
+                codec = self.codecs.codec_for(await asyncio.to_thread(read_head, part))
+                if codec is None:
+                    discard_part(part)
+                    if fetched.resumed_from and attempt == 1:
+                        continue
+                    schemes = ", ".join(self.codecs.schemes)
+                    return action.failed(task, Failure.UNKNOWN_FORMAT, f"no configured scheme ({schemes}) recognises this file", target)
                 if dest is None:
-                    plain = await asyncio.to_thread(decrypted_sha256, self.key, part, u.path)
+                    plain = await asyncio.to_thread(decrypted_sha256, codec, part, u.path)
                 else:
                     dest.parent.mkdir(parents=True, exist_ok=True)
-                    plain = await asyncio.to_thread(decrypt_file, self.key, part, dest, u.path)
+                    plain = await asyncio.to_thread(codec.decrypt_file, part, dest, u.path)
+            except FileTooLarge as exc:
+                discard_part(part)
+                return action.failed(task, Failure.TOO_LARGE, str(exc).replace(f"{part}: ", ""), target)
             except CryptoError as exc:
                 discard_part(part)
                 if fetched.resumed_from and attempt == 1:
@@ -156,4 +209,4 @@ class Walk:
         raise AssertionError("unreachable")
 
 
-__all__ = ["Action", "Failure", "Target", "Walk", "decrypted_sha256", "part_path"]
+__all__ = ["Action", "Failure", "Target", "Walk", "decrypted_sha256", "one_way_local", "part_path", "read_head"]

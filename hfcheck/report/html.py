@@ -450,6 +450,8 @@ def _plan(p: Page, plan: list[dict[str, Any]]) -> None:
         if item.get("more_tweets"):
             cmds += f'<p class="note">{_e(p.label("more_tweets", n=item["more_tweets"]))}</p>'
         kind = str(item.get("kind", ""))
+        if kind == "deep_unknown_format":
+            cmds += f'<p class="note">{_e(p.label("pg_unknown_format_fix"))}</p>'
         rows.append((Raw(f"{_e(p.label(kind))}<br><code>{_e(kind)}</code>"), p.label(str(item.get("tool", ""))), item.get("files"), item.get("tweets"), Raw(cmds)))
     p.table([p.label("kind"), p.label("tool"), p.label("files"), p.label("tweets"), p.label("commands")], rows, numeric=[2, 3], cards=True)
 
@@ -494,7 +496,8 @@ def _problems(p: Page, r: dict[str, Any]) -> None:
             cmd = template.replace("{tweet}", shlex.quote(str(tweet)))
             fix = f'<code>{_e(cmd)}</code><button class="copy">{copy}</button>'
         else:
-            fix = f'<span class="note">{_e(p.label("pg_no_fix"))}</span>'
+            why = "pg_unknown_format_fix" if kind == "deep_unknown_format" else "pg_no_fix"
+            fix = f'<span class="note">{_e(p.label(why))}</span>'
         cls = ' class="pg"' if i >= PAGE_ROWS else ""  # without the script: the first page
         out.append(f'<tr data-k="{_e(kind)}"{cls}><td>{_e(p.label(kind))}</td><td>{_e(tweet)}</td><td>{_e(user)}</td>'
                    f"<td>{_e(where)}</td><td>{_e(detail)}</td><td>{fix}</td></tr>")

@@ -6,10 +6,15 @@
     DIR/media/            local media: images/{user}/{id}_{i}.{ext}, videos/...
     DIR/source/           what the "media server" serves for media never downloaded
     DIR/hub/              emulator state: the encrypted uploads, seeded without HTTP
-    DIR/archive.key       the archive key (mode 0600)
+    DIR/archive.key       the archive key (mode 0600): hfcheck's for hfcheck-v1, Fernet.generate_key()'s for fernet
     DIR/x_fixtures.json   X GraphQL answers for tweets whose media list was lost
     DIR/hfcheck.toml      a config pointing at all of the above
     DIR/planted.json      what was planted: the counts verify and repair must find
+
+`scheme` is how the backups already on the Hub were encrypted: "hfcheck-v1" (hfcheck's own
+format), or "fernet", made with plain `cryptography.fernet` calls as the users' scrapers did
+(bytes `Fernet(key).encrypt(data)`, names `Fernet(key).encrypt(name)`: random IV, current time),
+never with hfcheck's codec, so the archive proves hfcheck reads what other code wrote.
 
 Damage, as in ARCHIVE.md: missing files, wrong (unencrypted) paths, empty media lists (one
 tweet since deleted on X), unbacked and partially backed tweets, and malformed rows.
@@ -18,17 +23,21 @@ tweet since deleted on X), unbacked and partially backed tweets, and malformed r
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from cryptography.fernet import Fernet
 
 from hfcheck.crypto import ArchiveKey, Encryptor, generate_key_file, load_key
-from hfcheck.model.paths import BackupURL, LocalName, local_relpath, remote_path_for
+from hfcheck.model.paths import BackupURL, LocalName, local_relpath, remote_parent, remote_path_for
 
 REPO = "demo/media-backup"
 USER, TOKEN = "demo", "hf_demo_token_for_the_local_emulator"
+SCHEMES = ("hfcheck-v1", "fernet")
 ACCOUNTS = ["alice", "bob", "carol_x", "dave99", "erin"]
 FIRST_ID = 1_700_000_000_000_000_000
 MAGIC = {"jpg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "png": b"\x89PNG\r\n\x1a\n", "mp4": b"\x00\x00\x00\x18ftypmp42"}
@@ -74,8 +83,55 @@ def encrypt_bytes(key: ArchiveKey, data: bytes, remote_path: str) -> bytes:
     return enc.update(data) + enc.finalize()
 
 
+class Backups(Protocol):
+    """How the demo's scraper encrypted what it uploaded: a remote path, and the file's bytes."""
+
+    def remote_path(self, m: Medium) -> str: ...
+
+    def encrypt(self, data: bytes, remote_path: str) -> bytes: ...
+
+
+class V1Backups:
+    """hfcheck's own format (what an archive hfcheck wrote from the start looks like)."""
+
+    def __init__(self, key_file: Path) -> None:
+        if not key_file.exists():
+            generate_key_file(key_file)
+        self.key = load_key(key_file)
+
+    def remote_path(self, m: Medium) -> str:
+        return remote_path_for(self.key, m.local)
+
+    def encrypt(self, data: bytes, remote_path: str) -> bytes:
+        return encrypt_bytes(self.key, data, remote_path)
+
+
+def write_fernet_key(path: Path) -> bytes:
+    """A key file as a Fernet user keeps it: `Fernet.generate_key()`, one line, mode 0600."""
+    key = Fernet.generate_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key + b"\n")
+    return key
+
+
+class FernetBackups:
+    """Plain `cryptography.fernet`, as the users' scrapers wrote it: nothing of hfcheck."""
+
+    def __init__(self, key_file: Path) -> None:
+        if not key_file.exists():
+            write_fernet_key(key_file)
+        self.fernet = Fernet(key_file.read_bytes().strip())
+
+    def remote_path(self, m: Medium) -> str:
+        return f"{remote_parent(m.name.media, m.username)}/{self.fernet.encrypt(str(m.name).encode()).decode()}"
+
+    def encrypt(self, data: bytes, remote_path: str) -> bytes:
+        return self.fernet.encrypt(data)
+
+
 class DemoBuilder:
-    def __init__(self, root: Path, tweets: int, seed: int, media_port: int, endpoint: str) -> None:
+    def __init__(self, root: Path, tweets: int, seed: int, media_port: int, endpoint: str, scheme: str = "hfcheck-v1") -> None:
         self.root = root
         self.rng = random.Random(seed)
         self.n = tweets
@@ -87,10 +143,10 @@ class DemoBuilder:
         self.rows: list[tuple[Any, ...]] = []
         self.x_fixtures: dict[str, dict[str, Any]] = {}
         root.mkdir(parents=True, exist_ok=True)
-        key_file = root / "archive.key"
-        if not key_file.exists():
-            generate_key_file(key_file)
-        self.key = load_key(key_file)
+        if scheme not in SCHEMES:
+            raise ValueError(f"demo scheme {scheme!r}: expected one of {', '.join(SCHEMES)}")
+        self.scheme = scheme
+        self.backups: Backups = (FernetBackups if scheme == "fernet" else V1Backups)(root / "archive.key")
 
     def media(self, tweet_id: str, username: str, count: int) -> list[Medium]:
         out = []
@@ -118,9 +174,9 @@ class DemoBuilder:
         p.write_bytes(m.data)
 
     def backed_up(self, m: Medium, upload: bool = True) -> str:
-        remote = remote_path_for(self.key, m.local)
+        remote = self.backups.remote_path(m)
         if upload:
-            self.uploads.append((remote, encrypt_bytes(self.key, m.data, remote)))
+            self.uploads.append((remote, self.backups.encrypt(m.data, remote)))
         return self.hub_url(remote)
 
     def build(self) -> Plan:
@@ -244,7 +300,7 @@ def seed_hub(hub_dir: Path, uploads: list[tuple[str, bytes]]) -> None:
         store.close()
 
 
-def write_config(root: Path, media_port: int) -> None:
+def write_config(root: Path, media_port: int, scheme: str = "hfcheck-v1") -> None:
     (root / "hfcheck.toml").write_text(
         f"""# Demo configuration written by `hfcheck demo init`.
 [archive]
@@ -256,6 +312,7 @@ repos = ["{REPO}"]
 
 [crypto]
 key_file = "{root / 'archive.key'}"
+scheme = "{scheme}"
 
 [run]
 data_dir = "{root / 'data'}"
@@ -272,20 +329,35 @@ fixtures = "{root / 'x_fixtures.json'}"
     )
 
 
-def build_demo(root: Path, *, tweets: int = 120, seed: int = 7, media_port: int = 0, endpoint: str = "http://127.0.0.1:0") -> Plan:
+def build_demo(root: Path, *, tweets: int = 120, seed: int = 7, media_port: int = 0, endpoint: str = "http://127.0.0.1:0",
+               scheme: str = "hfcheck-v1") -> Plan:
     """Build the demo archive under `root` (replacing a previous one) and return what was planted.
 
     The endpoint only shapes the recorded URLs; `demo run` serves the hub on that address.
+    `scheme` says how the backups were encrypted (hfcheck-v1, or fernet by plain Fernet code).
+    A key file of the other scheme left by a previous build is replaced.
     """
     import shutil
 
     for sub in ("media", "source", "hub", "data", "restored"):
         shutil.rmtree(root / sub, ignore_errors=True)
-    builder = DemoBuilder(root, tweets, seed, media_port, endpoint)
+    _drop_key_of_other_scheme(root, scheme)
+    builder = DemoBuilder(root, tweets, seed, media_port, endpoint, scheme)
     plan = builder.build()
     write_db(root / "archive.db", builder.rows)
     seed_hub(root / "hub", builder.uploads)
     (root / "x_fixtures.json").write_text(json.dumps(builder.x_fixtures, indent=1), encoding="utf-8")
-    (root / "planted.json").write_text(json.dumps({"counts": plan.counts, "gaps": plan.gaps, "tweets": plan.tweets, "endpoint": endpoint, "media_port": media_port}, indent=1), encoding="utf-8")
-    write_config(root, media_port)
+    planted = {"counts": plan.counts, "gaps": plan.gaps, "tweets": plan.tweets, "endpoint": endpoint, "media_port": media_port, "scheme": scheme}
+    (root / "planted.json").write_text(json.dumps(planted, indent=1), encoding="utf-8")
+    write_config(root, media_port, scheme)
     return plan
+
+
+def _drop_key_of_other_scheme(root: Path, scheme: str) -> None:
+    """A demo rebuilt in another scheme gets a key file made as that scheme's users make it."""
+    try:
+        before = json.loads((root / "planted.json").read_text(encoding="utf-8")).get("scheme", "hfcheck-v1")
+    except (OSError, ValueError, AttributeError):
+        before = None
+    if before != scheme:
+        (root / "archive.key").unlink(missing_ok=True)

@@ -35,7 +35,7 @@ def _step(title: str, root: Path, env: dict[str, str], *args: str) -> int:
     return rc
 
 
-def run_cycle(root: Path, *, tweets: int, seed: int) -> int:
+def run_cycle(root: Path, *, tweets: int, seed: int, scheme: str = "hfcheck-v1") -> int:
     """Audit, repair, backup, audit again, restore a sample: 0 when the second audit finds no
     repairable problem left and every restored file equals its local original."""
     from hfcheck.sim.emulator.testing import EmulatorThread
@@ -43,8 +43,8 @@ def run_cycle(root: Path, *, tweets: int, seed: int) -> int:
 
     root = root.resolve()
     port, media_port = _free_port(), _free_port()
-    plan = build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}")
-    click.echo(f"demo archive in {root}: planted {plan.counts} and gaps {plan.gaps}")
+    plan = build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}", scheme=scheme)
+    click.echo(f"demo archive in {root} ({scheme}): planted {plan.counts} and gaps {plan.gaps}")
     env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_TOKEN": TOKEN}
     hub = EmulatorThread(root / "hub", port=port).start()
     media = start_media_server(root / "source", port=media_port)
@@ -74,7 +74,7 @@ def _repairable_left(report: dict[str, Any]) -> dict[str, int]:
     counts, gaps, deep = report["verify"]["counts"], report["gaps"], report["deep"]["counts"]
     left = {k: counts[k] for k in ("missing", "wrong_path", "unverified") if counts[k]}
     left |= {k: gaps[k] for k in ("unbacked", "partial") if gaps[k]}
-    left |= {f"deep_{k}": deep[k] for k in ("decrypt_failed", "differs", "missing") if deep[k]}
+    left |= {f"deep_{k}": deep[k] for k in ("decrypt_failed", "unknown_format", "differs", "missing") if deep[k]}
     return left
 
 

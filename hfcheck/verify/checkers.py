@@ -40,6 +40,7 @@ class UrlTask:
     username: str | None
     index: int
     url: BackupURL
+    media_url: str | None = None  # the row's media URL at that index: the extension of a one-way name
 
 
 class _TooBig(Exception):

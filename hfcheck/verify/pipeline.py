@@ -111,7 +111,8 @@ def url_task(row: TweetRow, i: int, raw: str, endpoint: str) -> UrlTask | Findin
             raise MalformedURL(f"not on the configured endpoint {endpoint}")
     except MalformedURL as exc:
         return Finding(Category.MALFORMED, row.tweet_id, raw, index=i, username=row.username, detail=str(exc))
-    return UrlTask(-1, row.tweet_id, row.username, i, url)
+    media_url = row.media_urls[i] if i < len(row.media_urls) else None  # a one-way name's extension (read-back)
+    return UrlTask(-1, row.tweet_id, row.username, i, url, media_url)
 
 
 async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:

@@ -8,13 +8,12 @@ repo with room; then record the URLs. A medium gone at the source (404/410) is r
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey, CryptoError, archive_key
+from hfcheck.crypto import Codecs, CryptoError, NameCodec, load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.gaps import gap_tweets_sql
 from hfcheck.db.state import StateDB
@@ -22,9 +21,9 @@ from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
 from hfcheck.model.paths import (
     BackupURL,
     LocalName,
-    Media,
     UnsafePath,
     confine,
+    find_by_tweet,
     local_path_for,
     local_relpath,
     media_ext_from_url,
@@ -46,10 +45,10 @@ class BackupOptions:
     progress_bar: bool = False
 
 
-def backed_up_indices(key: ArchiveKey, row: TweetRow) -> set[int]:
+def backed_up_indices(key: NameCodec, row: TweetRow) -> set[int]:
     """Media indices that already have a backup URL (by decrypting the names).
 
-    A name that does not decrypt (an older scheme) counts for the first free index, so a
+    A name that does not decrypt (an older scheme, one-way names) counts for the first free index, so a
     tweet with as many URLs as media is never backed up twice.
     """
     found: set[int] = set()
@@ -69,20 +68,14 @@ def find_local(root: Path, username: str, tweet_id: str, index: int, ext: str) -
     rel = local_relpath(username, LocalName(tweet_id, index, ext))
     if confine(root, rel).is_file():
         return rel
-    for media in Media:
-        folder = root / media.value / username
-        if folder.is_dir():
-            for p in sorted(folder.glob(f"{tweet_id}_{index}.*")):
-                with contextlib.suppress(UnsafePath):
-                    return local_relpath(username, LocalName.parse(p.name))
-    return rel
+    return find_by_tweet(root, username, tweet_id, index) or rel
 
 
 class BackupPlanner:
     """The plan of one tweet with a gap: a file per medium without a backup URL. Reads no
     database; looks for local files on disk only."""
 
-    def __init__(self, cfg: Config, key: ArchiveKey, placement: RepoPlacement | None) -> None:
+    def __init__(self, cfg: Config, key: Codecs, placement: RepoPlacement | None) -> None:
         assert cfg.media_root is not None
         self.cfg = cfg
         self.key = key
@@ -132,10 +125,10 @@ class BackupWriter:
 async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
     """Back up every unbacked or partially backed tweet (of one user, if asked)."""
     cfg.require("db", "media_root", "key_file", "repos")
-    key = archive_key(cfg)
+    codecs = load_codecs(cfg)
     summary = RunSummary(dry_run=opts.dry_run)
     placement = await RepoPlacement.load(cfg)
-    planner = BackupPlanner(cfg, key, placement)
+    planner = BackupPlanner(cfg, codecs, placement)
     async with Archive(cfg, writable=not opts.dry_run) as archive:
         where = f"({gap_tweets_sql(archive)})"
         params: tuple[str, ...] = ()
@@ -144,7 +137,7 @@ async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
         summary.tweets = min(await archive.count(where, params), opts.limit or 1 << 62)
         writer = BackupWriter(planner, _limited(archive.rows(where=where, params=params), opts.limit))
         write_opts = WriteOptions(dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar)
-        await write_tweets(cfg, archive, key, writer, summary, write_opts)
+        await write_tweets(cfg, archive, codecs, writer, summary, write_opts)
     return summary
 
 

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey
+from hfcheck.crypto import NameCodec
 from hfcheck.db.archive import TweetRow
 from hfcheck.db.state import FINAL_ON_X, StateDB
 from hfcheck.errors import InputError
@@ -48,7 +48,7 @@ async def tweet_source(cfg: Config) -> TweetSource | None:
     return source
 
 
-def empty_media_files(cfg: Config, key: ArchiveKey, placement: RepoPlacement, row: TweetRow, media_urls: list[str]) -> list[FilePlan]:
+def empty_media_files(cfg: Config, key: NameCodec, placement: RepoPlacement, row: TweetRow, media_urls: list[str]) -> list[FilePlan]:
     """Files for a tweet whose media list was recovered from X (index = position in the list).
 
     A file already backed up stays where it is; a new one goes where there is room."""
@@ -63,7 +63,7 @@ def empty_media_files(cfg: Config, key: ArchiveKey, placement: RepoPlacement, ro
     return files
 
 
-async def recover_media(cfg: Config, key: ArchiveKey, placement: RepoPlacement, plan: TweetPlan, row: TweetRow,
+async def recover_media(cfg: Config, key: NameCodec, placement: RepoPlacement, plan: TweetPlan, row: TweetRow,
                         source: TweetSource | None, state: StateDB) -> None:
     """Ask X for the tweet's media and add their files to the plan; deleted/protected tweets
     become the plan's error with X's reason (and since when it is known, when it was asked before)."""

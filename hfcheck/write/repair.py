@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey, CryptoError, archive_key
+from hfcheck.crypto import Codecs, CryptoError, NameCodec, load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.gaps import gap_tweets_sql
 from hfcheck.db.state import STATE_DB_NAME, StateDB
@@ -33,7 +33,7 @@ from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
 from hfcheck.model.paths import (
     BackupURL,
     UnsafePath,
-    confine,
+    find_by_tweet,
     local_path_for,
     parse_local_relpath,
     remote_path_for,
@@ -64,7 +64,7 @@ def load_problems(cfg: Config) -> list[Finding]:
 Unreadable = tuple[str, str, str, int, str]  # (repo, path, local rel, media index, tweet id)
 
 
-def load_unreadable(cfg: Config, key: ArchiveKey) -> tuple[list[Unreadable], list[Msg]]:
+def load_unreadable(cfg: Config, key: NameCodec) -> tuple[list[Unreadable], list[Msg]]:
     """Backups a read-back found undecryptable, and the ones that cannot be mapped back to a
     local file (their name does not decrypt either). Reads state.db only if it exists."""
     if not (cfg.data_dir / STATE_DB_NAME).is_file():
@@ -88,7 +88,7 @@ class Planner:
     """Turns findings, unreadable backups and empty media lists into `TweetPlan`s, reading the
     archive only (whether a file is already in the repo is `mark_existing`'s question)."""
 
-    def __init__(self, cfg: Config, archive: Archive, key: ArchiveKey, placement: RepoPlacement) -> None:
+    def __init__(self, cfg: Config, archive: Archive, key: Codecs, placement: RepoPlacement) -> None:
         self.cfg = cfg
         self.archive = archive
         self.key = key
@@ -152,7 +152,7 @@ class Planner:
         try:
             rel: str | None = local_path_for(self.key, url.path)
         except (CryptoError, UnsafePath):
-            rel = self._find_by_tweet(row, f.index)  # a name from an older scheme
+            rel = find_by_tweet(self.root, row.username, row.tweet_id, f.index)  # one-way names, or an older scheme's
             if rel is None:
                 return msg("err_no_local_for_name", url=f.url, user=row.username, tweet_id=row.tweet_id, index=f.index)
         return FilePlan(FileKind.MISSING, rel, url.repo_id, url.path, f.url, media_url=media_url)
@@ -165,18 +165,6 @@ class Planner:
         new = BackupURL(url.endpoint, repo_id, self.cfg.revision, remote)
         media_url = row.media_urls[f.index] if f.index < len(row.media_urls) else None
         return FilePlan(FileKind.WRONG_PATH, url.path, repo_id, remote, str(new), old_url=f.url, media_url=media_url)
-
-    def _find_by_tweet(self, row: TweetRow, index: int) -> str | None:
-        if row.username is None:
-            return None
-        for media in ("images", "videos"):
-            folder = confine(self.root, f"{media}/{row.username}") if (self.root / media / row.username).is_dir() else None
-            if folder is None:
-                continue
-            for p in sorted(folder.glob(f"{row.tweet_id}_{index}.*")):
-                return f"{media}/{row.username}/{p.name}"
-        return None
-
 
 
 async def mark_existing(cfg: Config, plans: list[TweetPlan]) -> None:
@@ -217,7 +205,7 @@ class RepairWriter:
 
     cfg: Config
     archive: Archive
-    key: ArchiveKey
+    key: Codecs
     placement: RepoPlacement
     plans: list[TweetPlan]
     x: TweetSource | None = None
@@ -237,12 +225,12 @@ class RepairWriter:
 
 async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
     """Plan, then (unless dry run) fix every tweet; the database changes only after commits."""
-    key = archive_key(cfg)
+    codecs = load_codecs(cfg)
     if not (cfg.data_dir / PROGRESS_NAME).exists():
         opts.echo(t("run_verify_first", cfg.lang))
         await run_verify(cfg, VerifyOptions())
     findings = load_problems(cfg)
-    unreadable, unmappable = load_unreadable(cfg, key)
+    unreadable, unmappable = load_unreadable(cfg, codecs)
     summary = RunSummary(dry_run=opts.dry_run)
     for problem in unmappable:
         opts.echo(t("run_error_line", cfg.lang, reason=problem.render(cfg.lang)))
@@ -250,11 +238,11 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
         summary.errors.append({"tweet_id": "", "reason": str(problem)})
     async with Archive(cfg, writable=not opts.dry_run) as archive:
         placement = await RepoPlacement.load(cfg)
-        plans = await Planner(cfg, archive, key, placement).plans(findings, file_type=opts.file_type, limit=opts.limit, unreadable=unreadable)
+        plans = await Planner(cfg, archive, codecs, placement).plans(findings, file_type=opts.file_type, limit=opts.limit, unreadable=unreadable)
         await mark_existing(cfg, plans)
         summary.tweets = len(plans)
         needs_x = not opts.dry_run and any(FileKind.EMPTY_MEDIA in p.kinds for p in plans)
-        writer = RepairWriter(cfg, archive, key, placement, plans, x=await tweet_source(cfg) if needs_x else None)
+        writer = RepairWriter(cfg, archive, codecs, placement, plans, x=await tweet_source(cfg) if needs_x else None)
         write_opts = WriteOptions(dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar)
-        await write_tweets(cfg, archive, key, writer, summary, write_opts)
+        await write_tweets(cfg, archive, codecs, writer, summary, write_opts)
     return summary

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey
+from hfcheck.crypto import Codecs
 from hfcheck.db.archive import Archive
 from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
@@ -68,10 +68,11 @@ class WriteOptions:
     on_tweet: OnTweet | None = None
 
 
-async def write_tweets(cfg: Config, archive: Archive, key: ArchiveKey, writer: TweetWriter, summary: RunSummary, opts: WriteOptions) -> None:
+async def write_tweets(cfg: Config, archive: Archive, codecs: Codecs, writer: TweetWriter, summary: RunSummary, opts: WriteOptions) -> None:
     """Carry out (or, in a dry run, print) the plan of every tweet `writer` produces.
 
-    `summary.tweets` must already say how many there will be (the `[i/n]` of each line)."""
+    Files are encrypted with `codecs.write` (crypto.write_scheme). `summary.tweets` must already
+    say how many there will be (the `[i/n]` of each line)."""
     assert cfg.media_root is not None
     root: Path = cfg.media_root
     lines = TweetLines(summary, writer.source, cfg.lang, opts.echo, bar=opts.progress_bar and not opts.dry_run)
@@ -94,7 +95,7 @@ async def write_tweets(cfg: Config, archive: Archive, key: ArchiveKey, writer: T
             await tweet_ended(job.info["plan"], job.failed)
 
         up = await stack.enter_async_context(
-            TweetUploader(cfg, archive, key, state, source=writer.source, concurrency=opts.concurrency, on_done=done))
+            TweetUploader(cfg, archive, codecs.write, state, source=writer.source, concurrency=opts.concurrency, on_done=done))
         if opts.on_committer is not None:
             opts.on_committer(up.committer)
 

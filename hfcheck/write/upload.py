@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey, encrypt_file
+from hfcheck.crypto import Codec
 from hfcheck.db.archive import Archive, Key, RowChange, TweetRow
 from hfcheck.db.state import StateDB
+from hfcheck.errors import InputError
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.net.outcome import HubOutcome, classify_exception
 from hfcheck.net.ratelimit import run_buckets
@@ -59,11 +60,12 @@ OnDone = Callable[[TweetJob], Awaitable[None] | None]
 class TweetUploader:
     """`async with TweetUploader(...) as up: await up.submit(job)`; results go to `on_done`."""
 
-    def __init__(self, cfg: Config, archive: Archive, key: ArchiveKey, state: StateDB, *, source: UploadSource, concurrency: int, on_done: OnDone, policy: BatchPolicy | None = None) -> None:
+    def __init__(self, cfg: Config, archive: Archive, codec: Codec, state: StateDB, *, source: UploadSource, concurrency: int,
+                 on_done: OnDone, policy: BatchPolicy | None = None) -> None:
         self.cfg = cfg
         self.source = source  # what state.db records the uploads as
         self.archive = archive
-        self.key = key
+        self.codec = codec  # the write codec (crypto.write_scheme)
         self.staging = cfg.data_dir / "staging"
         self._sem = asyncio.Semaphore(concurrency)
         self._on_done = on_done
@@ -105,9 +107,12 @@ class TweetUploader:
         try:
             dst = self.staging / f"{job.tweet_id}_{index}_{abs(hash(f.remote_path)):x}.enc"
             try:
-                result = await asyncio.to_thread(encrypt_file, self.key, f.local, dst, f.remote_path)
+                result = await asyncio.to_thread(self.codec.encrypt_file, f.local, dst, f.remote_path)
             except OSError as exc:
                 await self._fail_job(job, f"cannot read {f.local}: {exc.strerror or exc}")
+                return
+            except InputError as exc:  # e.g. above a one-shot codec's size limit: one line naming the file
+                await self._fail_job(job, str(exc))
                 return
             job.bytes += result.size
             staged = Staged(f.repo_id, f.remote_path, dst, result.sha256, result.size, tag=job, source=self.source)
