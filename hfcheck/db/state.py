@@ -46,6 +46,20 @@ CREATE TABLE IF NOT EXISTS deep_checks (
     result     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deep_checks_by_path ON deep_checks (repo_id, path, checked_at);
+CREATE TABLE IF NOT EXISTS migrations (
+    repo_id      TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    new_repo     TEXT NOT NULL,
+    new_path     TEXT NOT NULL,
+    tweet_id     TEXT NOT NULL,
+    scheme       TEXT NOT NULL,
+    plain_sha256 TEXT NOT NULL,
+    verified_at  REAL NOT NULL,
+    recorded_at  REAL,
+    deleted_at   REAL,
+    delete_commit TEXT,
+    PRIMARY KEY (repo_id, path)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS x_lookups (
     tweet_id   TEXT PRIMARY KEY,
     status     TEXT NOT NULL,
@@ -93,6 +107,27 @@ class DeepCheck:
     path: str
     checked_at: float
     result: str
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One backup re-encrypted by `migrate`: the old file (repo_id, path) and its replacement.
+
+    verified_at: the replacement is committed and was read back (decrypts to the same plaintext
+    sha256); recorded_at: the user's row points to it; deleted_at: the old file was deleted
+    (only ever after both, in a later commit)."""
+
+    repo_id: str
+    path: str
+    new_repo: str
+    new_path: str
+    tweet_id: str
+    scheme: str
+    plain_sha256: str
+    verified_at: float
+    recorded_at: float | None
+    deleted_at: float | None
+    delete_commit: str | None
 
 
 @dataclass(frozen=True)
@@ -221,6 +256,46 @@ class StateDB:
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    # -- migrations -----------------------------------------------------------------------
+    def record_migration_verified(self, old: tuple[str, str], new: tuple[str, str], tweet_id: str, scheme: str,
+                                  plain_sha256: str, *, at: float | None = None) -> None:
+        """The replacement of `old` is committed at `new` and read back: the first fact a
+        deletion needs. A new replacement of the same old file starts its record afresh."""
+        when = time.time() if at is None else at
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO migrations VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                (*old, *new, tweet_id, scheme, plain_sha256, when),
+            )
+
+    def mark_migrations(self, column: str, keys: Iterable[tuple[str, str]], *, at: float | None = None, commit: str | None = None) -> None:
+        """Set `recorded_at` or `deleted_at` (with the deletion's commit) of old files, in one transaction."""
+        if column not in ("recorded_at", "deleted_at"):
+            raise ValueError(column)
+        when = time.time() if at is None else at
+        extra = ", delete_commit = ?" if column == "deleted_at" else ""
+        rows = [(when, *([commit] if extra else []), repo_id, path) for repo_id, path in keys]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(f"UPDATE migrations SET {column} = ?{extra} WHERE repo_id = ? AND path = ?", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def migrations(self, *, state: str = "all") -> list[Migration]:
+        """Migrations: all, `unrecorded` (verified, row not yet seen pointing to the new file), or
+        `deletable` (verified and recorded, old file not deleted yet)."""
+        where = {
+            "all": "1",
+            "unrecorded": "recorded_at IS NULL AND deleted_at IS NULL",
+            "deletable": "recorded_at IS NOT NULL AND deleted_at IS NULL",
+        }[state]
+        with self._lock:
+            rows = self._conn.execute(f"SELECT * FROM migrations WHERE {where} ORDER BY repo_id, path").fetchall()
+        return [Migration(*r) for r in rows]
+
     def record_x_lookup(self, tweet_id: str, status: str, reason: str, *, checked_at: float | None = None) -> None:
         """Remember X's answer for a tweet (the latest one replaces the previous)."""
         when = time.time() if checked_at is None else checked_at
@@ -262,4 +337,4 @@ class StateDB:
         return DeepCheck(*row) if row else None
 
 
-__all__ = ["DECRYPTED_RESULTS", "STATE_DB_NAME", "DeepCheck", "StateDB", "UploadRecord", "Uploadable", "XLookup", "FINAL_ON_X"]
+__all__ = ["DECRYPTED_RESULTS", "STATE_DB_NAME", "DeepCheck", "Migration", "StateDB", "UploadRecord", "Uploadable", "XLookup", "FINAL_ON_X"]

@@ -17,6 +17,7 @@ class UploadSource(StrEnum):
 
     REPAIR = "repair"
     BACKUP = "backup"
+    MIGRATE = "migrate"
 
 
 class FileKind(StrEnum):
@@ -28,6 +29,7 @@ class FileKind(StrEnum):
     UNREADABLE = "unreadable"  # a read-back found it does not decrypt: upload again to that path
     UNBACKED = "unbacked"  # a tweet with media and no backup at all
     PARTIAL = "partial"  # a tweet with fewer backups than media
+    MIGRATE = "migrate"  # a backup re-encrypted into another scheme: new path, URL replaced once read back
 
 
 class TweetResult(StrEnum):

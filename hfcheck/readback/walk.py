@@ -122,6 +122,18 @@ def one_way_local(task: UrlTask, media_root: Path | None) -> str:
     raise UnsafePath(f"one-way name: no local file {task.username}/{task.tweet_id}_{task.index}.* and no media URL")
 
 
+def local_name(codecs: Codecs, task: UrlTask, media_root: Path | None) -> str:
+    """The local file a remote name stands for: decrypted by the read codecs or, when one of
+    them has one-way names, found by tweet id and media index. CryptoError or UnsafePath if
+    neither works."""
+    try:
+        return local_path_for(codecs, task.url.path)
+    except CryptoError:
+        if all(c.names_reversible for c in codecs.read):
+            raise
+        return one_way_local(task, media_root)
+
+
 def part_path(parts: Path, url: BackupURL) -> Path:
     """Where the ciphertext of `url` is downloaded to: stable, so a rerun continues it."""
     digest = hashlib.sha256(f"{url.repo_id}@{url.revision}/{url.path}".encode()).hexdigest()[:40]
@@ -133,7 +145,6 @@ class Walk:
 
     def __init__(self, codecs: Codecs, client: HubClient, parts: Path, *, media_root: Path | None = None) -> None:
         self.codecs = codecs
-        self.one_way = any(not c.names_reversible for c in codecs.read)
         self.media_root = media_root  # where one-way names find their local file
         self.client = client
         self.parts = parts
@@ -157,14 +168,7 @@ class Walk:
         return await self._fetch_and_decrypt(target, action)
 
     def local_name(self, task: UrlTask) -> str:
-        """The local file a remote name stands for: decrypted, or (a read codec with one-way
-        names configured) found by tweet id and media index."""
-        try:
-            return local_path_for(self.codecs, task.url.path)
-        except CryptoError:
-            if not self.one_way:
-                raise
-            return one_way_local(task, self.media_root)
+        return local_name(self.codecs, task, self.media_root)
 
     async def _fetch_and_decrypt(self, target: Target, action: Action[O]) -> O:
         """Download, decrypt; a resumed `.part` that fails to decrypt gets one fresh download."""
@@ -209,4 +213,4 @@ class Walk:
         raise AssertionError("unreachable")
 
 
-__all__ = ["Action", "Failure", "Target", "Walk", "decrypted_sha256", "one_way_local", "part_path", "read_head"]
+__all__ = ["Action", "Failure", "Target", "Walk", "decrypted_sha256", "local_name", "one_way_local", "part_path", "read_head"]

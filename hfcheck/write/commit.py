@@ -554,4 +554,47 @@ def staged_from_file(repo_id: str, path_in_repo: str, file: Path, *, source: Upl
     return Staged(repo_id, path_in_repo, file, h.hexdigest(), size, tag, source=source)
 
 
-__all__ = ["BatchPolicy", "CommitStats", "Committer", "CommitterStopped", "OnCommitted", "OnFailed", "Staged", "staged_from_file"]
+class DeleteFailed(RuntimeError):
+    """A deletion commit that did not happen (the reason never holds the token)."""
+
+
+async def delete_files(cfg: Config, repo_id: str, paths: Sequence[str], *, message: str, policy: BatchPolicy | None = None,
+                       api: HfApi | None = None) -> str:
+    """One commit deleting `paths` from `repo_id`; the commit id. Behind the run's commit limiter
+    and api bucket; a 429 waits as asked, a transient error retries after checking whether the
+    deletion landed (none of the paths left). Only `migrate --delete-old` deletes, and only files
+    whose replacement is committed, read back and recorded."""
+    from huggingface_hub import CommitOperationDelete, HfApi
+
+    policy = policy or BatchPolicy()
+    api = api or HfApi(endpoint=cfg.endpoint, token=cfg.token)
+    bucket = run_buckets(cfg.limits)["api"]
+    ops = [CommitOperationDelete(path_in_repo=p) for p in paths]
+    safe = (lambda text: " ".join(text.replace(cfg.token, "***").split())[:300]) if cfg.token else (lambda text: " ".join(text.split())[:300])
+    failures = 0
+    while True:
+        await bucket.acquire()
+        try:
+            info = await asyncio.to_thread(api.create_commit, repo_id=repo_id, repo_type="dataset", revision=cfg.revision,
+                                           operations=ops, commit_message=message)
+            return str(info.oid)
+        except Exception as exc:  # noqa: BLE001 - mapped below
+            mapped = classify_exception(exc, has_token=bool(cfg.token), default_retry_after=policy.default_retry_after_s)
+            if mapped.outcome is HubOutcome.RATE_LIMITED:
+                await asyncio.sleep(mapped.retry_after)
+                continue
+            if mapped.outcome is not HubOutcome.TRANSIENT:
+                raise DeleteFailed(f"{repo_id}: {safe(mapped.detail)}") from None
+            failures += 1
+            try:
+                left = await asyncio.to_thread(api.get_paths_info, repo_id, list(paths), repo_type="dataset", revision=cfg.revision)
+            except Exception:  # noqa: BLE001 - unknown whether it landed: try again
+                left = [None]
+            if not left:
+                return str((await asyncio.to_thread(api.repo_info, repo_id, repo_type="dataset", revision=cfg.revision)).sha)
+            if failures >= policy.max_attempts:
+                raise DeleteFailed(f"{repo_id}: gave up after {failures} attempts: {safe(mapped.detail)}") from None
+            await asyncio.sleep(policy.retry.backoff(failures))
+
+
+__all__ = ["BatchPolicy", "DeleteFailed", "delete_files", "CommitStats", "Committer", "CommitterStopped", "OnCommitted", "OnFailed", "Staged", "staged_from_file"]

@@ -32,6 +32,7 @@ class FilePlan:
     media_url: str | None = None  # where to fetch it again if the local file is gone
     exists_remote: bool = False
     replace: bool = False  # upload although the path exists: what is there does not decrypt
+    source_file: Path | None = None  # the plaintext to encrypt when it is not the local file (migrate: a read-back)
 
     @property
     def media(self) -> str:
@@ -70,6 +71,6 @@ class TweetPlan:
 
 def to_job(plan: TweetPlan, row: TweetRow, root: Path, i: int) -> TweetJob:
     """The upload job: files not yet in the repo, and the row edit for when they are."""
-    files = [FileJob(fp.repo_id, fp.remote_path, confine(root, fp.local_rel), fp.media)
+    files = [FileJob(fp.repo_id, fp.remote_path, fp.source_file or confine(root, fp.local_rel), fp.media)
              for fp in plan.files if not fp.exists_remote and fp.local_rel]
     return TweetJob(row.key, plan.tweet_id, files, plan.change(), info={"plan": plan, "i": i})

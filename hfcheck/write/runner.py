@@ -38,6 +38,12 @@ from hfcheck.write.upload import TweetJob, TweetUploader
 
 OnTweet = Callable[[TweetPlan, str | None], Awaitable[None] | None]
 
+class ConfirmingWriter(Protocol):
+    """A writer that checks a tweet's committed files before its row changes (migrate reads
+    them back): the reason it failed, or None to apply the row edit."""
+
+    async def confirm(self, job: TweetJob) -> str | None: ...
+
 
 class TweetWriter(Protocol):
     """What a command supplies to the writer."""
@@ -94,8 +100,10 @@ async def write_tweets(cfg: Config, archive: Archive, codecs: Codecs, writer: Tw
             lines.done(job)
             await tweet_ended(job.info["plan"], job.failed)
 
+        confirming: ConfirmingWriter | None = writer if callable(getattr(writer, "confirm", None)) else None  # type: ignore[assignment]
         up = await stack.enter_async_context(
-            TweetUploader(cfg, archive, codecs.write, state, source=writer.source, concurrency=opts.concurrency, on_done=done))
+            TweetUploader(cfg, archive, codecs.write, state, source=writer.source, concurrency=opts.concurrency, on_done=done,
+                          confirm=confirming.confirm if confirming else None))
         if opts.on_committer is not None:
             opts.on_committer(up.committer)
 
@@ -134,7 +142,7 @@ async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[Down
     downloads made are returned for the summary."""
     fetched: list[DownloadResult] = []
     for fp in plan.files:
-        if fp.local_rel is None or (fp.exists_remote and fp.kind is not FileKind.EMPTY_MEDIA):
+        if fp.local_rel is None or fp.source_file is not None or (fp.exists_remote and fp.kind is not FileKind.EMPTY_MEDIA):
             continue
         local = confine(root, fp.local_rel)
         if local.is_file():

@@ -55,13 +55,14 @@ class TweetJob:
 
 
 OnDone = Callable[[TweetJob], Awaitable[None] | None]
+Confirm = Callable[[TweetJob], Awaitable[str | None]]
 
 
 class TweetUploader:
     """`async with TweetUploader(...) as up: await up.submit(job)`; results go to `on_done`."""
 
     def __init__(self, cfg: Config, archive: Archive, codec: Codec, state: StateDB, *, source: UploadSource, concurrency: int,
-                 on_done: OnDone, policy: BatchPolicy | None = None) -> None:
+                 on_done: OnDone, policy: BatchPolicy | None = None, confirm: Confirm | None = None) -> None:
         self.cfg = cfg
         self.source = source  # what state.db records the uploads as
         self.archive = archive
@@ -69,6 +70,7 @@ class TweetUploader:
         self.staging = cfg.data_dir / "staging"
         self._sem = asyncio.Semaphore(concurrency)
         self._on_done = on_done
+        self._confirm = confirm  # checks a tweet's committed files before its row changes (migrate's read-back)
         self._tasks: set[asyncio.Task[None]] = set()
         self.committer = Committer(cfg, state, on_committed=self._committed, on_failed=self._failed, policy=policy)
 
@@ -129,6 +131,13 @@ class TweetUploader:
             job.info.setdefault("commits", set()).add(commit_oid)
             if job.pending == 0:
                 (ready if job.failed is None else failed).append(job)
+        if self._confirm is not None and ready:
+            reasons = await asyncio.gather(*(self._confirm(job) for job in ready))
+            for job, reason in zip(ready, reasons):
+                if reason is not None:
+                    job.failed = reason
+                    failed.append(job)
+            ready = [job for job, reason in zip(ready, reasons) if reason is None]
         await self._finish(ready)
         for job in failed:
             await self._report(job)
