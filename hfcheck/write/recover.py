@@ -13,12 +13,12 @@ import time
 from typing import TYPE_CHECKING
 
 from hfcheck.config import Config
-from hfcheck.crypto import NameCodec
+from hfcheck.crypto import CryptoError, NameCodec
 from hfcheck.db.archive import TweetRow
 from hfcheck.db.state import FINAL_ON_X, StateDB
 from hfcheck.errors import InputError
 from hfcheck.model.outcomes import FileKind
-from hfcheck.model.paths import BackupURL, LocalName, local_relpath, media_ext_from_url, remote_path_for
+from hfcheck.model.paths import BackupURL, LocalName, local_path_for, local_relpath, media_ext_from_url, remote_path_for
 from hfcheck.report.catalog import msg
 from hfcheck.write.placement import RepoPlacement
 from hfcheck.write.plan import FilePlan, TweetPlan
@@ -51,16 +51,35 @@ async def tweet_source(cfg: Config) -> TweetSource | None:
 def empty_media_files(cfg: Config, key: NameCodec, placement: RepoPlacement, row: TweetRow, media_urls: list[str]) -> list[FilePlan]:
     """Files for a tweet whose media list was recovered from X (index = position in the list).
 
-    A file already backed up stays where it is; a new one goes where there is room."""
+    A file already backed up stays where it is: its recorded URL when the name decrypts to
+    it (a scraper's Fernet names are random: computing the name would not find them), else the
+    computed path when it is in a repo; a new one goes where there is room."""
+    recorded = _recorded_names(key, row)
     files = []
     for i, media_url in enumerate(media_urls):
         rel = local_relpath(row.username or "", LocalName(row.tweet_id, i, media_ext_from_url(media_url)))
+        if rel in recorded:
+            raw, u = recorded[rel]
+            files.append(FilePlan(FileKind.EMPTY_MEDIA, rel, u.repo_id, u.path, raw, media_url=media_url, exists_remote=True))
+            continue
         remote = remote_path_for(key, rel)
         existing = placement.find_existing(remote)
         repo_id = existing or placement.place(remote)
         url = str(BackupURL(cfg.endpoint, repo_id, cfg.revision, remote))
         files.append(FilePlan(FileKind.EMPTY_MEDIA, rel, repo_id, remote, url, media_url=media_url, exists_remote=existing is not None))
     return files
+
+
+def _recorded_names(key: NameCodec, row: TweetRow) -> dict[str, tuple[str, BackupURL]]:
+    """{local rel: (recorded URL as written, parsed)} of the row's backups whose names decrypt."""
+    out: dict[str, tuple[str, BackupURL]] = {}
+    for raw in row.hf_urls:
+        try:
+            u = BackupURL.parse(raw)
+            out.setdefault(local_path_for(key, u.path), (raw, u))
+        except (ValueError, CryptoError):
+            continue
+    return out
 
 
 async def recover_media(cfg: Config, key: NameCodec, placement: RepoPlacement, plan: TweetPlan, row: TweetRow,
