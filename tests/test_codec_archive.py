@@ -94,6 +94,9 @@ def test_fernet_archive_read_repaired_and_backed_up_in_fernet_then_mixed_with_v1
         # write side: repair (missing, wrong path) and backup write what plain Fernet code reads
         r = cli(world, "repair")
         assert r.returncode == 1 and "deleted on X" in r.stdout and "decrypt" not in r.stdout, r.stdout + r.stderr
+        r = cli(world, "backup", "--limit", "1", "--set", "crypto.max_fernet_bytes=1000")  # Fernet cannot stream
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+        assert [line for line in r.stdout.splitlines() if "above crypto.max_fernet_bytes (1000 bytes)" in line and "/media/" in line]
         r = cli(world, "backup")
         assert r.returncode == 0, r.stdout + r.stderr
         written = urls_of(world, tweets["missing"] + tweets["wrong_path"] + tweets["unbacked"] + tweets["partial"])

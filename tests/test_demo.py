@@ -1,4 +1,5 @@
-"""`make demo` end to end: the whole cycle through the real CLI on a small demo archive."""
+"""`make demo` end to end: the whole cycle through the real CLI on a small demo archive, in
+either scheme (`make demo SCHEME=fernet`: backups made by plain `cryptography.fernet` code)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,36 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-def test_demo_cycle_fixes_everything_repairable_and_restores_identical_files(tmp_path: Path) -> None:
+
+def demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hfcheck", "demo", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("scheme", ["hfcheck-v1", "fernet"])
+def test_demo_cycle_fixes_everything_repairable_and_restores_identical_files(tmp_path: Path, scheme: str) -> None:
     root = tmp_path / "demo"
-    for attempt in (1, 2):  # a second run rebuilds the archive: nothing stale is compared
-        r = subprocess.run([sys.executable, "-m", "hfcheck", "demo", "run", str(root), "--tweets", "40"], capture_output=True, text=True, timeout=300)
+    if scheme == "fernet":  # built first in the other scheme: the rebuild replaces its key and config
+        assert demo("init", str(root), "--tweets", "20").returncode == 0
+    attempts = (1, 2) if scheme == "hfcheck-v1" else (1,)
+    for attempt in attempts:  # a second run rebuilds the archive: nothing stale is compared
+        r = demo("run", str(root), "--tweets", "40", "--scheme", scheme)
         assert r.returncode == 0, (attempt, r.stdout[-3000:], r.stderr[-3000:])
         assert "demo OK" in r.stdout and "Traceback" not in r.stderr
         restored = [line for line in r.stdout.splitlines() if line.strip().startswith(("identical", "DIFFERS"))]
         assert restored and all(line.strip().startswith("identical") for line in restored)
         assert "Restored: " + str(len(restored)) in r.stdout
+    assert f'scheme = "{scheme}"' in (root / "hfcheck.toml").read_text()
+    if scheme == "fernet":
+        from cryptography.fernet import Fernet
+
+        Fernet((root / "archive.key").read_bytes().strip())  # a key as Fernet.generate_key() writes it
     final = json.loads((root / "data" / "audit_report.json").read_text())
     counts, gaps = final["verify"]["counts"], final["gaps"]
     assert counts["missing"] == counts["wrong_path"] == gaps["unbacked"] == gaps["partial"] == 0
     assert counts["malformed"] == json.loads((root / "planted.json").read_text())["counts"]["malformed"]  # fixed by hand only
+    assert final["deep"]["counts"]["decrypt_failed"] == final["deep"]["counts"]["unknown_format"] == 0
     # the one lost media list left is the tweet deleted on X: the plan says so and promises no repair
     plan = {item["kind"]: item for item in final["plan"]}
     assert gaps["empty_media"] == 1 and plan["deleted_on_x"]["tweets"] == 1 and "empty_media" not in plan
