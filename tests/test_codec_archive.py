@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hfcheck.config import load_config
 from hfcheck.crypto import HEAD_BYTES, load_codec
 from hfcheck.model.paths import BackupURL, local_path_for
 from hfcheck.sim.demo import REPO

@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 
 from hfcheck.config import Config
-from hfcheck.crypto import ArchiveKey, archive_key
+from hfcheck.crypto import Codecs, load_codecs
 from hfcheck.db.archive import Archive
 from hfcheck.db.state import StateDB
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, IncompleteError, InputError
@@ -100,7 +100,7 @@ class WatchService:
     async def run(self) -> int:
         cfg = self.cfg
         cfg.require("db", "media_root", "key_file", "repos")
-        key = archive_key(cfg)  # a bad key stops the service now (exit 2), not at the first upload
+        key = load_codecs(cfg)  # a bad key or scheme stops the service now (exit 2), not at the first upload
         self.state = WatchState.load(cfg.data_dir)
         self._stop, self._abandon = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -123,7 +123,7 @@ class WatchService:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
 
-    async def _serve(self, archive: Archive, key: ArchiveKey) -> int:
+    async def _serve(self, archive: Archive, key: Codecs) -> int:
         started = t("watch_started", self.cfg.lang, repos=", ".join(self.cfg.repos), interval=_secs(self.opts.interval),
                     audit=_secs(self.opts.audit_every) if self.opts.audit_every > 0 else "-")
         self.opts.echo(started)
@@ -179,7 +179,7 @@ class WatchService:
         await self.notifier.ping(Ping.SUCCESS if clean else Ping.FAIL, text)
 
     # -- backups ------------------------------------------------------------------------------
-    async def _backup_loop(self, archive: Archive, key: ArchiveKey) -> None:
+    async def _backup_loop(self, archive: Archive, key: Codecs) -> None:
         """Run the writer for the life of the service; start it again when it fails."""
         pause = RESTART_MIN_S
         while not self.stopping:
@@ -201,7 +201,7 @@ class WatchService:
                     return
                 pause = min(RESTART_MAX_S, pause * 2)
 
-    async def _write_session(self, archive: Archive, key: ArchiveKey) -> None:
+    async def _write_session(self, archive: Archive, key: Codecs) -> None:
         """One writer with one committer until stopped; polls feed it through `WatchWriter`."""
         self.placement = await RepoPlacement.load(self.cfg)
         writer = WatchWriter(self, BackupPlanner(self.cfg, key, self.placement))

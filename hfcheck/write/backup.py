@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hfcheck.config import Config
-from hfcheck.crypto import Codecs, CryptoError, NameCodec, load_codecs
+from hfcheck.crypto import CryptoError, NameCodec, load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.gaps import gap_tweets_sql
 from hfcheck.db.state import StateDB
@@ -75,7 +75,7 @@ class BackupPlanner:
     """The plan of one tweet with a gap: a file per medium without a backup URL. Reads no
     database; looks for local files on disk only."""
 
-    def __init__(self, cfg: Config, key: Codecs, placement: RepoPlacement | None) -> None:
+    def __init__(self, cfg: Config, key: NameCodec, placement: RepoPlacement | None) -> None:
         assert cfg.media_root is not None
         self.cfg = cfg
         self.key = key

@@ -587,10 +587,10 @@ async def delete_files(cfg: Config, repo_id: str, paths: Sequence[str], *, messa
                 raise DeleteFailed(f"{repo_id}: {safe(mapped.detail)}") from None
             failures += 1
             try:
-                left = await asyncio.to_thread(api.get_paths_info, repo_id, list(paths), repo_type="dataset", revision=cfg.revision)
+                landed = not await asyncio.to_thread(api.get_paths_info, repo_id, list(paths), repo_type="dataset", revision=cfg.revision)
             except Exception:  # noqa: BLE001 - unknown whether it landed: try again
-                left = [None]
-            if not left:
+                landed = False
+            if landed:
                 return str((await asyncio.to_thread(api.repo_info, repo_id, repo_type="dataset", revision=cfg.revision)).sha)
             if failures >= policy.max_attempts:
                 raise DeleteFailed(f"{repo_id}: gave up after {failures} attempts: {safe(mapped.detail)}") from None

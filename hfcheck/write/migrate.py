@@ -31,8 +31,9 @@ from hfcheck.config import Config
 from hfcheck.crypto import Codec, Codecs, CryptoError, load_codec, load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.state import StateDB
+from hfcheck.errors import UnsafePath
 from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
-from hfcheck.model.paths import BackupURL, LocalName, PathKind, UnsafePath, confine, remote_path_for
+from hfcheck.model.paths import BackupURL, LocalName, PathKind, confine, remote_path_for
 from hfcheck.net.fetch import Fetched, sha256_file
 from hfcheck.net.hub import HubClient
 from hfcheck.readback.walk import Failure, Target, Walk, local_name

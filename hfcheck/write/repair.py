@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfcheck.config import Config
-from hfcheck.crypto import Codecs, CryptoError, NameCodec, load_codecs
+from hfcheck.crypto import CryptoError, NameCodec, load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.gaps import gap_tweets_sql
 from hfcheck.db.state import STATE_DB_NAME, StateDB
@@ -88,7 +88,7 @@ class Planner:
     """Turns findings, unreadable backups and empty media lists into `TweetPlan`s, reading the
     archive only (whether a file is already in the repo is `mark_existing`'s question)."""
 
-    def __init__(self, cfg: Config, archive: Archive, key: Codecs, placement: RepoPlacement) -> None:
+    def __init__(self, cfg: Config, archive: Archive, key: NameCodec, placement: RepoPlacement) -> None:
         self.cfg = cfg
         self.archive = archive
         self.key = key
@@ -205,7 +205,7 @@ class RepairWriter:
 
     cfg: Config
     archive: Archive
-    key: Codecs
+    key: NameCodec
     placement: RepoPlacement
     plans: list[TweetPlan]
     x: TweetSource | None = None

@@ -38,6 +38,7 @@ from hfcheck.write.upload import TweetJob, TweetUploader
 
 OnTweet = Callable[[TweetPlan, str | None], Awaitable[None] | None]
 
+
 class ConfirmingWriter(Protocol):
     """A writer that checks a tweet's committed files before its row changes (migrate reads
     them back): the reason it failed, or None to apply the row edit."""
