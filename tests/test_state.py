@@ -122,3 +122,19 @@ def test_unreadable_backups_are_the_latest_failed_read_backs_not_uploaded_since(
         db.record_deep_check("o/r", d, "decrypt_failed", checked_at=10.0)  # failed after its upload
         db.record_deep_check("o/r", d, "decrypt_failed", checked_at=12.0)
         assert db.unreadable_backups() == [("o/r", a), ("o/r", d)]
+
+
+def test_migrations_go_verified_recorded_deleted_and_a_deleted_file_leaves_the_uploads(tmp_path: Path) -> None:
+    old, new = ("o/r", "encrypted_images/u/gAAAA"), ("o/r", "encrypted_images/u/abc")
+    with StateDB.in_data_dir(tmp_path) as db:
+        db.record_uploads([Item(*old, "0" * 64, 1)], "e" * 40)  # an old file hfcheck had uploaded (a repair)
+        db.record_migration_verified(old, new, "1", "hfcheck-v1", "f" * 64, at=10.0)
+        assert [m.path for m in db.migrations(state="unrecorded")] == [old[1]] and db.migrations(state="deletable") == []
+        db.mark_migrations("recorded_at", [old], at=11.0)
+        assert [m.new_path for m in db.migrations(state="deletable")] == [new[1]]
+        db.mark_migrations("deleted_at", [old], at=12.0, commit="c" * 40)
+        (m,) = db.migrations()
+        assert (m.verified_at, m.recorded_at, m.deleted_at, m.delete_commit) == (10.0, 11.0, 12.0, "c" * 40)
+        assert db.migrations(state="deletable") == [] and db.get_upload(*old) is None
+        with pytest.raises(ValueError):
+            db.mark_migrations("verified_at", [old])

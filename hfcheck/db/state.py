@@ -269,7 +269,8 @@ class StateDB:
             )
 
     def mark_migrations(self, column: str, keys: Iterable[tuple[str, str]], *, at: float | None = None, commit: str | None = None) -> None:
-        """Set `recorded_at` or `deleted_at` (with the deletion's commit) of old files, in one transaction."""
+        """Set `recorded_at` or `deleted_at` (with the deletion's commit) of old files, in one
+        transaction; a deleted file's upload record goes with it (`verify --deep` would report it absent)."""
         if column not in ("recorded_at", "deleted_at"):
             raise ValueError(column)
         when = time.time() if at is None else at
@@ -279,6 +280,8 @@ class StateDB:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(f"UPDATE migrations SET {column} = ?{extra} WHERE repo_id = ? AND path = ?", rows)
+                if column == "deleted_at":  # a deleted old file is no upload to compare with the listing any more
+                    self._conn.executemany("DELETE FROM uploads WHERE repo_id = ? AND path = ?", [r[-2:] for r in rows])
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
