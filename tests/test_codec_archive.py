@@ -167,6 +167,11 @@ def test_plugin_codec_round_trips_through_repair_deep_and_restore(tmp_path: Path
         assert cli(world, "backup").returncode == 0
         toy = [u for u in urls_of(world, tweets["missing"] + tweets["wrong_path"] + tweets["unbacked"]) if blob(world, u.path).startswith(b"TOYGCM")]
         assert len(toy) >= len(tweets["missing"]) + len(tweets["wrong_path"]) + len(tweets["unbacked"])
+        tampered = toy[0].path  # a toy file that no longer authenticates: found by its row, uploaded again
+        world.hub.store.commit(REPO, [(tampered, blob(world, tampered)[:-1] + b"!")], message="bit rot", lfs=True)
+        assert deep_report(world)["deep"]["counts"]["decrypt_failed"] == 1
+        r = cli(world, "repair")
+        assert tampered in r.stdout or "unreadable" in r.stdout, r.stdout
         report = deep_report(world)
         deep = report["deep"]["counts"]
         assert deep["decrypt_failed"] == deep["unknown_format"] == deep["differs"] == deep["missing"] == 0

@@ -36,6 +36,7 @@ from hfcheck.model.paths import (
     find_by_tweet,
     local_path_for,
     parse_local_relpath,
+    remote_media,
     remote_path_for,
 )
 from hfcheck.report.catalog import Msg, msg, t
@@ -64,24 +65,47 @@ def load_problems(cfg: Config) -> list[Finding]:
 Unreadable = tuple[str, str, str, int, str]  # (repo, path, local rel, media index, tweet id)
 
 
-def load_unreadable(cfg: Config, key: NameCodec) -> tuple[list[Unreadable], list[Msg]]:
-    """Backups a read-back found undecryptable, and the ones that cannot be mapped back to a
-    local file (their name does not decrypt either). Reads state.db only if it exists."""
+Unmapped = tuple[str, str, Exception]  # (repo, path, why the name does not decrypt)
+
+
+def load_unreadable(cfg: Config, key: NameCodec) -> tuple[list[Unreadable], list[Unmapped]]:
+    """Backups a read-back found undecryptable, and the ones whose name does not decrypt either
+    (`map_by_row` may still find them). Reads state.db only if it exists."""
     if not (cfg.data_dir / STATE_DB_NAME).is_file():
         return [], []
     with StateDB.in_data_dir(cfg.data_dir) as state:
         found = state.unreadable_backups()
     items: list[Unreadable] = []
-    errors: list[Msg] = []
+    errors: list[Unmapped] = []
     for repo_id, path in found:
         try:
             rel = local_path_for(key, path)
             _, _, name = parse_local_relpath(rel)
         except (CryptoError, UnsafePath) as exc:
-            errors.append(msg("err_unreadable_name", repo=repo_id, path=path, error=exc))
+            errors.append((repo_id, path, exc))
             continue
         items.append((repo_id, path, rel, name.index, name.tweet_id))
     return items, errors
+
+
+async def map_by_row(cfg: Config, archive: Archive, unmapped: list[Unmapped]) -> tuple[list[Unreadable], list[Unmapped]]:
+    """One-way names: the row that records an unreadable backup gives its tweet id and media
+    index, and so its local file (one pass over the rows with backups)."""
+    wanted = {(repo_id, path): exc for repo_id, path, exc in unmapped}
+    found: list[Unreadable] = []
+    async for row in archive.rows(where=archive.has_backup_sql()):
+        for i, raw in enumerate(row.hf_urls):
+            try:
+                u = BackupURL.parse(raw)
+                if (u.repo_id, u.path) not in wanted:
+                    continue
+                rel = find_by_tweet(cfg.media_root, row.username, row.tweet_id, i, remote_media(u.path))
+            except (ValueError, UnsafePath):
+                continue
+            if rel is not None:
+                del wanted[(u.repo_id, u.path)]
+                found.append((u.repo_id, u.path, rel, i, row.tweet_id))
+    return found, [(repo_id, path, exc) for (repo_id, path), exc in wanted.items()]
 
 
 class Planner:
@@ -230,13 +254,17 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
         opts.echo(t("run_verify_first", cfg.lang))
         await run_verify(cfg, VerifyOptions())
     findings = load_problems(cfg)
-    unreadable, unmappable = load_unreadable(cfg, codecs)
+    unreadable, unmapped = load_unreadable(cfg, codecs)
     summary = RunSummary(dry_run=opts.dry_run)
-    for problem in unmappable:
-        opts.echo(t("run_error_line", cfg.lang, reason=problem.render(cfg.lang)))
-        summary.files_failed += 1
-        summary.errors.append({"tweet_id": "", "reason": str(problem)})
     async with Archive(cfg, writable=not opts.dry_run) as archive:
+        if unmapped and not all(c.names_reversible for c in codecs.read):
+            found, unmapped = await map_by_row(cfg, archive, unmapped)
+            unreadable += found
+        for repo_id, path, exc in unmapped:
+            problem = msg("err_unreadable_name", repo=repo_id, path=path, error=exc)
+            opts.echo(t("run_error_line", cfg.lang, reason=problem.render(cfg.lang)))
+            summary.files_failed += 1
+            summary.errors.append({"tweet_id": "", "reason": str(problem)})
         placement = await RepoPlacement.load(cfg)
         plans = await Planner(cfg, archive, codecs, placement).plans(findings, file_type=opts.file_type, limit=opts.limit, unreadable=unreadable)
         await mark_existing(cfg, plans)
