@@ -215,7 +215,9 @@ def _every_tweet_restorable(world: DemoWorld, original: dict[str, list[str]], mi
 
 
 def test_migrate_fernet_to_v1_killed_and_resumed(tmp_path: Path) -> None:
-    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    seed = int.from_bytes(os.urandom(4), "big")
+    print(f"kill times from random.Random({seed})")  # shown when the test fails: the same kills again
+    rng = random.Random(seed)
     with fernet_world(tmp_path / "demo", tweets=40, latency_ms=60) as world:  # latency: runs long enough to be cut
         original = {tid: _backups(r[2]) for tid, r in db_rows(world).items()}
         encrypted = [u for urls in original.values() for u in urls if "/encrypted_" in u]
