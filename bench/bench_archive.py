@@ -40,17 +40,17 @@ MESSY = [  # (username, media_urls, huggingface_urls): each a reported problem, 
     (None, None, None),
     ("carol", "", "[]"),
     ("carol", 42, 7.5),
-    ("dave", json.dumps({"a": 1}), "[\"" + HUB + "/encrypted_images/dave/trunc"),
+    ("dave", json.dumps({"a": 1}), '["' + HUB + "/encrypted_images/dave/trunc"),
 ]
-
-
 
 
 def build_db(path: Path, n: int, seed: int = 3) -> int:
     """The users' schema with `n` rows, about 10 of each MESSY kind spread evenly among them."""
     rng = random.Random(seed)
     con = sqlite3.connect(path)
-    con.execute("CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)")
+    con.execute(
+        "CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
+    )
     messy = 0
     every = max(1, n // (len(MESSY) * 10))
 
@@ -103,8 +103,14 @@ def _worker(argv: list[str]) -> None:
 
 def _child(kind: str, db: Path) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_archive", "--worker", kind, str(db)], cwd=db.parent, env=env,
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_archive", "--worker", kind, str(db)],
+        cwd=db.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"worker {kind} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -122,17 +128,25 @@ def main(argv: list[str] | None = None) -> None:
         db = Path(tmp) / "archive.db"
         t = time.perf_counter()
         messy = build_db(db, a.rows)
-        print(f"built {a.rows:,} rows ({messy} messy) in {time.perf_counter() - t:.1f} s, {db.stat().st_size / (1 << 20):.0f} MiB on disk")
+        print(
+            f"built {a.rows:,} rows ({messy} messy) in {time.perf_counter() - t:.1f} s, {db.stat().st_size / (1 << 20):.0f} MiB on disk"
+        )
         base = _child("baseline", db)
         got = _child("stream", db)
         rate = got["rows"] / got["seconds"]
         peak, base_mib = got["peak_kib"] / 1024, base["peak_kib"] / 1024
-        print(f"streamed {got['rows']:,} rows ({got['urls']:,} backup URLs, {got['problems']:,} row problems reported)"
-              f" in {got['seconds']:.1f} s = {rate:,.0f} rows/s")
-        print(f"peak RSS {peak:.1f} MiB; baseline (same imports, archive opened, nothing read) {base_mib:.1f} MiB;"
-              f" above baseline {peak - base_mib:.1f} MiB")
+        print(
+            f"streamed {got['rows']:,} rows ({got['urls']:,} backup URLs, {got['problems']:,} row problems reported)"
+            f" in {got['seconds']:.1f} s = {rate:,.0f} rows/s"
+        )
+        print(
+            f"peak RSS {peak:.1f} MiB; baseline (same imports, archive opened, nothing read) {base_mib:.1f} MiB;"
+            f" above baseline {peak - base_mib:.1f} MiB"
+        )
         ok = got["rows"] == a.rows and peak < MAX_PEAK_MIB
-        print(f"target peak RSS < {MAX_PEAK_MIB:g} MiB streaming {a.rows:,} rows: {peak:.1f} MiB -> {'PASS' if ok else 'MISS'}")
+        print(
+            f"target peak RSS < {MAX_PEAK_MIB:g} MiB streaming {a.rows:,} rows: {peak:.1f} MiB -> {'PASS' if ok else 'MISS'}"
+        )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # this benchmark measures LFS (bench_xet compares); before the client is imported
+os.environ.setdefault(
+    "HF_HUB_DISABLE_XET", "1"
+)  # this benchmark measures LFS (bench_xet compares); before the client is imported
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import argparse
@@ -70,13 +72,18 @@ PHOTO_KB = (50, 500)
 VIDEO_MB = (2, 20)
 MEDIA_PER_TWEET = (1, 1, 1, 1, 2, 2, 3, 4)
 DOWNLOADS_PER_S = 10.0  # hfcheck's default per-host pacing
-RAISED = {"limits.commits_per_hour": 1_000_000, "limits.resolvers_per_window": 10**9, "limits.api_per_window": 10**9,
-          "limits.downloads_per_second_per_host": 1_000_000}
+RAISED = {
+    "limits.commits_per_hour": 1_000_000,
+    "limits.resolvers_per_window": 10**9,
+    "limits.api_per_window": 10**9,
+    "limits.downloads_per_second_per_host": 1_000_000,
+}
 
 
 # --------------------------------------------------------------------------------------
 # The synthetic world
 # --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Medium:
@@ -157,6 +164,7 @@ def write_config(root: Path, endpoint: str, media_host: str) -> Path:
 # Measured runs
 # --------------------------------------------------------------------------------------
 
+
 @dataclass
 class BackupRun:
     """The measured `python -m hfcheck backup`."""
@@ -167,14 +175,18 @@ class BackupRun:
     media_requests: int  # requests the media server saw
 
 
-def run_backup(world: World, emu: Any, media: Any, concurrency: int, env_extra: dict[str, str] | None = None) -> BackupRun:
+def run_backup(
+    world: World, emu: Any, media: Any, concurrency: int, env_extra: dict[str, str] | None = None
+) -> BackupRun:
     """The real CLI in a child process; then every medium must be in the repo."""
     config = write_config(world.root, emu.url, media.host_port)
     sets = [x for k, v in RAISED.items() for x in ("--set", f"{k}={v}")]
     env = child_env(HF_TOKEN=TOKEN, HF_ENDPOINT=emu.url, **(env_extra or {}))
     emu.control.reset_stats()
     served = media.count()
-    cli = run_hfcheck(["backup", "--concurrency", str(concurrency), "--config", str(config), *sets], world.root, env, timeout=3600)
+    cli = run_hfcheck(
+        ["backup", "--concurrency", str(concurrency), "--config", str(config), *sets], world.root, env, timeout=3600
+    )
     run = BackupRun(cli, HubCount.take(emu.control), {}, media.count() - served)
     if cli.rc != 0:
         raise RuntimeError(f"backup exited {cli.rc}:\n{cli.tail(30)}")
@@ -211,8 +223,14 @@ def download_alone(world: World, media_host: str, scratch: Path, concurrency: in
     """hfcheck's Downloader, `concurrency` media at once, in a child process (see `_worker`)."""
     jobs = scratch.with_suffix(".json")
     jobs.write_text(json.dumps([[m.url, m.rel] for m in world.media]))
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_backup", "--worker", str(jobs), str(scratch), media_host, str(concurrency)],
-                          cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_backup", "--worker", str(jobs), str(scratch), media_host, str(concurrency)],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"download worker failed ({proc.returncode}): {proc.stderr[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -244,7 +262,12 @@ async def _download_all(jobs: list[tuple[str, str]], root: Path, host: str, conc
                 failures.append(f"{r.status}: {r.reason}")
 
         await run_pool(produce, fetch, concurrency)
-    return {"ok": ok, "seconds": time.perf_counter() - started, "cpu_s": time.process_time() - cpu, "first_failures": failures}
+    return {
+        "ok": ok,
+        "seconds": time.perf_counter() - started,
+        "cpu_s": time.process_time() - cpu,
+        "first_failures": failures,
+    }
 
 
 def _worker(argv: list[str]) -> None:
@@ -263,10 +286,17 @@ def upload_alone(emu: Any, world: World, enc_dir: Path, encrypted: list[EncryptR
     from hfcheck.model.outcomes import UploadSource
     from hfcheck.write.commit import Committer, Staged
 
-    cfg = Config(endpoint=emu.url, token=TOKEN, repos=(UPLOAD_REPO,), data_dir=world.root / "upload-data",
-                 limits=Limits(commits_per_hour=RAISED["limits.commits_per_hour"]))
-    items = [Staged(UPLOAD_REPO, m.remote, enc_dir / f"{i}.enc", r.sha256, r.size, source=UploadSource.BACKUP)
-             for i, (m, r) in enumerate(zip(world.media, encrypted))]
+    cfg = Config(
+        endpoint=emu.url,
+        token=TOKEN,
+        repos=(UPLOAD_REPO,),
+        data_dir=world.root / "upload-data",
+        limits=Limits(commits_per_hour=RAISED["limits.commits_per_hour"]),
+    )
+    items = [
+        Staged(UPLOAD_REPO, m.remote, enc_dir / f"{i}.enc", r.sha256, r.size, source=UploadSource.BACKUP)
+        for i, (m, r) in enumerate(zip(world.media, encrypted))
+    ]
     done: list[Staged] = []
 
     async def committed(batch: list[Staged], oid: str) -> None:
@@ -278,8 +308,13 @@ def upload_alone(emu: Any, world: World, enc_dir: Path, encrypted: list[EncryptR
     async def run() -> float:
         with StateDB.in_data_dir(cfg.data_dir) as state:
             started = time.perf_counter()
-            async with Committer(cfg, state, on_committed=committed, on_failed=failed,
-                                 limiter=AsyncLimiter(cfg.limits.commits_per_hour, 3600)) as committer:
+            async with Committer(
+                cfg,
+                state,
+                on_committed=committed,
+                on_failed=failed,
+                limiter=AsyncLimiter(cfg.limits.commits_per_hour, 3600),
+            ) as committer:
                 for item in items:
                     await committer.put(item)
             return time.perf_counter() - started
@@ -313,10 +348,13 @@ def measure_parts(world: World, emu: Any, media: Any, concurrency: int) -> Parts
 # The benchmark
 # --------------------------------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench backup", description=__doc__.split("\n\n")[0])
     p.add_argument("--files", type=int, default=5000, help="Media files to back up (default 5,000).")
-    p.add_argument("--video-share", type=float, default=0.008, help="Share of videos, 2-20 MB each (default 0.008: 40 of 5,000).")
+    p.add_argument(
+        "--video-share", type=float, default=0.008, help="Share of videos, 2-20 MB each (default 0.008: 40 of 5,000)."
+    )
     p.add_argument("--concurrency", type=int, default=4, help="backup --concurrency (default 4, the CLI's default).")
     p.add_argument("--latency-ms", type=float, default=LATENCY_MS)
     p.add_argument("--seed", type=int, default=5)
@@ -338,16 +376,20 @@ def main(argv: list[str] | None = None) -> None:
         (root / "source").mkdir()
         media = start_media_server(root / "source")
         ctl = emu.control
-        print(f"emulator: separate process ({emu.url}), {a.latency_ms:g} ms latency per request,"
-              f" quotas {ctl.rate_limits()['quotas']} (None = unlimited);"
-              f" media server: a thread of this process ({media.url}), no latency;"
-              f" hfcheck limits raised via --set {RAISED}")
+        print(
+            f"emulator: separate process ({emu.url}), {a.latency_ms:g} ms latency per request,"
+            f" quotas {ctl.rate_limits()['quotas']} (None = unlimited);"
+            f" media server: a thread of this process ({media.url}), no latency;"
+            f" hfcheck limits raised via --set {RAISED}"
+        )
         world = build_world(root, media.url, a.files, a.video_share, a.seed)
         videos = [m for m in world.media if m.video]
-        print(f"setup: {len(world.media):,} media in {world.tweets:,} tweets, {mib(world.bytes / 1024)} MiB:"
-              f" {len(world.media) - len(videos):,} photos {PHOTO_KB[0]}-{PHOTO_KB[1]} KB"
-              f" ({mib((world.bytes - sum(m.size for m in videos)) / 1024)} MiB), {len(videos):,} videos"
-              f" {VIDEO_MB[0]}-{VIDEO_MB[1]} MB ({mib(sum(m.size for m in videos) / 1024)} MiB); built in {world.build_s:.1f} s")
+        print(
+            f"setup: {len(world.media):,} media in {world.tweets:,} tweets, {mib(world.bytes / 1024)} MiB:"
+            f" {len(world.media) - len(videos):,} photos {PHOTO_KB[0]}-{PHOTO_KB[1]} KB"
+            f" ({mib((world.bytes - sum(m.size for m in videos)) / 1024)} MiB), {len(videos):,} videos"
+            f" {VIDEO_MB[0]}-{VIDEO_MB[1]} MB ({mib(sum(m.size for m in videos) / 1024)} MiB); built in {world.build_s:.1f} s"
+        )
         store = emu.store
         store.create_repo(REPO, owner=USER, exist_ok=True)
         store.create_repo(UPLOAD_REPO, owner=USER, exist_ok=True)
@@ -369,42 +411,102 @@ def main(argv: list[str] | None = None) -> None:
 
 def print_results(a: argparse.Namespace, world: World, backup: BackupRun, parts: Parts) -> None:
     n, wall, total_mib = len(world.media), backup.cli.wall_s, world.bytes / MIB
-    dl, enc, up, up_hub, hub, report = parts.download, parts.encrypt, parts.upload, parts.upload_hub, backup.hub, backup.report
+    dl, enc, up, up_hub, hub, report = (
+        parts.download,
+        parts.encrypt,
+        parts.upload,
+        parts.upload_hub,
+        backup.hub,
+        backup.report,
+    )
     rows = [
-        (f"hfcheck backup -c {a.concurrency}", f"{n:,}", f"{wall:.1f}", f"{n / wall:,.0f}", f"{total_mib / wall:,.1f}",
-         f"{hub.commits:,}", f"{hub.requests:,}", "100%", mib(backup.cli.peak_kib)),
-        (f"  download alone (Downloader, {a.concurrency} at once)", f"{n:,}", f"{dl.seconds:.1f}", f"{n / dl.seconds:,.0f}",
-         f"{total_mib / dl.seconds:,.1f}", "-", "-", f"{dl.seconds / wall:.0%}", "-"),
-        ("  encrypt alone (encrypt_file, sequential)", f"{n:,}", f"{enc.seconds:.1f}", f"{n / enc.seconds:,.0f}",
-         f"{total_mib / enc.seconds:,.1f}", "-", "-", f"{enc.seconds / wall:.0%}", "-"),
-        ("  Hub upload+commit alone (Committer)", f"{n:,}", f"{up.seconds:.1f}", f"{n / up.seconds:,.0f}",
-         f"{total_mib / up.seconds:,.1f}", f"{up_hub.commits:,}", f"{up_hub.requests:,}", f"{up.seconds / wall:.0%}", "-"),
+        (
+            f"hfcheck backup -c {a.concurrency}",
+            f"{n:,}",
+            f"{wall:.1f}",
+            f"{n / wall:,.0f}",
+            f"{total_mib / wall:,.1f}",
+            f"{hub.commits:,}",
+            f"{hub.requests:,}",
+            "100%",
+            mib(backup.cli.peak_kib),
+        ),
+        (
+            f"  download alone (Downloader, {a.concurrency} at once)",
+            f"{n:,}",
+            f"{dl.seconds:.1f}",
+            f"{n / dl.seconds:,.0f}",
+            f"{total_mib / dl.seconds:,.1f}",
+            "-",
+            "-",
+            f"{dl.seconds / wall:.0%}",
+            "-",
+        ),
+        (
+            "  encrypt alone (encrypt_file, sequential)",
+            f"{n:,}",
+            f"{enc.seconds:.1f}",
+            f"{n / enc.seconds:,.0f}",
+            f"{total_mib / enc.seconds:,.1f}",
+            "-",
+            "-",
+            f"{enc.seconds / wall:.0%}",
+            "-",
+        ),
+        (
+            "  Hub upload+commit alone (Committer)",
+            f"{n:,}",
+            f"{up.seconds:.1f}",
+            f"{n / up.seconds:,.0f}",
+            f"{total_mib / up.seconds:,.1f}",
+            f"{up_hub.commits:,}",
+            f"{up_hub.requests:,}",
+            f"{up.seconds / wall:.0%}",
+            "-",
+        ),
     ]
     print()
-    print(table(("run", "files", "wall s", "files/s", "MiB/s", "commits", "Hub requests", "share", "peak RSS MiB"), rows))
+    print(
+        table(("run", "files", "wall s", "files/s", "MiB/s", "commits", "Hub requests", "share", "peak RSS MiB"), rows)
+    )
     print()
-    print(f"  - backup: child process wall {wall:.2f} s from spawn to exit; report: {report['files_succeeded']:,} files,"
-          f" {report['files_downloaded']:,} downloaded, {report['commits']} commits, {report['bytes_uploaded']:,} bytes"
-          f" uploaded; all {n:,} files now in the repo. Peak RSS = VmHWM at exit (wait4 ru_maxrss {mib(backup.cli.maxrss_kib)} MiB, which can include the pre-exec fork of this benchmark);"
-          f" largest file {max(m.size for m in world.media) / MIB:.1f} MiB")
+    print(
+        f"  - backup: child process wall {wall:.2f} s from spawn to exit; report: {report['files_succeeded']:,} files,"
+        f" {report['files_downloaded']:,} downloaded, {report['commits']} commits, {report['bytes_uploaded']:,} bytes"
+        f" uploaded; all {n:,} files now in the repo. Peak RSS = VmHWM at exit (wait4 ru_maxrss {mib(backup.cli.maxrss_kib)} MiB, which can include the pre-exec fork of this benchmark);"
+        f" largest file {max(m.size for m in world.media) / MIB:.1f} MiB"
+    )
     print(f"    Hub requests by kind: {hub.by_kind()}; media server requests: {backup.media_requests:,}")
-    print(f"  - share = time of that part alone / the backup's wall time. Encryption: {enc.seconds:.1f} s wall,"
-          f" {enc.cpu_s:.1f} s CPU (cipher + hashing + writer thread, one file at a time; includes the per-file fsync);"
-          f" the backup encrypts up to {a.concurrency} files at once on {os.cpu_count()} CPUs, so its encryption"
-          f" can take less wall time than this")
-    print(f"  - download: every medium fetched by hfcheck's Downloader, {a.concurrency} at once as in the backup, in a child"
-          f" process, written + fsynced to a scratch folder;"
-          f" {dl.cpu_s:.1f} s CPU in that child; the media server is local, with no added latency")
-    print(f"  - Hub: the Committer alone uploading the step-2 ciphertexts into a second repo (same batching, one"
-          f" producer that never waits): {a.latency_ms:g} ms emulated latency per request over loopback, plus the"
-          f" client's hashing and the emulator's own work (it hashes and stores every byte) on the same CPUs")
+    print(
+        f"  - share = time of that part alone / the backup's wall time. Encryption: {enc.seconds:.1f} s wall,"
+        f" {enc.cpu_s:.1f} s CPU (cipher + hashing + writer thread, one file at a time; includes the per-file fsync);"
+        f" the backup encrypts up to {a.concurrency} files at once on {os.cpu_count()} CPUs, so its encryption"
+        f" can take less wall time than this"
+    )
+    print(
+        f"  - download: every medium fetched by hfcheck's Downloader, {a.concurrency} at once as in the backup, in a child"
+        f" process, written + fsynced to a scratch folder;"
+        f" {dl.cpu_s:.1f} s CPU in that child; the media server is local, with no added latency"
+    )
+    print(
+        f"  - Hub: the Committer alone uploading the step-2 ciphertexts into a second repo (same batching, one"
+        f" producer that never waits): {a.latency_ms:g} ms emulated latency per request over loopback, plus the"
+        f" client's hashing and the emulator's own work (it hashes and stores every byte) on the same CPUs"
+    )
     print(f"    Hub requests by kind: {up_hub.by_kind()}")
     explained = (dl.seconds + enc.seconds + up.seconds) / wall
-    print(f"  - the parts alone add up to {explained:.0%} of the backup's wall time"
-          + (" (> 100%: they overlap in the backup)" if explained > 1 else " (< 100%: the rest is start-up, planning,"
-             " DB updates and stages waiting on each other)"))
-    print(f"  - at hfcheck's default pacing of {DOWNLOADS_PER_S:g} downloads/s per host, {n:,} downloads alone would take"
-          f" >= {n / DOWNLOADS_PER_S:,.0f} s")
+    print(
+        f"  - the parts alone add up to {explained:.0%} of the backup's wall time"
+        + (
+            " (> 100%: they overlap in the backup)"
+            if explained > 1
+            else " (< 100%: the rest is start-up, planning, DB updates and stages waiting on each other)"
+        )
+    )
+    print(
+        f"  - at hfcheck's default pacing of {DOWNLOADS_PER_S:g} downloads/s per host, {n:,} downloads alone would take"
+        f" >= {n / DOWNLOADS_PER_S:,.0f} s"
+    )
 
 
 if __name__ == "__main__":

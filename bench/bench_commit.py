@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # measures the LFS path (python -m bench xet compares); before the client is imported
+os.environ.setdefault(
+    "HF_HUB_DISABLE_XET", "1"
+)  # measures the LFS path (python -m bench xet compares); before the client is imported
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import asyncio
@@ -69,9 +71,16 @@ async def run_committer(emu: EmulatorThread, cfg: Config, files: list[tuple[str,
     staged = [Staged(repo, p, f, sha, size, source=UploadSource.BACKUP) for p, f, sha, size in files]
     with StateDB.in_data_dir(cfg.data_dir) as state:
         started = time.perf_counter()
-        committer = Committer(cfg, state, on_committed=on_committed, on_failed=on_failed, policy=BatchPolicy(),
-                              limiter=AsyncLimiter(cfg.limits.commits_per_hour, 3600))
+        committer = Committer(
+            cfg,
+            state,
+            on_committed=on_committed,
+            on_failed=on_failed,
+            policy=BatchPolicy(),
+            limiter=AsyncLimiter(cfg.limits.commits_per_hour, 3600),
+        )
         async with committer:
+
             async def produce(part: list[Staged]) -> None:
                 for item in part:
                     await committer.put(item)
@@ -99,7 +108,9 @@ def main() -> None:
     disable_progress_bars()
     with tempfile.TemporaryDirectory(prefix="hfcheck-bench-commit-") as tmp_s:
         tmp = Path(tmp_s)
-        with start_emulator(tmp / "hub", users={"bench": TOKEN}, latency_ms=LATENCY_MS, quotas={"commits": None}) as emu:
+        with start_emulator(
+            tmp / "hub", users={"bench": TOKEN}, latency_ms=LATENCY_MS, quotas={"commits": None}
+        ) as emu:
             for name in ("bench/batched", "bench/baseline"):
                 emu.store.create_repo(name, owner="bench")
             limits = Limits(commits_per_hour=1_000_000)  # raised: measure the work, not the Hub's pacing
@@ -117,19 +128,31 @@ def main() -> None:
     scale = FILES / BASELINE_FILES
     base_extra_s = base_s * scale
     base_extra_req = base_req["total"] * scale
-    print(f"emulator: {LATENCY_MS} ms latency per request; commit quota unlimited, committer limiter raised "
-          f"to {limits.commits_per_hour:,}/h (the Hub allows ~{HUB_COMMITS_PER_HOUR}/h)")
-    print(f"batched committer, {FILES} files, {PRODUCERS} producers: {batched_s:.2f} s, {stats.commits} commits "
-          f"(final batch size {stats.batch_size}), {batched_req['total']} requests")
+    print(
+        f"emulator: {LATENCY_MS} ms latency per request; commit quota unlimited, committer limiter raised "
+        f"to {limits.commits_per_hour:,}/h (the Hub allows ~{HUB_COMMITS_PER_HOUR}/h)"
+    )
+    print(
+        f"batched committer, {FILES} files, {PRODUCERS} producers: {batched_s:.2f} s, {stats.commits} commits "
+        f"(final batch size {stats.batch_size}), {batched_req['total']} requests"
+    )
     print(f"    requests by kind: {fmt(batched_req)}")
-    print(f"one commit per file, measured on {BASELINE_FILES} files: {base_s:.2f} s, {BASELINE_FILES} commits, "
-          f"{base_req['total']} requests")
+    print(
+        f"one commit per file, measured on {BASELINE_FILES} files: {base_s:.2f} s, {BASELINE_FILES} commits, "
+        f"{base_req['total']} requests"
+    )
     print(f"    requests by kind: {fmt(base_req)}")
-    print(f"    extrapolated x{scale:.0f} to {FILES} files: {base_extra_s:.1f} s, {FILES} commits, {base_extra_req:.0f} requests")
-    print(f"ratio (one-per-file / batched): wall time {base_extra_s / batched_s:.1f}x, "
-          f"commits {FILES / max(1, stats.commits):.0f}x, requests {base_extra_req / max(1, batched_req['total']):.1f}x")
-    print(f"at the Hub's ~{HUB_COMMITS_PER_HOUR} commits/h: one-per-file needs >= {FILES / HUB_COMMITS_PER_HOUR:.1f} h "
-          f"of commit quota for {FILES} files; batched needs {stats.commits} commits (no wait)")
+    print(
+        f"    extrapolated x{scale:.0f} to {FILES} files: {base_extra_s:.1f} s, {FILES} commits, {base_extra_req:.0f} requests"
+    )
+    print(
+        f"ratio (one-per-file / batched): wall time {base_extra_s / batched_s:.1f}x, "
+        f"commits {FILES / max(1, stats.commits):.0f}x, requests {base_extra_req / max(1, batched_req['total']):.1f}x"
+    )
+    print(
+        f"at the Hub's ~{HUB_COMMITS_PER_HOUR} commits/h: one-per-file needs >= {FILES / HUB_COMMITS_PER_HOUR:.1f} h "
+        f"of commit quota for {FILES} files; batched needs {stats.commits} commits (no wait)"
+    )
 
 
 def fmt(req: dict[str, Any]) -> str:

@@ -146,8 +146,10 @@ def memory(tmp: Path) -> None:
     base = _peak_kib("-", "-")
     peak = _peak_kib(str(src), str(dst))
     above = (peak - base) / 1024
-    print(f"peak memory encrypting {BIG // MIB} MiB: {peak / 1024:.1f} MiB, baseline {base / 1024:.1f} MiB,"
-          f" above baseline {above:.1f} MiB (target < 64) {'OK' if above < 64 else 'OVER'}")
+    print(
+        f"peak memory encrypting {BIG // MIB} MiB: {peak / 1024:.1f} MiB, baseline {base / 1024:.1f} MiB,"
+        f" above baseline {above:.1f} MiB (target < 64) {'OK' if above < 64 else 'OVER'}"
+    )
 
 
 CODEC_SIZES = (16 * MIB, 64 * MIB, 128 * MIB)
@@ -180,7 +182,9 @@ def codecs(tmp: Path) -> None:
     both = {"hfcheck-v1": HfcheckV1Codec(ArchiveKey(raw)), "fernet": FernetCodec(raw, max_file_size=1 << 40)}
     src = tmp / "plain"
     _make_file(src, CODEC_SPEED_SIZE)
-    print(f"codecs: {CODEC_SPEED_SIZE // MIB} MiB file, best of {REPEAT} (encrypt/decrypt_file: temp file, fsync, rename)")
+    print(
+        f"codecs: {CODEC_SPEED_SIZE // MIB} MiB file, best of {REPEAT} (encrypt/decrypt_file: temp file, fsync, rename)"
+    )
     speeds: dict[str, tuple[float, float]] = {}
     for name, codec in both.items():
         enc, dec = tmp / f"{name}.enc", tmp / f"{name}.dec"
@@ -188,8 +192,10 @@ def codecs(tmp: Path) -> None:
         t_dec = _best(lambda: codec.decrypt_file(enc, dec, REMOTE))
         speeds[name] = (t_enc, t_dec)
         grow = os.path.getsize(enc) / CODEC_SPEED_SIZE
-        print(f"  {name:10s}  encrypt {CODEC_SPEED_SIZE / MIB / t_enc:6.0f} MiB/s  decrypt {CODEC_SPEED_SIZE / MIB / t_dec:6.0f} MiB/s"
-              f"  ciphertext {grow:.3f} x plaintext")
+        print(
+            f"  {name:10s}  encrypt {CODEC_SPEED_SIZE / MIB / t_enc:6.0f} MiB/s  decrypt {CODEC_SPEED_SIZE / MIB / t_dec:6.0f} MiB/s"
+            f"  ciphertext {grow:.3f} x plaintext"
+        )
     (fe, fd), (ve, vd) = speeds["fernet"], speeds["hfcheck-v1"]
     print(f"  time ratio fernet / hfcheck-v1: encrypt {fe / ve:.2f}, decrypt {fd / vd:.2f}")
     for p in tmp.iterdir():

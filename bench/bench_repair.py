@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # measures the LFS path (python -m bench xet compares); before the client is imported
+os.environ.setdefault(
+    "HF_HUB_DISABLE_XET", "1"
+)  # measures the LFS path (python -m bench xet compares); before the client is imported
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import argparse
@@ -66,6 +68,7 @@ RAISED = {"limits.commits_per_hour": 1_000_000, "limits.resolvers_per_window": 1
 # --------------------------------------------------------------------------------------
 # The synthetic world
 # --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MediaFile:
@@ -112,7 +115,15 @@ def build_world(root: Path, store: Any, endpoint: str, n_missing: int, n_present
         f = MediaFile(local, rel, remote_path_for(world.key, rel), len(data))
         (world.present if i in present_at else world.missing).append(f)
         url = str(BackupURL(endpoint, REPO, "main", f.remote))
-        rows.append((tweet_id, user, json.dumps([f"https://pbs.twimg.com/media/{tweet_id}.{ext}"]), json.dumps([url]), f"tweet {i}"))
+        rows.append(
+            (
+                tweet_id,
+                user,
+                json.dumps([f"https://pbs.twimg.com/media/{tweet_id}.{ext}"]),
+                json.dumps([url]),
+                f"tweet {i}",
+            )
+        )
     for f in world.present:
         uploads.append((f.remote, encrypt_bytes(world.key, f.local.read_bytes(), f.remote)))
     write_db(root / "archive.db", rows)
@@ -138,6 +149,7 @@ def write_config(root: Path, endpoint: str) -> Path:
 # --------------------------------------------------------------------------------------
 # Measured runs
 # --------------------------------------------------------------------------------------
+
 
 def hfcheck(root: Path, config: Path, endpoint: str, *args: str, timeout: float = 1800) -> CliRun:
     sets = [x for k, v in RAISED.items() for x in ("--set", f"{k}={v}")]
@@ -171,8 +183,12 @@ def run_baseline(endpoint: str, key: ArchiveKey, files: list[MediaFile], staging
         t = time.perf_counter()
         result = encrypt_file(key, f.local, enc, f.remote)
         t2 = time.perf_counter()
-        api.create_commit(repo_id=BASELINE_REPO, repo_type="dataset", commit_message=f"repair {f.rel}",
-                          operations=[CommitOperationAdd(path_in_repo=f.remote, path_or_fileobj=str(enc))])
+        api.create_commit(
+            repo_id=BASELINE_REPO,
+            repo_type="dataset",
+            commit_message=f"repair {f.rel}",
+            operations=[CommitOperationAdd(path_in_repo=f.remote, path_or_fileobj=str(enc))],
+        )
         out.commit_s += time.perf_counter() - t2
         out.encrypt_s += t2 - t
         out.bytes += result.size
@@ -185,11 +201,17 @@ def run_baseline(endpoint: str, key: ArchiveKey, files: list[MediaFile], staging
 # The benchmark
 # --------------------------------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench repair", description=__doc__.split("\n\n")[0])
     p.add_argument("--files", type=int, default=2000, help="Missing files to repair (default 2,000).")
     p.add_argument("--present", type=int, default=200, help="Files already in the repo, left alone (default 200).")
-    p.add_argument("--baseline-files", type=int, default=200, help="Files the one-commit-per-file baseline uploads, then extrapolated (default 200).")
+    p.add_argument(
+        "--baseline-files",
+        type=int,
+        default=200,
+        help="Files the one-commit-per-file baseline uploads, then extrapolated (default 200).",
+    )
     p.add_argument("--concurrency", type=int, default=4, help="repair --concurrency (default 4, the CLI's default).")
     p.add_argument("--latency-ms", type=float, default=LATENCY_MS)
     p.add_argument("--seed", type=int, default=11)
@@ -230,21 +252,27 @@ def main(argv: list[str] | None = None) -> None:
     try:
         emu.start()
         ctl = emu.control
-        print(f"emulator: separate process ({emu.url}), {a.latency_ms:g} ms latency per request,"
-              f" quotas {ctl.rate_limits()['quotas']} (None = unlimited); hfcheck limits raised via --set {RAISED}"
-              f" (default commits_per_hour {HUB_COMMITS_PER_HOUR})")
+        print(
+            f"emulator: separate process ({emu.url}), {a.latency_ms:g} ms latency per request,"
+            f" quotas {ctl.rate_limits()['quotas']} (None = unlimited); hfcheck limits raised via --set {RAISED}"
+            f" (default commits_per_hour {HUB_COMMITS_PER_HOUR})"
+        )
         store = emu.store
         world = build_world(root, store, emu.url, a.files, a.present, a.seed)
         videos = sum(f.rel.startswith("videos/") for f in world.missing)
-        print(f"setup: {len(world.missing):,} missing files ({mib(world.missing_bytes / 1024)} MiB plaintext;"
-              f" {len(world.missing) - videos:,} photos {PHOTO_KB[0]}-{PHOTO_KB[1]} KB, {videos:,} videos"
-              f" {VIDEO_KB[0] / 1024:g}-{VIDEO_KB[1] / 1024:g} MB) + {len(world.present):,} present,"
-              f" one per tweet, {USERS} accounts; built in {world.build_s:.1f} s")
+        print(
+            f"setup: {len(world.missing):,} missing files ({mib(world.missing_bytes / 1024)} MiB plaintext;"
+            f" {len(world.missing) - videos:,} photos {PHOTO_KB[0]}-{PHOTO_KB[1]} KB, {videos:,} videos"
+            f" {VIDEO_KB[0] / 1024:g}-{VIDEO_KB[1] / 1024:g} MB) + {len(world.present):,} present,"
+            f" one per tweet, {USERS} accounts; built in {world.build_s:.1f} s"
+        )
         config = write_config(root, emu.url)
 
         verify = hfcheck(root, config, emu.url, "verify", "--method", "list")
-        print(f"verify --method list first (not part of the repair): {verify.wall_s:.1f} s;"
-              f" {check_verify(verify, root / 'data', len(world.missing), len(world.present))}")
+        print(
+            f"verify --method list first (not part of the repair): {verify.wall_s:.1f} s;"
+            f" {check_verify(verify, root / 'data', len(world.missing), len(world.present))}"
+        )
 
         ctl.reset_stats()
         repair = hfcheck(root, config, emu.url, "repair", "--concurrency", str(a.concurrency))
@@ -265,41 +293,81 @@ def main(argv: list[str] | None = None) -> None:
             tmp_obj.cleanup()
 
 
-def print_results(a: argparse.Namespace, world: World, repair: CliRun, hub: HubCount, report: dict[str, Any],
-                  base: Baseline, base_hub: HubCount) -> None:
+def print_results(
+    a: argparse.Namespace,
+    world: World,
+    repair: CliRun,
+    hub: HubCount,
+    report: dict[str, Any],
+    base: Baseline,
+    base_hub: HubCount,
+) -> None:
     n = len(world.missing)
     scale = n / base.files
     ext_s, ext_req = base.wall_s * scale, base_hub.requests * scale
     ext_bytes = sum(encrypted_size(f.size) for f in world.missing)  # exact: the same files
     rows = [
-        (f"hfcheck repair -c {a.concurrency} (measured)", f"{n:,}", f"{repair.wall_s:.1f}", f"{n / repair.wall_s:,.1f}",
-         f"{hub.commits:,}", f"{hub.requests:,}", mib(report["bytes_uploaded"] / 1024), mib(repair.peak_kib)),
-        ("one commit per file (measured)", f"{base.files:,}", f"{base.wall_s:.1f}", f"{base.files / base.wall_s:,.1f}",
-         f"{base_hub.commits:,}", f"{base_hub.requests:,}", mib(base.bytes / 1024), "-"),
-        (f"one commit per file (extrapolated x{scale:g})", f"{n:,}", f"{ext_s:.1f}", f"{base.files / base.wall_s:,.1f}",
-         f"{n:,}", f"{ext_req:,.0f}", mib(ext_bytes / 1024), "-"),
+        (
+            f"hfcheck repair -c {a.concurrency} (measured)",
+            f"{n:,}",
+            f"{repair.wall_s:.1f}",
+            f"{n / repair.wall_s:,.1f}",
+            f"{hub.commits:,}",
+            f"{hub.requests:,}",
+            mib(report["bytes_uploaded"] / 1024),
+            mib(repair.peak_kib),
+        ),
+        (
+            "one commit per file (measured)",
+            f"{base.files:,}",
+            f"{base.wall_s:.1f}",
+            f"{base.files / base.wall_s:,.1f}",
+            f"{base_hub.commits:,}",
+            f"{base_hub.requests:,}",
+            mib(base.bytes / 1024),
+            "-",
+        ),
+        (
+            f"one commit per file (extrapolated x{scale:g})",
+            f"{n:,}",
+            f"{ext_s:.1f}",
+            f"{base.files / base.wall_s:,.1f}",
+            f"{n:,}",
+            f"{ext_req:,.0f}",
+            mib(ext_bytes / 1024),
+            "-",
+        ),
     ]
     print()
     print(table(("run", "files", "wall s", "files/s", "commits", "requests", "MiB up", "peak RSS MiB"), rows))
     print()
-    print(f"  - repair: child process wall {repair.wall_s:.2f} s from spawn to exit (interpreter start, planning with"
-          f" paths-info, encryption, uploads, commits, DB updates); report: {report['files_succeeded']:,} files,"
-          f" {report['commits']} commits, {report['bytes_uploaded']:,} bytes; all {n:,} paths now in the repo;"
-          f" peak RSS = VmHWM at exit (wait4 ru_maxrss {mib(repair.maxrss_kib)} MiB, which can include the pre-exec fork of this benchmark)")
+    print(
+        f"  - repair: child process wall {repair.wall_s:.2f} s from spawn to exit (interpreter start, planning with"
+        f" paths-info, encryption, uploads, commits, DB updates); report: {report['files_succeeded']:,} files,"
+        f" {report['commits']} commits, {report['bytes_uploaded']:,} bytes; all {n:,} paths now in the repo;"
+        f" peak RSS = VmHWM at exit (wait4 ru_maxrss {mib(repair.maxrss_kib)} MiB, which can include the pre-exec fork of this benchmark)"
+    )
     print(f"    requests by kind: {hub.by_kind()}")
-    print(f"  - baseline: every {max(1, n // base.files)}th missing file, in sequence: encrypt_file {base.encrypt_s:.2f} s"
-          f" + create_commit {base.commit_s:.2f} s (official client, {base_hub.commits} commits), in this process;"
-          f" no planning, no existence check, no interpreter start: a lower bound for the old script")
+    print(
+        f"  - baseline: every {max(1, n // base.files)}th missing file, in sequence: encrypt_file {base.encrypt_s:.2f} s"
+        f" + create_commit {base.commit_s:.2f} s (official client, {base_hub.commits} commits), in this process;"
+        f" no planning, no existence check, no interpreter start: a lower bound for the old script"
+    )
     print(f"    requests by kind: {base_hub.by_kind()}")
-    print(f"  - extrapolated: the baseline's files are independent, so its time and requests scale linearly"
-          f" (x{scale:g}); commits are one per file by construction; bytes are exact (the same {n:,} files' ciphertext)")
+    print(
+        f"  - extrapolated: the baseline's files are independent, so its time and requests scale linearly"
+        f" (x{scale:g}); commits are one per file by construction; bytes are exact (the same {n:,} files' ciphertext)"
+    )
     print()
-    print(f"ratio (one commit per file, extrapolated / hfcheck repair): wall time {ext_s / repair.wall_s:.1f}x,"
-          f" commits {n / max(1, hub.commits):,.0f}x ({n:,} vs {hub.commits}), requests {ext_req / max(1, hub.requests):.1f}x")
-    print(f"at the Hub's ~{HUB_COMMITS_PER_HOUR} commits/h: one commit per file needs >= {n / HUB_COMMITS_PER_HOUR:.1f} h"
-          f" of commit quota for {n:,} files; the repair's {hub.commits} commits"
-          + (" fit in one hour's quota" if hub.commits <= HUB_COMMITS_PER_HOUR else " exceed one hour's quota"))
-
+    print(
+        f"ratio (one commit per file, extrapolated / hfcheck repair): wall time {ext_s / repair.wall_s:.1f}x,"
+        f" commits {n / max(1, hub.commits):,.0f}x ({n:,} vs {hub.commits}), requests {ext_req / max(1, hub.requests):.1f}x"
+    )
+    print(
+        f"at the Hub's ~{HUB_COMMITS_PER_HOUR} commits/h: one commit per file needs >= {n / HUB_COMMITS_PER_HOUR:.1f} h"
+        f" of commit quota for {n:,} files; the repair's {hub.commits} commits"
+        + (" fit in one hour's quota" if hub.commits <= HUB_COMMITS_PER_HOUR else " exceed one hour's quota")
+    )
 
 
 if __name__ == "__main__":

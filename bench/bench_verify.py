@@ -72,11 +72,10 @@ MILLION_MAX_REQUESTS = 1_100
 CHAIN_MAX_RATIO = 2.0
 
 
-
-
 # --------------------------------------------------------------------------------------
 # The synthetic world
 # --------------------------------------------------------------------------------------
+
 
 @dataclass
 class World:
@@ -88,7 +87,9 @@ class World:
     truncated: bool = False
 
 
-def build_world(store: Any, endpoint: str, db: Path, n: int, repo_prefix: str, seed: int, deadline_s: float | None = None) -> World:
+def build_world(
+    store: Any, endpoint: str, db: Path, n: int, repo_prefix: str, seed: int, deadline_s: float | None = None
+) -> World:
     """Archive DB of `n` one-URL tweets and the matching repos, one repo per 100,000 tweets.
 
     Seeds repo by repo and stops early (fewer URLs, `truncated`) once `deadline_s` is spent."""
@@ -97,7 +98,9 @@ def build_world(store: Any, endpoint: str, db: Path, n: int, repo_prefix: str, s
     rng = random.Random(seed)
     world = World()
     con = sqlite3.connect(db)
-    con.execute("CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)")
+    con.execute(
+        "CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
+    )
     started = time.perf_counter()
     repos = (n + PER_REPO - 1) // PER_REPO
     for r in range(repos):
@@ -151,12 +154,15 @@ def write_config(path: Path, db: Path, endpoint: str) -> None:
 # Child processes (workers)
 # --------------------------------------------------------------------------------------
 
+
 async def _naive(db: Path, limit: int, batch: int = 200, pause: float = 0.2) -> dict[str, Any]:
     """The users' old script: one HEAD after the other, a 0.2 s pause after every 200."""
     import aiohttp
 
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    urls = [json.loads(hf)[0] for (hf,) in con.execute("SELECT huggingface_urls FROM tweets ORDER BY id LIMIT ?", (limit,))]
+    urls = [
+        json.loads(hf)[0] for (hf,) in con.execute("SELECT huggingface_urls FROM tweets ORDER BY id LIMIT ?", (limit,))
+    ]
     con.close()
     present = missing = other = requests = 0
     started = time.perf_counter()
@@ -173,7 +179,14 @@ async def _naive(db: Path, limit: int, batch: int = 200, pause: float = 0.2) -> 
             if i % batch == 0:
                 await asyncio.sleep(pause)
     seconds = time.perf_counter() - started
-    return {"urls": len(urls), "seconds": seconds, "requests": requests, "present": present, "missing": missing, "other": other}
+    return {
+        "urls": len(urls),
+        "seconds": seconds,
+        "requests": requests,
+        "present": present,
+        "missing": missing,
+        "other": other,
+    }
 
 
 def longest_chain(store: Any, repo_ids: list[str]) -> tuple[int, int]:
@@ -212,10 +225,23 @@ async def _hfcheck(config: Path, data_dir: Path, method: str, deadline: float, p
     except asyncio.TimeoutError:
         seconds = time.perf_counter() - started
         saved = json.loads((data_dir / PROGRESS_NAME).read_text())
-        return {"stopped": True, "seconds": seconds, "counts": saved["counts"], "urls": saved["counts"]["total"], "requests": None}
+        return {
+            "stopped": True,
+            "seconds": seconds,
+            "counts": saved["counts"],
+            "urls": saved["counts"]["total"],
+            "requests": None,
+        }
     seconds = time.perf_counter() - started
     counts = dict(result.progress.counts)
-    return {"stopped": False, "seconds": seconds, "counts": counts, "urls": counts.get("total", 0), "requests": result.stats.get("requests"), "stats": result.stats}
+    return {
+        "stopped": False,
+        "seconds": seconds,
+        "counts": counts,
+        "urls": counts.get("total", 0),
+        "requests": result.stats.get("requests"),
+        "stats": result.stats,
+    }
 
 
 def _worker(argv: list[str]) -> None:
@@ -239,7 +265,14 @@ def _worker(argv: list[str]) -> None:
 def run_child(args: list[str], timeout: float) -> tuple[dict[str, Any], float]:
     """Run a worker of this module in a fresh interpreter; its JSON line and wall seconds."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_verify", "--worker", *args], cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_verify", "--worker", *args],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"worker {args[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -249,6 +282,7 @@ def run_child(args: list[str], timeout: float) -> tuple[dict[str, Any], float]:
 # --------------------------------------------------------------------------------------
 # The benchmark
 # --------------------------------------------------------------------------------------
+
 
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
@@ -264,10 +298,19 @@ def _counts_line(found: dict[str, int], expected: dict[str, int]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench verify", description=__doc__.split("\n\n")[0])
     p.add_argument("--urls", type=int, default=100_000, help="URLs in the main archive (default 100,000).")
-    p.add_argument("--naive-urls", type=int, default=2_000, help="URLs the naive script checks, then extrapolated (default 2,000).")
-    p.add_argument("--million", type=int, default=1_000_000, help="URLs for the memory run (0 = skip; default 1,000,000).")
+    p.add_argument(
+        "--naive-urls", type=int, default=2_000, help="URLs the naive script checks, then extrapolated (default 2,000)."
+    )
+    p.add_argument(
+        "--million", type=int, default=1_000_000, help="URLs for the memory run (0 = skip; default 1,000,000)."
+    )
     p.add_argument("--latency-ms", type=float, default=LATENCY_MS)
-    p.add_argument("--slow-latency-ms", type=float, default=SLOW_LATENCY_MS, help="Latency of the million run's second pass (0 = skip).")
+    p.add_argument(
+        "--slow-latency-ms",
+        type=float,
+        default=SLOW_LATENCY_MS,
+        help="Latency of the million run's second pass (0 = skip).",
+    )
     p.add_argument("--no-baseline", action="store_true", help="Skip the million run of the per-URL pipeline.")
     p.add_argument("--keep", action="store_true", help="Keep the temp dir (its path is printed).")
     return p.parse_args(bench_argv(sys.argv[1:]) if argv is None else argv)
@@ -286,8 +329,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         emu.start()
         ctl = emu.control
-        print(f"emulator: separate process ({emu.url}), {a.latency_ms:g} ms latency per request, no quotas;"
-              f" hfcheck limits raised via config overrides {BIG_LIMITS}")
+        print(
+            f"emulator: separate process ({emu.url}), {a.latency_ms:g} ms latency per request, no quotas;"
+            f" hfcheck limits raised via config overrides {BIG_LIMITS}"
+        )
         store = emu.store
         store.create_repo("bench/warmup", exist_ok=True)
 
@@ -295,8 +340,10 @@ def main(argv: list[str] | None = None) -> None:
         db = tmp / "archive.db"
         world = build_world(store, emu.url, db, a.urls, "bench/media", seed=1)
         store.close()
-        print(f"setup: {world.urls:,} URLs in {world.repos} repo(s); seeding the store {world.seed_s:.1f} s,"
-              f" writing the archive DB {world.db_s:.1f} s; planted {world.expected}")
+        print(
+            f"setup: {world.urls:,} URLs in {world.repos} repo(s); seeding the store {world.seed_s:.1f} s,"
+            f" writing the archive DB {world.db_s:.1f} s; planted {world.expected}"
+        )
         config = tmp / "hfcheck.toml"
         write_config(config, db, emu.url)
 
@@ -306,38 +353,87 @@ def main(argv: list[str] | None = None) -> None:
         naive_emu = ctl.stats()["requests"]
         naive_rate = naive["urls"] / naive["seconds"]
         naive_full_s = a.urls / naive_rate
-        rows.append(("naive sequential HEAD (old script)", f"{naive['urls']:,}", f"{naive['seconds']:.1f}", f"{naive_rate:,.0f}",
-                     f"{naive_emu:,}", f"{naive['requests']:,}*", mib(naive["peak_kib"])))
-        notes.append(f"naive: measured on the first {naive['urls']:,} URLs (HEAD one by one, 0.2 s pause per 200; aiohttp, one"
-                     f" keep-alive session; *its own count), extrapolated to {a.urls:,} URLs: {naive_full_s:,.0f} s"
-                     f" ({naive_full_s / 3600:.2f} h); found {naive['present']:,} present, {naive['missing']:,} missing")
+        rows.append(
+            (
+                "naive sequential HEAD (old script)",
+                f"{naive['urls']:,}",
+                f"{naive['seconds']:.1f}",
+                f"{naive_rate:,.0f}",
+                f"{naive_emu:,}",
+                f"{naive['requests']:,}*",
+                mib(naive["peak_kib"]),
+            )
+        )
+        notes.append(
+            f"naive: measured on the first {naive['urls']:,} URLs (HEAD one by one, 0.2 s pause per 200; aiohttp, one"
+            f" keep-alive session; *its own count), extrapolated to {a.urls:,} URLs: {naive_full_s:,.0f} s"
+            f" ({naive_full_s / 3600:.2f} h); found {naive['present']:,} present, {naive['missing']:,} missing"
+        )
 
         # 2. head at concurrency 64, full archive unless it would take over RUN_DEADLINE_S
         ctl.reset_stats()
-        head, head_wall = run_child(["head", "--config", str(config), "--data-dir", str(tmp / "run-head"), "--deadline", str(RUN_DEADLINE_S)], timeout=RUN_DEADLINE_S + 600)
+        head, head_wall = run_child(
+            ["head", "--config", str(config), "--data-dir", str(tmp / "run-head"), "--deadline", str(RUN_DEADLINE_S)],
+            timeout=RUN_DEADLINE_S + 600,
+        )
         head_emu = ctl.stats()["requests"]
         head_rate = head["urls"] / head["seconds"]
         label = f"hfcheck --method head -c {CONCURRENCY}"
-        rows.append((label, f"{head['urls']:,}", f"{head['seconds']:.1f}", f"{head_rate:,.0f}", f"{head_emu:,}",
-                     f"{head['requests']:,}" if head["requests"] is not None else "-", mib(head["peak_kib"])))
+        rows.append(
+            (
+                label,
+                f"{head['urls']:,}",
+                f"{head['seconds']:.1f}",
+                f"{head_rate:,.0f}",
+                f"{head_emu:,}",
+                f"{head['requests']:,}" if head["requests"] is not None else "-",
+                mib(head["peak_kib"]),
+            )
+        )
         if head["stopped"]:
-            notes.append(f"head: stopped after {RUN_DEADLINE_S:.0f} s with {head['urls']:,} URLs settled; extrapolated to {a.urls:,}:"
-                         f" {a.urls / head_rate:,.0f} s")
+            notes.append(
+                f"head: stopped after {RUN_DEADLINE_S:.0f} s with {head['urls']:,} URLs settled; extrapolated to {a.urls:,}:"
+                f" {a.urls / head_rate:,.0f} s"
+            )
         else:
-            notes.append(f"head: full {a.urls:,} URLs; child process wall {head_wall:.1f} s incl. interpreter start;"
-                         f" retries {head['stats'].get('retries')}, 429s {head['stats'].get('rate_limited')};"
-                         f" findings {_counts_line(head['counts'], world.expected)}")
+            notes.append(
+                f"head: full {a.urls:,} URLs; child process wall {head_wall:.1f} s incl. interpreter start;"
+                f" retries {head['stats'].get('retries')}, 429s {head['stats'].get('rate_limited')};"
+                f" findings {_counts_line(head['counts'], world.expected)}"
+            )
 
         # 3. list on the full archive
         ctl.reset_stats()
-        lst, lst_wall = run_child(["list", "--config", str(config), "--data-dir", str(tmp / "run-list"), "--deadline", str(RUN_DEADLINE_S * 2)], timeout=RUN_DEADLINE_S * 2 + 600)
+        lst, lst_wall = run_child(
+            [
+                "list",
+                "--config",
+                str(config),
+                "--data-dir",
+                str(tmp / "run-list"),
+                "--deadline",
+                str(RUN_DEADLINE_S * 2),
+            ],
+            timeout=RUN_DEADLINE_S * 2 + 600,
+        )
         lst_stats = ctl.stats()
         lst_emu = lst_stats["requests"]
         lst_rate = lst["urls"] / lst["seconds"]
-        rows.append(("hfcheck --method list", f"{lst['urls']:,}", f"{lst['seconds']:.1f}", f"{lst_rate:,.0f}", f"{lst_emu:,}",
-                     f"{lst['requests']:,}" if lst["requests"] is not None else "-", mib(lst["peak_kib"])))
-        notes.append(f"list: full {a.urls:,} URLs; child wall {lst_wall:.1f} s; requests by kind {lst_stats['kinds']};"
-                     f" findings {_counts_line(lst['counts'], world.expected)}")
+        rows.append(
+            (
+                "hfcheck --method list",
+                f"{lst['urls']:,}",
+                f"{lst['seconds']:.1f}",
+                f"{lst_rate:,.0f}",
+                f"{lst_emu:,}",
+                f"{lst['requests']:,}" if lst["requests"] is not None else "-",
+                mib(lst["peak_kib"]),
+            )
+        )
+        notes.append(
+            f"list: full {a.urls:,} URLs; child wall {lst_wall:.1f} s; requests by kind {lst_stats['kinds']};"
+            f" findings {_counts_line(lst['counts'], world.expected)}"
+        )
 
         # ---- table -------------------------------------------------------------------
         header = ("run", "URLs", "wall s", "URLs/s", "req (emulator)", "req (hfcheck)", "peak RSS MiB")
@@ -354,10 +450,14 @@ def main(argv: list[str] | None = None) -> None:
         list_ok = not lst["stopped"] and lst["seconds"] < LIST_MAX_S and lst_emu < LIST_MAX_REQUESTS
         speedup = head_rate / naive_rate
         scale = "" if a.urls == 100_000 else f" [at {a.urls:,} URLs, not 100,000]"
-        print(f"target list < {LIST_MAX_S:g} s and < {LIST_MAX_REQUESTS} requests: {lst['seconds']:.2f} s,"
-              f" {lst_emu} requests{scale} -> {_verdict(list_ok)}")
-        print(f"target head >= {HEAD_MIN_SPEEDUP:g}x naive (URLs/s): {head_rate:,.0f} / {naive_rate:,.1f} = {speedup:.1f}x"
-              f" -> {_verdict(speedup >= HEAD_MIN_SPEEDUP)}")
+        print(
+            f"target list < {LIST_MAX_S:g} s and < {LIST_MAX_REQUESTS} requests: {lst['seconds']:.2f} s,"
+            f" {lst_emu} requests{scale} -> {_verdict(list_ok)}"
+        )
+        print(
+            f"target head >= {HEAD_MIN_SPEEDUP:g}x naive (URLs/s): {head_rate:,.0f} / {naive_rate:,.1f} = {speedup:.1f}x"
+            f" -> {_verdict(speedup >= HEAD_MIN_SPEEDUP)}"
+        )
 
         # ---- one million URLs, peak memory of `python -m hfcheck verify --method list` ----
         if a.million > 0:
@@ -368,54 +468,102 @@ def main(argv: list[str] | None = None) -> None:
             store.close()
             setup_s = time.perf_counter() - t
             print()
-            print(f"memory run setup: {big.urls:,} URLs in {big.repos} repos of <= {PER_REPO:,} files;"
-                  f" seeding the store {big.seed_s:.1f} s, archive DB {big.db_s:.1f} s, total {setup_s:.1f} s")
+            print(
+                f"memory run setup: {big.urls:,} URLs in {big.repos} repos of <= {PER_REPO:,} files;"
+                f" seeding the store {big.seed_s:.1f} s, archive DB {big.db_s:.1f} s, total {setup_s:.1f} s"
+            )
             if big.truncated:
-                print(f"  NOTE: seeding passed {SEED_DEADLINE_S:.0f} s, so the memory run uses {big.urls:,} URLs, not {a.million:,}")
+                print(
+                    f"  NOTE: seeding passed {SEED_DEADLINE_S:.0f} s, so the memory run uses {big.urls:,} URLs, not {a.million:,}"
+                )
             mconfig = tmp / "million.toml"
             write_config(mconfig, mdb, emu.url)
             base_kib = run_hfcheck(["--version"], tmp, child_env(), timeout=120).peak_kib
             store = emu.store
-            pages, chain = longest_chain(store, [f"bench/m1m-{r:02d}" for r in range(big.repos)] if big.repos > 1 else ["bench/m1m"])
+            pages, chain = longest_chain(
+                store, [f"bench/m1m-{r:02d}" for r in range(big.repos)] if big.repos > 1 else ["bench/m1m"]
+            )
             store.close()
 
             def million(data: str, latency_ms: float) -> tuple[Any, int, dict[str, Any]]:
                 ctl.set_faults(latency_ms=latency_ms)
                 ctl.reset_stats()
-                run = run_hfcheck(["verify", "--method", "list", "--config", str(mconfig), "--data-dir", str(tmp / data), "--lang", "en"],
-                                  tmp, child_env(), timeout=1800)
+                run = run_hfcheck(
+                    [
+                        "verify",
+                        "--method",
+                        "list",
+                        "--config",
+                        str(mconfig),
+                        "--data-dir",
+                        str(tmp / data),
+                        "--lang",
+                        "en",
+                    ],
+                    tmp,
+                    child_env(),
+                    timeout=1800,
+                )
                 report = json.loads((tmp / data / "verify_report.json").read_text())
                 return run, ctl.stats()["requests"], report
 
             run, m_emu, report = million("run-million", a.latency_ms)
             rc, wall, kib, maxrss = run.rc, run.wall_s, run.peak_kib, run.maxrss_kib
-            print(f"python -m hfcheck verify --method list on {big.urls:,} URLs, {a.latency_ms:g} ms per request: exit {rc},"
-                  f" wall {wall:.1f} s ({big.urls / wall:,.0f} URLs/s), {m_emu:,} requests (emulator), listing stats {report['stats']}")
-            print(f"  peak RSS {mib(kib)} MiB (VmHWM at exit; wait4 ru_maxrss {mib(maxrss)} MiB);"
-                  f" interpreter + hfcheck baseline (`python -m hfcheck --version`) {mib(base_kib)} MiB")
+            print(
+                f"python -m hfcheck verify --method list on {big.urls:,} URLs, {a.latency_ms:g} ms per request: exit {rc},"
+                f" wall {wall:.1f} s ({big.urls / wall:,.0f} URLs/s), {m_emu:,} requests (emulator), listing stats {report['stats']}"
+            )
+            print(
+                f"  peak RSS {mib(kib)} MiB (VmHWM at exit; wait4 ru_maxrss {mib(maxrss)} MiB);"
+                f" interpreter + hfcheck baseline (`python -m hfcheck --version`) {mib(base_kib)} MiB"
+            )
             print(f"  findings {_counts_line(report['counts'], big.expected)}")
             if not a.no_baseline:
                 ctl.reset_stats()
-                per, per_wall = run_child(["list", "--per-url", "--config", str(mconfig), "--data-dir", str(tmp / "run-million-per-url"),
-                                           "--deadline", "3000"], timeout=3600)
+                per, per_wall = run_child(
+                    [
+                        "list",
+                        "--per-url",
+                        "--config",
+                        str(mconfig),
+                        "--data-dir",
+                        str(tmp / "run-million-per-url"),
+                        "--deadline",
+                        "3000",
+                    ],
+                    timeout=3600,
+                )
                 per_emu = ctl.stats()["requests"]
                 same = {k: v for k, v in per["counts"].items() if v} == {k: v for k, v in report["counts"].items() if v}
-                print(f"  the pipeline before bulk settling (per-URL queue, repos listed one after another), same world and latency:"
-                      f" wall {per_wall:.1f} s, {per_emu:,} requests, peak {mib(per['peak_kib'])} MiB, same counts: {same}"
-                      f" -> bulk is {per_wall / wall:.1f}x faster")
-            ok = wall <= MILLION_MAX_S and m_emu <= MILLION_MAX_REQUESTS and kib / 1024 <= MILLION_MAX_MIB and rc in (0, 1)
-            print(f"target {big.urls:,} URLs (list) <= {MILLION_MAX_S:g} s, <= {MILLION_MAX_REQUESTS:,} requests,"
-                  f" <= {MILLION_MAX_MIB:g} MiB: {wall:.1f} s, {m_emu:,}, {mib(kib)} MiB -> {_verdict(ok)}"
-                  + ("" if big.urls >= 1_000_000 else "  [fewer URLs than 1,000,000]"))
+                print(
+                    f"  the pipeline before bulk settling (per-URL queue, repos listed one after another), same world and latency:"
+                    f" wall {per_wall:.1f} s, {per_emu:,} requests, peak {mib(per['peak_kib'])} MiB, same counts: {same}"
+                    f" -> bulk is {per_wall / wall:.1f}x faster"
+                )
+            ok = (
+                wall <= MILLION_MAX_S
+                and m_emu <= MILLION_MAX_REQUESTS
+                and kib / 1024 <= MILLION_MAX_MIB
+                and rc in (0, 1)
+            )
+            print(
+                f"target {big.urls:,} URLs (list) <= {MILLION_MAX_S:g} s, <= {MILLION_MAX_REQUESTS:,} requests,"
+                f" <= {MILLION_MAX_MIB:g} MiB: {wall:.1f} s, {m_emu:,}, {mib(kib)} MiB -> {_verdict(ok)}"
+                + ("" if big.urls >= 1_000_000 else "  [fewer URLs than 1,000,000]")
+            )
             if a.slow_latency_ms > 0:
                 slow, s_emu, s_report = million("run-million-slow", a.slow_latency_ms)
                 floor = chain * a.slow_latency_ms / 1000
                 ratio = slow.wall_s / floor
-                print(f"python -m hfcheck verify --method list, {a.slow_latency_ms:g} ms per request: exit {slow.rc}, wall {slow.wall_s:.1f} s,"
-                      f" {s_emu:,} requests; longest chain of pages {chain} (of {pages:,}) x {a.slow_latency_ms:g} ms = {floor:.1f} s"
-                      f" (hfcheck counted {s_report['stats'].get('longest_chain')})")
-                print(f"target wall within {CHAIN_MAX_RATIO:g}x the longest chain: {slow.wall_s:.1f} / {floor:.1f} = {ratio:.2f}x"
-                      f" -> {_verdict(ratio <= CHAIN_MAX_RATIO and slow.rc in (0, 1))}")
+                print(
+                    f"python -m hfcheck verify --method list, {a.slow_latency_ms:g} ms per request: exit {slow.rc}, wall {slow.wall_s:.1f} s,"
+                    f" {s_emu:,} requests; longest chain of pages {chain} (of {pages:,}) x {a.slow_latency_ms:g} ms = {floor:.1f} s"
+                    f" (hfcheck counted {s_report['stats'].get('longest_chain')})"
+                )
+                print(
+                    f"target wall within {CHAIN_MAX_RATIO:g}x the longest chain: {slow.wall_s:.1f} / {floor:.1f} = {ratio:.2f}x"
+                    f" -> {_verdict(ratio <= CHAIN_MAX_RATIO and slow.rc in (0, 1))}"
+                )
                 ctl.set_faults(latency_ms=a.latency_ms)
     finally:
         emu.stop()

@@ -42,8 +42,13 @@ def child_env(hub_url: str) -> dict[str, str]:
     from hfcheck.sim.demo import TOKEN
 
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_ENDPOINT")}
-    env.update(HF_ENDPOINT=hub_url, HF_TOKEN=TOKEN, HF_HUB_DISABLE_TELEMETRY="1", LANG="C.UTF-8",
-               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+    env.update(
+        HF_ENDPOINT=hub_url,
+        HF_TOKEN=TOKEN,
+        HF_HUB_DISABLE_TELEMETRY="1",
+        LANG="C.UTF-8",
+        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
     return env
 
 
@@ -64,30 +69,64 @@ class World:
             f'[archive]\ndb = "{root / "archive.db"}"\nmedia_root = "{root / "media"}"\n[hub]\nrepos = ["{REPO}"]\n'
             f'[crypto]\nkey_file = "{root / "archive.key"}"\n[run]\ndata_dir = "{root / "data"}"\n'
             f'[download]\nallowed_hosts = ["{media_host}"]\n[limits]\ncommits_per_hour = {RAISED["limits.commits_per_hour"]}\n'
-            f'downloads_per_second_per_host = 1000\n', encoding="utf-8")
+            f"downloads_per_second_per_host = 1000\n",
+            encoding="utf-8",
+        )
 
     def done_ids(self) -> set[str]:
         con = sqlite3.connect(self.root / "archive.db", timeout=30)
         try:
-            return {r[0] for r in con.execute("SELECT id FROM tweets WHERE json_array_length(coalesce(huggingface_urls, '[]'))"
-                                              " = json_array_length(media_urls)")}
+            return {
+                r[0]
+                for r in con.execute(
+                    "SELECT id FROM tweets WHERE json_array_length(coalesce(huggingface_urls, '[]'))"
+                    " = json_array_length(media_urls)"
+                )
+            }
         finally:
             con.close()
 
 
-def scraper(world: World, source: Path, media_url: str, tweets: int, rate: float, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "hfcheck.sim.scraper", str(world.root / "archive.db"), str(source), media_url + "/media",
-           "--tweets", str(tweets), "--rate", str(rate), "--first-id", str(FIRST), "--log", str(log), "--small"]
+def scraper(
+    world: World, source: Path, media_url: str, tweets: int, rate: float, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "hfcheck.sim.scraper",
+        str(world.root / "archive.db"),
+        str(source),
+        media_url + "/media",
+        "--tweets",
+        str(tweets),
+        "--rate",
+        str(rate),
+        "--first-id",
+        str(FIRST),
+        "--log",
+        str(log),
+        "--small",
+    ]
     return subprocess.Popen(cmd, env=env)
 
 
-def watch_until(world: World, expected: int, args: list[str], env: dict[str, str], timeout: float,
-                on_tick: Callable[[subprocess.Popen[bytes]], None] | None = None) -> dict[str, float]:
+def watch_until(
+    world: World,
+    expected: int,
+    args: list[str],
+    env: dict[str, str],
+    timeout: float,
+    on_tick: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> dict[str, float]:
     """Run `watch ARGS` until `expected` tweets are backed up; {tweet id: time first seen done}."""
     seen: dict[str, float] = {}
     with open(world.root / "watch.log", "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hfcheck", "watch", "--config", str(world.config), *args],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hfcheck", "watch", "--config", str(world.config), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         try:
             while len(seen) < expected and time.monotonic() < deadline and proc.poll() is None:
@@ -103,7 +142,9 @@ def watch_until(world: World, expected: int, args: list[str], env: dict[str, str
     return seen
 
 
-def backup_loop_until(world: World, expected: int, interval: float, env: dict[str, str], timeout: float) -> dict[str, float]:
+def backup_loop_until(
+    world: World, expected: int, interval: float, env: dict[str, str], timeout: float
+) -> dict[str, float]:
     """The baseline: `hfcheck backup` every `interval` seconds; a thread records completions."""
     seen: dict[str, float] = {}
     stop = threading.Event()
@@ -121,8 +162,13 @@ def backup_loop_until(world: World, expected: int, interval: float, env: dict[st
     try:
         while len(seen) < expected and time.monotonic() < deadline:
             started = time.monotonic()
-            subprocess.run([sys.executable, "-m", "hfcheck", "backup", "--config", str(world.config)], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            subprocess.run(
+                [sys.executable, "-m", "hfcheck", "backup", "--config", str(world.config)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
     finally:
         time.sleep(0.5)
@@ -179,18 +225,31 @@ def main() -> None:
     source.mkdir()
     with EmulatorProcess(tmp / "hub", "--latency-ms", f"{a.latency_ms:g}") as emu, start_media_server(source) as media:
         env = child_env(emu.url)
-        print(f"emulator: separate process, {a.latency_ms:g} ms per request; media server: a thread of this process;"
-              f" scraper and watch: child processes. {a.tweets} tweets at {a.rate:g}/s, watch --interval {a.interval:g}")
+        print(
+            f"emulator: separate process, {a.latency_ms:g} ms per request; media server: a thread of this process;"
+            f" scraper and watch: child processes. {a.tweets} tweets at {a.rate:g}/s, watch --interval {a.interval:g}"
+        )
         rows = []
         w = World(tmp / "watch", emu.url, media.host_port)
         emu.control.reset_stats()
         scr = scraper(w, source, media.url, a.tweets, a.rate, env, tmp / "watch-inserts.log")
-        seen = watch_until(w, a.tweets, ["--interval", f"{a.interval:g}", "--audit-every", "0"], env, timeout=a.tweets / a.rate + 300)
+        seen = watch_until(
+            w, a.tweets, ["--interval", f"{a.interval:g}", "--audit-every", "0"], env, timeout=a.tweets / a.rate + 300
+        )
         scr.wait()
         lat = latencies(tmp / "watch-inserts.log", seen)
         hub = HubCount.take(emu.control)
-        rows.append(("watch", f"{len(lat)}/{a.tweets}", f"{pct(lat, 50):.1f}", f"{pct(lat, 95):.1f}", f"{max(lat):.1f}",
-                     f"{hub.commits:,}", f"{hub.requests:,}"))
+        rows.append(
+            (
+                "watch",
+                f"{len(lat)}/{a.tweets}",
+                f"{pct(lat, 50):.1f}",
+                f"{pct(lat, 95):.1f}",
+                f"{max(lat):.1f}",
+                f"{hub.commits:,}",
+                f"{hub.requests:,}",
+            )
+        )
         if not a.no_baseline:
             b = World(tmp / "cron", emu.url, media.host_port)
             emu.control.reset_stats()
@@ -198,11 +257,22 @@ def main() -> None:
             seen_b = backup_loop_until(b, a.tweets, a.interval, env, timeout=a.tweets / a.rate + 300)
             scr.wait()
             blat = latencies(tmp / "cron-inserts.log", seen_b)
-            rows.append((f"backup every {a.interval:g} s (baseline)", f"{len(blat)}/{a.tweets}", f"{pct(blat, 50):.1f}",
-                         f"{pct(blat, 95):.1f}", f"{max(blat):.1f}", f"{(hub := HubCount.take(emu.control)).commits:,}", f"{hub.requests:,}"))
+            rows.append(
+                (
+                    f"backup every {a.interval:g} s (baseline)",
+                    f"{len(blat)}/{a.tweets}",
+                    f"{pct(blat, 50):.1f}",
+                    f"{pct(blat, 95):.1f}",
+                    f"{max(blat):.1f}",
+                    f"{(hub := HubCount.take(emu.control)).commits:,}",
+                    f"{hub.requests:,}",
+                )
+            )
         print(table(("insert -> committed backup", "tweets", "p50 s", "p95 s", "max s", "commits", "requests"), rows))
         if len(rows) == 2:
-            print(f"watch / baseline: p50 {float(rows[0][2]) / float(rows[1][2]):.2f}x, p95 {float(rows[0][3]) / float(rows[1][3]):.2f}x")
+            print(
+                f"watch / baseline: p50 {float(rows[0][2]) / float(rows[1][2]):.2f}x, p95 {float(rows[0][3]) / float(rows[1][3]):.2f}x"
+            )
 
         m = World(tmp / "long", emu.url, media.host_port)
         scr = scraper(m, source, media.url, a.long_tweets, a.long_rate, env, tmp / "long-inserts.log")
@@ -215,15 +285,27 @@ def main() -> None:
                 samples.append((time.monotonic(), rss_kib(proc.pid)))
                 hwm[0] = max(hwm[0], rss_kib(proc.pid, "VmHWM"))
 
-        seen_m = watch_until(m, a.long_tweets, ["--interval", "0.1", "--audit-every", "0"], env,
-                             timeout=a.long_tweets / a.long_rate + 300, on_tick=tick)
+        seen_m = watch_until(
+            m,
+            a.long_tweets,
+            ["--interval", "0.1", "--audit-every", "0"],
+            env,
+            timeout=a.long_tweets / a.long_rate + 300,
+            on_tick=tick,
+        )
         scr.wait()
         polls = sum(1 for line in (m.root / "watch.log").read_text().splitlines() if line.startswith("poll "))
         n = len(samples)
         picks = [("start (10%)", samples[n // 10]), ("middle", samples[n // 2]), ("end", samples[-1])]
-        print(f"memory: watch --interval 0.1, {a.long_tweets} tweets at {a.long_rate:g}/s over {time.monotonic() - started:.0f} s,"
-              f" {len(seen_m)} backed up, {polls}+ polls that found tweets")
-        print(table(("watch RSS", "MiB"), [(label, mib(kib)) for label, (_, kib) in picks] + [("peak (VmHWM)", mib(hwm[0]))]))
+        print(
+            f"memory: watch --interval 0.1, {a.long_tweets} tweets at {a.long_rate:g}/s over {time.monotonic() - started:.0f} s,"
+            f" {len(seen_m)} backed up, {polls}+ polls that found tweets"
+        )
+        print(
+            table(
+                ("watch RSS", "MiB"), [(label, mib(kib)) for label, (_, kib) in picks] + [("peak (VmHWM)", mib(hwm[0]))]
+            )
+        )
         print(f"end / start RSS: {picks[2][1][1] / max(1, picks[0][1][1]):.2f}x")
 
 

@@ -52,7 +52,11 @@ def one(root: Path, transfer: str, a: argparse.Namespace) -> tuple[BackupRun, in
         store.close()
         env = {**TRANSFERS[transfer], "HF_XET_CACHE": str(root / "xet-cache")}
         run = run_backup(world, emu, media, a.concurrency, env_extra=env)
-        kinds = {k: n for k, n in emu.control.stats()["kinds"].items() if k.startswith(("cas_", "lfs_", "xet_", "commit", "preupload"))}
+        kinds = {
+            k: n
+            for k, n in emu.control.stats()["kinds"].items()
+            if k.startswith(("cas_", "lfs_", "xet_", "commit", "preupload"))
+        }
         return run, world.bytes, kinds
     finally:
         if media is not None:
@@ -68,13 +72,41 @@ def main(argv: list[str] | None = None) -> None:
             runs[transfer] = one(Path(tmp) / transfer, transfer, a)
     for transfer, (run, size, kinds) in runs.items():
         wall = run.cli.wall_s
-        rows.append((transfer, f"{run.report['files_succeeded']:,}", f"{size / (1 << 20):,.0f}", f"{wall:.1f}", f"{size / (1 << 20) / wall:.1f}",
-                     f"{run.hub.requests:,}", f"{run.hub.commits:,}", mib(run.cli.peak_kib), ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))))
+        rows.append(
+            (
+                transfer,
+                f"{run.report['files_succeeded']:,}",
+                f"{size / (1 << 20):,.0f}",
+                f"{wall:.1f}",
+                f"{size / (1 << 20) / wall:.1f}",
+                f"{run.hub.requests:,}",
+                f"{run.hub.commits:,}",
+                mib(run.cli.peak_kib),
+                ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
+            )
+        )
     print(f"emulator: separate process per run, {a.latency_ms:g} ms per request; the same {a.files} media in both runs")
-    print(table(("transfer", "files", "MiB", "wall s", "MiB/s", "Hub requests", "commits", "peak RSS MiB", "upload requests by kind"), rows))
+    print(
+        table(
+            (
+                "transfer",
+                "files",
+                "MiB",
+                "wall s",
+                "MiB/s",
+                "Hub requests",
+                "commits",
+                "peak RSS MiB",
+                "upload requests by kind",
+            ),
+            rows,
+        )
+    )
     x, lfs = runs["xet"][0], runs["lfs"][0]
-    print(f"xet / lfs: wall {x.cli.wall_s / lfs.cli.wall_s:.2f}x, requests {x.hub.requests / max(1, lfs.hub.requests):.2f}x,"
-          f" peak RSS {x.cli.peak_kib / max(1, lfs.cli.peak_kib):.2f}x")
+    print(
+        f"xet / lfs: wall {x.cli.wall_s / lfs.cli.wall_s:.2f}x, requests {x.hub.requests / max(1, lfs.hub.requests):.2f}x,"
+        f" peak RSS {x.cli.peak_kib / max(1, lfs.cli.peak_kib):.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,12 @@ class CliRun:
 def child_env(**extra: str) -> dict[str, str]:
     """This environment without a Hub token/endpoint of the user's, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_ENDPOINT")}
-    env.update(HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1", LANG="C.UTF-8",
-               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+    env.update(
+        HF_HUB_DISABLE_XET="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        LANG="C.UTF-8",
+        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
     env.update(extra)
     return env
 
@@ -70,8 +74,13 @@ def run_hfcheck(args: list[str], cwd: Path, env: dict[str, str], timeout: float)
     out_file = hwm_file.with_suffix(".out")
     started = time.perf_counter()
     with open(out_file, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(hwm_file), *args], cwd=cwd, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCH, str(hwm_file), *args],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:
@@ -110,7 +119,9 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
     lines = []
     for r in (header, tuple("-" * w for w in widths), *rows):
-        lines.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        lines.append(
+            "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        )
     return "\n".join(lines)
 
 
@@ -123,7 +134,7 @@ def bench_argv(rest: list[str]) -> list[str]:
     if env:
         return shlex.split(env)
     firsts = [i for i, a in enumerate(rest) if a.startswith("-")]
-    return rest[firsts[0]:] if firsts else []
+    return rest[firsts[0] :] if firsts else []
 
 
 @dataclass
@@ -155,7 +166,9 @@ def payload(rng: random.Random, pool: bytes, ext: str, size: int) -> bytes:
 def write_db(path: Path, rows: list[tuple[Any, ...]]) -> None:
     """The users' tweets table with `rows` (id, username, media_urls, huggingface_urls, text)."""
     con = sqlite3.connect(path)
-    con.execute("CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)")
+    con.execute(
+        "CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
+    )
     con.executemany("INSERT INTO tweets VALUES (?,?,?,?,?)", rows)
     con.commit()
     con.close()

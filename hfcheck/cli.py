@@ -26,15 +26,35 @@ from hfcheck.errors import EXIT_INCOMPLETE, EXIT_USAGE, HfcheckError, Incomplete
 T = TypeVar("T")
 
 COMMON_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
-    ("--config", "config_path", {"type": click.Path(path_type=Path), "help": "TOML config file (default: ./hfcheck.toml if present)."}),
+    (
+        "--config",
+        "config_path",
+        {"type": click.Path(path_type=Path), "help": "TOML config file (default: ./hfcheck.toml if present)."},
+    ),
     ("--db", "db", {"type": click.Path(path_type=Path), "help": "Archive SQLite database."}),
     ("--media-root", "media_root", {"type": click.Path(path_type=Path), "help": "Root of images/ and videos/."}),
     ("--repo", "repos", {"multiple": True, "help": "Dataset repo id owner/name (repeatable; first gets new uploads)."}),
     ("--revision", "revision", {"help": "Repo revision (default main)."}),
     ("--key-file", "key_file", {"type": click.Path(path_type=Path), "help": "Archive key file (base64, mode 0600)."}),
-    ("--data-dir", "data_dir", {"type": click.Path(path_type=Path), "help": "Progress, reports and state (default data/)."}),
-    ("--lang", "lang", {"type": click.Choice(["en", "ja", "auto"]), "help": "Language of summaries (default: from LANG)."}),
-    ("--set", "set_items", {"multiple": True, "metavar": "KEY=VALUE", "help": "Any config key, e.g. --set archive.table=posts (repeatable)."}),
+    (
+        "--data-dir",
+        "data_dir",
+        {"type": click.Path(path_type=Path), "help": "Progress, reports and state (default data/)."},
+    ),
+    (
+        "--lang",
+        "lang",
+        {"type": click.Choice(["en", "ja", "auto"]), "help": "Language of summaries (default: from LANG)."},
+    ),
+    (
+        "--set",
+        "set_items",
+        {
+            "multiple": True,
+            "metavar": "KEY=VALUE",
+            "help": "Any config key, e.g. --set archive.table=posts (repeatable).",
+        },
+    ),
 ]
 
 
@@ -73,7 +93,9 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
-        raise IncompleteError("interrupted; what was done is saved (run again, with --resume where offered, to continue)") from None
+        raise IncompleteError(
+            "interrupted; what was done is saved (run again, with --resume where offered, to continue)"
+        ) from None
 
 
 class _Commands(click.Group):
@@ -136,7 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     except HfcheckError as exc:
         _fail(str(exc), exc.exit_code)
     except _network_errors() as exc:
-        _fail(f"could not complete a request ({type(exc).__name__}): {exc}; what was done is saved, run again", EXIT_INCOMPLETE)
+        _fail(
+            f"could not complete a request ({type(exc).__name__}): {exc}; what was done is saved, run again",
+            EXIT_INCOMPLETE,
+        )
     except OSError as exc:
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), EXIT_USAGE)
     sys.exit(rv if isinstance(rv, int) else 0)

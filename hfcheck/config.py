@@ -25,7 +25,9 @@ SQL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 DEFAULT_ALLOWED_HOSTS = ("pbs.twimg.com", "video.twimg.com")
 BUILTIN_SCHEMES = ("hfcheck-v1", "fernet")
 # python:package.module:attr (attr may be dotted): a codec from the user's own code.
-PLUGIN_SCHEME_RE = re.compile(r"^python:(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
+PLUGIN_SCHEME_RE = re.compile(
+    r"^python:(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$"
+)
 DEFAULT_MAX_FERNET_BYTES = 256 << 20  # 256 MiB: Fernet peaks at ~7.7x the file encrypting (docs/encryption.md)
 
 
@@ -177,7 +179,9 @@ def parse_duration(v: Any) -> float:
 
 def parse_scheme(v: Any) -> str:
     if not isinstance(v, str) or not (v in BUILTIN_SCHEMES or PLUGIN_SCHEME_RE.fullmatch(v)):
-        raise ValueError(f"expected {' | '.join(repr(s) for s in BUILTIN_SCHEMES)} | 'python:package.module:attr', not {v!r}")
+        raise ValueError(
+            f"expected {' | '.join(repr(s) for s in BUILTIN_SCHEMES)} | 'python:package.module:attr', not {v!r}"
+        )
     return v
 
 

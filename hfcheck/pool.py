@@ -18,7 +18,9 @@ Put = Callable[[T], Awaitable[None]]
 _DONE = object()
 
 
-async def run_pool(produce: Callable[[Put[T]], Awaitable[None]], handle: Callable[[T], Awaitable[None]], concurrency: int) -> None:
+async def run_pool(
+    produce: Callable[[Put[T]], Awaitable[None]], handle: Callable[[T], Awaitable[None]], concurrency: int
+) -> None:
     """Run `produce(put)`; `concurrency` workers `handle` each item put, until all are handled."""
     queue: asyncio.Queue[object] = asyncio.Queue(maxsize=concurrency * 4)
 

@@ -29,7 +29,9 @@ def plain_fernet(key_file: Path) -> Fernet:
     return Fernet(key_file.read_bytes().strip())
 
 
-def build_fernet_demo(root: Path, *, tweets: int = 60, seed: int = 7, media_port: int = 0, endpoint: str = "http://127.0.0.1:0") -> Plan:
+def build_fernet_demo(
+    root: Path, *, tweets: int = 60, seed: int = 7, media_port: int = 0, endpoint: str = "http://127.0.0.1:0"
+) -> Plan:
     """The demo archive with every backup encrypted by plain Fernet code and `scheme = "fernet"`."""
     return build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=endpoint, scheme="fernet")
 

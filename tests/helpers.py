@@ -45,10 +45,14 @@ class DemoWorld:
 
 
 @contextlib.contextmanager
-def demo_world(root: Path, tweets: int = 60, seed: int = 7, scheme: str = "hfcheck-v1", **emulator: Any) -> Iterator[DemoWorld]:
+def demo_world(
+    root: Path, tweets: int = 60, seed: int = 7, scheme: str = "hfcheck-v1", **emulator: Any
+) -> Iterator[DemoWorld]:
     """Build a demo archive (its backups in `scheme`) and serve its hub on the port its URLs name."""
     port, media_port = free_port(), free_port()
-    build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}", scheme=scheme)
+    build_demo(
+        root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}", scheme=scheme
+    )
     with serve_world(root, **emulator) as world:
         yield world
 
@@ -77,8 +81,14 @@ def serve_world(root: Path, **emulator: Any) -> Iterator[DemoWorld]:
         hub.stop()
 
 
-def run_cli(world: DemoWorld, *args: str, config: Path | None = None, data_dir: Path | None = None,
-            env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    world: DemoWorld,
+    *args: str,
+    config: Path | None = None,
+    data_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 180,
+) -> subprocess.CompletedProcess[str]:
     """`python -m hfcheck ARGS --config WORLD/hfcheck.toml` with the world's endpoint and token
     (or `env`), as users run it: a child process, output captured."""
     extra = ["--data-dir", str(data_dir)] if data_dir else []
@@ -112,6 +122,7 @@ def tree_hash(root: Path) -> str:
 
 # -- `watch`: an empty archive that a scraper process fills while the service runs ----------------
 
+
 @dataclass
 class WatchWorld:
     """An archive in the demo's schema, empty at first, its Hub (emulator thread) and media server."""
@@ -127,13 +138,35 @@ class WatchWorld:
     def env(self) -> dict[str, str]:
         import os
 
-        return {**os.environ, "HF_ENDPOINT": self.hub.url, "HF_TOKEN": TOKEN, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+        return {
+            **os.environ,
+            "HF_ENDPOINT": self.hub.url,
+            "HF_TOKEN": TOKEN,
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+        }
 
     def scraper(self, tweets: int, rate: float, first_id: int, seed: int = 1) -> subprocess.Popen[str]:
         """`python -m hfcheck.sim.scraper`: a separate process inserting `tweets` rows at `rate`/s."""
-        cmd = [sys.executable, "-m", "hfcheck.sim.scraper", str(self.db), str(self.root / "source"), self.media.url + "/media",
-               "--tweets", str(tweets), "--rate", str(rate), "--first-id", str(first_id), "--local", str(self.root / "media"),
-               "--seed", str(seed), "--small"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hfcheck.sim.scraper",
+            str(self.db),
+            str(self.root / "source"),
+            self.media.url + "/media",
+            "--tweets",
+            str(tweets),
+            "--rate",
+            str(rate),
+            "--first-id",
+            str(first_id),
+            "--local",
+            str(self.root / "media"),
+            "--seed",
+            str(seed),
+            "--small",
+        ]
         return subprocess.Popen(cmd, env=self.env(), text=True)
 
     def watch_cmd(self, *args: str) -> list[str]:
@@ -143,7 +176,9 @@ class WatchWorld:
         """`python -m hfcheck watch --config ... ARGS` as a service runs: a child process, its
         output appended to ROOT/watch.log."""
         with (self.root / "watch.log").open("a") as out:
-            return subprocess.Popen(self.watch_cmd(*args), env=self.env(), stdout=out, stderr=subprocess.STDOUT, text=True)
+            return subprocess.Popen(
+                self.watch_cmd(*args), env=self.env(), stdout=out, stderr=subprocess.STDOUT, text=True
+            )
 
     def recorded_paths(self) -> list[str]:
         """Every path in the repo that a row's backup URL names, in key order."""
@@ -160,8 +195,10 @@ class WatchWorld:
         """(tweets whose every medium has a backup URL, tweets)."""
         con = sqlite3.connect(self.db, timeout=30)
         try:
-            done = con.execute("SELECT count(*) FROM tweets WHERE json_array_length(coalesce(huggingface_urls, '[]')) "
-                               "= json_array_length(media_urls)").fetchone()[0]
+            done = con.execute(
+                "SELECT count(*) FROM tweets WHERE json_array_length(coalesce(huggingface_urls, '[]')) "
+                "= json_array_length(media_urls)"
+            ).fetchone()[0]
             return done, con.execute("SELECT count(*) FROM tweets").fetchone()[0]
         finally:
             con.close()
@@ -190,7 +227,9 @@ class WatchWorld:
                 dec = Decryptor(key, path)
                 plain = b"".join(dec.update(chunk) for chunk in store.read_blob(entry.sha256)) + dec.finalize()
                 name = local_path_for(key, path).rsplit("/", 1)[1]
-                assert plain == (self.root / "source" / name).read_bytes(), f"{tweet_id}: {path} decrypts to other bytes"
+                assert plain == (self.root / "source" / name).read_bytes(), (
+                    f"{tweet_id}: {path} decrypts to other bytes"
+                )
                 checked += 1
         return checked
 
@@ -214,7 +253,8 @@ def watch_world(root: Path, *, notify: dict[str, str] | None = None, **emulator:
         f'[archive]\ndb = "{root / "archive.db"}"\nmedia_root = "{root / "media"}"\n'
         f'[hub]\nrepos = ["{REPO}"]\n[crypto]\nkey_file = "{root / "archive.key"}"\n[run]\ndata_dir = "{root / "data"}"\n'
         f'[download]\nallowed_hosts = ["{media.host_port}"]\n[notify]\n{notify_lines}',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     try:
         yield WatchWorld(root, hub, media)
     finally:

@@ -19,7 +19,9 @@ PBS = "https://pbs.twimg.com/media/A.jpg"
 
 def make_db(path: Path, rows: list[tuple], id_type: str = "TEXT") -> None:
     con = sqlite3.connect(path)
-    con.execute(f"CREATE TABLE tweets (id {id_type} PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)")
+    con.execute(
+        f"CREATE TABLE tweets (id {id_type} PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
+    )
     con.executemany("INSERT INTO tweets (id, username, media_urls, huggingface_urls) VALUES (?,?,?,?)", rows)
     con.commit()
     con.close()
@@ -136,10 +138,17 @@ async def test_update_rows_is_read_modify_write_in_one_transaction(tmp_path: Pat
     con.commit()
     cfg = cfg_for(db)
     async with Archive(cfg, writable=True) as a:
-        n = await a.update_rows([("1", lambda r: RowChange(hf_urls=[u if u != "u1" else "v1" for u in r.hf_urls])), ("2", lambda r: None)])
+        n = await a.update_rows(
+            [("1", lambda r: RowChange(hf_urls=[u if u != "u1" else "v1" for u in r.hf_urls])), ("2", lambda r: None)]
+        )
         assert n == 1
         with pytest.raises(RuntimeError):
-            await a.update_rows([("2", lambda r: RowChange(hf_urls=["zz"])), ("1", lambda r: (_ for _ in ()).throw(RuntimeError("boom")))])
+            await a.update_rows(
+                [
+                    ("2", lambda r: RowChange(hf_urls=["zz"])),
+                    ("1", lambda r: (_ for _ in ()).throw(RuntimeError("boom"))),
+                ]
+            )
     rows = con.execute("SELECT id, media_urls, huggingface_urls, text FROM tweets ORDER BY id").fetchall()
     assert rows == [("1", json.dumps([PBS]), json.dumps(["v1", "u2"]), "keep me"), ("2", "[]", "[]", None)]
 
@@ -162,7 +171,10 @@ async def test_gaps(tmp_path: Path) -> None:
     async with Archive(cfg_for(db)) as a:
         g = await find_gaps(a)
     assert (g.unbacked, g.partial, g.empty_media, g.unbacked_media) == (2, 1, 2, 4)
-    assert g.per_account == [{"username": "alice", "unbacked": 1, "partial": 1}, {"username": "bob", "unbacked": 1, "partial": 0}]
+    assert g.per_account == [
+        {"username": "alice", "unbacked": 1, "partial": 1},
+        {"username": "bob", "unbacked": 1, "partial": 0},
+    ]
 
 
 async def test_concurrent_edits_queue_for_the_one_connection(tmp_path: Path) -> None:
@@ -177,7 +189,10 @@ async def test_concurrent_edits_queue_for_the_one_connection(tmp_path: Path) -> 
         return lambda r: RowChange(hf_urls=[*r.hf_urls, url])
 
     async with Archive(cfg_for(db), writable=True) as a:
-        counts = await asyncio.gather(*(a.update_rows([(str(i), add(f"u{i}")), (str(i % 40 + 1), add(f"v{i}"))]) for i in range(1, 41)), a.get("7"))
+        counts = await asyncio.gather(
+            *(a.update_rows([(str(i), add(f"u{i}")), (str(i % 40 + 1), add(f"v{i}"))]) for i in range(1, 41)),
+            a.get("7"),
+        )
     assert counts[:40] == [2] * 40
     con = sqlite3.connect(db)
     rows = dict(con.execute("SELECT id, huggingface_urls FROM tweets").fetchall())
@@ -185,7 +200,9 @@ async def test_concurrent_edits_queue_for_the_one_connection(tmp_path: Path) -> 
     assert all(sorted(json.loads(rows[str(i)])) == sorted([f"u{i}", f"v{(i - 2) % 40 + 1}"]) for i in range(1, 41))
 
 
-async def test_a_database_locked_by_the_scraper_stops_with_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_database_locked_by_the_scraper_stops_with_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The users' scraper holds the write lock past the busy timeout: no row changes, and the
     error says the files are on the Hub and that running again records them."""
     import hfcheck.db.archive

@@ -21,7 +21,11 @@ READ_KINDS = {"repo_info", "tree", "resolve_head", "resolve_get", "cdn_get"}
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def hub_digest(world) -> dict[str, str | None]:
@@ -73,7 +77,10 @@ def test_report_counts_equal_the_planted_damage(audited) -> None:
     assert any(c.startswith("python -m hfcheck repair --config ") for c in plan["missing"]["commands"])
     assert any(c.startswith("python -m hfcheck backup --config ") for c in plan["unbacked"]["commands"])
     assert sum(a.get("missing", 0) for a in report["accounts"]) == plan["missing"]["files"]
-    assert "hf_demo_token" not in json.dumps(report) and "hf_demo_token" not in (world.root / "data" / "audit_report.html").read_text()
+    assert (
+        "hf_demo_token" not in json.dumps(report)
+        and "hf_demo_token" not in (world.root / "data" / "audit_report.html").read_text()
+    )
 
 
 class Cells(HTMLParser):
@@ -150,12 +157,28 @@ def test_japanese_page(audited) -> None:
 def test_untrusted_values_are_escaped() -> None:
     evil = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
     report = {
-        "status": "problems", "generated_at": evil, "read_only": True,
+        "status": "problems",
+        "generated_at": evil,
+        "read_only": True,
         "archive": {"db": evil},
-        "verify": {"counts": {"total": 1, "missing": 1}, "problems": [{"category": "missing", "tweet_id": "1", "username": evil, "url": evil, "detail": evil}], "repo_problems": [], "row_problems": [{"tweet_id": evil, "column": "username", "code": "unsafe_username", "detail": evil}]},
-        "gaps": {}, "deep": None,
+        "verify": {
+            "counts": {"total": 1, "missing": 1},
+            "problems": [{"category": "missing", "tweet_id": "1", "username": evil, "url": evil, "detail": evil}],
+            "repo_problems": [],
+            "row_problems": [{"tweet_id": evil, "column": "username", "code": "unsafe_username", "detail": evil}],
+        },
+        "gaps": {},
+        "deep": None,
         "accounts": [{"username": evil, "missing": 1}],
-        "plan": [{"kind": evil, "tool": "repair", "files": 1, "tweets": 1, "commands": [f"python -m hfcheck repair --config {evil}"]}],
+        "plan": [
+            {
+                "kind": evil,
+                "tool": "repair",
+                "files": 1,
+                "tweets": 1,
+                "commands": [f"python -m hfcheck repair --config {evil}"],
+            }
+        ],
     }
     page_html = render_audit_html(report, "en")
     page = parse(page_html)
@@ -178,7 +201,15 @@ def test_deep_slice_rotates(tmp_path: Path) -> None:
 def test_chromium_renders_the_page(audited, tmp_path: Path) -> None:
     world, *_ = audited
     page = world.root / "data" / "audit_report.html"
-    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()]
+    cmd = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--dump-dom",
+        page.as_uri(),
+    ]
     r = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=90)
     assert r.returncode == 0, r.stderr[-2000:]
     dom = parse(r.stdout)
@@ -195,7 +226,15 @@ def test_html_rendered_in_headless_chromium_shows_the_counts(audited, tmp_path: 
     """What a person sees: the DOM as Chromium rendered it holds the planted counts."""
     world, *_ = audited
     page = world.root / "data" / "audit_report.html"
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()]
+    cmd = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--dump-dom",
+        page.as_uri(),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     assert r.returncode == 0, r.stderr[-2000:]
     rendered = parse(r.stdout)

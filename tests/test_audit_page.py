@@ -47,7 +47,16 @@ def chromium() -> str | None:
 
 
 def run_chromium(tmp: Path, page: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp / 'profile'}", *args, page.as_uri()]
+    cmd = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp / 'profile'}",
+        *args,
+        page.as_uri(),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)  # type: ignore[arg-type]
     assert r.returncode == 0, r.stderr[-2000:]
     return r
@@ -81,7 +90,11 @@ class Dom(HTMLParser):
         return hit
 
     def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
-        return [a for t, a, _ in self.elements if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())]
+        return [
+            a
+            for t, a, _ in self.elements
+            if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())
+        ]
 
     def text(self) -> str:
         return " ".join("".join(t) for _, _, t in self.elements[:1])
@@ -136,7 +149,11 @@ def test_three_audits_make_three_points_of_history(three_audits) -> None:
     assert [e["at"] for e in history] == [r["generated_at"] for r in reports]
     planted_urls = sum(world.planted["counts"][k] for k in ("missing", "wrong_path", "malformed"))
     read_back = [len(r["deep"]["problems"]) for r in reports]  # the slice's problems (the demo's lost local files)
-    assert [e["problems"] for e in history] == [planted_urls + read_back[0], planted_urls + 1 + read_back[1], planted_urls + read_back[2]]
+    assert [e["problems"] for e in history] == [
+        planted_urls + read_back[0],
+        planted_urls + 1 + read_back[1],
+        planted_urls + read_back[2],
+    ]
     # first audit: everything is new; then the deleted file, and each slice's first read-backs
     assert [e["new"] for e in history] == [planted_urls + read_back[0], 1 + read_back[1], read_back[2]]
     assert history[2]["backed_up"] == history[0]["backed_up"] == history[1]["backed_up"] + 1
@@ -156,7 +173,10 @@ def test_page_in_headless_chromium_en_and_ja(three_audits, tmp_path: Path) -> No
     dom = parse(run_chromium(tmp_path, page, "--dump-dom").stdout)
     # the headline: status, last complete check, coverage figure
     assert dom.by_id("status")[1] == "Problems found"
-    assert dom.by_id("last-complete")[1] == f"Last complete check: {report['generated_at'][:10]} {report['generated_at'][11:16]} UTC"
+    assert (
+        dom.by_id("last-complete")[1]
+        == f"Last complete check: {report['generated_at'][:10]} {report['generated_at'][11:16]} UTC"
+    )
     cov = report["deep"]
     attrs, figure = dom.by_id("coverage-figure")
     assert (int(attrs["data-covered"]), int(attrs["data-total"])) == (cov["covered"], cov["candidates"])
@@ -169,7 +189,9 @@ def test_page_in_headless_chromium_en_and_ja(three_audits, tmp_path: Path) -> No
         assert [a["class"] for a in dots] == ["pt new"] * 3
     # the top account's bars carry its counts
     todo = ("missing", "wrong_path", "unbacked_media")
-    top = min(report["accounts"], key=lambda a: (-sum(a.get(k, 0) for k in todo), -a.get("backed_up", 0), a["username"]))
+    top = min(
+        report["accounts"], key=lambda a: (-sum(a.get(k, 0) for k in todo), -a.get("backed_up", 0), a["username"])
+    )
     rows = dom.find("div", **{"class": "bar-row"}) + dom.find("div", **{"class": "bar-row rest"})
     assert rows[0]["data-account"] == top["username"]
     start = next(i for i, (t, a, _) in enumerate(dom.elements) if a.get("data-account") == top["username"])
@@ -181,7 +203,9 @@ def test_page_in_headless_chromium_en_and_ja(three_audits, tmp_path: Path) -> No
     assert dom.by_id("pfilters")[0].get("hidden") is None
     n_rows = len(dom.find("tr", data_k="missing")) + len(dom.find("tr", data_k="wrong_path"))
     assert n_rows == report["verify"]["counts"]["missing"] + report["verify"]["counts"]["wrong_path"]
-    assert dom.by_id("ppos")[1].endswith(f"of {len(dom.find('button', **{'class': 'copy'})) + len(dom.find('tr', data_k='malformed'))}")
+    assert dom.by_id("ppos")[1].endswith(
+        f"of {len(dom.find('button', **{'class': 'copy'})) + len(dom.find('tr', data_k='malformed'))}"
+    )
     fixes: dict[str, set[str]] = {}
     kind = None
     for tag, a, text in dom.elements:
@@ -204,7 +228,17 @@ def test_page_in_headless_chromium_en_and_ja(three_audits, tmp_path: Path) -> No
     assert ja.by_id("status")[1] == "問題があります"
     assert ja.by_id("last-complete")[1].startswith("最後の完全なチェック：")
     assert "直近 3 回の監査で読み戻し・復号しました" in out and "読み戻しカバー率" in out
-    for word in ("履歴", "バックアップのないメディア", "バックアップ済みファイル", "アカウント別（上位", "未バックアップ", "修復コマンド", "コピー", "すべての種類", "件中"):
+    for word in (
+        "履歴",
+        "バックアップのないメディア",
+        "バックアップ済みファイル",
+        "アカウント別（上位",
+        "未バックアップ",
+        "修復コマンド",
+        "コピー",
+        "すべての種類",
+        "件中",
+    ):
         assert word in out, word
     assert "Problems found" not in out and "Copy" not in out
     run_chromium(tmp_path, page_ja, f"--screenshot={REPO_DATA / 'audit_report_ja.png'}", "--window-size=1280,2600")
@@ -224,7 +258,16 @@ def test_cli_lang_ja_writes_the_japanese_page(three_audits) -> None:
 
 
 def entry(i: int, status: str = "problems", **kw: Any) -> dict[str, Any]:
-    return {"at": f"2025-01-{1 + i % 28:02d}T00:00:00+00:00", "started": 1000.0 + i, "status": status, "problems": i, "gaps": 0, "backed_up": 10, "new": 0, **kw}
+    return {
+        "at": f"2025-01-{1 + i % 28:02d}T00:00:00+00:00",
+        "started": 1000.0 + i,
+        "status": status,
+        "problems": i,
+        "gaps": 0,
+        "backed_up": 10,
+        "new": 0,
+        **kw,
+    }
 
 
 def test_history_is_bounded_and_written_atomically(tmp_path: Path) -> None:
@@ -253,7 +296,13 @@ def test_coverage_window_is_the_last_20_audits() -> None:
 
 
 def test_headline_says_since_when_it_is_safe() -> None:
-    h = [entry(0, "problems"), entry(1, "ok"), entry(2, "ok"), entry(3, "incomplete"), entry(4, "ok", covered=5, candidates=8)]
+    h = [
+        entry(0, "problems"),
+        entry(1, "ok"),
+        entry(2, "ok"),
+        entry(3, "incomplete"),
+        entry(4, "ok", covered=5, candidates=8),
+    ]
     hl = headline(h)
     assert hl["status"] == "ok" and hl["safe_since"] == h[4]["at"] and hl["last_complete_at"] == h[4]["at"]
     assert hl["coverage"] == {"covered": 5, "candidates": 8, "share": 0.625, "audits": 5}
@@ -275,7 +324,9 @@ def test_new_problems_are_those_the_previous_audit_did_not_list() -> None:
 # --- size -----------------------------------------------------------------------------------
 
 
-def synthetic_report(urls: int = 1_000_000, problems: int = 10_000, accounts: int = 5_000) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def synthetic_report(
+    urls: int = 1_000_000, problems: int = 10_000, accounts: int = 5_000
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """An audit report of `urls` recorded URLs with `problems` problem rows, as large as real
     ones get (long encrypted names, 15-character usernames), and a full history."""
     base = "https://huggingface.co/datasets/someone/media-backup-2024/resolve/main"
@@ -283,33 +334,149 @@ def synthetic_report(urls: int = 1_000_000, problems: int = 10_000, accounts: in
     users = [f"user_{i:010d}" for i in range(accounts)]
     cmd = "python -m hfcheck {} --config /home/someone/archive/hfcheck.toml"
     verify_problems = [
-        {"category": "missing" if i % 5 else "wrong_path", "tweet_id": str(1_700_000_000_000_000_000 + i), "index": 0, "username": users[i % accounts],
-         "url": f"{base}/encrypted_videos/{users[i % accounts]}/{name}{i:08d}", "detail": "404 EntryNotFound", "path": f"encrypted_videos/{users[i % accounts]}/{name}{i:08d}"}
+        {
+            "category": "missing" if i % 5 else "wrong_path",
+            "tweet_id": str(1_700_000_000_000_000_000 + i),
+            "index": 0,
+            "username": users[i % accounts],
+            "url": f"{base}/encrypted_videos/{users[i % accounts]}/{name}{i:08d}",
+            "detail": "404 EntryNotFound",
+            "path": f"encrypted_videos/{users[i % accounts]}/{name}{i:08d}",
+        }
         for i in range(problems - 1000)
     ]
     deep_problems = [
-        {"category": "local_missing", "repo_id": "someone/media-backup-2024", "path": f"encrypted_images/{users[i]}/{name}{i:08d}", "tweet_id": str(1_600_000_000_000_000_000 + i),
-         "username": users[i], "detail": "the backup decrypts, but there is no local file to compare with"}
+        {
+            "category": "local_missing",
+            "repo_id": "someone/media-backup-2024",
+            "path": f"encrypted_images/{users[i]}/{name}{i:08d}",
+            "tweet_id": str(1_600_000_000_000_000_000 + i),
+            "username": users[i],
+            "detail": "the backup decrypts, but there is no local file to compare with",
+        }
         for i in range(1000)
     ]
     report = {
-        "tool": "hfcheck audit", "generated_at": "2025-06-01T03:00:00+00:00", "status": "problems", "exit_code": 1, "read_only": True,
-        "archive": {"db": "/home/someone/archive/tweets.db", "table": "tweets", "media_root": "/home/someone/archive", "repos": ["someone/media-backup-2024"], "revision": "main", "endpoint": "https://huggingface.co"},
-        "verify": {"complete": True, "counts": {"total": urls, "present": urls - problems + 1000, "missing": 7200, "wrong_path": 1800, "repo_not_found": 0, "no_access": 0, "malformed": 0, "unverified": 0},
-                   "problems": verify_problems, "repo_problems": [],
-                   "row_problems": [{"tweet_id": str(1_500_000_000_000_000_000 + i), "column": "huggingface_urls", "code": "invalid_json", "detail": "Expecting value: line 1 column 1 (char 0)"} for i in range(2000)]},
+        "tool": "hfcheck audit",
+        "generated_at": "2025-06-01T03:00:00+00:00",
+        "status": "problems",
+        "exit_code": 1,
+        "read_only": True,
+        "archive": {
+            "db": "/home/someone/archive/tweets.db",
+            "table": "tweets",
+            "media_root": "/home/someone/archive",
+            "repos": ["someone/media-backup-2024"],
+            "revision": "main",
+            "endpoint": "https://huggingface.co",
+        },
+        "verify": {
+            "complete": True,
+            "counts": {
+                "total": urls,
+                "present": urls - problems + 1000,
+                "missing": 7200,
+                "wrong_path": 1800,
+                "repo_not_found": 0,
+                "no_access": 0,
+                "malformed": 0,
+                "unverified": 0,
+            },
+            "problems": verify_problems,
+            "repo_problems": [],
+            "row_problems": [
+                {
+                    "tweet_id": str(1_500_000_000_000_000_000 + i),
+                    "column": "huggingface_urls",
+                    "code": "invalid_json",
+                    "detail": "Expecting value: line 1 column 1 (char 0)",
+                }
+                for i in range(2000)
+            ],
+        },
         "gaps": {"unbacked": 17_279, "partial": 120, "empty_media": 536, "unbacked_media": 20_000, "per_account": []},
-        "deep": {"sample": "7/20", "candidates": urls - 9000, "checked": 50_000, "bytes_read": 10**11, "covered": 700_000, "covered_since": 0.0,
-                 "counts": {"deep_ok": 49_000, "differs": 0, "decrypt_failed": 0, "local_missing": 1000, "missing": 0, "unverified": 0}, "problems": deep_problems,
-                 "recorded": {"compared": 0, "matched": 0, "differs": 0, "absent": 0, "unverified_repos": [], "problems": []}},
-        "accounts": [{"username": u, "tweets": 400, "urls": 200, "backed_up": 198, "missing": 2, "unbacked": 3, "partial": 1, "unbacked_media": 4, "empty_media": 0, "problems": 6, "deep_problems": 0} for u in users],
-        "plan": [{"kind": "missing", "tool": "repair", "files": 7200, "tweets": 7000, "commands": [cmd.format("repair --dry-run"), cmd.format("repair")]},
-                 {"kind": "deep_local_missing", "tool": "restore", "files": 1000, "tweets": 1000, "more_tweets": 980,
-                  "commands": [cmd.format(f"restore --tweet {1_600_000_000_000_000_000 + i} --out /home/someone/archive") for i in range(20)]}],
-        "fixes": {"missing": cmd.format("repair"), "wrong_path": cmd.format("repair"), "deep_local_missing": cmd.format("restore --tweet {tweet} --out /home/someone/archive")},
+        "deep": {
+            "sample": "7/20",
+            "candidates": urls - 9000,
+            "checked": 50_000,
+            "bytes_read": 10**11,
+            "covered": 700_000,
+            "covered_since": 0.0,
+            "counts": {
+                "deep_ok": 49_000,
+                "differs": 0,
+                "decrypt_failed": 0,
+                "local_missing": 1000,
+                "missing": 0,
+                "unverified": 0,
+            },
+            "problems": deep_problems,
+            "recorded": {
+                "compared": 0,
+                "matched": 0,
+                "differs": 0,
+                "absent": 0,
+                "unverified_repos": [],
+                "problems": [],
+            },
+        },
+        "accounts": [
+            {
+                "username": u,
+                "tweets": 400,
+                "urls": 200,
+                "backed_up": 198,
+                "missing": 2,
+                "unbacked": 3,
+                "partial": 1,
+                "unbacked_media": 4,
+                "empty_media": 0,
+                "problems": 6,
+                "deep_problems": 0,
+            }
+            for u in users
+        ],
+        "plan": [
+            {
+                "kind": "missing",
+                "tool": "repair",
+                "files": 7200,
+                "tweets": 7000,
+                "commands": [cmd.format("repair --dry-run"), cmd.format("repair")],
+            },
+            {
+                "kind": "deep_local_missing",
+                "tool": "restore",
+                "files": 1000,
+                "tweets": 1000,
+                "more_tweets": 980,
+                "commands": [
+                    cmd.format(f"restore --tweet {1_600_000_000_000_000_000 + i} --out /home/someone/archive")
+                    for i in range(20)
+                ],
+            },
+        ],
+        "fixes": {
+            "missing": cmd.format("repair"),
+            "wrong_path": cmd.format("repair"),
+            "deep_local_missing": cmd.format("restore --tweet {tweet} --out /home/someone/archive"),
+        },
     }
-    history = [{"at": f"2025-{1 + i // 84 % 12:02d}-{1 + i % 28:02d}T03:00:00+00:00", "started": float(i), "status": "problems", "urls": urls, "backed_up": urls - 10_000 - i,
-                "problems": 10_000 + i % 97, "gaps": 20_000 - i, "new": i % 7 == 0 and 3 or 0, "covered": 700_000, "candidates": urls} for i in range(MAX_HISTORY)]
+    history = [
+        {
+            "at": f"2025-{1 + i // 84 % 12:02d}-{1 + i % 28:02d}T03:00:00+00:00",
+            "started": float(i),
+            "status": "problems",
+            "urls": urls,
+            "backed_up": urls - 10_000 - i,
+            "problems": 10_000 + i % 97,
+            "gaps": 20_000 - i,
+            "new": i % 7 == 0 and 3 or 0,
+            "covered": 700_000,
+            "candidates": urls,
+        }
+        for i in range(MAX_HISTORY)
+    ]
     report["headline"] = headline(history)
     return report, history
 
@@ -318,8 +485,17 @@ def synthetic_report(urls: int = 1_000_000, problems: int = 10_000, accounts: in
 def test_page_of_a_million_urls_with_10000_problems_is_under_300_kb(lang: str) -> None:
     report, history = synthetic_report()
     page = render_audit_html(report, lang, history).encode("utf-8")
-    print(f"\npage ({lang}): {len(page):,} bytes for 1,000,000 URLs, 10,000 problems, 5,000 accounts, {len(history)} audits of history")
+    print(
+        f"\npage ({lang}): {len(page):,} bytes for 1,000,000 URLs, 10,000 problems, 5,000 accounts, {len(history)} audits of history"
+    )
     assert len(page) < PAGE_LIMIT
     dom = parse(page.decode("utf-8"))
-    assert len(dom.find("tr", data_k="missing")) + len(dom.find("tr", data_k="wrong_path")) + len(dom.find("tr", data_k="deep_local_missing")) == MAX_PROBLEM_ROWS
-    assert f"{MAX_PROBLEM_ROWS:,}" in page.decode() and "10,000" in page.decode()  # says the list is capped, and how much there is
+    assert (
+        len(dom.find("tr", data_k="missing"))
+        + len(dom.find("tr", data_k="wrong_path"))
+        + len(dom.find("tr", data_k="deep_local_missing"))
+        == MAX_PROBLEM_ROWS
+    )
+    assert (
+        f"{MAX_PROBLEM_ROWS:,}" in page.decode() and "10,000" in page.decode()
+    )  # says the list is capped, and how much there is

@@ -49,7 +49,14 @@ def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path, xet: bool
                 for u in hf:
                     url = BackupURL.parse(u)
                     rel = local_path_for(key, url.path)
-                    got = hf_hub_download(REPO, url.path, repo_type="dataset", endpoint=w.hub.url, token=TOKEN, cache_dir=tmp_path / "cache")
+                    got = hf_hub_download(
+                        REPO,
+                        url.path,
+                        repo_type="dataset",
+                        endpoint=w.hub.url,
+                        token=TOKEN,
+                        cache_dir=tmp_path / "cache",
+                    )
                     out = tmp_path / "restored" / rel
                     out.parent.mkdir(parents=True, exist_ok=True)
                     decrypt_file(key, Path(got), out, url.path)
@@ -96,7 +103,12 @@ def test_hosts_not_allowed_are_never_contacted(tmp_path: Path) -> None:
     with demo_world(tmp_path / "demo", tweets=60) as w:
         prod = w.root / "prod.toml"
         text = (w.root / "hfcheck.toml").read_text()
-        prod.write_text(text.replace(f'allowed_hosts = ["127.0.0.1:{w.planted["media_port"]}"]', 'allowed_hosts = ["pbs.twimg.com", "video.twimg.com"]'))
+        prod.write_text(
+            text.replace(
+                f'allowed_hosts = ["127.0.0.1:{w.planted["media_port"]}"]',
+                'allowed_hosts = ["pbs.twimg.com", "video.twimg.com"]',
+            )
+        )
         assert prod.read_text() != text
         r = run_cli(w, "backup", config=prod)
         assert r.returncode == 1
@@ -115,7 +127,9 @@ def test_backup_and_repair_fall_back_to_lfs_on_a_hub_without_xet(tmp_path: Path)
             assert out.count(FALLBACK_LINE) == 1 and "xet-write-token/" not in out, out
             assert "gave up" not in out and "Traceback" not in out
             # backup completes; repair's only error is the tweet the demo deleted on X
-            assert r.returncode == (0 if command == "backup" else 1) and out.count("-> error") == (0 if command == "backup" else 1), out
+            assert r.returncode == (0 if command == "backup" else 1) and out.count("-> error") == (
+                0 if command == "backup" else 1
+            ), out
         kinds = w.hub.control.stats()["kinds"]
         assert kinds.get("lfs_upload", 0) > 0 and "cas_xorb" not in kinds
 

@@ -45,8 +45,12 @@ def _used_strings() -> tuple[set[str], set[str]]:
                 constants.add(node.value)
             elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
                 heads.add(str(node.values[0].value))
-            elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
-                  and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str)):
+            elif (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.op, ast.Add)
+                and isinstance(node.left, ast.Constant)
+                and isinstance(node.left.value, str)
+            ):
                 heads.add(node.left.value)  # "pg_" + status
     return constants, heads
 
@@ -54,8 +58,12 @@ def _used_strings() -> tuple[set[str], set[str]]:
 def test_no_key_is_unused() -> None:
     constants, heads = _used_strings()
     words = constants | {str(e) for e in (*FileKind, *UploadSource)}
-    unused = [k for k in MESSAGES if k not in constants
-              and not any(k.startswith(h) and k.removeprefix(h).removesuffix("_dry") in words for h in heads)]
+    unused = [
+        k
+        for k in MESSAGES
+        if k not in constants
+        and not any(k.startswith(h) and k.removeprefix(h).removesuffix("_dry") in words for h in heads)
+    ]
     assert unused == []
 
 

@@ -81,7 +81,9 @@ def assert_restores_identical(world: DemoWorld, out: Path) -> dict[str, Any]:
     return report
 
 
-def test_fernet_archive_read_repaired_and_backed_up_in_fernet_then_mixed_with_v1_and_an_unknown_file(tmp_path: Path) -> None:
+def test_fernet_archive_read_repaired_and_backed_up_in_fernet_then_mixed_with_v1_and_an_unknown_file(
+    tmp_path: Path,
+) -> None:
     with fernet_world(tmp_path / "demo", tweets=30) as world:
         planted, tweets = world.planted, world.planted["tweets"]
         users_fernet = plain_fernet(world.root / "archive.key")
@@ -95,7 +97,11 @@ def test_fernet_archive_read_repaired_and_backed_up_in_fernet_then_mixed_with_v1
         assert r.returncode == 1 and "deleted on X" in r.stdout and "decrypt" not in r.stdout, r.stdout + r.stderr
         r = cli(world, "backup", "--limit", "1", "--set", "crypto.max_fernet_bytes=1000")  # Fernet cannot stream
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
-        assert [line for line in r.stdout.splitlines() if "above crypto.max_fernet_bytes (1000 bytes)" in line and "/media/" in line]
+        assert [
+            line
+            for line in r.stdout.splitlines()
+            if "above crypto.max_fernet_bytes (1000 bytes)" in line and "/media/" in line
+        ]
         r = cli(world, "backup")
         assert r.returncode == 0, r.stdout + r.stderr
         written = urls_of(world, tweets["missing"] + tweets["wrong_path"] + tweets["unbacked"] + tweets["partial"])
@@ -165,7 +171,11 @@ def test_plugin_codec_round_trips_through_repair_deep_and_restore(tmp_path: Path
         r = cli(world, "repair")
         assert "wrong_path" in r.stdout and " ok " in r.stdout.replace("-> ok", " ok "), r.stdout + r.stderr
         assert cli(world, "backup").returncode == 0
-        toy = [u for u in urls_of(world, tweets["missing"] + tweets["wrong_path"] + tweets["unbacked"]) if blob(world, u.path).startswith(b"TOYGCM")]
+        toy = [
+            u
+            for u in urls_of(world, tweets["missing"] + tweets["wrong_path"] + tweets["unbacked"])
+            if blob(world, u.path).startswith(b"TOYGCM")
+        ]
         assert len(toy) >= len(tweets["missing"]) + len(tweets["wrong_path"]) + len(tweets["unbacked"])
         tampered = toy[0].path  # a toy file that no longer authenticates: found by its row, uploaded again
         world.hub.store.commit(REPO, [(tampered, blob(world, tampered)[:-1] + b"!")], message="bit rot", lfs=True)
@@ -243,7 +253,9 @@ def test_migrate_fernet_to_v1_killed_and_resumed(tmp_path: Path) -> None:
         # state.db: every old file deleted only after its replacement was verified and recorded,
         # and the deletion commit on the Hub came after those facts
         con = sqlite3.connect(world.root / "data" / "state.db")
-        migrations = con.execute("SELECT path, new_path, verified_at, recorded_at, deleted_at, delete_commit FROM migrations").fetchall()
+        migrations = con.execute(
+            "SELECT path, new_path, verified_at, recorded_at, deleted_at, delete_commit FROM migrations"
+        ).fetchall()
         con.close()
         old_paths = {BackupURL.parse(u).path for u in encrypted}
         assert {m[0] for m in migrations} == old_paths

@@ -110,7 +110,9 @@ def _valid(name: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("codec", [c for c in ALL if c.names_reversible], ids=[c.name for c in ALL if c.names_reversible])
+@pytest.mark.parametrize(
+    "codec", [c for c in ALL if c.names_reversible], ids=[c.name for c in ALL if c.names_reversible]
+)
 @FAST
 @given(name=NAMES, user=st.from_regex(r"[A-Za-z0-9_]{1,15}", fullmatch=True))
 def test_names_round_trip(codec: Codec, name: str, user: str) -> None:
@@ -190,7 +192,11 @@ def test_plain_fernet_and_our_codec_read_each_other(tmp_path: Path) -> None:
     ours = codec.encrypt_name(PARENT, "1700000000000000000_0.mp4")
     assert user.decrypt(ours.encode()) == b"1700000000000000000_0.mp4"
     # our names are deterministic per folder, unlinkable across folders; theirs are random
-    assert ours == codec.encrypt_name(PARENT, "1700000000000000000_0.mp4") != codec.encrypt_name("encrypted_videos/bob", "1700000000000000000_0.mp4")
+    assert (
+        ours
+        == codec.encrypt_name(PARENT, "1700000000000000000_0.mp4")
+        != codec.encrypt_name("encrypted_videos/bob", "1700000000000000000_0.mp4")
+    )
     assert user.encrypt(b"a") != user.encrypt(b"a")
 
 
@@ -242,7 +248,9 @@ def test_fernet_size_limit_is_one_line_naming_the_file(tmp_path: Path) -> None:
 def test_tampered_files_fail_for_every_codec(codec: Codec, tmp_path: Path) -> None:
     blob = encrypt_bytes(codec, os.urandom(5000), tmp_path)
     pos = len(blob) // 2
-    flipped = blob[:pos] + bytes([blob[pos] ^ 1 if blob[pos : pos + 1] not in (b"A", b"Q") else ord("B")]) + blob[pos + 1 :]
+    flipped = (
+        blob[:pos] + bytes([blob[pos] ^ 1 if blob[pos : pos + 1] not in (b"A", b"Q") else ord("B")]) + blob[pos + 1 :]
+    )
     for bad in (flipped, blob[:-8]):
         with pytest.raises(CryptoError):
             decrypt_bytes(codec, bad, tmp_path)
@@ -290,7 +298,9 @@ def test_registry_plugin_first_then_builtins(tmp_path: Path) -> None:
     blob = encrypt_bytes(codecs.write, b"abc", tmp_path)
     assert codecs.codec_for(blob) is codecs.write and decrypt_bytes(codecs.write, blob, tmp_path) == b"abc"
     for attr in ("make", "ToyReversibleCodec"):
-        assert load_codec(load_config(None, {"key_file": kf}, env={}), f"python:tests.plugin_codec:{attr}").name.startswith("toy")
+        assert load_codec(
+            load_config(None, {"key_file": kf}, env={}), f"python:tests.plugin_codec:{attr}"
+        ).name.startswith("toy")
 
 
 def test_plugin_with_its_own_key_format_skips_builtins(tmp_path: Path) -> None:
@@ -323,7 +333,9 @@ def test_bad_plugins_are_one_config_line(tmp_path: Path, scheme: str, needle: st
     assert KEY_TEXT.decode() not in str(exc.value)
 
 
-@pytest.mark.parametrize("value", ["aes", "python:", "python:mod", "python:mod:", "python:1mod:x", "python:a.b:c d", "Fernet"])
+@pytest.mark.parametrize(
+    "value", ["aes", "python:", "python:mod", "python:mod:", "python:1mod:x", "python:a.b:c d", "Fernet"]
+)
 def test_scheme_setting_is_checked(tmp_path: Path, value: str) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[crypto]\nscheme = "{value}"\n')
@@ -341,10 +353,21 @@ def test_example_config_crypto_keys() -> None:
     from hfcheck.config import parse_set_flags
 
     cfg = load_config(Path(__file__).parent.parent / "hfcheck.example.toml", {}, env={})
-    assert (cfg.scheme, cfg.write_scheme, cfg.write_scheme_or_default, cfg.max_fernet_bytes) == ("hfcheck-v1", None, "hfcheck-v1", 256 << 20)
-    values = parse_set_flags(["crypto.scheme=fernet", "crypto.write_scheme=python:tests.plugin_codec:ToyCodec", "crypto.max_fernet_bytes=5"])
+    assert (cfg.scheme, cfg.write_scheme, cfg.write_scheme_or_default, cfg.max_fernet_bytes) == (
+        "hfcheck-v1",
+        None,
+        "hfcheck-v1",
+        256 << 20,
+    )
+    values = parse_set_flags(
+        ["crypto.scheme=fernet", "crypto.write_scheme=python:tests.plugin_codec:ToyCodec", "crypto.max_fernet_bytes=5"]
+    )
     cfg = load_config(None, values, env={})
-    assert (cfg.scheme, cfg.write_scheme_or_default, cfg.max_fernet_bytes) == ("fernet", "python:tests.plugin_codec:ToyCodec", 5)
+    assert (cfg.scheme, cfg.write_scheme_or_default, cfg.max_fernet_bytes) == (
+        "fernet",
+        "python:tests.plugin_codec:ToyCodec",
+        5,
+    )
 
 
 def test_codec_never_shows_or_pickles_its_key() -> None:
@@ -391,7 +414,9 @@ def test_fernet_archive_helper_is_plain_fernet_and_our_codecs_read_it(tmp_path: 
     finally:
         store.close()
     con = sqlite3.connect(root / "archive.db")
-    assert con.execute("SELECT count(*) FROM tweets").fetchone()[0] == len([t for ts in plan.tweets.values() for t in ts])
+    assert con.execute("SELECT count(*) FROM tweets").fetchone()[0] == len(
+        [t for ts in plan.tweets.values() for t in ts]
+    )
     con.close()
 
 
@@ -400,7 +425,9 @@ def test_fernet_archive_helper_is_plain_fernet_and_our_codecs_read_it(tmp_path: 
 
 def crypt(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run([sys.executable, "-m", "hfcheck", "crypt", *args], capture_output=True, text=True, env=env, cwd=tmp, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "hfcheck", "crypt", *args], capture_output=True, text=True, env=env, cwd=tmp, timeout=60
+    )
 
 
 def test_crypt_cli_any_scheme(tmp_path: Path) -> None:

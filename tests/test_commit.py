@@ -28,9 +28,21 @@ from hfcheck.write.placement import RepoPlacement
 
 TOKEN = "tok-alice-secret"
 REPO = "alice/media"
-FAST = BatchPolicy(initial=10, minimum=2, maximum=40, linger_s=0.2, backoff_base_s=0.05, backoff_cap_s=0.2, max_attempts=8)
+FAST = BatchPolicy(
+    initial=10, minimum=2, maximum=40, linger_s=0.2, backoff_base_s=0.05, backoff_cap_s=0.2, max_attempts=8
+)
 # Every kind but the commit POST is spared, so the client's own retries (1 s sleeps) stay out of it.
-SPARE_ALL_BUT_COMMIT = ["preupload", "lfs_batch", "lfs_upload", "lfs_verify", "paths_info", "repo_info", "tree", "whoami", *XET_KINDS]
+SPARE_ALL_BUT_COMMIT = [
+    "preupload",
+    "lfs_batch",
+    "lfs_upload",
+    "lfs_verify",
+    "paths_info",
+    "repo_info",
+    "tree",
+    "whoami",
+    *XET_KINDS,
+]
 
 
 @pytest.fixture
@@ -44,7 +56,9 @@ def make_cfg(emu: EmulatorThread, tmp_path: Path, repos: tuple[str, ...] = (REPO
     return Config(endpoint=emu.url, token=TOKEN, repos=repos, data_dir=tmp_path / "data", **kw)
 
 
-def stage(tmp_path: Path, n: int, repo_id: str = REPO, folder: str = "encrypted_images/alice", start: int = 0) -> list[Staged]:
+def stage(
+    tmp_path: Path, n: int, repo_id: str = REPO, folder: str = "encrypted_images/alice", start: int = 0
+) -> list[Staged]:
     """n staged 'ciphertext' files (random bytes: binary, so they go through LFS)."""
     d = tmp_path / "staged"
     d.mkdir(exist_ok=True)
@@ -53,7 +67,17 @@ def stage(tmp_path: Path, n: int, repo_id: str = REPO, folder: str = "encrypted_
         data = os.urandom(64 + i % 50)
         f = d / f"{repo_id.replace('/', '_')}_{i}.enc"
         f.write_bytes(data)
-        out.append(Staged(repo_id, f"{folder}/f{i:05d}.enc", f, hashlib.sha256(data).hexdigest(), len(data), tag=i, source=UploadSource.REPAIR))
+        out.append(
+            Staged(
+                repo_id,
+                f"{folder}/f{i:05d}.enc",
+                f,
+                hashlib.sha256(data).hexdigest(),
+                len(data),
+                tag=i,
+                source=UploadSource.REPAIR,
+            )
+        )
     return out
 
 
@@ -91,7 +115,7 @@ def remote_lfs(cfg: Config, repo_id: str, paths: list[str]) -> dict[str, tuple[s
     api = HfApi(endpoint=cfg.endpoint, token=cfg.token)
     out = {}
     for k in range(0, len(paths), 500):
-        for info in api.get_paths_info(repo_id, paths[k:k + 500], repo_type="dataset"):
+        for info in api.get_paths_info(repo_id, paths[k : k + 500], repo_type="dataset"):
             assert info.lfs is not None, info.path
             out[info.path] = (info.lfs.sha256, info.lfs.size)
     return out
@@ -106,7 +130,9 @@ async def test_concurrent_producers_commit_in_few_batches(emu: EmulatorThread, t
     items = stage(tmp_path, 150)
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST, queue_size=16) as c:
+        async with Committer(
+            cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST, queue_size=16
+        ) as c:
             await produce(c, items)
         stats = c.stats
         # 10, 20, 40, 40, 40 -> the batch size doubled after each quick full batch
@@ -153,7 +179,9 @@ async def test_commit_5xx_is_retried_and_nothing_is_committed_twice(emu: Emulato
     stats = emu.control.stats()
     assert stats["faults"].get("5xx", 0) > 0 and c.stats.retries > 0
     assert rec.failed == [] and sorted(rec.committed_tags) == list(range(60))
-    assert c.stats.commits == commit_200s(emu) == emu.store.commit_count(emu.store.get_repo(REPO)) - 1  # - the initial commit
+    assert (
+        c.stats.commits == commit_200s(emu) == emu.store.commit_count(emu.store.get_repo(REPO)) - 1
+    )  # - the initial commit
     assert remote_lfs(cfg, REPO, [i.path_in_repo for i in items]) == {i.path_in_repo: (i.sha256, i.size) for i in items}
 
 
@@ -229,7 +257,9 @@ async def test_a_failing_callback_stops_the_committer(emu: EmulatorThread, tmp_p
 # -- placement -------------------------------------------------------------------------------
 async def test_placement_spreads_over_repos_and_commits_there(emu: EmulatorThread, tmp_path: Path) -> None:
     emu.store.create_repo("alice/media2", owner="alice")
-    emu.store.commit(REPO, [("encrypted_images/bob/old1.enc", os.urandom(80)), ("encrypted_images/bob/old2.enc", os.urandom(80))])
+    emu.store.commit(
+        REPO, [("encrypted_images/bob/old1.enc", os.urandom(80)), ("encrypted_images/bob/old2.enc", os.urandom(80))]
+    )
     cfg = make_cfg(emu, tmp_path, repos=(REPO, "alice/media2"), max_files_per_repo=5, max_files_per_folder=3)
     placement = await RepoPlacement.load(cfg)
     assert placement.file_count(REPO) == 2 and placement.find_existing("encrypted_images/bob/old1.enc") == REPO
@@ -237,7 +267,10 @@ async def test_placement_spreads_over_repos_and_commits_there(emu: EmulatorThrea
 
     staged = stage(tmp_path, 5, repo_id="-", folder="encrypted_images/bob")
     # bob/ in the first repo holds 2 files: room for 1 more (folder limit 3); then the second repo
-    placed = [Staged(placement.place(s.path_in_repo), s.path_in_repo, s.file, s.sha256, s.size, s.tag, source=s.source) for s in staged[:4]]
+    placed = [
+        Staged(placement.place(s.path_in_repo), s.path_in_repo, s.file, s.sha256, s.size, s.tag, source=s.source)
+        for s in staged[:4]
+    ]
     assert [p.repo_id for p in placed] == [REPO, "alice/media2", "alice/media2", "alice/media2"]
     with pytest.raises(IncompleteError, match="add a repo to hub.repos"):
         placement.place(staged[4].path_in_repo)
@@ -287,7 +320,10 @@ async def test_files_already_on_the_hub_are_not_committed_again(emu: EmulatorThr
             for item in items:
                 await c.put(item)
         first = commit_200s(emu)
-        again = [Staged(i.repo_id, i.path_in_repo, copy, i.sha256, i.size, i.tag, source=i.source) for i, copy in zip(items, copies)]
+        again = [
+            Staged(i.repo_id, i.path_in_repo, copy, i.sha256, i.size, i.tag, source=i.source)
+            for i, copy in zip(items, copies)
+        ]
         rec2 = Recorder()
         async with Committer(cfg, state, on_committed=rec2.on_committed, on_failed=rec2.on_failed, policy=FAST) as c2:
             for item in again:

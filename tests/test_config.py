@@ -15,7 +15,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_precedence(tmp_path: Path) -> None:
-    p = write(tmp_path, '[hub]\nrepos = ["a/b"]\nendpoint = "http://file:1"\n[run]\nconcurrency = 8\n[limits]\napi_per_window = 10\n')
+    p = write(
+        tmp_path,
+        '[hub]\nrepos = ["a/b"]\nendpoint = "http://file:1"\n[run]\nconcurrency = 8\n[limits]\napi_per_window = 10\n',
+    )
     cfg = load_config(p, {"concurrency": 16}, env={"HF_ENDPOINT": "http://env:2/", "HF_TOKEN": "hf_secret"})
     assert cfg.repos == ("a/b",)
     assert cfg.endpoint == "http://env:2"
@@ -61,7 +64,11 @@ def test_cli_config_error_is_one_line_exit_2(tmp_path: Path) -> None:
     import sys
 
     p = write(tmp_path, "[hub]\nrepoz = 1\n")
-    r = subprocess.run([sys.executable, "-m", "hfcheck", "crypt", "name", "images/a/1_0.jpg", "--config", str(p)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "hfcheck", "crypt", "name", "images/a/1_0.jpg", "--config", str(p)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "hub.repoz" in r.stderr
     assert "Traceback" not in r.stderr
@@ -77,7 +84,12 @@ def test_a_data_dir_that_cannot_be_created_is_one_line_exit_2(tmp_path: Path) ->
     con.execute("CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT)")
     con.close()
     (tmp_path / "file").write_text("not a folder")
-    r = subprocess.run([sys.executable, "-m", "hfcheck", "verify", "--db", str(db), "--data-dir", str(tmp_path / "file" / "data")], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "hfcheck", "verify", "--db", str(db), "--data-dir", str(tmp_path / "file" / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("hfcheck: error: ") and str(tmp_path / "file") in r.stderr
     assert "Traceback" not in r.stderr
@@ -86,7 +98,12 @@ def test_a_data_dir_that_cannot_be_created_is_one_line_exit_2(tmp_path: Path) ->
 def test_example_config_is_valid() -> None:
     cfg = load_config(Path(__file__).parent.parent / "hfcheck.example.toml", {}, env={})
     assert cfg.repos == ("your-name/media-backup",) and cfg.limits.api_per_window is None
-    assert (cfg.watch.interval, cfg.watch.audit_every, cfg.watch.rescan_every, cfg.watch.metrics_port) == (60, 86400, 10, 0)
+    assert (cfg.watch.interval, cfg.watch.audit_every, cfg.watch.rescan_every, cfg.watch.metrics_port) == (
+        60,
+        86400,
+        10,
+        0,
+    )
     assert (cfg.notify.webhook_url, cfg.notify.ping_url, cfg.notify.failure_after) == (None, None, 3600)
 
 
@@ -94,9 +111,16 @@ def test_watch_and_notify_settings_keep_their_urls_secret() -> None:
     from hfcheck.config import parse_duration, parse_set_flags
 
     hook, ping = "https://hooks.example/services/T0/B0/SECRETHOOK", "https://hc.example/ping/SECRETUUID"
-    values = parse_set_flags([f"notify.webhook_url={hook}", f"notify.ping_url={ping}", "watch.audit_every=15m", "watch.metrics_port=9464"])
+    values = parse_set_flags(
+        [f"notify.webhook_url={hook}", f"notify.ping_url={ping}", "watch.audit_every=15m", "watch.metrics_port=9464"]
+    )
     cfg = load_config(None, values, env={})
-    assert (cfg.notify.webhook_url, cfg.notify.ping_url, cfg.watch.audit_every, cfg.watch.metrics_port) == (hook, ping, 900, 9464)
+    assert (cfg.notify.webhook_url, cfg.notify.ping_url, cfg.watch.audit_every, cfg.watch.metrics_port) == (
+        hook,
+        ping,
+        900,
+        9464,
+    )
     assert "SECRETHOOK" not in repr(cfg) and "SECRETUUID" not in repr(cfg)
     with pytest.raises(ConfigError) as bad:
         parse_set_flags(["notify.webhook_url=ftp://SECRETHOOK"])
@@ -110,9 +134,21 @@ def test_watch_and_notify_settings_keep_their_urls_secret() -> None:
 def test_every_key_has_a_flag() -> None:
     from hfcheck.config import parse_set_flags
 
-    values = parse_set_flags(["archive.table=posts", "limits.api_per_window=2500", 'download.allowed_hosts=["a.example"]', "run.data_dir=/tmp/x"])
+    values = parse_set_flags(
+        [
+            "archive.table=posts",
+            "limits.api_per_window=2500",
+            'download.allowed_hosts=["a.example"]',
+            "run.data_dir=/tmp/x",
+        ]
+    )
     cfg = load_config(None, values, env={})
-    assert (cfg.table, cfg.limits.api_per_window, cfg.allowed_hosts, str(cfg.data_dir)) == ("posts", 2500, ("a.example",), "/tmp/x")
+    assert (cfg.table, cfg.limits.api_per_window, cfg.allowed_hosts, str(cfg.data_dir)) == (
+        "posts",
+        2500,
+        ("a.example",),
+        "/tmp/x",
+    )
     with pytest.raises(ConfigError, match="unknown setting 'archive.tabel'"):
         parse_set_flags(["archive.tabel=x"])
     with pytest.raises(ConfigError, match="expected section.key=VALUE"):

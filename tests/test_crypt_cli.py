@@ -105,7 +105,9 @@ def test_tampered_and_truncated_exit_1(tmp_path: Path, key: Path, capsys: pytest
         (tmp_path / "bad.enc").write_bytes(bad)
         code, _, err = run(capsys, "decrypt", "bad.enc", "plain", "--path", PATH, "--key-file", str(key))
         assert code == 1 and err.startswith("hfcheck: error: ") and not (tmp_path / "plain").exists()
-    code, _, err = run(capsys, "decrypt", "a.enc", "plain", "--path", "encrypted_videos/bob/xyz", "--key-file", str(key))
+    code, _, err = run(
+        capsys, "decrypt", "a.enc", "plain", "--path", "encrypted_videos/bob/xyz", "--key-file", str(key)
+    )
     assert code == 1 and not (tmp_path / "plain").exists()
 
 
@@ -121,7 +123,9 @@ def test_name_and_unname(tmp_path: Path, key: Path, capsys: pytest.CaptureFixtur
     assert remote.split("/")[2] == load_key(key).encrypt_name("encrypted_videos/alice", "123_0.mp4")
     code, out, _ = run(capsys, "unname", remote, "--key-file", str(key))
     assert code == 0 and out.strip() == "videos/alice/123_0.mp4"
-    code, _, err = run(capsys, "unname", remote.replace("encrypted_videos/alice", "encrypted_videos/bob"), "--key-file", str(key))
+    code, _, err = run(
+        capsys, "unname", remote.replace("encrypted_videos/alice", "encrypted_videos/bob"), "--key-file", str(key)
+    )
     assert code == 1
     code, _, err = run(capsys, "name", "videos/alice/../x", "--key-file", str(key))
     assert code == 2
@@ -135,8 +139,20 @@ def test_real_process_exit_codes(tmp_path: Path, key: Path) -> None:
     (tmp_path / "a").write_bytes(b"x" * 1000)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     cmd = [sys.executable, "-m", "hfcheck", "crypt"]
-    ok = subprocess.run([*cmd, "encrypt", "a", "a.enc", "--path", PATH, "--key-file", str(key)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    ok = subprocess.run(
+        [*cmd, "encrypt", "a", "a.enc", "--path", PATH, "--key-file", str(key)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([*cmd, "decrypt", "a.enc", "p", "--path", PATH, "--key-file", str(other)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    bad = subprocess.run(
+        [*cmd, "decrypt", "a.enc", "p", "--path", PATH, "--key-file", str(other)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "p").exists()

@@ -195,7 +195,16 @@ def test_memory_is_one_chunk_whatever_the_input() -> None:
 
 
 def test_impossible_sizes() -> None:
-    for bad in [-1, 0, HEADER_SIZE, HEADER_SIZE + 15, HEADER_SIZE + S + 1, HEADER_SIZE + S + 15, HEADER_SIZE + S + 16, HEADER_SIZE + 2 * S + 16]:
+    for bad in [
+        -1,
+        0,
+        HEADER_SIZE,
+        HEADER_SIZE + 15,
+        HEADER_SIZE + S + 1,
+        HEADER_SIZE + S + 15,
+        HEADER_SIZE + S + 16,
+        HEADER_SIZE + 2 * S + 16,
+    ]:
         with pytest.raises(CryptoError):
             plaintext_size(bad)
     with pytest.raises(ValueError):
@@ -276,8 +285,19 @@ def test_swapping_full_chunks_of_same_size(tmp_path: Path) -> None:
 
 def test_truncation_everywhere(tmp_path: Path, three: bytes) -> None:
     boundaries = [HEADER_SIZE + k * S for k in range(3)]  # after header, after chunk 0, 1
-    mids = [1, 7, HEADER_SIZE - 1, HEADER_SIZE + 1, HEADER_SIZE + 16, HEADER_SIZE + S // 2, HEADER_SIZE + S - 1,
-            HEADER_SIZE + S + 1, HEADER_SIZE + 2 * S + 100, len(three) - 16, len(three) - 1]
+    mids = [
+        1,
+        7,
+        HEADER_SIZE - 1,
+        HEADER_SIZE + 1,
+        HEADER_SIZE + 16,
+        HEADER_SIZE + S // 2,
+        HEADER_SIZE + S - 1,
+        HEADER_SIZE + S + 1,
+        HEADER_SIZE + 2 * S + 100,
+        len(three) - 16,
+        len(three) - 1,
+    ]
     for cut in [0] + boundaries + mids:
         assert_rejected(three[:cut])
     msg = assert_file_rejected(tmp_path, three[: HEADER_SIZE + 2 * S])
@@ -435,7 +455,9 @@ def test_name_nfc_nfd_equal() -> None:
     assert nfc != nfd
     assert KEY.encrypt_name(PARENT, nfc) == KEY.encrypt_name(PARENT, nfd)
     assert KEY.decrypt_name(PARENT, KEY.encrypt_name(PARENT, nfd)) == nfc
-    assert KEY.encrypt_name(unicodedata.normalize("NFD", "encrypted_images/josé"), "a") == KEY.encrypt_name("encrypted_images/josé", "a")
+    assert KEY.encrypt_name(unicodedata.normalize("NFD", "encrypted_images/josé"), "a") == KEY.encrypt_name(
+        "encrypted_images/josé", "a"
+    )
 
 
 def test_every_single_character_change_rejected() -> None:
@@ -461,9 +483,21 @@ def test_non_canonical_encodings_rejected() -> None:
     last = B32.index(enc[-1])
     noncanon = enc[:-1] + B32[last | 1]
     assert noncanon != enc and base64.b32decode(noncanon.upper() + "=" * (-len(enc) % 8)) == raw
-    for bad in [noncanon, enc.upper(), enc[:3].upper() + enc[3:], enc + "=" * (-len(enc) % 8), enc + "========",
-                "", "a", enc[:-1] + "1", enc[:-1] + "8", enc[:10] + "." + enc[11:], "abc", "a" * 256,
-                KEY.encrypt_name(PARENT, "1_0.jpg")[:26]]:
+    for bad in [
+        noncanon,
+        enc.upper(),
+        enc[:3].upper() + enc[3:],
+        enc + "=" * (-len(enc) % 8),
+        enc + "========",
+        "",
+        "a",
+        enc[:-1] + "1",
+        enc[:-1] + "8",
+        enc[:10] + "." + enc[11:],
+        "abc",
+        "a" * 256,
+        KEY.encrypt_name(PARENT, "1_0.jpg")[:26],
+    ]:
         with pytest.raises(CryptoError):
             KEY.decrypt_name(PARENT, bad)
 
@@ -503,13 +537,20 @@ def test_decrypted_name_must_be_valid() -> None:
             KEY.decrypt_name(PARENT, text)
 
 
-names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\\\x00"), min_size=1, max_size=60).filter(
-    lambda s: unicodedata.normalize("NFC", s) not in (".", "..") and len(unicodedata.normalize("NFC", s).encode()) <= 143
+names = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="/\\\x00"), min_size=1, max_size=60
+).filter(
+    lambda s: (
+        unicodedata.normalize("NFC", s) not in (".", "..") and len(unicodedata.normalize("NFC", s).encode()) <= 143
+    )
 )
 
 
 @settings(max_examples=150, deadline=None)
-@given(parent=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=30), name=names)
+@given(
+    parent=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=30),
+    name=names,
+)
 def test_property_names(parent: str, name: str) -> None:
     enc = KEY.encrypt_name(parent, name)
     assert len(enc) == -(-8 * (16 + len(unicodedata.normalize("NFC", name).encode())) // 5) <= 255
@@ -562,8 +603,16 @@ def test_load_refuses_open_permissions(tmp_path: Path, mode: int) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"\n", base64.b64encode(bytes(31)) + b"\n", base64.b64encode(bytes(33)), b"not base64!!\n",
-     base64.b64encode(bytes(32)) + b"\n" + base64.b64encode(bytes(32)) + b"\n", bytes(32), b"x" * 5000],
+    [
+        b"",
+        b"\n",
+        base64.b64encode(bytes(31)) + b"\n",
+        base64.b64encode(bytes(33)),
+        b"not base64!!\n",
+        base64.b64encode(bytes(32)) + b"\n" + base64.b64encode(bytes(32)) + b"\n",
+        bytes(32),
+        b"x" * 5000,
+    ],
 )
 def test_load_refuses_bad_content(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "k"
@@ -686,7 +735,8 @@ def craft(chunks: list[tuple[bytes, bool]], nonce: bytes = bytes(32)) -> bytes:
     fk = HKDF(hashes.SHA256(), 32, nonce, b"hfcheck v1 file key\x00" + P.encode()).derive(bytes(range(32)))
     aead = ChaCha20Poly1305(fk)
     return header + b"".join(
-        aead.encrypt(i.to_bytes(11, "big") + (b"\x01" if final else b"\x00"), p, header) for i, (p, final) in enumerate(chunks)
+        aead.encrypt(i.to_bytes(11, "big") + (b"\x01" if final else b"\x00"), p, header)
+        for i, (p, final) in enumerate(chunks)
     )
 
 

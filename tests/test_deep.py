@@ -80,7 +80,9 @@ async def test_a_local_file_changed_after_backup_differs(world, tmp_path: Path) 
     cfg = world.config(data_dir=tmp_path)
     key = load_key(world.root / "archive.key")
     con = sqlite3.connect(world.root / "archive.db")
-    (raw,) = con.execute("SELECT huggingface_urls FROM tweets WHERE id = ?", (world.planted["tweets"]["ok"][0],)).fetchone()
+    (raw,) = con.execute(
+        "SELECT huggingface_urls FROM tweets WHERE id = ?", (world.planted["tweets"]["ok"][0],)
+    ).fetchone()
     con.close()
     path = BackupURL.parse(json.loads(raw)[0]).path
     local = world.root / "media" / local_path_for(key, path)
@@ -88,7 +90,9 @@ async def test_a_local_file_changed_after_backup_differs(world, tmp_path: Path) 
     local.write_bytes(before[:-1] + bytes([before[-1] ^ 0xFF]))
     try:
         with StateDB.open(tmp_path / "state.db") as state:
-            result = await deep_check(cfg, Sample(f"{stable_slice(path, 50)}/50", n=stable_slice(path, 50), t=50), state=state)
+            result = await deep_check(
+                cfg, Sample(f"{stable_slice(path, 50)}/50", n=stable_slice(path, 50), t=50), state=state
+            )
             last = state.last_deep_check(REPO, path)
     finally:
         local.write_bytes(before)
@@ -99,7 +103,9 @@ async def test_a_local_file_changed_after_backup_differs(world, tmp_path: Path) 
 
 async def test_a_tampered_backup_fails_to_decrypt(world, tmp_path: Path) -> None:
     con = sqlite3.connect(world.root / "archive.db")
-    (raw,) = con.execute("SELECT huggingface_urls FROM tweets WHERE id = ?", (world.planted["tweets"]["ok"][1],)).fetchone()
+    (raw,) = con.execute(
+        "SELECT huggingface_urls FROM tweets WHERE id = ?", (world.planted["tweets"]["ok"][1],)
+    ).fetchone()
     con.close()
     path = BackupURL.parse(json.loads(raw)[0]).path
     entry = world.hub.store.file_info(REPO, path)
@@ -127,11 +133,14 @@ async def test_recorded_hash_vs_listing_without_download(world, present_paths: s
     a, b = sorted(present_paths)[:2]
     ea, eb = world.hub.store.file_info(REPO, a), world.hub.store.file_info(REPO, b)
     with StateDB.open(tmp_path / "state.db") as state:
-        state.record_uploads([
-            Uploaded(REPO, a, "0" * 64, ea.size),  # the Hub has other bytes than we uploaded
-            Uploaded(REPO, b, eb.sha256, eb.size),  # as recorded
-            Uploaded(REPO, "encrypted_images/alice/gone", "1" * 64, 10),  # no longer listed
-        ], "c0ffee")
+        state.record_uploads(
+            [
+                Uploaded(REPO, a, "0" * 64, ea.size),  # the Hub has other bytes than we uploaded
+                Uploaded(REPO, b, eb.sha256, eb.size),  # as recorded
+                Uploaded(REPO, "encrypted_images/alice/gone", "1" * 64, 10),  # no longer listed
+            ],
+            "c0ffee",
+        )
         world.hub.control.reset_stats()
         cfg = world.config(data_dir=tmp_path)
         async with HubClient(cfg) as http:
@@ -142,7 +151,16 @@ async def test_recorded_hash_vs_listing_without_download(world, present_paths: s
     assert not any(k.startswith(("resolve", "cdn")) for k in kinds), kinds  # no download at all
 
 
-@pytest.mark.parametrize("spec,expected", [("1/20", (1, 20, None)), ("20/20", (20, 20, None)), ("5%", (None, None, 5.0)), ("0.5%", (None, None, 0.5)), ("all", (None, None, None))])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("1/20", (1, 20, None)),
+        ("20/20", (20, 20, None)),
+        ("5%", (None, None, 5.0)),
+        ("0.5%", (None, None, 0.5)),
+        ("all", (None, None, None)),
+    ],
+)
 def test_sample_parse(spec: str, expected: tuple) -> None:
     s = Sample.parse(spec)
     assert (s.n, s.t, s.percent) == expected

@@ -36,7 +36,9 @@ def test_demo_cycle_fixes_everything_repairable_and_restores_identical_files(tmp
     final = json.loads((root / "data" / "audit_report.json").read_text())
     counts, gaps = final["verify"]["counts"], final["gaps"]
     assert counts["missing"] == counts["wrong_path"] == gaps["unbacked"] == gaps["partial"] == 0
-    assert counts["malformed"] == json.loads((root / "planted.json").read_text())["counts"]["malformed"]  # fixed by hand only
+    assert (
+        counts["malformed"] == json.loads((root / "planted.json").read_text())["counts"]["malformed"]
+    )  # fixed by hand only
     assert final["deep"]["counts"]["decrypt_failed"] == final["deep"]["counts"]["unknown_format"] == 0
     # the one lost media list left is the tweet deleted on X: the plan says so and promises no repair
     plan = {item["kind"]: item for item in final["plan"]}

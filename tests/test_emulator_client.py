@@ -148,7 +148,9 @@ def test_file_exists(api: HfApi, emu: EmulatorThread, seeded: dict[str, bytes]) 
     assert not api.file_exists(REPO, "images/03.enc", revision="not-a-branch", **DS)
 
 
-def test_download_regular_lfs_and_range(api: HfApi, emu: EmulatorThread, seeded: dict[str, bytes], tmp_path: Path) -> None:
+def test_download_regular_lfs_and_range(
+    api: HfApi, emu: EmulatorThread, seeded: dict[str, bytes], tmp_path: Path
+) -> None:
     for path in ("meta/1/item-00001.json", "images/05.enc"):
         local = hf_hub_download(REPO, path, endpoint=emu.url, token=ALICE, cache_dir=tmp_path / "cache", **DS)
         assert Path(local).read_bytes() == seeded[path]
@@ -163,7 +165,9 @@ def test_download_regular_lfs_and_range(api: HfApi, emu: EmulatorThread, seeded:
         fh.write(seeded["images/05.enc"][:100])
         http_get(meta.location, fh, resume_size=100, expected_size=meta.size)
     assert (tmp_path / "part").read_bytes() == seeded["images/05.enc"]
-    by_sha = hf_hub_download(REPO, "images/00.enc", revision=head, endpoint=emu.url, token=ALICE, cache_dir=tmp_path / "c2", **DS)
+    by_sha = hf_hub_download(
+        REPO, "images/00.enc", revision=head, endpoint=emu.url, token=ALICE, cache_dir=tmp_path / "c2", **DS
+    )
     assert Path(by_sha).read_bytes() == seeded["images/00.enc"]
 
 
@@ -215,7 +219,9 @@ def test_upload_file_and_deletions(api: HfApi, emu: EmulatorThread, tmp_path: Pa
     api.create_commit("alice/churn", [CommitOperationDelete("v/video.bin")], commit_message="rm", **DS)
     assert api.list_repo_files("alice/churn", **DS) == ["v/notes.txt"]
     with pytest.raises(HfHubHTTPError):  # Bob may read but not write
-        HfApi(endpoint=emu.url, token=BOB).upload_file(path_or_fileobj=b"x", path_in_repo="x", repo_id="alice/churn", **DS)
+        HfApi(endpoint=emu.url, token=BOB).upload_file(
+            path_or_fileobj=b"x", path_in_repo="x", repo_id="alice/churn", **DS
+        )
 
 
 def test_client_retries_through_faults(api: HfApi, emu: EmulatorThread, tmp_path: Path) -> None:
@@ -274,7 +280,10 @@ def test_restart_keeps_state(tmp_path: Path) -> None:
         api.upload_file(path_or_fileobj=b"more\n", path_in_repo="more.txt", repo_id="alice/keep", **DS)
     assert second.proc is not None and second.proc.returncode == 0
     with start_emulator(data) as third:
-        assert sorted(HfApi(endpoint=third.url, token=ALICE).list_repo_files("alice/keep", **DS)) == ["k.bin", "more.txt"]
+        assert sorted(HfApi(endpoint=third.url, token=ALICE).list_repo_files("alice/keep", **DS)) == [
+            "k.bin",
+            "more.txt",
+        ]
 
 
 def test_seeding_api_is_served(tmp_path: Path) -> None:
@@ -282,13 +291,17 @@ def test_seeding_api_is_served(tmp_path: Path) -> None:
         emu.store.create_repo("alice/seeded", owner="alice")
         blob = tmp_path / "photo.jpg"
         blob.write_bytes(b"\xff\xd8\xff" + os.urandom(1000))
-        emu.store.commit("alice/seeded", [(f"d/{i}.txt", b"%d\n" % i) for i in range(1500)] + [("p/photo.jpg", blob)], message="seed")
+        emu.store.commit(
+            "alice/seeded", [(f"d/{i}.txt", b"%d\n" % i) for i in range(1500)] + [("p/photo.jpg", blob)], message="seed"
+        )
         api = HfApi(endpoint=emu.url, token=ALICE)
         files = {e.path: e for e in api.list_repo_tree("alice/seeded", recursive=True, **DS) if isinstance(e, RepoFile)}
         assert len(files) == 1501
         assert files["p/photo.jpg"].lfs is not None and files["d/7.txt"].lfs is None
         assert emu.store.list_paths("alice/seeded")[:2] == ["d/0.txt", "d/1.txt"]
-        local = hf_hub_download("alice/seeded", "p/photo.jpg", endpoint=emu.url, token=ALICE, cache_dir=tmp_path / "c", **DS)
+        local = hf_hub_download(
+            "alice/seeded", "p/photo.jpg", endpoint=emu.url, token=ALICE, cache_dir=tmp_path / "c", **DS
+        )
         assert Path(local).read_bytes() == blob.read_bytes()
 
 

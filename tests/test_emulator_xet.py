@@ -93,11 +93,19 @@ def reconstruct_range(emu: EmulatorThread, repo: str, url: str, a: int, b: int) 
     head = httpx.head(url, headers={"Authorization": f"Bearer {ALICE}"})
     links = {part.split(";")[1].strip(): part.split(";")[0].strip(" <>") for part in head.headers["Link"].split(",")}
     token = httpx.get(links['rel="xet-auth"'], headers={"Authorization": f"Bearer {ALICE}"}).json()["accessToken"]
-    rec = httpx.get(links['rel="xet-reconstruction-info"'], headers={"Authorization": f"Bearer {token}", "Range": f"bytes={a}-{b}"}).json()
+    rec = httpx.get(
+        links['rel="xet-reconstruction-info"'], headers={"Authorization": f"Bearer {token}", "Range": f"bytes={a}-{b}"}
+    ).json()
     out = bytearray()
     for term in rec["terms"]:
-        fetch = next(f for f in rec["fetch_info"][term["hash"]] if f["range"]["start"] <= term["range"]["start"] and term["range"]["end"] <= f["range"]["end"])
-        got = httpx.get(fetch["url"], headers={"Range": f"bytes={fetch['url_range']['start']}-{fetch['url_range']['end']}"})
+        fetch = next(
+            f
+            for f in rec["fetch_info"][term["hash"]]
+            if f["range"]["start"] <= term["range"]["start"] and term["range"]["end"] <= f["range"]["end"]
+        )
+        got = httpx.get(
+            fetch["url"], headers={"Range": f"bytes={fetch['url_range']['start']}-{fetch['url_range']['end']}"}
+        )
         assert got.status_code == 206
         spans = formats.walk_xorb(got.content)
         chunks = list(formats.iter_chunks(got.content, spans))
@@ -109,7 +117,10 @@ def reconstruct_range(emu: EmulatorThread, repo: str, url: str, a: int, b: int) 
 
 def test_thousand_files_in_one_commit(api: HfApi, emu: EmulatorThread, tmp_path: Path) -> None:
     api.create_repo("alice/many", **DS)
-    files = {f"m/{i // 100:02d}/{i:04d}.bin": b"\x00" + i.to_bytes(4, "big") + random.Random(i).randbytes(300) for i in range(1000)}
+    files = {
+        f"m/{i // 100:02d}/{i:04d}.bin": b"\x00" + i.to_bytes(4, "big") + random.Random(i).randbytes(300)
+        for i in range(1000)
+    }
     emu.control.reset_stats()
     api.create_commit("alice/many", [CommitOperationAdd(p, d) for p, d in files.items()], commit_message="1000", **DS)
     stats = emu.control.stats()
@@ -155,24 +166,37 @@ def test_tampered_xorb_bad_shards_and_unknown_content_are_refused(api: HfApi, em
         tampered[where] ^= 0xFF
         r = httpx.post(f"{cas}/v1/xorbs/default/{xorb}", content=bytes(tampered), headers=auth)
         assert r.status_code == 400, where
-    assert httpx.post(f"{cas}/v1/xorbs/default/{xorb}", content=body, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert (
+        httpx.post(f"{cas}/v1/xorbs/default/{xorb}", content=body, headers={"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
     other, _ = make_xorb(chunks[:2])
     assert httpx.post(f"{cas}/v1/xorbs/default/{other}", content=body, headers=auth).status_code == 400  # hash mismatch
-    assert httpx.post(f"{cas}/v1/shards", content=make_shard(xorb, chunks), headers=auth).status_code == 400  # unknown xorb
+    assert (
+        httpx.post(f"{cas}/v1/shards", content=make_shard(xorb, chunks), headers=auth).status_code == 400
+    )  # unknown xorb
     assert httpx.post(f"{cas}/v1/xorbs/default/{xorb}", content=body, headers=auth).json() == {"was_inserted": True}
     assert httpx.post(f"{cas}/v1/xorbs/default/{xorb}", content=body, headers=auth).json() == {"was_inserted": False}
     wrong_sha = make_shard(xorb, chunks, sha256=bytes(32))
     assert httpx.post(f"{cas}/v1/shards", content=wrong_sha, headers=auth).status_code == 400
-    assert httpx.post(f"{cas}/v1/shards", content=make_shard(xorb, chunks, fhash=bytes(32)), headers=auth).status_code == 400
+    assert (
+        httpx.post(f"{cas}/v1/shards", content=make_shard(xorb, chunks, fhash=bytes(32)), headers=auth).status_code
+        == 400
+    )
     assert httpx.post(f"{cas}/v1/shards", content=b"garbage" * 10, headers=auth).status_code == 400
     assert httpx.post(f"{cas}/v1/shards", content=make_shard(xorb, chunks), headers=auth).json() == {"result": 1}
     data = b"".join(chunks)
 
     def commit(oid: str) -> httpx.Response:
-        lines = [{"key": "header", "value": {"summary": "raw"}},
-                 {"key": "lfsFile", "value": {"path": "r.bin", "algo": "sha256", "oid": oid, "size": len(data)}}]
-        return httpx.post(f"{emu.url}/api/datasets/alice/raw/commit/main", content="\n".join(json.dumps(x) for x in lines),
-                          headers={"Authorization": f"Bearer {ALICE}", "Content-Type": "application/x-ndjson"})
+        lines = [
+            {"key": "header", "value": {"summary": "raw"}},
+            {"key": "lfsFile", "value": {"path": "r.bin", "algo": "sha256", "oid": oid, "size": len(data)}},
+        ]
+        return httpx.post(
+            f"{emu.url}/api/datasets/alice/raw/commit/main",
+            content="\n".join(json.dumps(x) for x in lines),
+            headers={"Authorization": f"Bearer {ALICE}", "Content-Type": "application/x-ndjson"},
+        )
 
     assert commit("ab" * 32).status_code == 422  # content the server does not hold
     assert commit(hashlib.sha256(data).hexdigest()).status_code == 200
@@ -184,8 +208,14 @@ def test_bridge_host_refuses_authorization(api: HfApi, emu: EmulatorThread) -> N
     api.create_repo("alice/bridge", **DS)
     data = binary(20_000, 99)
     api.create_commit("alice/bridge", [CommitOperationAdd("b.bin", data)], commit_message="b", **DS)
-    head = httpx.head(hf_hub_url("alice/bridge", "b.bin", endpoint=emu.url, **DS), headers={"Authorization": f"Bearer {ALICE}"})
-    assert head.status_code == 302 and head.headers["X-Xet-Hash"] and head.headers["X-Linked-Etag"].strip('"') == hashlib.sha256(data).hexdigest()
+    head = httpx.head(
+        hf_hub_url("alice/bridge", "b.bin", endpoint=emu.url, **DS), headers={"Authorization": f"Bearer {ALICE}"}
+    )
+    assert (
+        head.status_code == 302
+        and head.headers["X-Xet-Hash"]
+        and head.headers["X-Linked-Etag"].strip('"') == hashlib.sha256(data).hexdigest()
+    )
     location = head.headers["Location"]
     assert httpx.URL(location).port != httpx.URL(emu.url).port  # another origin
     assert httpx.get(location, headers={"Authorization": f"Bearer {ALICE}"}).status_code == 400
@@ -222,7 +252,9 @@ def test_no_xet_hub_answers_404_and_serves_lfs(tmp_path: Path) -> None:
     with start_emulator(tmp_path / "hub", users={"alice": ALICE}, xet=False) as e:
         a = HfApi(endpoint=e.url, token=ALICE)
         a.create_repo("alice/l", **DS)
-        r = httpx.get(f"{e.url}/api/datasets/alice/l/xet-write-token/main", headers={"Authorization": f"Bearer {ALICE}"})
+        r = httpx.get(
+            f"{e.url}/api/datasets/alice/l/xet-write-token/main", headers={"Authorization": f"Bearer {ALICE}"}
+        )
         assert r.status_code == 404
         e.store.commit("alice/l", [("x.bin", b"\x00lfs")])
         assert "xetHash" not in httpx.get(f"{e.url}/api/datasets/alice/l/tree/main").json()[0]
@@ -260,10 +292,18 @@ terms = st.builds(formats.Term, hashes, st.integers(0, 1000), st.integers(1001, 
 def file_infos(draw: st.DrawFn) -> formats.FileInfo:
     ts = draw(st.lists(terms, min_size=1, max_size=4))
     ver = draw(st.one_of(st.none(), st.lists(hashes, min_size=len(ts), max_size=len(ts))))
-    return formats.FileInfo(draw(hashes.filter(lambda h: h != b"\xff" * 32)), ts, ver, draw(st.one_of(st.none(), hashes)))
+    return formats.FileInfo(
+        draw(hashes.filter(lambda h: h != b"\xff" * 32)), ts, ver, draw(st.one_of(st.none(), hashes))
+    )
 
 
-xorb_infos = st.builds(formats.XorbInfo, hashes.filter(lambda h: h != b"\xff" * 32), st.lists(st.tuples(hashes, u32, u32), max_size=5), u32, u32)
+xorb_infos = st.builds(
+    formats.XorbInfo,
+    hashes.filter(lambda h: h != b"\xff" * 32),
+    st.lists(st.tuples(hashes, u32, u32), max_size=5),
+    u32,
+    u32,
+)
 
 
 @settings(max_examples=100, deadline=None)

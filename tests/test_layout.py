@@ -107,8 +107,13 @@ def test_imports_follow_the_data_flow() -> None:
 
 @pytest.mark.parametrize(
     ("module", "part"),
-    [("hfcheck.net.hub", "net"), ("hfcheck.report.catalog", "report.catalog"), ("hfcheck.report.html", "report"),
-     ("hfcheck", "__init__"), ("hfcheck.cli", "cli")],
+    [
+        ("hfcheck.net.hub", "net"),
+        ("hfcheck.report.catalog", "report.catalog"),
+        ("hfcheck.report.html", "report"),
+        ("hfcheck", "__init__"),
+        ("hfcheck.cli", "cli"),
+    ],
 )
 def test_part_of(module: str, part: str) -> None:
     assert part_of(module) == part

@@ -26,7 +26,12 @@ URL = "https://huggingface.co/datasets/alice/backup/resolve/main/encrypted_image
 
 def test_parse_and_build_round_trip() -> None:
     u = BackupURL.parse(URL)
-    assert (u.endpoint, u.repo_id, u.revision, u.path) == ("https://huggingface.co", "alice/backup", "main", "encrypted_images/bob/abcdef")
+    assert (u.endpoint, u.repo_id, u.revision, u.path) == (
+        "https://huggingface.co",
+        "alice/backup",
+        "main",
+        "encrypted_images/bob/abcdef",
+    )
     assert str(u) == URL
     assert u.kind is PathKind.ENCRYPTED
 
@@ -57,9 +62,9 @@ def test_malformed_urls(bad: str) -> None:
         BackupURL.parse(bad)
 
 
-segment = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\\\x00"), min_size=1, max_size=20).filter(
-    lambda s: s not in (".", "..") and s.strip() == s and not any(ord(c) < 32 or ord(c) == 127 for c in s)
-)
+segment = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\\\x00"), min_size=1, max_size=20
+).filter(lambda s: s not in (".", "..") and s.strip() == s and not any(ord(c) < 32 or ord(c) == 127 for c in s))
 
 
 @given(rev=segment, parts=st.lists(segment, min_size=1, max_size=4))

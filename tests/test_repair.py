@@ -62,7 +62,9 @@ def test_every_kind_repaired_and_restorable(world, tmp_path: Path) -> None:
     for tid in repaired:
         for u in json.loads(after[tid][2]):
             url = BackupURL.parse(u)
-            got = hf_hub_download(REPO, url.path, repo_type="dataset", endpoint=world.hub.url, token=TOKEN, cache_dir=tmp_path / "cache")
+            got = hf_hub_download(
+                REPO, url.path, repo_type="dataset", endpoint=world.hub.url, token=TOKEN, cache_dir=tmp_path / "cache"
+            )
             rel = local_path_for(key, url.path)
             out = tmp_path / "plain" / rel
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +118,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
             assert run_cli(w, "verify").returncode == 1
             if kill:
                 w.hub.control.set_faults(latency_ms=300, exempt=[])
-                proc = subprocess.Popen([sys.executable, "-m", "hfcheck", "repair", "--config", str(w.root / "hfcheck.toml")], env=w.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "hfcheck", "repair", "--config", str(w.root / "hfcheck.toml")],
+                    env=w.env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 deadline = time.monotonic() + 60
                 while not _uploads_started(w) and time.monotonic() < deadline:
                     time.sleep(0.02)
@@ -147,14 +154,28 @@ def test_a_backup_that_does_not_decrypt_is_uploaded_again(world) -> None:
     world.hub.store.commit(REPO, [(url.path, good[:-1])], lfs=True)  # truncated by one byte
 
     r = run_cli(world, "verify", "--deep", "--sample", "all")
-    assert r.returncode == 1 and json.loads((world.root / "data" / "verify_report.json").read_text())["deep"]["counts"]["decrypt_failed"] == 1
+    assert (
+        r.returncode == 1
+        and json.loads((world.root / "data" / "verify_report.json").read_text())["deep"]["counts"]["decrypt_failed"]
+        == 1
+    )
     dry = run_cli(world, "repair", "--dry-run")
     assert f"unreadable: re-upload (the backup there does not decrypt) {local_path_for(key, url.path)}" in dry.stdout
     rows_before = db_rows(world)
     assert run_cli(world, "repair").returncode in (0, 1)
 
     local = world.root / "media" / local_path_for(key, url.path)
-    got = Path(hf_hub_download(REPO, url.path, repo_type="dataset", revision="main", endpoint=str(world.hub.url), token=TOKEN, cache_dir=world.root / "hf-cache"))
+    got = Path(
+        hf_hub_download(
+            REPO,
+            url.path,
+            repo_type="dataset",
+            revision="main",
+            endpoint=str(world.hub.url),
+            token=TOKEN,
+            cache_dir=world.root / "hf-cache",
+        )
+    )
     decrypt_file(key, got, world.root / "restored.bin", url.path)
     assert (world.root / "restored.bin").read_bytes() == local.read_bytes()
     assert db_rows(world)[tid] == rows_before[tid]  # the URL was right all along: the row is unchanged

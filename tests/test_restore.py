@@ -66,8 +66,12 @@ def test_restore_all_gives_the_exact_local_bytes(world, tmp_path: Path) -> None:
     assert json.loads(again.stdout)["counts"]["exists"] == world.planted["counts"]["present"]  # kept, not refetched
 
 
-async def test_user_selection_restores_only_that_account(world, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    summary = await run_restore(world.config(data_dir=tmp_path / "d"), Selection(user="alice"), tmp_path / "out", progress_bar=True)
+async def test_user_selection_restores_only_that_account(
+    world, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = await run_restore(
+        world.config(data_dir=tmp_path / "d"), Selection(user="alice"), tmp_path / "out", progress_bar=True
+    )
     handled = sum(summary.counts.values())
     assert f"{handled}/{handled}" in capsys.readouterr().err  # the bar's total is that account's URLs
     assert summary.counts["restored"] > 0
@@ -88,7 +92,11 @@ def test_tampered_ciphertext_is_reported_and_never_written(world, tmp_path: Path
     finally:
         world.hub.store.commit(REPO, [(path, good)], lfs=True)
     assert r.returncode == 1, r.stderr
-    assert f"FAILED tweet {tweet_id} [0]" in r.stderr and "decrypt_failed" in r.stderr and "authentication failed" in r.stderr
+    assert (
+        f"FAILED tweet {tweet_id} [0]" in r.stderr
+        and "decrypt_failed" in r.stderr
+        and "authentication failed" in r.stderr
+    )
     report = json.loads((tmp_path / "data" / "restore_report.json").read_text())
     (problem,) = report["problems"]
     assert problem["category"] == "decrypt_failed" and problem["index"] == 0

@@ -32,7 +32,13 @@ def test_records_and_reads_back_confirmed_uploads(tmp_path: Path) -> None:
         assert db.record_uploads(items(3), "c" * 40, uploaded_at=100.0) == 3
         row = db.get_upload("o/r", "encrypted_images/u/000002.enc")
         assert row is not None
-        assert (row.sha256, row.size, row.commit_oid, row.uploaded_at, row.source) == (f"{2:064x}", 2, "c" * 40, 100.0, "repair")
+        assert (row.sha256, row.size, row.commit_oid, row.uploaded_at, row.source) == (
+            f"{2:064x}",
+            2,
+            "c" * 40,
+            100.0,
+            "repair",
+        )
         assert db.get_upload("o/r", "nope") is None and db.get_upload("x/y", row.path) is None
         # a newer confirmed upload of the same path replaces the row
         db.record_uploads([Item("o/r", row.path, "f" * 64, 9)], "d" * 40)
@@ -82,6 +88,7 @@ def test_deep_checks_keep_history_and_answer_the_latest(tmp_path: Path) -> None:
 
 def test_threads_can_share_one_handle(tmp_path: Path) -> None:
     with StateDB.open(tmp_path / "state.db") as db:
+
         def write(k: int) -> None:
             for j in range(20):
                 db.record_uploads(items(5, prefix=f"t{k}/{j}"), "a" * 40)
@@ -129,7 +136,9 @@ def test_migrations_go_verified_recorded_deleted_and_a_deleted_file_leaves_the_u
     with StateDB.in_data_dir(tmp_path) as db:
         db.record_uploads([Item(*old, "0" * 64, 1)], "e" * 40)  # an old file hfcheck had uploaded (a repair)
         db.record_migration_verified(old, new, "1", "hfcheck-v1", "f" * 64, at=10.0)
-        assert [m.path for m in db.migrations(state="unrecorded")] == [old[1]] and db.migrations(state="deletable") == []
+        assert [m.path for m in db.migrations(state="unrecorded")] == [old[1]] and db.migrations(
+            state="deletable"
+        ) == []
         db.mark_migrations("recorded_at", [old], at=11.0)
         assert [m.new_path for m in db.migrations(state="deletable")] == [new[1]]
         db.mark_migrations("deleted_at", [old], at=12.0, commit="c" * 40)

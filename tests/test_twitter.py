@@ -81,7 +81,9 @@ async def test_photos_in_order_as_originals(accounts_db: Path) -> None:
 async def test_video_picks_the_highest_bitrate_mp4(accounts_db: Path) -> None:
     found = await source(accounts_db, FixtureTransport(canned())).lookup(VIDEO)
     assert found.status == "ok"
-    assert found.media == [MediaItem("video", "https://video.twimg.com/ext_tw_video/21/pu/vid/1280x720/best.mp4?tag=12")]
+    assert found.media == [
+        MediaItem("video", "https://video.twimg.com/ext_tw_video/21/pu/vid/1280x720/best.mp4?tag=12")
+    ]
 
 
 async def test_gif_gives_its_mp4(accounts_db: Path) -> None:

@@ -33,7 +33,10 @@ async def test_counts_equal_planted(world, method: str, tmp_path: Path) -> None:
     cfg = world.config(data_dir=tmp_path)
     result = await run_verify(cfg, VerifyOptions(method=method, concurrency=16, check_missing=True))
     assert result.progress.complete
-    assert dict(result.progress.counts) | {k: 0 for k in world.planted["counts"] if k not in result.progress.counts} == world.planted["counts"]
+    assert (
+        dict(result.progress.counts) | {k: 0 for k in world.planted["counts"] if k not in result.progress.counts}
+        == world.planted["counts"]
+    )
     gaps = result.gaps
     assert {k: getattr(gaps, k) for k in world.planted["gaps"]} == world.planted["gaps"]
     wrong = [f for f in result.progress.problems if f.category.value == "wrong_path"]
@@ -53,7 +56,9 @@ async def test_faults_and_429_do_not_change_the_classification(world, tmp_path: 
     ctl.set_faults(error_rate=0.05, reset_rate=0.02, seed=3)
     ctl.set_rate_limits(window_s=1, resolvers=40)
     try:
-        faulty = await run_verify(world.config(data_dir=tmp_path / "faulty"), VerifyOptions(method="head", concurrency=8))
+        faulty = await run_verify(
+            world.config(data_dir=tmp_path / "faulty"), VerifyOptions(method="head", concurrency=8)
+        )
         stats = ctl.stats()
     finally:
         ctl.clear_faults()
@@ -73,7 +78,22 @@ def test_sigkill_then_resume_gives_the_same_report(world, tmp_path: Path) -> Non
     data = tmp_path / "killed"
     world.hub.control.set_faults(latency_ms=30)
     try:
-        cmd = [sys.executable, "-m", "hfcheck", "verify", "--method", "head", "--concurrency", "2", "--checkpoint-interval", "0.1", "--config", str(world.root / "hfcheck.toml"), "--data-dir", str(data)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hfcheck",
+            "verify",
+            "--method",
+            "head",
+            "--concurrency",
+            "2",
+            "--checkpoint-interval",
+            "0.1",
+            "--config",
+            str(world.root / "hfcheck.toml"),
+            "--data-dir",
+            str(data),
+        ]
         proc = subprocess.Popen(cmd, env=world.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         progress = data / "hf_url_check_progress.json"
@@ -100,7 +120,9 @@ def test_corrupt_or_foreign_progress_is_refused(world, tmp_path: Path) -> None:
     progress.write_text("{not json")
     r = run_cli(world, "verify", "--resume", "--data-dir", str(tmp_path))
     assert r.returncode == 2 and "corrupt" in r.stderr and "Traceback" not in r.stderr
-    progress.write_text(json.dumps({"format": "hfcheck-verify-progress", "version": 1, "archive": {"db": "/elsewhere.db"}}))
+    progress.write_text(
+        json.dumps({"format": "hfcheck-verify-progress", "version": 1, "archive": {"db": "/elsewhere.db"}})
+    )
     r = run_cli(world, "verify", "--resume", "--data-dir", str(tmp_path))
     assert r.returncode == 2 and "another archive" in r.stderr
     assert progress.read_text().startswith('{"format"')  # never silently restarted over

@@ -40,6 +40,7 @@ def report_key(progress: Any) -> dict[str, Any]:
 # The same report as URL by URL, on the demo archive plus repo-level and unusual URLs
 # --------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with demo_world(tmp_path_factory.mktemp("demo"), tweets=90) as w:
@@ -55,8 +56,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             "9000000000000000004": [f"{base}/{repo}/resolve/main/{present}", f"{base}/{repo}/resolve/main/elsewhere/x"],
         }
         for tweet_id, urls in extra.items():
-            row = {"id": tweet_id, "username": "bulkuser", "media_urls": json.dumps(["https://pbs.twimg.com/media/x.jpg"] * len(urls)), "huggingface_urls": json.dumps(urls)}
-            con.execute(f"INSERT INTO tweets ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+            row = {
+                "id": tweet_id,
+                "username": "bulkuser",
+                "media_urls": json.dumps(["https://pbs.twimg.com/media/x.jpg"] * len(urls)),
+                "huggingface_urls": json.dumps(urls),
+            }
+            con.execute(
+                f"INSERT INTO tweets ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+            )
         con.commit()
         con.close()
         yield w
@@ -69,8 +77,13 @@ async def test_bulk_settle_gives_the_per_url_report(world: Any, method: str, tmp
     head = await run_verify(world.config(data_dir=tmp_path / "head"), VerifyOptions(method="head"))
     assert report_key(bulk.progress) == report_key(per_url.progress) == report_key(head.progress)
     counts = bulk.progress.counts
-    assert counts["repo_not_found"] == 2 and counts["missing"] > 0 and counts["wrong_path"] > 0 and counts["malformed"] > 0
-    assert {r["detail"] for r in bulk.progress.repo_problems.values()} == {"repo not found (or private to another account)", "revision not found"}
+    assert (
+        counts["repo_not_found"] == 2 and counts["missing"] > 0 and counts["wrong_path"] > 0 and counts["malformed"] > 0
+    )
+    assert {r["detail"] for r in bulk.progress.repo_problems.values()} == {
+        "repo not found (or private to another account)",
+        "revision not found",
+    }
 
 
 async def test_bulk_settle_asks_no_access_check_and_no_head(world: Any, tmp_path: Path) -> None:
@@ -87,7 +100,9 @@ async def test_private_repo_is_one_no_access_problem_in_bulk(world: Any, tmp_pat
     cfg = world.config(data_dir=tmp_path)
     world.hub.control.set_repo(cfg.repos[0], private=True)
     try:
-        anonymous = load_config(world.root / "hfcheck.toml", {"lang": "en", "data_dir": tmp_path}, env={"HF_ENDPOINT": world.hub.url})
+        anonymous = load_config(
+            world.root / "hfcheck.toml", {"lang": "en", "data_dir": tmp_path}, env={"HF_ENDPOINT": world.hub.url}
+        )
         result = await run_verify(anonymous, VerifyOptions(method="list"))
     finally:
         world.hub.control.set_repo(cfg.repos[0], private=False)
@@ -212,6 +227,7 @@ async def test_folder_listing_gives_up_past_max_pages(hub: EmulatorThread, tmp_p
 # kill -9 during a bulk run, then --resume: the same report
 # --------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorThread, Path]]:
     """30,000 one-URL tweets in one repo, 1% missing, a wrong path per 5,000."""
@@ -235,7 +251,9 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorThre
     con.executemany("INSERT INTO tweets VALUES (?,?,?,?)", rows)
     con.commit()
     con.close()
-    (root / "hfcheck.toml").write_text(f'[archive]\ndb = "{root / "archive.db"}"\n\n[hub]\nendpoint = "{emu.url}"\n', encoding="utf-8")
+    (root / "hfcheck.toml").write_text(
+        f'[archive]\ndb = "{root / "archive.db"}"\n\n[hub]\nendpoint = "{emu.url}"\n', encoding="utf-8"
+    )
     try:
         yield emu, root
     finally:
@@ -243,11 +261,25 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorThre
 
 
 def verify_cli(root: Path, data: Path, *args: str) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "hfcheck", "verify", "--method", "list", "--config", str(root / "hfcheck.toml"), "--data-dir", str(data), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hfcheck",
+        "verify",
+        "--method",
+        "list",
+        "--config",
+        str(root / "hfcheck.toml"),
+        "--data-dir",
+        str(data),
+        *args,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigkill_during_bulk_settle_then_resume_gives_the_same_report(big: tuple[EmulatorThread, Path], tmp_path: Path) -> None:
+def test_sigkill_during_bulk_settle_then_resume_gives_the_same_report(
+    big: tuple[EmulatorThread, Path], tmp_path: Path
+) -> None:
     emu, root = big
     full = verify_cli(root, tmp_path / "full", "--json")
     out, err = full.communicate(timeout=300)

@@ -53,7 +53,9 @@ def test_watch_backs_up_a_growing_archive_through_a_fault_storm_and_a_sigterm(tm
         args = ("--interval", "1", "--audit-every", "0", "--set", "watch.stop_grace=0.5")
         watch = w.watch(*args)
         # a medium of a later tweet, not on disk: its host fails 6 times (the downloader's retries, then the tweet's)
-        late = [(name, keep) for _, _, media in generate(tweets=first, first_id=ID1, small=True) for name, _, keep in media][-8:]
+        late = [
+            (name, keep) for _, _, media in generate(tweets=first, first_id=ID1, small=True) for name, _, keep in media
+        ][-8:]
         flaky = next(name for name, keep in late if not keep)
         w.media.set_fault(flaky, 503, times=6)
         scraper = w.scraper(first, 4, ID1)  # 10 s of inserts: the storm below falls in them
@@ -129,18 +131,29 @@ def _hooks(got: list[tuple[str, bytes]]) -> list[str]:
     return [json.loads(body)["text"] for path, body in got if path == "/hook"]
 
 
-def test_an_audit_inside_watch_that_finds_a_missing_file_posts_the_webhook(tmp_path: Path, receiver: tuple[str, list[tuple[str, bytes]]]) -> None:
+def test_an_audit_inside_watch_that_finds_a_missing_file_posts_the_webhook(
+    tmp_path: Path, receiver: tuple[str, list[tuple[str, bytes]]]
+) -> None:
     base, got = receiver
     with watch_world(tmp_path / "w", notify={"webhook_url": f"{base}/hook", "ping_url": f"{base}/ping/uuid"}) as w:
         assert w.scraper(6, 0, ID1).wait(60) == 0
         watch = w.watch("--interval", "0.5", "--audit-every", "2s")
         wait_for(lambda: w.progress() == (6, 6), 40, "the backups", watch)
-        wait_for(lambda: (w.root / "data" / "watch_state.json").is_file()
-                 and json.loads((w.root / "data" / "watch_state.json").read_text())["last_audit_at"], 30, "a first audit", watch)
+        wait_for(
+            lambda: (
+                (w.root / "data" / "watch_state.json").is_file()
+                and json.loads((w.root / "data" / "watch_state.json").read_text())["last_audit_at"]
+            ),
+            30,
+            "a first audit",
+            watch,
+        )
         assert not any("problem" in text for text in _hooks(got))  # everything was there
         gone = w.recorded_paths()[0]
         w.hub.store.commit(REPO, deletions=[gone], message="someone deleted a file")
-        hook = wait_for(lambda: next((text for text in _hooks(got) if "problem" in text), None), 40, "the audit's webhook", watch)
+        hook = wait_for(
+            lambda: next((text for text in _hooks(got) if "problem" in text), None), 40, "the audit's webhook", watch
+        )
         assert stop(watch) == 0
     assert "missing 1" in hook and "repair" in hook
     texts = _hooks(got)
@@ -162,11 +175,15 @@ def test_the_metrics_endpoint_matches_the_run(tmp_path: Path) -> None:
         def scrape() -> dict[str, float]:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
                 text = resp.read().decode()
-            return {s.name: s.value for fam in text_string_to_metric_families(text) for s in fam.samples if not s.labels}
+            return {
+                s.name: s.value for fam in text_string_to_metric_families(text) for s in fam.samples if not s.labels
+            }
 
         stats = w.hub.control.stats()
         files, commits = len(stats["committed_paths"]), stats["by_kind"]["commit"].get("200", 0)
-        samples = wait_for(lambda: (m := scrape())["hfcheck_tweets_backed_up_total"] == 8 and m, 10, "the metrics of the run", watch)
+        samples = wait_for(
+            lambda: (m := scrape())["hfcheck_tweets_backed_up_total"] == 8 and m, 10, "the metrics of the run", watch
+        )
         assert stop(watch) == 0
     assert samples["hfcheck_files_uploaded_total"] == files == w.check_consistent()
     assert samples["hfcheck_commits_total"] == commits >= 1
@@ -178,11 +195,18 @@ def test_the_metrics_endpoint_matches_the_run(tmp_path: Path) -> None:
 def test_watch_once_backs_up_and_exits_like_backup(tmp_path: Path) -> None:
     with watch_world(tmp_path / "w") as w:
         assert w.scraper(3, 0, ID1).wait(60) == 0
-        r = subprocess.run(w.watch_cmd("--once", "--audit-every", "0"), env=w.env(), capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            w.watch_cmd("--once", "--audit-every", "0"), env=w.env(), capture_output=True, text=True, timeout=120
+        )
         assert r.returncode == 0, r.stdout + r.stderr
         assert w.progress() == (3, 3) and "3 tweets backed up, 0 failed" in r.stdout
         assert w.scraper(1, 0, ID1 + 1000).wait(60) == 0
-        for f in [*w.root.joinpath("source").glob(f"{ID1 + 1000}_*"), *w.root.joinpath("media").rglob(f"{ID1 + 1000}_*")]:
+        for f in [
+            *w.root.joinpath("source").glob(f"{ID1 + 1000}_*"),
+            *w.root.joinpath("media").rglob(f"{ID1 + 1000}_*"),
+        ]:
             f.unlink()  # gone locally and at the source: the tweet cannot be backed up
-        r = subprocess.run(w.watch_cmd("--once", "--audit-every", "0"), env=w.env(), capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            w.watch_cmd("--once", "--audit-every", "0"), env=w.env(), capture_output=True, text=True, timeout=120
+        )
         assert r.returncode == 1 and "0 tweets backed up, 1 failed" in r.stdout, r.stdout + r.stderr

@@ -38,7 +38,9 @@ async def receiver() -> AsyncIterator[tuple[str, list[tuple[str, bytes]]]]:
     await runner.cleanup()
 
 
-async def test_webhook_and_pings_reach_the_receiver_without_secrets(receiver: tuple[str, list[tuple[str, bytes]]]) -> None:
+async def test_webhook_and_pings_reach_the_receiver_without_secrets(
+    receiver: tuple[str, list[tuple[str, bytes]]],
+) -> None:
     base, got = receiver
     async with aiohttp.ClientSession() as session:
         n = Notifier(session, webhook_url=f"{base}/hook", ping_url=f"{base}/ping/abc", secrets=[TOKEN])
@@ -83,8 +85,11 @@ async def test_metrics_page_parses_with_prometheus_parser() -> None:
             text = await resp.text()
     finally:
         await runner.cleanup()
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for fam in text_string_to_metric_families(text) for s in fam.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
     assert samples[("hfcheck_urls_checked_total", ())] == 120
     assert samples[("hfcheck_files_uploaded_total", ())] == 7
     assert samples[("hfcheck_bytes_uploaded_total", ())] == 7 * 1024

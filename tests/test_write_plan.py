@@ -33,7 +33,9 @@ def url(path: str, repo: str = REPO) -> str:
     return str(BackupURL(END, repo, "main", path))
 
 
-def row(tweet_id: str = "1", media: list[str] | None = None, hf: list[str] | None = None, user: str | None = "alice") -> TweetRow:
+def row(
+    tweet_id: str = "1", media: list[str] | None = None, hf: list[str] | None = None, user: str | None = "alice"
+) -> TweetRow:
     return TweetRow(tweet_id, tweet_id, user, media or [], hf or [])
 
 
@@ -44,18 +46,42 @@ def placement(repos: tuple[str, ...] = (REPO,), per_repo: int = 100, per_folder:
 def config(tmp_path: Path, **kw: object) -> Config:
     media = tmp_path / "media"
     media.mkdir(exist_ok=True)
-    values = {"db": tmp_path / "a.db", "media_root": media, "repos": (REPO,), "data_dir": tmp_path / "data", "lang": "en", **kw}
+    values = {
+        "db": tmp_path / "a.db",
+        "media_root": media,
+        "repos": (REPO,),
+        "data_dir": tmp_path / "data",
+        "lang": "en",
+        **kw,
+    }
     return load_config(None, values, env={"HF_ENDPOINT": END})
 
 
 # -- the plan and its row edit ----------------------------------------------------------------
 
+
 def test_the_row_edit_replaces_wrong_paths_in_place_and_appends_new_urls() -> None:
     old, other = url("images/alice/1_0.jpg"), url("encrypted_images/alice/zzz")
-    plan = TweetPlan("1", files=[
-        FilePlan(FileKind.WRONG_PATH, "images/alice/1_0.jpg", REPO, "encrypted_images/alice/aaa", url("encrypted_images/alice/aaa"), old_url=old),
-        FilePlan(FileKind.UNBACKED, "images/alice/1_2.jpg", REPO, "encrypted_images/alice/ccc", url("encrypted_images/alice/ccc")),
-    ])
+    plan = TweetPlan(
+        "1",
+        files=[
+            FilePlan(
+                FileKind.WRONG_PATH,
+                "images/alice/1_0.jpg",
+                REPO,
+                "encrypted_images/alice/aaa",
+                url("encrypted_images/alice/aaa"),
+                old_url=old,
+            ),
+            FilePlan(
+                FileKind.UNBACKED,
+                "images/alice/1_2.jpg",
+                REPO,
+                "encrypted_images/alice/ccc",
+                url("encrypted_images/alice/ccc"),
+            ),
+        ],
+    )
     edit = plan.change()
     change = edit(row(hf=[old, other]))
     assert change is not None and change.media_urls is None
@@ -71,8 +97,17 @@ def test_a_recovered_media_list_is_written_only_into_an_empty_one() -> None:
 
 
 def test_the_upload_job_leaves_out_files_already_in_the_repo(tmp_path: Path) -> None:
-    files = [FilePlan(FileKind.MISSING, f"images/alice/1_{i}.jpg", REPO, f"encrypted_images/alice/{i}", url(f"encrypted_images/alice/{i}"), exists_remote=i == 1)
-             for i in range(3)]
+    files = [
+        FilePlan(
+            FileKind.MISSING,
+            f"images/alice/1_{i}.jpg",
+            REPO,
+            f"encrypted_images/alice/{i}",
+            url(f"encrypted_images/alice/{i}"),
+            exists_remote=i == 1,
+        )
+        for i in range(3)
+    ]
     job = to_job(TweetPlan("1", files=files), row(), tmp_path, 7)
     assert [f.remote_path for f in job.files] == ["encrypted_images/alice/0", "encrypted_images/alice/2"]
     assert job.files[0].local == tmp_path / "images/alice/1_0.jpg" and job.info["i"] == 7
@@ -80,13 +115,21 @@ def test_the_upload_job_leaves_out_files_already_in_the_repo(tmp_path: Path) -> 
 
 # -- the backup planner -------------------------------------------------------------------------
 
+
 def test_backup_plans_only_the_media_without_a_backup(tmp_path: Path) -> None:
     cfg = config(tmp_path)
-    media = ["https://pbs.twimg.com/media/A.jpg", "https://pbs.twimg.com/media/B.png", "https://video.twimg.com/v/C.mp4"]
+    media = [
+        "https://pbs.twimg.com/media/A.jpg",
+        "https://pbs.twimg.com/media/B.png",
+        "https://video.twimg.com/v/C.mp4",
+    ]
     done = url(remote_path_for(KEY, "images/alice/1_0.jpg"))
     plan = BackupPlanner(cfg, KEY, placement()).plan(row(media=media, hf=[done]))
     assert plan.kinds == {FileKind.PARTIAL} and not plan.errors
-    assert [(fp.kind, fp.local_rel) for fp in plan.files] == [(FileKind.PARTIAL, "images/alice/1_1.png"), (FileKind.PARTIAL, "videos/alice/1_2.mp4")]
+    assert [(fp.kind, fp.local_rel) for fp in plan.files] == [
+        (FileKind.PARTIAL, "images/alice/1_1.png"),
+        (FileKind.PARTIAL, "videos/alice/1_2.mp4"),
+    ]
     assert all(fp.url == url(fp.remote_path) and fp.media_url for fp in plan.files)
     unbacked = BackupPlanner(cfg, KEY, placement()).plan(row(media=media))
     assert unbacked.kinds == {FileKind.UNBACKED} and len(unbacked.files) == 3
@@ -108,10 +151,15 @@ def test_a_local_file_with_another_extension_is_found(tmp_path: Path) -> None:
 
 # -- the repair planner (real SQLite, no Hub) ------------------------------------------------------
 
+
 def make_archive(path: Path, rows: list[tuple[str, str, list[str], list[str]]]) -> None:
     con = sqlite3.connect(path)
-    con.execute("CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)")
-    con.executemany("INSERT INTO tweets VALUES (?, ?, ?, ?, '')", [(i, u, json.dumps(m), json.dumps(h)) for i, u, m, h in rows])
+    con.execute(
+        "CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
+    )
+    con.executemany(
+        "INSERT INTO tweets VALUES (?, ?, ?, ?, '')", [(i, u, json.dumps(m), json.dumps(h)) for i, u, m, h in rows]
+    )
     con.commit()
     con.close()
 
@@ -120,21 +168,39 @@ async def test_repair_plans_each_kind_and_honours_file_type_and_limit(tmp_path: 
     cfg = config(tmp_path)
     missing = url(remote_path_for(KEY, "videos/alice/10_0.mp4"))
     wrong = url("images/bob/20_0.jpg")
-    make_archive(tmp_path / "a.db", [
-        ("10", "alice", ["https://video.twimg.com/v/X.mp4"], [missing]),
-        ("20", "bob", ["https://pbs.twimg.com/media/Y.jpg"], [wrong]),
-        ("30", "carol", [], [url("encrypted_images/carol/q")]),  # an empty media list
-    ])
-    findings = [Finding(Category.MISSING, "10", missing), Finding(Category.WRONG_PATH, "20", wrong), Finding(Category.MISSING, "99", missing)]
+    make_archive(
+        tmp_path / "a.db",
+        [
+            ("10", "alice", ["https://video.twimg.com/v/X.mp4"], [missing]),
+            ("20", "bob", ["https://pbs.twimg.com/media/Y.jpg"], [wrong]),
+            ("30", "carol", [], [url("encrypted_images/carol/q")]),  # an empty media list
+        ],
+    )
+    findings = [
+        Finding(Category.MISSING, "10", missing),
+        Finding(Category.WRONG_PATH, "20", wrong),
+        Finding(Category.MISSING, "99", missing),
+    ]
     async with Archive(cfg) as archive:
         planner = Planner(cfg, archive, KEY, placement())
         plans = {p.tweet_id: p for p in await planner.plans(findings, file_type=None, limit=None)}
         assert list(plans) == ["10", "20", "30", "99"]
         (m,) = plans["10"].files
-        assert (m.kind, m.local_rel, m.url, m.media_url) == (FileKind.MISSING, "videos/alice/10_0.mp4", missing, "https://video.twimg.com/v/X.mp4")
+        assert (m.kind, m.local_rel, m.url, m.media_url) == (
+            FileKind.MISSING,
+            "videos/alice/10_0.mp4",
+            missing,
+            "https://video.twimg.com/v/X.mp4",
+        )
         (w,) = plans["20"].files
-        assert (w.kind, w.old_url, w.remote_path) == (FileKind.WRONG_PATH, wrong, remote_path_for(KEY, "images/bob/20_0.jpg"))
-        assert plans["30"].kinds == {FileKind.EMPTY_MEDIA} and not plans["30"].files  # X is asked when the writer gets to it
+        assert (w.kind, w.old_url, w.remote_path) == (
+            FileKind.WRONG_PATH,
+            wrong,
+            remote_path_for(KEY, "images/bob/20_0.jpg"),
+        )
+        assert (
+            plans["30"].kinds == {FileKind.EMPTY_MEDIA} and not plans["30"].files
+        )  # X is asked when the writer gets to it
         assert plans["99"].errors == [msg("err_not_in_db")]
         videos = await planner.plans(findings, file_type="videos", limit=None)
         assert all(fp.media == "videos" for p in videos for fp in p.files) and "20" not in {p.tweet_id for p in videos}
@@ -142,6 +208,7 @@ async def test_repair_plans_each_kind_and_honours_file_type_and_limit(tmp_path: 
 
 
 # -- placement: per-repo and per-folder limits -----------------------------------------------------
+
 
 def test_placement_fills_repos_in_order_under_the_repo_limit() -> None:
     p = placement(("o/a", "o/b"), per_repo=3, per_folder=100)
@@ -182,9 +249,21 @@ def test_a_placed_path_exists_only_once_confirmed() -> None:
 
 # -- the per-tweet lines ---------------------------------------------------------------------------
 
+
 def _plan() -> TweetPlan:
-    files = [FilePlan(FileKind.MISSING, "images/alice/1_0.jpg", REPO, "encrypted_images/alice/a", url("encrypted_images/alice/a")),
-             FilePlan(FileKind.MISSING, "videos/alice/1_1.mp4", REPO, "encrypted_videos/alice/b", url("encrypted_videos/alice/b"), exists_remote=True)]
+    files = [
+        FilePlan(
+            FileKind.MISSING, "images/alice/1_0.jpg", REPO, "encrypted_images/alice/a", url("encrypted_images/alice/a")
+        ),
+        FilePlan(
+            FileKind.MISSING,
+            "videos/alice/1_1.mp4",
+            REPO,
+            "encrypted_videos/alice/b",
+            url("encrypted_videos/alice/b"),
+            exists_remote=True,
+        ),
+    ]
     return TweetPlan("1", kinds={FileKind.MISSING}, files=files)
 
 
@@ -197,14 +276,27 @@ def test_a_tweet_prints_once_and_is_tallied(tmp_path: Path, lang: str) -> None:
     lines.done(to_job(plan, row(), tmp_path, 1))
     failed = TweetJob(("2",), "2", [], info={"plan": TweetPlan("2", files=plan.files[:1]), "i": 2}, failed="HTTP 500")
     lines.done(failed)
-    assert len(out) == 2 and (summary.tweets_completed, summary.files_succeeded, summary.tweets_error, summary.files_failed) == (1, 2, 1, 1)
+    assert len(out) == 2 and (
+        summary.tweets_completed,
+        summary.files_succeeded,
+        summary.tweets_error,
+        summary.files_failed,
+    ) == (1, 2, 1, 1)
     assert summary.errors == [{"tweet_id": "2", "reason": "HTTP 500"}]
     if lang == "en":
-        assert out == ["[1/2] 1 missing: 2 file(s) -> ok (1 uploaded, 1 already in repo)", "[2/2] 2 : 1 file(s) -> error: HTTP 500"]
+        assert out == [
+            "[1/2] 1 missing: 2 file(s) -> ok (1 uploaded, 1 already in repo)",
+            "[2/2] 2 : 1 file(s) -> error: HTTP 500",
+        ]
     else:
-        assert out[0].splitlines() == ["[1/2] 処理中: ツイートID 1 (missing)", "  欠落ファイル数: 2", "  再処理対象: 画像 1件, 動画 1件",
-                                       "  再アップロード成功: encrypted_images/alice/a", "  リポジトリに既存: encrypted_videos/alice/b",
-                                       "  完了: 成功 2件, 失敗 0件"]
+        assert out[0].splitlines() == [
+            "[1/2] 処理中: ツイートID 1 (missing)",
+            "  欠落ファイル数: 2",
+            "  再処理対象: 画像 1件, 動画 1件",
+            "  再アップロード成功: encrypted_images/alice/a",
+            "  リポジトリに既存: encrypted_videos/alice/b",
+            "  完了: 成功 2件, 失敗 0件",
+        ]
         assert out[1].splitlines()[-2:] == ["  エラー: HTTP 500", "  完了: 成功 0件, 失敗 1件"]
 
 

@@ -24,30 +24,54 @@ from hfcheck.verify.checkpoint import Progress
 def summary_text(report: dict[str, Any], deep_result: DeepResult, lang: str) -> str:
     """Verify's summary and gaps as `verify` prints them, then the deep line and the plan."""
     v = report["verify"]
-    progress = Progress(identity={}, complete=v["complete"], counts=Counter(v["counts"]), repo_problems={f"{r['repo_id']}@{r['revision']}": r for r in v["repo_problems"]}, row_problems=v["row_problems"])
+    progress = Progress(
+        identity={},
+        complete=v["complete"],
+        counts=Counter(v["counts"]),
+        repo_problems={f"{r['repo_id']}@{r['revision']}": r for r in v["repo_problems"]},
+        row_problems=v["row_problems"],
+    )
     lines = [verify_summary(progress, lang), gaps_summary(GapSummary(**report["gaps"]), lang)]
     lines.append(deep_summary(deep_result, lang))
     cov = report.get("headline", {}).get("coverage", {})
     if cov.get("share") is not None:
-        lines.append(t("audit_coverage", lang).format(n=cov["audits"], share=f"{100 * cov['share']:.1f}%", covered=cov["covered"], total=cov["candidates"]))
+        lines.append(
+            t("audit_coverage", lang).format(
+                n=cov["audits"], share=f"{100 * cov['share']:.1f}%", covered=cov["covered"], total=cov["candidates"]
+            )
+        )
     if report["plan"]:
         lines.append(f"== {t('audit_plan', lang)} ==")
         for item in report["plan"]:
             files = "" if item.get("files") is None else f" {item['files']:,} files"
             tweets = "" if item.get("tweets") is None else f" {item['tweets']:,} tweets"
             lines.append(f"- {item['kind']}:{files}{tweets}")
-            lines += [f"    {cmd}" for cmd in item["commands"][:3]] or ["    nothing to run: X says these tweets are deleted"]
+            lines += [f"    {cmd}" for cmd in item["commands"][:3]] or [
+                "    nothing to run: X says these tweets are deleted"
+            ]
     return "\n".join(lines)
 
 
 @click.command()
 @common_options
-@click.option("--resume", is_flag=True, help="Continue the last verify from its progress file instead of starting fresh.")
-@click.option("--sample", "sample", callback=sample_option, metavar="n/t|P%|all", help="Deep read-back sample (default: the next 1/20 slice; 20 audits cover every file).")
+@click.option(
+    "--resume", is_flag=True, help="Continue the last verify from its progress file instead of starting fresh."
+)
+@click.option(
+    "--sample",
+    "sample",
+    callback=sample_option,
+    metavar="n/t|P%|all",
+    help="Deep read-back sample (default: the next 1/20 slice; 20 audits cover every file).",
+)
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Parallel URL checks (default from config, 64).")
-@click.option("--deep-concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Parallel read-back downloads.")
+@click.option(
+    "--deep-concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Parallel read-back downloads."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the summary.")
-def audit(cfg: Config, resume: bool, sample: Sample | None, concurrency: int | None, deep_concurrency: int, as_json: bool) -> int:
+def audit(
+    cfg: Config, resume: bool, sample: Sample | None, concurrency: int | None, deep_concurrency: int, as_json: bool
+) -> int:
     """Full read-only audit: verify every URL, count gaps, read back a sample, write
     DATA_DIR/audit_report.json and DATA_DIR/audit_report.html with the commands to run.
 

@@ -23,9 +23,21 @@ REPORT_NAME = "backup_report.json"
 @click.option("--limit", type=click.IntRange(1), help="At most N tweets.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; download, upload and change nothing.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Parallel encrypt tasks.")
-@click.option("--allow-host", "allow_hosts", multiple=True, help="Also download from this host (repeatable; host or host:port).")
-@click.option("--resume", is_flag=True, help="Finish an interrupted backup (backup is idempotent: the same as running again).")
-def backup(cfg: Config, user: str | None, limit: int | None, dry_run: bool, concurrency: int, allow_hosts: tuple[str, ...], resume: bool) -> int:
+@click.option(
+    "--allow-host", "allow_hosts", multiple=True, help="Also download from this host (repeatable; host or host:port)."
+)
+@click.option(
+    "--resume", is_flag=True, help="Finish an interrupted backup (backup is idempotent: the same as running again)."
+)
+def backup(
+    cfg: Config,
+    user: str | None,
+    limit: int | None,
+    dry_run: bool,
+    concurrency: int,
+    allow_hosts: tuple[str, ...],
+    resume: bool,
+) -> int:
     """Back up every tweet with media and no (or a partial) backup.
 
     Media missing locally are downloaded from their URL (allowed hosts only), then encrypted,
@@ -35,7 +47,14 @@ def backup(cfg: Config, user: str | None, limit: int | None, dry_run: bool, conc
     del resume  # every step checks what is already done; the flag documents the intent
     if allow_hosts:
         cfg = dataclasses.replace(cfg, allowed_hosts=cfg.allowed_hosts + allow_hosts)
-    opts = BackupOptions(user=user, limit=limit, dry_run=dry_run, concurrency=concurrency, echo=click.echo, progress_bar=show_progress_bar())
+    opts = BackupOptions(
+        user=user,
+        limit=limit,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        echo=click.echo,
+        progress_bar=show_progress_bar(),
+    )
     summary = run_async(run_backup(cfg, opts))
     click.echo(run_summary(UploadSource.BACKUP, summary, cfg.lang))
     if not dry_run:

@@ -9,8 +9,13 @@ import click
 
 from hfcheck.sim.demo import SCHEMES, build_demo
 
-SCHEME = click.option("--scheme", type=click.Choice(SCHEMES), default="hfcheck-v1", show_default=True,
-                      help="How the archive's backups are encrypted (fernet: plain cryptography.fernet, as scrapers did).")
+SCHEME = click.option(
+    "--scheme",
+    type=click.Choice(SCHEMES),
+    default="hfcheck-v1",
+    show_default=True,
+    help="How the archive's backups are encrypted (fernet: plain cryptography.fernet, as scrapers did).",
+)
 
 
 def _free_port() -> int:
@@ -28,14 +33,27 @@ def demo() -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--tweets", type=click.IntRange(20), default=200, show_default=True, help="Size of the archive.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed: the same seed builds the same archive.")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port the hub will be served on (default: a free one).")
-@click.option("--media-port", type=click.IntRange(0, 65535), default=0, help="Port of the demo media server (default: a free one).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Port the hub will be served on (default: a free one)."
+)
+@click.option(
+    "--media-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port of the demo media server (default: a free one).",
+)
 @SCHEME
 def init(directory: Path, tweets: int, seed: int, port: int, media_port: int, scheme: str) -> None:
     """Build DIRECTORY: database, local media, emulator state, key, config, planted counts."""
     port = port or _free_port()
-    plan = build_demo(directory, tweets=tweets, seed=seed, media_port=media_port or _free_port(), endpoint=f"http://127.0.0.1:{port}",
-                      scheme=scheme)
+    plan = build_demo(
+        directory,
+        tweets=tweets,
+        seed=seed,
+        media_port=media_port or _free_port(),
+        endpoint=f"http://127.0.0.1:{port}",
+        scheme=scheme,
+    )
     click.echo(f"demo archive in {directory} ({scheme}): {sum(len(v) for v in plan.tweets.values())} tweets")
     click.echo(f"planted URL counts: {plan.counts}")
     click.echo(f"planted gaps: {plan.gaps}")

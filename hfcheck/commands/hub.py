@@ -43,7 +43,9 @@ def _rate(name: str, value: float) -> float:
 @hub.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=0, show_default=True, type=int, help="Port (0 = pick a free one).")
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="State directory (created if missing).")
+@click.option(
+    "--data", "data_dir", required=True, type=click.Path(path_type=Path), help="State directory (created if missing)."
+)
 @click.option("--user", "users", multiple=True, metavar="NAME:TOKEN", help="A user and its token (repeatable).")
 @click.option("--admin-token", default=None, help="Token allowed to read and write every repo.")
 @click.option("--cdn-host", default=None, help="Host of LFS redirects (default: 127.0.0.1 <-> localhost).")
@@ -51,9 +53,19 @@ def _rate(name: str, value: float) -> float:
 @click.option("--jitter-ms", default=0.0, type=float, help="Random extra latency, uniform in [0, jitter].")
 @click.option("--error-rate", default=0.0, type=float, help="Share of requests answered 500/502/503/504.")
 @click.option("--reset-rate", default=0.0, type=float, help="Share of connections closed without an answer.")
-@click.option("--fault-exempt", default=",".join(DEFAULT_EXEMPT), show_default=True, help="Endpoint kinds spared by random faults (comma list).")
+@click.option(
+    "--fault-exempt",
+    default=",".join(DEFAULT_EXEMPT),
+    show_default=True,
+    help="Endpoint kinds spared by random faults (comma list).",
+)
 @click.option("--fault-seed", default=None, type=int, help="Seed for reproducible faults.")
-@click.option("--lose-commit-answers", default=0, type=click.IntRange(0), help="The next N commits are applied, then their answer is lost (connection reset).")
+@click.option(
+    "--lose-commit-answers",
+    default=0,
+    type=click.IntRange(0),
+    help="The next N commits are applied, then their answer is lost (connection reset).",
+)
 @click.option("--rate-window", default=300.0, show_default=True, type=float, help="Rate-limit window in seconds.")
 @click.option("--quota-api", default=None, type=int, help="Requests per window for the api bucket (default unlimited).")
 @click.option("--quota-resolvers", default=None, type=int, help="Requests per window for resolve HEAD/GET.")

@@ -25,11 +25,19 @@ def _scheme(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @click.command()
 @common_options
-@click.option("--to", "to", required=True, callback=_scheme, metavar="SCHEME",
-              help=f"The scheme to re-encrypt into: {' | '.join(BUILTIN_SCHEMES)} | python:package.module:attr.")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    callback=_scheme,
+    metavar="SCHEME",
+    help=f"The scheme to re-encrypt into: {' | '.join(BUILTIN_SCHEMES)} | python:package.module:attr.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing anywhere.")
 @click.option("--limit", type=click.IntRange(1), help="Migrate at most N tweets (run again for the rest).")
-@click.option("--delete-old", is_flag=True, help="Then delete old files whose replacement is committed, read back and recorded.")
+@click.option(
+    "--delete-old", is_flag=True, help="Then delete old files whose replacement is committed, read back and recorded."
+)
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Parallel tweets.")
 def migrate(cfg: Config, to: str, dry_run: bool, limit: int | None, delete_old: bool, concurrency: int) -> int:
     """Re-encrypt backups into scheme --to: from the local file (else the old backup, read
@@ -39,8 +47,15 @@ def migrate(cfg: Config, to: str, dry_run: bool, limit: int | None, delete_old: 
     Exit codes: 0 done, 1 some tweets failed (they keep their old, working URL), 2 usage error,
     3 could not complete.
     """
-    opts = MigrateOptions(to=to, dry_run=dry_run, limit=limit, delete_old=delete_old, concurrency=concurrency,
-                          echo=click.echo, progress_bar=show_progress_bar())
+    opts = MigrateOptions(
+        to=to,
+        dry_run=dry_run,
+        limit=limit,
+        delete_old=delete_old,
+        concurrency=concurrency,
+        echo=click.echo,
+        progress_bar=show_progress_bar(),
+    )
     result = run_async(run_migrate(cfg, opts))
     click.echo(run_summary(UploadSource.MIGRATE, result.run, cfg.lang))
     click.echo(t("migrate_already", cfg.lang, scheme=to, n=result.already))

@@ -29,8 +29,7 @@ def add_deep_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "sample",
         callback=sample_option,
         metavar="n/t|P%|all",
-        help="With --deep: files whose path hash mod t == n-1 (t runs cover all), a random P%, "
-        "or all (default 1/20).",
+        help="With --deep: files whose path hash mod t == n-1 (t runs cover all), a random P%, or all (default 1/20).",
     )(command)
     return click.option(
         "--deep",

@@ -21,7 +21,11 @@ REPORT_NAME = "repair_report.json"
 @click.option("--limit", type=click.IntRange(1), help="Repair at most N tweets.")
 @click.option("--file-type", type=click.Choice(["images", "videos"]), help="Only files of this type.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Parallel encrypt tasks.")
-@click.option("--resume", is_flag=True, help="Finish an interrupted repair (repair is idempotent: this is the same as running again).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish an interrupted repair (repair is idempotent: this is the same as running again).",
+)
 def repair(cfg: Config, dry_run: bool, limit: int | None, file_type: str | None, concurrency: int, resume: bool) -> int:
     """Re-encrypt and re-upload missing files, fix wrong paths, recover empty media lists.
 
@@ -31,7 +35,14 @@ def repair(cfg: Config, dry_run: bool, limit: int | None, file_type: str | None,
     """
     del resume  # every step checks what is already done; the flag documents the intent
     cfg.require("db", "media_root", "key_file", "repos")
-    opts = RepairOptions(dry_run=dry_run, limit=limit, file_type=file_type, concurrency=concurrency, echo=click.echo, progress_bar=show_progress_bar())
+    opts = RepairOptions(
+        dry_run=dry_run,
+        limit=limit,
+        file_type=file_type,
+        concurrency=concurrency,
+        echo=click.echo,
+        progress_bar=show_progress_bar(),
+    )
     summary = run_async(run_repair(cfg, opts))
     click.echo(run_summary(UploadSource.REPAIR, summary, cfg.lang))
     if not dry_run:

@@ -18,6 +18,7 @@ from hfcheck.report.catalog import t
 
 REPORT_NAME = "restore_report.json"
 
+
 def exit_code(summary: RestoreSummary) -> int:
     """3 when some files could not be fetched at all (access, network); 1 when some failed."""
     if summary.counts["incomplete"]:
@@ -26,7 +27,9 @@ def exit_code(summary: RestoreSummary) -> int:
 
 
 def summary_text(summary: RestoreSummary, lang: str) -> str:
-    rows = [(t("restore_tweets", lang), summary.tweets)] + [(t(f"restore_{k}", lang), summary.counts[k]) for k in ("restored", "exists", "failed", "incomplete")]
+    rows = [(t("restore_tweets", lang), summary.tweets)] + [
+        (t(f"restore_{k}", lang), summary.counts[k]) for k in ("restored", "exists", "failed", "incomplete")
+    ]
     return "\n".join([t("restore_title", lang), *(f"{label}: {value:,}" for label, value in rows)])
 
 
@@ -41,11 +44,26 @@ def problem_line(o: RestoreOutcome) -> str:
 @click.option("--tweet", "tweets", multiple=True, help="Restore this tweet's backups (repeatable).")
 @click.option("--user", help="Restore every backup of this account.")
 @click.option("--all", "everything", is_flag=True, help="Restore every recorded backup.")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False), help="Output folder: images/{user}/… and videos/{user}/… are created under it.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder: images/{user}/… and videos/{user}/… are created under it.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace files already in the output folder (default: keep them).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the summary.")
-def restore(cfg: Config, tweets: tuple[str, ...], user: str | None, everything: bool, out: Path, overwrite: bool, concurrency: int, as_json: bool) -> int:
+def restore(
+    cfg: Config,
+    tweets: tuple[str, ...],
+    user: str | None,
+    everything: bool,
+    out: Path,
+    overwrite: bool,
+    concurrency: int,
+    as_json: bool,
+) -> int:
     """Download backups and decrypt them into OUT (images/USER/ID_I.EXT, videos/...).
 
     A file appears under its final name only after every chunk verified; a ciphertext that
@@ -63,7 +81,9 @@ def restore(cfg: Config, tweets: tuple[str, ...], user: str | None, everything: 
             else:
                 click.echo(problem_line(o), err=True)
 
-    summary = run_async(run_restore(cfg, sel, out, concurrency=concurrency, overwrite=overwrite, on_outcome=show, progress_bar=bar))
+    summary = run_async(
+        run_restore(cfg, sel, out, concurrency=concurrency, overwrite=overwrite, on_outcome=show, progress_bar=bar)
+    )
     report = {"tool": "hfcheck restore", "out": str(out), **summary.to_dict()}
     path = cfg.data_dir / REPORT_NAME
     write_json_atomic(path, report)

@@ -29,17 +29,48 @@ def exit_code(result: VerifyResult) -> int:
 @click.command()
 @common_options
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Parallel checks (default from config, 64).")
-@click.option("--method", type=click.Choice(["auto", "head", "list"]), default="auto", show_default=True, help="HEAD each URL, list each repo once, or pick the cheaper per repo.")
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "head", "list"]),
+    default="auto",
+    show_default=True,
+    help="HEAD each URL, list each repo once, or pick the cheaper per repo.",
+)
 @click.option("--resume", is_flag=True, help="Continue from the progress file.")
 @click.option("--limit", type=click.IntRange(1), help="Check at most N URLs (then --resume continues).")
 @click.option("--batch-size", type=click.IntRange(1), help="With --delay: pause after every N URLs.")
 @click.option("--delay", type=click.FloatRange(0), default=0.0, help="Seconds to pause after each batch.")
 @click.option("--check-missing", is_flag=True, help="Also count tweets with media and no (or partial) backup.")
-@click.option("--report", "report_path", type=click.Path(path_type=Path), help="JSON report path (default DATA_DIR/verify_report.json).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    help="JSON report path (default DATA_DIR/verify_report.json).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the summary.")
-@click.option("--checkpoint-interval", type=click.FloatRange(0.1), default=5.0, show_default=True, help="Seconds between progress flushes.")
+@click.option(
+    "--checkpoint-interval",
+    type=click.FloatRange(0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between progress flushes.",
+)
 @add_deep_options
-def verify(cfg: Config, concurrency: int | None, method: str, resume: bool, limit: int | None, batch_size: int | None, delay: float, check_missing: bool, report_path: Path | None, as_json: bool, checkpoint_interval: float, deep: bool, sample: Sample | None) -> int:
+def verify(
+    cfg: Config,
+    concurrency: int | None,
+    method: str,
+    resume: bool,
+    limit: int | None,
+    batch_size: int | None,
+    delay: float,
+    check_missing: bool,
+    report_path: Path | None,
+    as_json: bool,
+    checkpoint_interval: float,
+    deep: bool,
+    sample: Sample | None,
+) -> int:
     """Check every recorded backup URL against the Hub.
 
     Categories: present, missing, wrong_path, repo_not_found, no_access, malformed, unverified.

@@ -23,15 +23,40 @@ def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float |
 
 @click.command()
 @common_options
-@click.option("--interval", type=click.FloatRange(0.05), help="Seconds between polls of the archive (default watch.interval, 60).")
-@click.option("--once", is_flag=True, help="One poll: back up what it finds, audit if one is due, exit (for cron and timers).")
-@click.option("--audit-every", callback=_duration, metavar="DURATION", help="Read-only audit this often: 24h, 30m, 90s; 0 = never (default watch.audit_every).")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics; 0 = off (default watch.metrics_port).")
+@click.option(
+    "--interval", type=click.FloatRange(0.05), help="Seconds between polls of the archive (default watch.interval, 60)."
+)
+@click.option(
+    "--once", is_flag=True, help="One poll: back up what it finds, audit if one is due, exit (for cron and timers)."
+)
+@click.option(
+    "--audit-every",
+    callback=_duration,
+    metavar="DURATION",
+    help="Read-only audit this often: 24h, 30m, 90s; 0 = never (default watch.audit_every).",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics; 0 = off (default watch.metrics_port).",
+)
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics endpoint listens on.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Parallel download/encrypt tasks.")
-@click.option("--allow-host", "allow_hosts", multiple=True, help="Also download from this host (repeatable; host or host:port).")
-def watch(cfg: Config, interval: float | None, once: bool, audit_every: float | None, metrics_port: int | None,
-          metrics_host: str, concurrency: int, allow_hosts: tuple[str, ...]) -> int:
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Parallel download/encrypt tasks."
+)
+@click.option(
+    "--allow-host", "allow_hosts", multiple=True, help="Also download from this host (repeatable; host or host:port)."
+)
+def watch(
+    cfg: Config,
+    interval: float | None,
+    once: bool,
+    audit_every: float | None,
+    metrics_port: int | None,
+    metrics_host: str,
+    concurrency: int,
+    allow_hosts: tuple[str, ...],
+) -> int:
     """Keep the archive whole: back up new tweets as the scraper writes them, audit the backup
     on a schedule, alert through [notify] and serve metrics.
 

@@ -22,8 +22,6 @@ from hfcheck.errors import CryptoError, FileTooLarge, OneWayNames
 HEAD_BYTES = 64  # `recognises` is given the first 64 bytes of a file (all of a shorter one)
 
 
-
-
 @runtime_checkable
 class Codec(Protocol):
     """What hfcheck needs from an encryption scheme.

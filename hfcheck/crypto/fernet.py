@@ -90,12 +90,18 @@ class FernetCodec(OneShotCodec):
         return token
 
     def decrypt_name(self, parent: str, encrypted: str) -> str:
-        if not isinstance(encrypted, str) or len(encrypted) > 4 * MAX_ENCRYPTED_NAME or not _NAME_RE.fullmatch(encrypted):
+        if (
+            not isinstance(encrypted, str)
+            or len(encrypted) > 4 * MAX_ENCRYPTED_NAME
+            or not _NAME_RE.fullmatch(encrypted)
+        ):
             raise CryptoError(f"not a Fernet name: {str(encrypted)[:300]!r}")
         try:
             plain = self._fernet.decrypt(encrypted.encode("ascii"))
         except InvalidToken:
-            raise CryptoError(f"encrypted name {encrypted!r} is not a Fernet token of this key (wrong key or altered name)") from None
+            raise CryptoError(
+                f"encrypted name {encrypted!r} is not a Fernet token of this key (wrong key or altered name)"
+            ) from None
         try:  # lenient with the scraper's names: NFD (macOS) is normalised, not refused
             return check_name(plain.decode("utf-8"))
         except ValueError:

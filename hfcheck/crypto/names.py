@@ -21,7 +21,6 @@ MAX_ENCRYPTED_NAME = 255  # the usual limit of one path component
 _B32_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
 
 
-
 def check_name(name: str) -> str:
     """NFC form of one path component, or InvalidName: no traversal, separators or NUL."""
     if not isinstance(name, str):

@@ -34,7 +34,9 @@ def _resolve(scheme: str) -> Any:
     except ModuleNotFoundError as exc:
         raise ConfigError(f"crypto scheme {scheme}: cannot import module {module_name!r} ({exc})") from None
     except Exception as exc:  # the user's module failed while importing: name it, not a traceback
-        raise ConfigError(f"crypto scheme {scheme}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from None
+        raise ConfigError(
+            f"crypto scheme {scheme}: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
@@ -53,7 +55,9 @@ def check_codec(obj: Any, scheme: str) -> Codec:
             raise ConfigError(f"{where}: {type(obj).__name__} is not a codec: '{flag}' must be True or False")
     size = getattr(obj, "max_file_size", 0)
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ConfigError(f"{where}: {type(obj).__name__} is not a codec: 'max_file_size' must be None or a positive int")
+        raise ConfigError(
+            f"{where}: {type(obj).__name__} is not a codec: 'max_file_size' must be None or a positive int"
+        )
     for method in _METHODS:
         if not callable(getattr(obj, method, None)):
             raise ConfigError(f"{where}: {type(obj).__name__} is not a codec: no method '{method}'")
@@ -73,5 +77,7 @@ def load_plugin(scheme: str, key: Callable[[], bytes]) -> Codec:
         except Exception as exc:
             text = str(exc)
             detail = "" if not text or material.decode("latin-1") in text else f": {text[:200]}"
-            raise ConfigError(f"crypto scheme {scheme}: creating the codec failed: {type(exc).__name__}{detail}") from None
+            raise ConfigError(
+                f"crypto scheme {scheme}: creating the codec failed: {type(exc).__name__}{detail}"
+            ) from None
     return check_codec(obj, scheme)

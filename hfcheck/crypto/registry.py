@@ -55,7 +55,9 @@ def _build(scheme: str, cfg: Config, keys: _KeySource) -> Codec:
         return FernetCodec(keys.raw32(), max_file_size=cfg.max_fernet_bytes)
     if scheme.startswith("python:"):
         return load_plugin(scheme, keys.data)
-    raise ConfigError(f"unknown crypto scheme {scheme!r}: expected {' | '.join(BUILTIN_SCHEMES)} | python:package.module:attr")
+    raise ConfigError(
+        f"unknown crypto scheme {scheme!r}: expected {' | '.join(BUILTIN_SCHEMES)} | python:package.module:attr"
+    )
 
 
 def load_codec(cfg: Config, scheme: str | None = None) -> Codec:
@@ -95,7 +97,9 @@ class Codecs:
         CryptoError if none does (OneWayNames if no read codec has reversible names)."""
         tried = [c for c in self.read if c.names_reversible]
         if not tried:
-            raise OneWayNames(f"no configured scheme can decrypt names ({', '.join(self.schemes)}); {encrypted[:100]!r}")
+            raise OneWayNames(
+                f"no configured scheme can decrypt names ({', '.join(self.schemes)}); {encrypted[:100]!r}"
+            )
         for codec in tried:
             try:
                 return codec.decrypt_name(parent, encrypted)

@@ -68,7 +68,9 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Collection[str]) -> t
     except ValueError:
         text = value.strip()
         if text.startswith(("http://", "https://")) and not any(c.isspace() for c in text):
-            return _check_hosts([text], column, allowed_hosts, [RowProblem(column, "not_a_list", "bare URL, not a JSON array")])
+            return _check_hosts(
+                [text], column, allowed_hosts, [RowProblem(column, "not_a_list", "bare URL, not a JSON array")]
+            )
         return [], [RowProblem(column, "invalid_json", f"{value!r:.80}")]
     if isinstance(data, str):
         problems.append(RowProblem(column, "not_a_list", "JSON string, not an array"))
@@ -107,7 +109,9 @@ def _host_prefixes(allowed: frozenset[str]) -> tuple[str, ...]:
     return tuple(f"{scheme}://{host}/" for host in allowed if host == host.lower() for scheme in ("https", "http"))
 
 
-def _check_hosts(urls: list[str], column: str, allowed: Collection[str], problems: list[RowProblem]) -> tuple[list[str], list[RowProblem]]:
+def _check_hosts(
+    urls: list[str], column: str, allowed: Collection[str], problems: list[RowProblem]
+) -> tuple[list[str], list[RowProblem]]:
     prefixes = _host_prefixes(allowed) if isinstance(allowed, frozenset) else ()
     for url in urls:
         if prefixes and url.startswith(prefixes):
@@ -145,7 +149,9 @@ class Archive:
             raise InputError(f"archive database not found: {self.path}")
         mode = "rw" if self.writable else "ro"
         try:
-            self._db = await aiosqlite.connect(f"file:{self.path.resolve()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            self._db = await aiosqlite.connect(
+                f"file:{self.path.resolve()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+            )
             await self._exec(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if self.writable:
                 # WAL lets the users' scraper keep writing while we read and repair.
@@ -182,7 +188,12 @@ class Archive:
             columns = {row[1] for row in await cur.fetchall()}
         if not columns:
             raise InputError(f"{self.path}: table {self.cfg.table!r} not found")
-        for name in (self.cfg.columns.id, self.cfg.columns.username, self.cfg.columns.media_urls, self.cfg.columns.huggingface_urls):
+        for name in (
+            self.cfg.columns.id,
+            self.cfg.columns.username,
+            self.cfg.columns.media_urls,
+            self.cfg.columns.huggingface_urls,
+        ):
             if name not in columns:
                 raise InputError(f"{self.path}: table {self.cfg.table!r} has no column {name!r}")
 
@@ -201,7 +212,9 @@ class Archive:
         hf, p2 = parse_url_list(hf_raw, c.huggingface_urls, self._hub_hosts)
         return TweetRow(key, tweet_id, username, media, hf, problems + p1 + p2)
 
-    async def rows(self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE) -> AsyncIterator[TweetRow]:
+    async def rows(
+        self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE
+    ) -> AsyncIterator[TweetRow]:
         """Stream rows in primary-key order, starting after `after`, one page in memory at a time.
 
         `where` is an extra SQL condition with `?` placeholders bound to `params`."""
@@ -209,7 +222,15 @@ class Archive:
             for row in page:
                 yield row
 
-    async def pages(self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE, read_ahead: bool = False) -> AsyncGenerator[list[TweetRow], None]:
+    async def pages(
+        self,
+        *,
+        after: Key | None = None,
+        where: str = "",
+        params: tuple[Any, ...] = (),
+        page_size: int = PAGE_SIZE,
+        read_ahead: bool = False,
+    ) -> AsyncGenerator[list[TweetRow], None]:
         """`rows`, a page at a time (for callers that settle a page of rows at once).
 
         With `read_ahead`, the next page is read (in the database thread) while the caller works
@@ -270,7 +291,9 @@ class Archive:
         c = self.cfg.columns
         hf = f'"{c.huggingface_urls}"'
         n = f"CASE WHEN json_valid({hf}) AND json_type({hf}) = 'array' THEN json_array_length({hf}) ELSE 1 END"
-        sql = f"SELECT coalesce(sum({n}), 0) FROM {self._table} WHERE {self.has_backup_sql()}" + (f" AND ({where})" if where else "")
+        sql = f"SELECT coalesce(sum({n}), 0) FROM {self._table} WHERE {self.has_backup_sql()}" + (
+            f" AND ({where})" if where else ""
+        )
         args: tuple[Any, ...] = ()
         if after is not None:
             sql += f' AND "{c.id}" > ?'
@@ -314,9 +337,13 @@ class Archive:
             try:
                 return await self._update_rows(select, edits)
             except aiosqlite.Error as exc:  # e.g. locked by the scraper past the busy timeout
-                raise IncompleteError(f"{self.path}: could not write the rows ({exc}); the Hub already has their files: run the same command again to record them") from None
+                raise IncompleteError(
+                    f"{self.path}: could not write the rows ({exc}); the Hub already has their files: run the same command again to record them"
+                ) from None
 
-    async def _update_rows(self, select: str, edits: Iterable[tuple[Key, Callable[[TweetRow], RowChange | None]]]) -> int:
+    async def _update_rows(
+        self, select: str, edits: Iterable[tuple[Key, Callable[[TweetRow], RowChange | None]]]
+    ) -> int:
         c = self.cfg.columns
         changed = 0
         await self._exec("BEGIN IMMEDIATE")

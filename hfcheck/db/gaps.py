@@ -31,7 +31,9 @@ class GapSummary:
 def _conditions(archive: Archive) -> dict[str, str]:
     c = archive.cfg.columns
     media, hf = f'"{c.media_urls}"', f'"{c.huggingface_urls}"'
-    n_media = f"(CASE WHEN json_valid({media}) AND json_type({media}) = 'array' THEN json_array_length({media}) ELSE 0 END)"
+    n_media = (
+        f"(CASE WHEN json_valid({media}) AND json_type({media}) = 'array' THEN json_array_length({media}) ELSE 0 END)"
+    )
     n_hf = f"(CASE WHEN json_valid({hf}) AND json_type({hf}) = 'array' THEN json_array_length({hf}) ELSE 0 END)"
     no_hf = f"({hf} IS NULL OR trim({hf}) IN ('', '[]'))"
     no_media = f"({media} IS NULL OR trim({media}) IN ('', '[]'))"
@@ -50,9 +52,9 @@ async def find_gaps(archive: Archive, top: int = TOP_ACCOUNTS) -> GapSummary:
     table, user = f'"{archive.cfg.table}"', f'"{archive.cfg.columns.username}"'
     sql = f"""
         SELECT
-          coalesce(sum({cond['unbacked']}), 0),
-          coalesce(sum({cond['partial']}), 0),
-          coalesce(sum({cond['empty_media']}), 0),
+          coalesce(sum({cond["unbacked"]}), 0),
+          coalesce(sum({cond["partial"]}), 0),
+          coalesce(sum({cond["empty_media"]}), 0),
           coalesce(sum({unbacked_media_sql(archive)}), 0)
         FROM {table}"""
     async with archive.db.execute(sql) as cur:
@@ -61,8 +63,8 @@ async def find_gaps(archive: Archive, top: int = TOP_ACCOUNTS) -> GapSummary:
     unbacked, partial, empty_media, unbacked_media = map(int, row)
     summary = GapSummary(unbacked, partial, empty_media, unbacked_media)
     per_account = f"""
-        SELECT {user}, sum({cond['unbacked']}) AS unbacked, sum({cond['partial']}) AS partial
-        FROM {table} WHERE {cond['unbacked']} OR {cond['partial']}
+        SELECT {user}, sum({cond["unbacked"]}) AS unbacked, sum({cond["partial"]}) AS partial
+        FROM {table} WHERE {cond["unbacked"]} OR {cond["partial"]}
         GROUP BY {user} ORDER BY unbacked + partial DESC, {user} LIMIT ?"""
     async with archive.db.execute(per_account, (top,)) as cur:
         for username, unbacked, partial in await cur.fetchall():
@@ -74,8 +76,8 @@ def unbacked_media_sql(archive: Archive) -> str:
     """SQL expression: a row's media files without backup (all of an unbacked tweet's, the
     missing part of a partial one's); summed for the total and per account."""
     cond = _conditions(archive)
-    return f"""(CASE WHEN {cond['unbacked']} THEN {cond['n_media']}
-                     WHEN {cond['partial']} THEN {cond['n_media']} - {cond['n_hf']} ELSE 0 END)"""
+    return f"""(CASE WHEN {cond["unbacked"]} THEN {cond["n_media"]}
+                     WHEN {cond["partial"]} THEN {cond["n_media"]} - {cond["n_hf"]} ELSE 0 END)"""
 
 
 def gap_tweets_sql(archive: Archive, kinds: tuple[str, ...] = ("unbacked", "partial")) -> str:

@@ -184,13 +184,17 @@ class StateDB:
         self.close()
 
     # -- uploads --------------------------------------------------------------------------
-    def record_uploads(self, items: Iterable[Uploadable], commit_oid: str | None, *, uploaded_at: float | None = None) -> int:
+    def record_uploads(
+        self, items: Iterable[Uploadable], commit_oid: str | None, *, uploaded_at: float | None = None
+    ) -> int:
         """Record files the Hub confirmed, in one transaction (all or none); returns the count.
 
         A row for the same (repo, path) is replaced: the newest confirmed content wins.
         """
         when = time.time() if uploaded_at is None else uploaded_at
-        rows = [(i.repo_id, i.path_in_repo, i.sha256, i.size, commit_oid, when, getattr(i, "source", None)) for i in items]
+        rows = [
+            (i.repo_id, i.path_in_repo, i.sha256, i.size, commit_oid, when, getattr(i, "source", None)) for i in items
+        ]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -257,8 +261,16 @@ class StateDB:
         return [(r[0], r[1]) for r in rows]
 
     # -- migrations -----------------------------------------------------------------------
-    def record_migration_verified(self, old: tuple[str, str], new: tuple[str, str], tweet_id: str, scheme: str,
-                                  plain_sha256: str, *, at: float | None = None) -> None:
+    def record_migration_verified(
+        self,
+        old: tuple[str, str],
+        new: tuple[str, str],
+        tweet_id: str,
+        scheme: str,
+        plain_sha256: str,
+        *,
+        at: float | None = None,
+    ) -> None:
         """The replacement of `old` is committed at `new` and read back: the first fact a
         deletion needs. A new replacement of the same old file starts its record afresh."""
         when = time.time() if at is None else at
@@ -268,7 +280,9 @@ class StateDB:
                 (*old, *new, tweet_id, scheme, plain_sha256, when),
             )
 
-    def mark_migrations(self, column: str, keys: Iterable[tuple[str, str]], *, at: float | None = None, commit: str | None = None) -> None:
+    def mark_migrations(
+        self, column: str, keys: Iterable[tuple[str, str]], *, at: float | None = None, commit: str | None = None
+    ) -> None:
         """Set `recorded_at` or `deleted_at` (with the deletion's commit) of old files, in one
         transaction; a deleted file's upload record goes with it (`verify --deep` would report it absent)."""
         if column not in ("recorded_at", "deleted_at"):
@@ -279,7 +293,9 @@ class StateDB:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(f"UPDATE migrations SET {column} = ?{extra} WHERE repo_id = ? AND path = ?", rows)
+                self._conn.executemany(
+                    f"UPDATE migrations SET {column} = ?{extra} WHERE repo_id = ? AND path = ?", rows
+                )
                 if column == "deleted_at":  # a deleted old file is no upload to compare with the listing any more
                     self._conn.executemany("DELETE FROM uploads WHERE repo_id = ? AND path = ?", [r[-2:] for r in rows])
             except BaseException:
@@ -340,4 +356,14 @@ class StateDB:
         return DeepCheck(*row) if row else None
 
 
-__all__ = ["DECRYPTED_RESULTS", "STATE_DB_NAME", "DeepCheck", "Migration", "StateDB", "UploadRecord", "Uploadable", "XLookup", "FINAL_ON_X"]
+__all__ = [
+    "DECRYPTED_RESULTS",
+    "STATE_DB_NAME",
+    "DeepCheck",
+    "Migration",
+    "StateDB",
+    "UploadRecord",
+    "Uploadable",
+    "XLookup",
+    "FINAL_ON_X",
+]

@@ -32,8 +32,6 @@ IMAGE_EXTS = frozenset({"jpg", "jpeg", "png", "webp", "gif"})
 VIDEO_EXTS = frozenset({"mp4", "mov", "webm"})
 
 
-
-
 class Media(enum.Enum):
     """The two local folders and their encrypted twins in the repo."""
 
@@ -163,7 +161,9 @@ def local_path_for(key: NameCodec, remote_path: str) -> str:
     return f"{parts[0].removeprefix('encrypted_')}/{parts[1]}/{name}"
 
 
-def find_by_tweet(root: Path | None, username: str | None, tweet_id: str, index: int, media: Media | None = None) -> str | None:
+def find_by_tweet(
+    root: Path | None, username: str | None, tweet_id: str, index: int, media: Media | None = None
+) -> str | None:
     """The local media file of (tweet id, media index), whatever its extension: how a file is
     found when its remote name cannot be decrypted (one-way names, an older scheme), as the
     users' own scripts did. `media` limits the search to images or videos."""

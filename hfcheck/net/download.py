@@ -180,7 +180,6 @@ def url_problem(url: str | URL, allowed: AllowList) -> str | None:
 # --- resolver guard ----------------------------------------------------------------------
 
 
-
 class _GuardedResolver(AbstractResolver):
     """Drops private addresses from DNS answers unless the host is listed with its port."""
 
@@ -188,7 +187,9 @@ class _GuardedResolver(AbstractResolver):
         self._inner = DefaultResolver()
         self._allowed = allowed
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         if self._allowed.explicit(host, port):
             return results
@@ -272,8 +273,13 @@ class Downloader:
         self.rate_per_host = rate_per_host
         self.retries = retries
         # a 429 is not an attempt; the waits it asks for are capped one by one and in total
-        self.policy = RetryPolicy(attempts=retries + 1, base=backoff_base, cap=backoff_max,
-                                  max_retry_after=retry_after_cap, max_rate_limit_wait=retry_after_cap * (retries + 1))
+        self.policy = RetryPolicy(
+            attempts=retries + 1,
+            base=backoff_base,
+            cap=backoff_max,
+            max_retry_after=retry_after_cap,
+            max_rate_limit_wait=retry_after_cap * (retries + 1),
+        )
         self.max_redirects = max_redirects
         self.max_bytes = max_bytes
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
@@ -434,7 +440,9 @@ class Downloader:
                         return DownloadResult("rejected", url, dest, 0, f"{url}: body is over the limit")
                     out.write(chunk)
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError):
-                raise TransientError(f"body cut off after {size} of {expected if expected is not None else '?'} bytes") from None
+                raise TransientError(
+                    f"body cut off after {size} of {expected if expected is not None else '?'} bytes"
+                ) from None
             finally:
                 out.close()
             if expected is not None and size != expected:

@@ -34,7 +34,6 @@ _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
-
 @dataclass(frozen=True)
 class Fetched:
     """A complete ciphertext in `part`; `resumed_from` > 0 when an earlier `.part` was continued."""

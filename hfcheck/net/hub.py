@@ -51,7 +51,6 @@ class Answer:
     detail: str = ""
 
 
-
 Origin = tuple[str, str, int | None]
 
 

@@ -33,9 +33,6 @@ TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
 _RATELIMIT_T = re.compile(r"(?:^|;)\s*t=(\d+)")
 
 
-
-
-
 def retry_after_seconds(headers: Mapping[str, str], default: float = 1.0, *, now: float | None = None) -> float:
     """Seconds to wait after a 429: `RateLimit` t= (+1, as the official client does), else
     `Retry-After` as delta-seconds or an HTTP date (a date in the past is 0), else `default`."""

@@ -92,7 +92,10 @@ async def account_counts(archive: Archive) -> dict[str, dict[str, int]]:
     hf = f'"{c.huggingface_urls}"'
     n_hf = f"(CASE WHEN json_valid({hf}) AND json_type({hf}) = 'array' THEN json_array_length({hf}) ELSE 0 END)"
     kinds = ("unbacked", "partial", "empty_media", "unbacked_media")
-    sums = ", ".join(f"coalesce(sum({gap_tweets_sql(archive, (k,)) if k != 'unbacked_media' else unbacked_media_sql(archive)}), 0)" for k in kinds)
+    sums = ", ".join(
+        f"coalesce(sum({gap_tweets_sql(archive, (k,)) if k != 'unbacked_media' else unbacked_media_sql(archive)}), 0)"
+        for k in kinds
+    )
     sql = f'SELECT "{c.username}", count(*), coalesce(sum({n_hf}), 0), {sums} FROM "{archive.cfg.table}" GROUP BY "{c.username}"'
     out: dict[str, dict[str, int]] = {}
     async with archive.db.execute(sql) as cur:
@@ -103,7 +106,9 @@ async def account_counts(archive: Archive) -> dict[str, dict[str, int]]:
     return out
 
 
-def merge_accounts(base: dict[str, dict[str, int]], findings: list[Finding], deep: DeepResult | None) -> list[dict[str, Any]]:
+def merge_accounts(
+    base: dict[str, dict[str, int]], findings: list[Finding], deep: DeepResult | None
+) -> list[dict[str, Any]]:
     """One row per account: archive counts, verify problems and deep problems; worst first."""
     rows: dict[str, Counter[str]] = defaultdict(Counter)
     for name, counts in base.items():
@@ -119,7 +124,9 @@ def merge_accounts(base: dict[str, dict[str, int]], findings: list[Finding], dee
         deep_problems = sum(v for k, v in c.items() if k.startswith("deep_") and k != "deep_ok")
         problems = sum(c[k] for k in problem_keys) + deep_problems
         backed_up = max(0, c["urls"] - sum(c[k] for k in not_present))  # recorded URLs found present
-        out.append({"username": name, "problems": problems, "deep_problems": deep_problems, "backed_up": backed_up, **dict(c)})
+        out.append(
+            {"username": name, "problems": problems, "deep_problems": deep_problems, "backed_up": backed_up, **dict(c)}
+        )
     out.sort(key=lambda r: (-int(r["problems"]), str(r["username"])))
     return out
 
@@ -135,7 +142,12 @@ def command_prefix(cfg: Config, config_path: Path | None) -> tuple[str, str]:
     if config_path is not None:
         return " ".join(parts), f"--config {shlex.quote(str(config_path))}"
     flags = []
-    for flag, value in (("--db", cfg.db), ("--media-root", cfg.media_root), ("--key-file", cfg.key_file), ("--data-dir", cfg.data_dir)):
+    for flag, value in (
+        ("--db", cfg.db),
+        ("--media-root", cfg.media_root),
+        ("--key-file", cfg.key_file),
+        ("--data-dir", cfg.data_dir),
+    ):
         if value is not None:
             flags.append(f"{flag} {shlex.quote(str(value))}")
     flags += [f"--repo {shlex.quote(r)}" for r in cfg.repos]
@@ -148,7 +160,11 @@ def _cmd(prefix: tuple[str, str], sub: str, *extra: str) -> str:
 
 def _media_type(path: str | None) -> str:
     first = (path or "").split("/", 1)[0]
-    return first.removeprefix("encrypted_") if first in ("encrypted_images", "encrypted_videos", "images", "videos") else "other"
+    return (
+        first.removeprefix("encrypted_")
+        if first in ("encrypted_images", "encrypted_videos", "images", "videos")
+        else "other"
+    )
 
 
 async def known_deleted_on_x(archive: Archive, data_dir: Path) -> int:
@@ -164,7 +180,9 @@ async def known_deleted_on_x(archive: Archive, data_dir: Path) -> int:
     return n
 
 
-def build_plan(cfg: Config, vr: VerifyResult, deep: DeepResult | None, prefix: tuple[str, str], deleted_on_x: int = 0) -> list[dict[str, Any]]:
+def build_plan(
+    cfg: Config, vr: VerifyResult, deep: DeepResult | None, prefix: tuple[str, str], deleted_on_x: int = 0
+) -> list[dict[str, Any]]:
     """Per kind of problem: how many files and tweets, and the exact commands that fix it."""
     problems = vr.progress.problems
     plan: list[dict[str, Any]] = []
@@ -173,14 +191,39 @@ def build_plan(cfg: Config, vr: VerifyResult, deep: DeepResult | None, prefix: t
         fs = [f for f in problems if f.category is kind]
         if fs:
             by_type = Counter(_media_type(f.path) for f in fs)
-            plan.append({"kind": kind.value, "tool": "repair", "files": len(fs), "tweets": len({f.tweet_id for f in fs}), "by_type": dict(by_type), "commands": repair})
+            plan.append(
+                {
+                    "kind": kind.value,
+                    "tool": "repair",
+                    "files": len(fs),
+                    "tweets": len({f.tweet_id for f in fs}),
+                    "by_type": dict(by_type),
+                    "commands": repair,
+                }
+            )
     gaps = vr.gaps
     if gaps and gaps.empty_media > deleted_on_x:
-        plan.append({"kind": "empty_media", "tool": "repair", "files": None, "tweets": gaps.empty_media - deleted_on_x, "commands": repair})
+        plan.append(
+            {
+                "kind": "empty_media",
+                "tool": "repair",
+                "files": None,
+                "tweets": gaps.empty_media - deleted_on_x,
+                "commands": repair,
+            }
+        )
     if deleted_on_x:
         plan.append({"kind": "deleted_on_x", "tool": "", "files": None, "tweets": deleted_on_x, "commands": []})
     if gaps and (gaps.unbacked or gaps.partial):
-        plan.append({"kind": "unbacked", "tool": "backup", "files": gaps.unbacked_media, "tweets": gaps.unbacked + gaps.partial, "commands": [_cmd(prefix, "backup", "--dry-run"), _cmd(prefix, "backup")]})
+        plan.append(
+            {
+                "kind": "unbacked",
+                "tool": "backup",
+                "files": gaps.unbacked_media,
+                "tweets": gaps.unbacked + gaps.partial,
+                "commands": [_cmd(prefix, "backup", "--dry-run"), _cmd(prefix, "backup")],
+            }
+        )
     plan += _deep_plan(cfg, deep, prefix)
     plan += _rerun_plan(vr, deep, prefix)
     return plan
@@ -196,11 +239,27 @@ def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) ->
     out: list[dict[str, Any]] = []
     if deep.counts["decrypt_failed"]:
         n_tweets = len({f.tweet_id for f in deep.findings if f.category == "decrypt_failed" and f.tweet_id})
-        out.append({"kind": "deep_decrypt_failed", "tool": "repair", "files": deep.counts["decrypt_failed"], "tweets": n_tweets, "commands": [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")]})
+        out.append(
+            {
+                "kind": "deep_decrypt_failed",
+                "tool": "repair",
+                "files": deep.counts["decrypt_failed"],
+                "tweets": n_tweets,
+                "commands": [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")],
+            }
+        )
     if deep.counts["unknown_format"]:
         # no command fixes it: the file is in a format no configured scheme reads (never overwritten)
         n_tweets = len({f.tweet_id for f in deep.findings if f.category == "unknown_format" and f.tweet_id})
-        out.append({"kind": "deep_unknown_format", "tool": "", "files": deep.counts["unknown_format"], "tweets": n_tweets, "commands": []})
+        out.append(
+            {
+                "kind": "deep_unknown_format",
+                "tool": "",
+                "files": deep.counts["unknown_format"],
+                "tweets": n_tweets,
+                "commands": [],
+            }
+        )
     groups = {
         "local_missing": ("restore", str(cfg.media_root)),
         "differs": ("restore", str(Path(cfg.data_dir) / "restore-check")),
@@ -210,11 +269,31 @@ def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) ->
         if not fs:
             continue
         tweets = sorted({f.tweet_id for f in fs if f.tweet_id})
-        cmds = [_cmd(prefix, tool, f"--tweet {shlex.quote(t)}", f"--out {shlex.quote(out_dir)}") for t in tweets[:MAX_COMMANDS_PER_KIND]]
-        out.append({"kind": f"deep_{kind}", "tool": tool, "files": deep.counts[kind], "tweets": len(tweets), "commands": cmds, "more_tweets": max(0, len(tweets) - MAX_COMMANDS_PER_KIND)})
+        cmds = [
+            _cmd(prefix, tool, f"--tweet {shlex.quote(t)}", f"--out {shlex.quote(out_dir)}")
+            for t in tweets[:MAX_COMMANDS_PER_KIND]
+        ]
+        out.append(
+            {
+                "kind": f"deep_{kind}",
+                "tool": tool,
+                "files": deep.counts[kind],
+                "tweets": len(tweets),
+                "commands": cmds,
+                "more_tweets": max(0, len(tweets) - MAX_COMMANDS_PER_KIND),
+            }
+        )
     rec = deep.recorded
     if rec and (rec.differs or rec.absent):
-        out.append({"kind": "recorded_differs", "tool": "verify", "files": rec.differs + rec.absent, "tweets": None, "commands": [_cmd(prefix, "verify", "--deep", "--sample all")]})
+        out.append(
+            {
+                "kind": "recorded_differs",
+                "tool": "verify",
+                "files": rec.differs + rec.absent,
+                "tweets": None,
+                "commands": [_cmd(prefix, "verify", "--deep", "--sample all")],
+            }
+        )
     return out
 
 
@@ -223,7 +302,15 @@ def _rerun_plan(vr: VerifyResult, deep: DeepResult | None, prefix: tuple[str, st
     unknown = c["unverified"] + c["no_access"] + (deep.counts["unverified"] if deep else 0)
     if not unknown and vr.progress.complete:
         return []
-    return [{"kind": "unverified", "tool": "audit", "files": unknown, "tweets": None, "commands": [_cmd(prefix, "audit", "--resume")]}]
+    return [
+        {
+            "kind": "unverified",
+            "tool": "audit",
+            "files": unknown,
+            "tweets": None,
+            "commands": [_cmd(prefix, "audit", "--resume")],
+        }
+    ]
 
 
 def fix_commands(cfg: Config, prefix: tuple[str, str]) -> dict[str, str]:
@@ -231,7 +318,9 @@ def fix_commands(cfg: Config, prefix: tuple[str, str]) -> dict[str, str]:
     quoted by whoever fills it in). Kinds without a command (malformed: look at the row) are absent."""
     repair = _cmd(prefix, "repair")
     restore = _cmd(prefix, "restore", "--tweet {tweet}", f"--out {shlex.quote(str(cfg.media_root))}")
-    inspect = _cmd(prefix, "restore", "--tweet {tweet}", f"--out {shlex.quote(str(Path(cfg.data_dir) / 'restore-check'))}")
+    inspect = _cmd(
+        prefix, "restore", "--tweet {tweet}", f"--out {shlex.quote(str(Path(cfg.data_dir) / 'restore-check'))}"
+    )
     recheck = _cmd(prefix, "verify", "--deep", "--sample all")
     return {
         "missing": repair,
@@ -258,7 +347,9 @@ def load_history(data_dir: Path) -> list[dict[str, Any]]:
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not an audit history ({exc.__class__.__name__}); move it away to start a new one") from None
+        raise InputError(
+            f"{path}: not an audit history ({exc.__class__.__name__}); move it away to start a new one"
+        ) from None
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise InputError(f"{path}: not an audit history (no list of entries); move it away to start a new one")
@@ -275,7 +366,7 @@ def append_history(data_dir: Path, history: list[dict[str, Any]], entry: dict[st
 def coverage_since(history: list[dict[str, Any]]) -> float:
     """Start of the window of the last COVERAGE_AUDITS audits, this one included: when the 19th
     previous one started; 0 (every recorded read-back) while fewer audits are recorded."""
-    window = history[-(COVERAGE_AUDITS - 1):]
+    window = history[-(COVERAGE_AUDITS - 1) :]
     if len(window) < COVERAGE_AUDITS - 1:
         return 0.0
     started = window[0].get("started")
@@ -284,10 +375,17 @@ def coverage_since(history: list[dict[str, Any]]) -> float:
 
 def problem_keys(report: dict[str, Any]) -> set[str]:
     """One key per listed problem (kind and where), to tell what an audit found first."""
-    keys = {f"{f.get('category')} {f.get('url')}" for f in report.get("verify", {}).get("problems", []) if f.get("category") != "unverified"}
+    keys = {
+        f"{f.get('category')} {f.get('url')}"
+        for f in report.get("verify", {}).get("problems", [])
+        if f.get("category") != "unverified"
+    }
     deep = report.get("deep") or {}
     keys |= {f"deep_{f.get('category')} {f.get('repo_id')}/{f.get('path')}" for f in deep.get("problems", [])}
-    keys |= {f"recorded_{f.get('category')} {f.get('repo_id')}/{f.get('path')}" for f in (deep.get("recorded") or {}).get("problems", [])}
+    keys |= {
+        f"recorded_{f.get('category')} {f.get('repo_id')}/{f.get('path')}"
+        for f in (deep.get("recorded") or {}).get("problems", [])
+    }
     return keys
 
 
@@ -296,7 +394,12 @@ def problem_count(report: dict[str, Any]) -> int:
     counts = report.get("verify", {}).get("counts", {})
     deep = report.get("deep") or {}
     d, rec = deep.get("counts", {}), deep.get("recorded") or {}
-    return sum(int(counts.get(k, 0)) for k in PROBLEM_KEYS) + sum(int(d.get(k, 0)) for k in PROBLEM_CATEGORIES) + int(rec.get("differs", 0)) + int(rec.get("absent", 0))
+    return (
+        sum(int(counts.get(k, 0)) for k in PROBLEM_KEYS)
+        + sum(int(d.get(k, 0)) for k in PROBLEM_CATEGORIES)
+        + int(rec.get("differs", 0))
+        + int(rec.get("absent", 0))
+    )
 
 
 def previous_problem_keys(data_dir: Path) -> set[str]:
@@ -315,7 +418,8 @@ def known_deep_keys(data_dir: Path, deep: DeepResult, before: float) -> set[str]
         return {
             f"deep_{f.category} {f.repo_id}/{f.path}"
             for f in deep.findings
-            if (last := state.last_deep_check(f.repo_id, f.path, before=before)) is not None and last.result == f.category
+            if (last := state.last_deep_check(f.repo_id, f.path, before=before)) is not None
+            and last.result == f.category
         }
 
 
@@ -331,7 +435,9 @@ def history_entry(report: dict[str, Any], started: float, known: set[str]) -> di
         "urls": int(counts.get("total", 0)),
         "backed_up": int(counts.get("present", 0)),
         "problems": problem_count(report),
-        "unknown": int(counts.get("unverified", 0)) + int(counts.get("no_access", 0)) + int(deep.get("counts", {}).get("unverified", 0)),
+        "unknown": int(counts.get("unverified", 0))
+        + int(counts.get("no_access", 0))
+        + int(deep.get("counts", {}).get("unverified", 0)),
         "gaps": int(g.get("unbacked_media", 0)),
         "gap_tweets": sum(int(g.get(k, 0)) for k in ("unbacked", "partial", "empty_media")),
         "read_back": int(deep.get("checked", 0)),
@@ -387,10 +493,19 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
     started = time.time()
     history = load_history(cfg.data_dir)  # a bad history stops the audit now, not after hours
     previous = previous_problem_keys(cfg.data_dir)
-    vopts = VerifyOptions(concurrency=opts.concurrency, resume=opts.resume, check_missing=True, progress_bar=opts.progress_bar)
+    vopts = VerifyOptions(
+        concurrency=opts.concurrency, resume=opts.resume, check_missing=True, progress_bar=opts.progress_bar
+    )
     vr = await run_verify(cfg, vopts)
     sample = opts.sample or next_slice(cfg.data_dir)
-    deep = await run_deep(cfg, sample, progress=vr.progress, concurrency=opts.deep_concurrency, seed=opts.seed, covered_since=coverage_since(history))
+    deep = await run_deep(
+        cfg,
+        sample,
+        progress=vr.progress,
+        concurrency=opts.deep_concurrency,
+        seed=opts.seed,
+        covered_since=coverage_since(history),
+    )
     if opts.sample is None:
         remember_slice(cfg.data_dir, sample)
     async with Archive(cfg) as archive:
@@ -404,7 +519,14 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
         "status": {EXIT_OK: "ok", EXIT_PROBLEMS: "problems", EXIT_INCOMPLETE: "incomplete"}[status],
         "exit_code": status,
         "read_only": True,
-        "archive": {"db": str(cfg.db), "table": cfg.table, "media_root": str(cfg.media_root), "repos": list(cfg.repos), "revision": cfg.revision, "endpoint": cfg.endpoint},
+        "archive": {
+            "db": str(cfg.db),
+            "table": cfg.table,
+            "media_root": str(cfg.media_root),
+            "repos": list(cfg.repos),
+            "revision": cfg.revision,
+            "endpoint": cfg.endpoint,
+        },
         "verify": verify_report(vr.progress, None, vr.stats),
         "gaps": (vr.gaps or GapSummary()).to_dict(),
         "deep": deep.to_dict(),
@@ -416,7 +538,6 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
     history = append_history(cfg.data_dir, history, history_entry(report, started, known))
     report["headline"] = headline(history)
     return AuditResult(report, vr, deep, history)
-
 
 
 __all__ = [

@@ -190,7 +190,9 @@ class Walk:
                     if fetched.resumed_from and attempt == 1:
                         continue
                     schemes = ", ".join(self.codecs.schemes)
-                    return action.failed(task, Failure.UNKNOWN_FORMAT, f"no configured scheme ({schemes}) recognises this file", target)
+                    return action.failed(
+                        task, Failure.UNKNOWN_FORMAT, f"no configured scheme ({schemes}) recognises this file", target
+                    )
                 if dest is None:
                     plain = await asyncio.to_thread(decrypted_sha256, codec, part, u.path)
                 else:
@@ -213,4 +215,14 @@ class Walk:
         raise AssertionError("unreachable")
 
 
-__all__ = ["Action", "Failure", "Target", "Walk", "decrypted_sha256", "local_name", "one_way_local", "part_path", "read_head"]
+__all__ = [
+    "Action",
+    "Failure",
+    "Target",
+    "Walk",
+    "decrypted_sha256",
+    "local_name",
+    "one_way_local",
+    "part_path",
+    "read_head",
+]

@@ -43,8 +43,14 @@ LABELS: dict[str, dict[str, str]] = {
     "status": {"en": "Result", "ja": "結果"},
     "ok": {"en": "All checked backups are complete", "ja": "確認したバックアップはすべて完全です"},
     "problems": {"en": "Problems found", "ja": "問題があります"},
-    "incomplete": {"en": "Could not check everything (run again)", "ja": "すべてを確認できませんでした（再実行してください）"},
-    "read_only": {"en": "Read-only: nothing was changed on the Hub, in the database or in the local media.", "ja": "読み取り専用：Hub・データベース・ローカルメディアは一切変更していません。"},
+    "incomplete": {
+        "en": "Could not check everything (run again)",
+        "ja": "すべてを確認できませんでした（再実行してください）",
+    },
+    "read_only": {
+        "en": "Read-only: nothing was changed on the Hub, in the database or in the local media.",
+        "ja": "読み取り専用：Hub・データベース・ローカルメディアは一切変更していません。",
+    },
     "archive": {"en": "Archive", "ja": "アーカイブ"},
     "counts": {"en": "Recorded backup URLs by category", "ja": "カテゴリ別のバックアップURL"},
     "category": {"en": "Category", "ja": "カテゴリ"},
@@ -54,7 +60,10 @@ LABELS: dict[str, dict[str, str]] = {
     "sample": {"en": "Sample", "ja": "サンプル"},
     "candidates": {"en": "Present files considered", "ja": "対象ファイル数"},
     "checked": {"en": "Files read back", "ja": "読み戻したファイル数"},
-    "recorded": {"en": "Recorded uploads vs repo listing (no download)", "ja": "記録済みアップロードとリポジトリ一覧の比較（ダウンロードなし）"},
+    "recorded": {
+        "en": "Recorded uploads vs repo listing (no download)",
+        "ja": "記録済みアップロードとリポジトリ一覧の比較（ダウンロードなし）",
+    },
     "plan": {"en": "What to run", "ja": "実行すべきコマンド"},
     "kind": {"en": "Kind", "ja": "種類"},
     "tool": {"en": "Command", "ja": "コマンド"},
@@ -71,13 +80,22 @@ LABELS: dict[str, dict[str, str]] = {
     "detail": {"en": "Detail", "ja": "詳細"},
     "repo_problems": {"en": "Repo problems", "ja": "リポジトリの問題"},
     "column": {"en": "Column", "ja": "列"},
-    "shown_first": {"en": "Showing the first {n} of {total}; all are in audit_report.json.", "ja": "{total} 件中 最初の {n} 件を表示（全件は audit_report.json）。"},
-    "more_tweets": {"en": "… and {n} more tweets (see audit_report.json)", "ja": "… ほか {n} ツイート（audit_report.json を参照）"},
+    "shown_first": {
+        "en": "Showing the first {n} of {total}; all are in audit_report.json.",
+        "ja": "{total} 件中 最初の {n} 件を表示（全件は audit_report.json）。",
+    },
+    "more_tweets": {
+        "en": "… and {n} more tweets (see audit_report.json)",
+        "ja": "… ほか {n} ツイート（audit_report.json を参照）",
+    },
     "none": {"en": "None.", "ja": "なし。"},
     # categories: the same words as in code and JSON
     "missing": {"en": "Missing", "ja": "欠落"},
     "wrong_path": {"en": "Wrong path", "ja": "誤ったパス"},
-    "deleted_on_x": {"en": "Lost media lists of tweets deleted on X: nothing left to recover", "ja": "X で削除済みのツイートのメディアリスト（復元不可）"},
+    "deleted_on_x": {
+        "en": "Lost media lists of tweets deleted on X: nothing left to recover",
+        "ja": "X で削除済みのツイートのメディアリスト（復元不可）",
+    },
     "deep_ok": {"en": "Decrypts to the local file", "ja": "復号結果がローカルと一致"},
     "differs": {"en": "Differs", "ja": "不一致"},
     "decrypt_failed": {"en": "Decryption failed", "ja": "復号失敗"},
@@ -86,7 +104,10 @@ LABELS: dict[str, dict[str, str]] = {
     "matched": {"en": "Matched", "ja": "一致"},
     "absent": {"en": "Recorded but not listed", "ja": "記録あり・一覧になし"},
     "deep_problems": {"en": "Read-back problems", "ja": "読み戻しの問題"},
-    "deep_local_missing": {"en": "Local file lost (backup is good)", "ja": "ローカルファイル消失（バックアップは正常）"},
+    "deep_local_missing": {
+        "en": "Local file lost (backup is good)",
+        "ja": "ローカルファイル消失（バックアップは正常）",
+    },
     "deep_differs": {"en": "Backup differs from local", "ja": "バックアップとローカルが不一致"},
     "deep_decrypt_failed": {"en": "Backup does not decrypt", "ja": "バックアップを復号できない"},
     "recorded_differs": {"en": "Hub file differs from the recorded upload", "ja": "Hub上のファイルが記録と異なる"},
@@ -207,7 +228,14 @@ class Page:
     def h2(self, key: str) -> None:
         self.add(f"<h2>{_e(self.label(key))}</h2>")
 
-    def table(self, head: Iterable[str], rows: Iterable[Iterable[Any]], numeric: Iterable[int] = (), wrap: Iterable[int] = (), cards: bool = False) -> None:
+    def table(
+        self,
+        head: Iterable[str],
+        rows: Iterable[Iterable[Any]],
+        numeric: Iterable[int] = (),
+        wrap: Iterable[int] = (),
+        cards: bool = False,
+    ) -> None:
         """A table of escaped cells; `numeric`/`wrap` are column indexes styled right/wrapped.
         It scrolls sideways on a narrow screen; `cards`: one labelled card per row there instead."""
         num, wr, head = set(numeric), set(wrap), list(head)
@@ -298,7 +326,12 @@ def _header(p: Page, r: dict[str, Any]) -> None:
     p.add(f"<h1>{_e(p.label('title'))}</h1>")
     p.add(f'<p class="note">{_e(p.label("generated"))}: {_e(_when(r.get("generated_at")))}</p>')
     lines = [f'<p class="verdict" id="status">{_e(p.label("pg_" + status))}</p>']
-    counts = p.label("pg_counts", problems=f"{_int(hl.get('problems')):,}", gaps=f"{_int(hl.get('gaps')):,}", unknown=f"{_int(hl.get('unknown')):,}")
+    counts = p.label(
+        "pg_counts",
+        problems=f"{_int(hl.get('problems')):,}",
+        gaps=f"{_int(hl.get('gaps')):,}",
+        unknown=f"{_int(hl.get('unknown')):,}",
+    )
     sub = counts if status == "problems" else f"{p.label(status)} — {counts}"  # "Problems found" is said already
     lines.append(f'<p class="sub" id="summary">{_e(sub)}</p>')
     last = hl.get("last_complete_at")
@@ -308,7 +341,9 @@ def _header(p: Page, r: dict[str, Any]) -> None:
         lines.append(f'<p id="safe-since">{_e(p.label("pg_safe_since", at=_when(hl["safe_since"])))}</p>')
     if r.get("read_only"):
         lines.append(f'<p class="note">{_e(p.label("read_only"))}</p>')
-    p.add(f'<section class="headline hl-{status}" id="headline"><div>{"".join(lines)}</div>{_gauge(p, hl.get("coverage"))}</section>')
+    p.add(
+        f'<section class="headline hl-{status}" id="headline"><div>{"".join(lines)}</div>{_gauge(p, hl.get("coverage"))}</section>'
+    )
 
 
 def _gauge(p: Page, cov: Any) -> str:
@@ -328,8 +363,10 @@ def _gauge(p: Page, cov: Any) -> str:
     if known:
         pct = f"{share * 100:.1f}%" if 0 < share < 0.995 else f"{share * 100:.0f}%"
         files = p.label("pg_coverage_files", covered=f"{covered:,}", total=f"{total:,}")
-        text = (f'<span class="pct" id="coverage-figure" data-covered="{covered}" data-total="{total}">{_e(pct)}</span>'
-                f'<small>{_e(p.label("pg_coverage_what", n=audits))}</small><small>{_e(files)}</small>')
+        text = (
+            f'<span class="pct" id="coverage-figure" data-covered="{covered}" data-total="{total}">{_e(pct)}</span>'
+            f"<small>{_e(p.label('pg_coverage_what', n=audits))}</small><small>{_e(files)}</small>"
+        )
     else:
         text = f'<span class="pct" id="coverage-figure">—</span><small>{_e(p.label("pg_coverage_none"))}</small>'
     return f'<div class="gauge" id="coverage" title="{_e(p.label("pg_coverage"))}">{ring}<div><b>{_e(p.label("pg_coverage"))}</b>{text}</div></div>'
@@ -341,7 +378,7 @@ def _history(p: Page, history: list[dict[str, Any]]) -> None:
     shown = history[-HISTORY_SHOWN:]
     if not shown:
         return
-    p.add(f'<h2>{_e(p.label("pg_history"))}</h2>')
+    p.add(f"<h2>{_e(p.label('pg_history'))}</h2>")
     p.note(p.label("pg_history_note", n=len(shown)))
     w, h, pad, n = 600, 110, 8, len(shown)
     xs = [pad + (w - 2 * pad) * (i / (n - 1) if n > 1 else 0.5) for i in range(n)]
@@ -358,12 +395,18 @@ def _history(p: Page, history: list[dict[str, Any]]) -> None:
             if n <= HISTORY_ALL_POINTS or new or i == n - 1:
                 tip = f"{_when(e.get('at'))}: {v:,}" + (f" ({p.label('pg_h_new', n=new)})" if new else "")
                 cls = "pt new" if new else "pt"
-                dots.append(f'<circle class="{cls}" cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="4" data-value="{v}"><title>{_e(tip)}</title></circle>')
-        svg = (f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="{_e(p.label(label))}">'
-               f'<line class="base" x1="0" y1="{h - pad}" x2="{w}" y2="{h - pad}"/>'
-               f'<polyline class="ln c-{key}" points="{line}"/>{"".join(dots)}</svg>')
+                dots.append(
+                    f'<circle class="{cls}" cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="4" data-value="{v}"><title>{_e(tip)}</title></circle>'
+                )
+        svg = (
+            f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="{_e(p.label(label))}">'
+            f'<line class="base" x1="0" y1="{h - pad}" x2="{w}" y2="{h - pad}"/>'
+            f'<polyline class="ln c-{key}" points="{line}"/>{"".join(dots)}</svg>'
+        )
         cap = f'<figcaption><span>{_e(p.label(label))} <b>{vals[-1]:,}</b></span><span class="note">{_e(p.label("pg_h_max", n=f"{max(vals):,}"))}</span></figcaption>'
-        figures.append(f'<figure data-series="{key}">{cap}{svg}<div class="axis"><span>{_e(first)}</span><span>{_e(last)}</span></div></figure>')
+        figures.append(
+            f'<figure data-series="{key}">{cap}{svg}<div class="axis"><span>{_e(first)}</span><span>{_e(last)}</span></div></figure>'
+        )
     p.add(f'<div class="hist" id="history">{"".join(figures)}</div>')
 
 
@@ -374,17 +417,27 @@ def _account_chart(p: Page, accounts: list[dict[str, Any]]) -> None:
     """Files backed up, missing, on a wrong path and not backed up, per account: the top
     CHART_ACCOUNTS (most files to fix or back up first) and the rest summed in one bar. One scale
     for all bars, so the account with most to do stands out; a rest larger than that is cut."""
-    rows = [(str(a.get("username") or "—"), {k: _int(a.get(k)) for k in CHART_KINDS}) for a in accounts if isinstance(a, dict)]
+    rows = [
+        (str(a.get("username") or "—"), {k: _int(a.get(k)) for k in CHART_KINDS})
+        for a in accounts
+        if isinstance(a, dict)
+    ]
     if not rows:
         return
-    rows.sort(key=lambda r: (-(r[1]["missing"] + r[1]["wrong_path"] + r[1]["unbacked_media"]), -r[1]["backed_up"], r[0]))
+    rows.sort(
+        key=lambda r: (-(r[1]["missing"] + r[1]["wrong_path"] + r[1]["unbacked_media"]), -r[1]["backed_up"], r[0])
+    )
     top, rest = rows[:CHART_ACCOUNTS], rows[CHART_ACCOUNTS:]
     if rest:
         summed = {k: sum(r[1][k] for r in rest) for k in CHART_KINDS}
         top.append((p.label("pg_others", n=f"{len(rest):,}"), summed))
     scale = max(1, *(sum(v.values()) for _, v in top[:CHART_ACCOUNTS]))
-    p.add(f'<h2>{_e(p.label("pg_accounts_chart", n=min(CHART_ACCOUNTS, len(rows))))}</h2>')
-    p.add('<ul class="legend">' + "".join(f'<li><i class="k-{k}"></i>{_e(p.label("pg_" + k))}</li>' for k in CHART_KINDS) + "</ul>")
+    p.add(f"<h2>{_e(p.label('pg_accounts_chart', n=min(CHART_ACCOUNTS, len(rows))))}</h2>")
+    p.add(
+        '<ul class="legend">'
+        + "".join(f'<li><i class="k-{k}"></i>{_e(p.label("pg_" + k))}</li>' for k in CHART_KINDS)
+        + "</ul>"
+    )
     out = ['<div class="bars" id="account-bars">']
     for i, (name, v) in enumerate(top):
         x, rects = 0.0, []
@@ -392,14 +445,21 @@ def _account_chart(p: Page, accounts: list[dict[str, Any]]) -> None:
             if not v[k] or x >= 1000:
                 continue
             width = min(1000 - x, max(3.0, 1000 * v[k] / scale))
-            rects.append(f'<rect class="k-{k}" x="{x:.1f}" y="0" width="{width:.1f}" height="10" data-kind="{k}" data-value="{v[k]}"><title>{_e(p.label("pg_" + k))}: {v[k]:,}</title></rect>')
+            rects.append(
+                f'<rect class="k-{k}" x="{x:.1f}" y="0" width="{width:.1f}" height="10" data-kind="{k}" data-value="{v[k]}"><title>{_e(p.label("pg_" + k))}: {v[k]:,}</title></rect>'
+            )
             x += width
         clip = '<line class="clip" x1="998" y1="0" x2="998" y2="10"/>' if sum(v.values()) > scale else ""
-        nums = "".join(f'<span class="k-{k}{" z" if not v[k] else ""}" title="{_e(p.label("pg_" + k))}">{v[k]:,}</span>' for k in CHART_KINDS)
+        nums = "".join(
+            f'<span class="k-{k}{" z" if not v[k] else ""}" title="{_e(p.label("pg_" + k))}">{v[k]:,}</span>'
+            for k in CHART_KINDS
+        )
         rest_cls = " rest" if rest and i == len(top) - 1 else ""
-        out.append(f'<div class="bar-row{rest_cls}" data-account="{_e(name)}"><span class="acct">{_e(name)}</span>'
-                   f'<svg viewBox="0 0 1000 10" preserveAspectRatio="none" role="img" aria-label="{_e(name)}">{"".join(rects)}{clip}</svg>'
-                   f'<span class="nums">{nums}</span></div>')
+        out.append(
+            f'<div class="bar-row{rest_cls}" data-account="{_e(name)}"><span class="acct">{_e(name)}</span>'
+            f'<svg viewBox="0 0 1000 10" preserveAspectRatio="none" role="img" aria-label="{_e(name)}">{"".join(rects)}{clip}</svg>'
+            f'<span class="nums">{nums}</span></div>'
+        )
     out.append("</div>")
     p.add("".join(out))
 
@@ -412,10 +472,19 @@ def _archive(p: Page, a: dict[str, Any]) -> None:
 def _verify_counts(p: Page, v: dict[str, Any]) -> None:
     counts = v.get("counts", {})
     p.add(f"<h3>{_e(p.label('counts'))}</h3>")
-    p.table([p.label("category"), "", p.label("count")], [(p.label(k), k, counts.get(k, 0)) for k in counts], numeric=[2])
+    p.table(
+        [p.label("category"), "", p.label("count")], [(p.label(k), k, counts.get(k, 0)) for k in counts], numeric=[2]
+    )
     if v.get("repo_problems"):
         p.add(f"<h3>{_e(p.label('repo_problems'))}</h3>")
-        p.table(["repo", p.label("category"), p.label("urls"), p.label("detail")], [(f"{rp.get('repo_id')}@{rp.get('revision')}", rp.get("category"), rp.get("urls"), rp.get("detail")) for rp in v["repo_problems"]], numeric=[2])
+        p.table(
+            ["repo", p.label("category"), p.label("urls"), p.label("detail")],
+            [
+                (f"{rp.get('repo_id')}@{rp.get('revision')}", rp.get("category"), rp.get("urls"), rp.get("detail"))
+                for rp in v["repo_problems"]
+            ],
+            numeric=[2],
+        )
 
 
 def _gaps(p: Page, g: dict[str, Any]) -> None:
@@ -428,13 +497,25 @@ def _deep(p: Page, d: dict[str, Any] | None) -> None:
     if not d:
         return
     p.add(f"<h3>{_e(p.label('deep'))}</h3>")
-    p.table(["", ""], [(p.label("sample"), d.get("sample")), (p.label("candidates"), d.get("candidates", 0)), (p.label("checked"), d.get("checked", 0))], numeric=[1])
+    p.table(
+        ["", ""],
+        [
+            (p.label("sample"), d.get("sample")),
+            (p.label("candidates"), d.get("candidates", 0)),
+            (p.label("checked"), d.get("checked", 0)),
+        ],
+        numeric=[1],
+    )
     counts = d.get("counts", {})
     p.table([p.label("category"), "", p.label("count")], [(p.label(k), k, v) for k, v in counts.items()], numeric=[2])
     rec = d.get("recorded")
     if rec:
         p.add(f"<h4>{_e(p.label('recorded'))}</h4>")
-        p.table([p.label("category"), "", p.label("count")], [(p.label(k), k, rec.get(k, 0)) for k in ("compared", "matched", "differs", "absent")], numeric=[2])
+        p.table(
+            [p.label("category"), "", p.label("count")],
+            [(p.label(k), k, rec.get(k, 0)) for k in ("compared", "matched", "differs", "absent")],
+            numeric=[2],
+        )
         for repo in rec.get("unverified_repos", []):
             p.note(f"{p.label('unverified')}: {repo}")
 
@@ -452,15 +533,45 @@ def _plan(p: Page, plan: list[dict[str, Any]]) -> None:
         kind = str(item.get("kind", ""))
         if kind == "deep_unknown_format":
             cmds += f'<p class="note">{_e(p.label("pg_unknown_format_fix"))}</p>'
-        rows.append((Raw(f"{_e(p.label(kind))}<br><code>{_e(kind)}</code>"), p.label(str(item.get("tool", ""))), item.get("files"), item.get("tweets"), Raw(cmds)))
-    p.table([p.label("kind"), p.label("tool"), p.label("files"), p.label("tweets"), p.label("commands")], rows, numeric=[2, 3], cards=True)
+        rows.append(
+            (
+                Raw(f"{_e(p.label(kind))}<br><code>{_e(kind)}</code>"),
+                p.label(str(item.get("tool", ""))),
+                item.get("files"),
+                item.get("tweets"),
+                Raw(cmds),
+            )
+        )
+    p.table(
+        [p.label("kind"), p.label("tool"), p.label("files"), p.label("tweets"), p.label("commands")],
+        rows,
+        numeric=[2, 3],
+        cards=True,
+    )
 
 
 def _accounts(p: Page, accounts: list[dict[str, Any]]) -> None:
     p.add(f"<h3>{_e(p.label('accounts'))}</h3>")
-    keys = ("tweets", "urls", "backed_up", "missing", "wrong_path", "malformed", "unverified", "unbacked", "partial", "unbacked_media", "empty_media", "deep_problems")
+    keys = (
+        "tweets",
+        "urls",
+        "backed_up",
+        "missing",
+        "wrong_path",
+        "malformed",
+        "unverified",
+        "unbacked",
+        "partial",
+        "unbacked_media",
+        "empty_media",
+        "deep_problems",
+    )
     shown = accounts[:MAX_ACCOUNT_ROWS]
-    p.table([p.label("account"), *(p.label(k) for k in keys)], [(a.get("username") or "—", *(a.get(k, 0) for k in keys)) for a in shown], numeric=range(1, len(keys) + 1))
+    p.table(
+        [p.label("account"), *(p.label(k) for k in keys)],
+        [(a.get("username") or "—", *(a.get(k, 0) for k in keys)) for a in shown],
+        numeric=range(1, len(keys) + 1),
+    )
     if len(accounts) > len(shown):
         p.note(p.label("shown_first", n=len(shown), total=len(accounts)))
 
@@ -469,10 +580,19 @@ def _problems(p: Page, r: dict[str, Any]) -> None:
     """Verify's problem URLs, then read-back problems, then recorded-upload mismatches (capped),
     each with the command that fixes it; sorted, filtered and paged by SCRIPT."""
     verify = r.get("verify", {})
-    items = [(str(f.get("category")), f.get("tweet_id"), f.get("username"), f.get("url"), f.get("detail")) for f in verify.get("problems", [])]
+    items = [
+        (str(f.get("category")), f.get("tweet_id"), f.get("username"), f.get("url"), f.get("detail"))
+        for f in verify.get("problems", [])
+    ]
     deep = r.get("deep") or {}
-    items += [(f"deep_{f.get('category')}", f.get("tweet_id"), f.get("username"), f.get("path"), f.get("detail")) for f in deep.get("problems", [])]
-    items += [(f"recorded_{f.get('category')}", "", "", f"{f.get('repo_id')}/{f.get('path')}", f.get("detail")) for f in (deep.get("recorded") or {}).get("problems", [])]
+    items += [
+        (f"deep_{f.get('category')}", f.get("tweet_id"), f.get("username"), f.get("path"), f.get("detail"))
+        for f in deep.get("problems", [])
+    ]
+    items += [
+        (f"recorded_{f.get('category')}", "", "", f"{f.get('repo_id')}/{f.get('path')}", f.get("detail"))
+        for f in (deep.get("recorded") or {}).get("problems", [])
+    ]
     p.h2("problem_list")
     if not items:
         p.note(p.label("none"))
@@ -482,13 +602,17 @@ def _problems(p: Page, r: dict[str, Any]) -> None:
     shown = items[:MAX_PROBLEM_ROWS]
     kinds = sorted({k for k, *_ in shown}, key=lambda k: p.label(k))
     options = "".join(f'<option value="{_e(k)}">{_e(p.label(k))}</option>' for k in kinds)
-    p.add(f'<div class="filters" id="pfilters" hidden><input type="search" id="pf" placeholder="{_e(p.label("pg_filter"))}" aria-label="{_e(p.label("pg_filter"))}">'
-          f'<select id="pk" aria-label="{_e(p.label("kind"))}"><option value="">{_e(p.label("pg_all_kinds"))}</option>{options}</select>'
-          f'<span class="note">{_e(p.label("pg_sort_hint"))}</span></div>')
+    p.add(
+        f'<div class="filters" id="pfilters" hidden><input type="search" id="pf" placeholder="{_e(p.label("pg_filter"))}" aria-label="{_e(p.label("pg_filter"))}">'
+        f'<select id="pk" aria-label="{_e(p.label("kind"))}"><option value="">{_e(p.label("pg_all_kinds"))}</option>{options}</select>'
+        f'<span class="note">{_e(p.label("pg_sort_hint"))}</span></div>'
+    )
     head = [p.label(k) for k in ("category", "tweet", "account", "where", "detail")]
-    out = [f'<div class="scroll"><table id="problems" data-per="{PAGE_ROWS}" data-done="{_e(p.label("pg_copied"))}"><thead><tr>']
+    out = [
+        f'<div class="scroll"><table id="problems" data-per="{PAGE_ROWS}" data-done="{_e(p.label("pg_copied"))}"><thead><tr>'
+    ]
     out += [f'<th><button type="button">{_e(h)}</button></th>' for h in head]
-    out.append(f'<th>{_e(p.label("pg_fix"))}</th></tr></thead><tbody>')
+    out.append(f"<th>{_e(p.label('pg_fix'))}</th></tr></thead><tbody>")
     copy = _e(p.label("pg_copy"))
     for i, (kind, tweet, user, where, detail) in enumerate(shown):
         template = fixes.get(kind)
@@ -499,11 +623,15 @@ def _problems(p: Page, r: dict[str, Any]) -> None:
             why = "pg_unknown_format_fix" if kind == "deep_unknown_format" else "pg_no_fix"
             fix = f'<span class="note">{_e(p.label(why))}</span>'
         cls = ' class="pg"' if i >= PAGE_ROWS else ""  # without the script: the first page
-        out.append(f'<tr data-k="{_e(kind)}"{cls}><td>{_e(p.label(kind))}</td><td>{_e(tweet)}</td><td>{_e(user)}</td>'
-                   f"<td>{_e(where)}</td><td>{_e(detail)}</td><td>{fix}</td></tr>")
+        out.append(
+            f'<tr data-k="{_e(kind)}"{cls}><td>{_e(p.label(kind))}</td><td>{_e(tweet)}</td><td>{_e(user)}</td>'
+            f"<td>{_e(where)}</td><td>{_e(detail)}</td><td>{fix}</td></tr>"
+        )
     out.append("</tbody></table></div>")
-    out.append(f'<div class="pager" id="ppager" hidden><button type="button" id="pprev">{_e(p.label("pg_prev"))}</button>'
-               f'<span id="ppos" data-fmt="{_e(p.label("pg_rows"))}"></span><button type="button" id="pnext">{_e(p.label("pg_next"))}</button></div>')
+    out.append(
+        f'<div class="pager" id="ppager" hidden><button type="button" id="pprev">{_e(p.label("pg_prev"))}</button>'
+        f'<span id="ppos" data-fmt="{_e(p.label("pg_rows"))}"></span><button type="button" id="pnext">{_e(p.label("pg_next"))}</button></div>'
+    )
     p.add("".join(out))
     if len(items) > len(shown):
         p.note(p.label("shown_first", n=f"{len(shown):,}", total=f"{len(items):,}"))
@@ -513,7 +641,11 @@ def _row_problems(p: Page, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     p.add(f"<h3>{_e(p.label('row_problems'))}</h3>")
-    p.table([p.label("tweet"), p.label("column"), "code", p.label("detail")], [(x.get("tweet_id"), x.get("column"), x.get("code"), x.get("detail")) for x in rows[:MAX_ROW_PROBLEMS]], wrap=[3])
+    p.table(
+        [p.label("tweet"), p.label("column"), "code", p.label("detail")],
+        [(x.get("tweet_id"), x.get("column"), x.get("code"), x.get("detail")) for x in rows[:MAX_ROW_PROBLEMS]],
+        wrap=[3],
+    )
     if len(rows) > MAX_ROW_PROBLEMS:
         p.note(p.label("shown_first", n=MAX_ROW_PROBLEMS, total=len(rows)))
 

@@ -37,7 +37,9 @@ def verify_summary(progress: Progress, lang: str) -> str:
         rows.append((t("row_problems", lang), len(progress.row_problems)))
     out = [f"== {t('verify_title', lang)} ==", *_lines(rows)]
     for rp in progress.repo_problems.values():
-        out.append(f"{t('repo_problem', lang)}: {rp['repo_id']}@{rp['revision']}: {rp['category']} ({rp['urls']:,} {t('urls', lang)}) — {rp['detail']}")
+        out.append(
+            f"{t('repo_problem', lang)}: {rp['repo_id']}@{rp['revision']}: {rp['category']} ({rp['urls']:,} {t('urls', lang)}) — {rp['detail']}"
+        )
     if not progress.complete:
         out.append(t("incomplete", lang))
     return "\n".join(out)
@@ -53,13 +55,33 @@ def gaps_summary(gaps: GapSummary, lang: str) -> str:
     return "\n".join(out)
 
 
-RUN_ROWS = ("run_tweets", "run_completed", "run_error", "run_files_succeeded", "run_files_failed", "run_downloaded", "run_gone", "run_commits", "run_bytes")
+RUN_ROWS = (
+    "run_tweets",
+    "run_completed",
+    "run_error",
+    "run_files_succeeded",
+    "run_files_failed",
+    "run_downloaded",
+    "run_gone",
+    "run_commits",
+    "run_bytes",
+)
 
 
 def run_summary(source: UploadSource, s: RunSummary, lang: str) -> str:
     """The summary of `repair` or `backup`, as the users' old repair script printed it: the
     table, then `完了: 成功 N件, 失敗 N件` (tweets completed / with an error)."""
-    values = [s.tweets, s.tweets_completed, s.tweets_error, s.files_succeeded, s.files_failed, s.files_downloaded, len(s.gone_at_source), s.commits, s.bytes_uploaded]
+    values = [
+        s.tweets,
+        s.tweets_completed,
+        s.tweets_error,
+        s.files_succeeded,
+        s.files_failed,
+        s.files_downloaded,
+        len(s.gone_at_source),
+        s.commits,
+        s.bytes_uploaded,
+    ]
     rows = [(t(key, lang), value) for key, value in zip(RUN_ROWS, values)]
     title = t(f"run_title_{source}_dry" if s.dry_run else f"run_title_{source}", lang)
     out = [f"== {title} ==", *_lines(rows)]
@@ -68,14 +90,13 @@ def run_summary(source: UploadSource, s: RunSummary, lang: str) -> str:
     return "\n".join(out)
 
 
-
-
 def write_report(path: Path, report: dict[str, Any]) -> None:
     write_json_atomic(path, report)
 
 
-def write_audit_reports(data_dir: Path, report: dict[str, Any], lang: str,
-                        history: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
+def write_audit_reports(
+    data_dir: Path, report: dict[str, Any], lang: str, history: list[dict[str, Any]] | None = None
+) -> tuple[Path, Path]:
     """`audit_report.json` for machines, `audit_report.html` (self-contained) for people."""
     from hfcheck.readback.audit import HTML_NAME, JSON_NAME
     from hfcheck.report.html import render_audit_html

@@ -58,8 +58,14 @@ class Medium:
 class Plan:
     """The demo's truth: expected verify counts and gaps, and the tweets of each kind."""
 
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(["total", "present", "missing", "wrong_path", "repo_not_found", "no_access", "malformed", "unverified"], 0))
-    gaps: dict[str, int] = field(default_factory=lambda: dict.fromkeys(["unbacked", "partial", "empty_media", "unbacked_media"], 0))
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ["total", "present", "missing", "wrong_path", "repo_not_found", "no_access", "malformed", "unverified"], 0
+        )
+    )
+    gaps: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(["unbacked", "partial", "empty_media", "unbacked_media"], 0)
+    )
     tweets: dict[str, list[str]] = field(default_factory=dict)
 
     def url(self, category: str) -> None:
@@ -131,7 +137,9 @@ class FernetBackups:
 
 
 class DemoBuilder:
-    def __init__(self, root: Path, tweets: int, seed: int, media_port: int, endpoint: str, scheme: str = "hfcheck-v1") -> None:
+    def __init__(
+        self, root: Path, tweets: int, seed: int, media_port: int, endpoint: str, scheme: str = "hfcheck-v1"
+    ) -> None:
         self.root = root
         self.rng = random.Random(seed)
         self.n = tweets
@@ -221,7 +229,9 @@ class DemoBuilder:
             self.save_source(m)
             self.plan.url("present")
         self.plan.gaps["empty_media"] += 1
-        self.x_fixtures[tweet_id] = x_tweet_detail(tweet_id, username, [(m.name.ext, self.media_url(m)) for m in ms], deleted)
+        self.x_fixtures[tweet_id] = x_tweet_detail(
+            tweet_id, username, [(m.name.ext, self.media_url(m)) for m in ms], deleted
+        )
         self._row(tweet_id, username, self.rng.choice([None, "", "[]"]), [self.backed_up(m) for m in ms])
 
     def _deleted_on_x(self, tweet_id: str, username: str) -> None:
@@ -259,29 +269,83 @@ class DemoBuilder:
 def x_tweet_detail(tweet_id: str, username: str, media: list[tuple[str, str]], deleted: bool) -> dict[str, Any]:
     """A TweetDetail GraphQL answer in X's shape (what twscrape parses) for one demo tweet."""
     if deleted:
-        result: dict[str, Any] = {"__typename": "TweetTombstone", "tombstone": {"__typename": "TextTombstone", "text": {"text": "This Post was deleted by the Post author."}}}
+        result: dict[str, Any] = {
+            "__typename": "TweetTombstone",
+            "tombstone": {"__typename": "TextTombstone", "text": {"text": "This Post was deleted by the Post author."}},
+        }
     else:
         entities = []
         for i, (ext, url) in enumerate(media):
             mid = f"{tweet_id}{i}"
             if ext == "mp4":
-                variants = [{"bitrate": 256000, "content_type": "video/mp4", "url": url + "?low"}, {"bitrate": 2176000, "content_type": "video/mp4", "url": url}]
-                entities.append({"type": "video", "id_str": mid, "media_key": f"7_{mid}", "media_url_https": url + ".jpg", "video_info": {"duration_millis": 4000, "variants": variants}})
+                variants = [
+                    {"bitrate": 256000, "content_type": "video/mp4", "url": url + "?low"},
+                    {"bitrate": 2176000, "content_type": "video/mp4", "url": url},
+                ]
+                entities.append(
+                    {
+                        "type": "video",
+                        "id_str": mid,
+                        "media_key": f"7_{mid}",
+                        "media_url_https": url + ".jpg",
+                        "video_info": {"duration_millis": 4000, "variants": variants},
+                    }
+                )
             else:
                 entities.append({"type": "photo", "id_str": mid, "media_key": f"3_{mid}", "media_url_https": url})
-        user = {"__typename": "User", "rest_id": "4200", "core": {"screen_name": username, "name": username, "created_at": "Sat Dec 14 04:35:55 +0000 2013"}, "legacy": {}}
-        legacy = {"id_str": tweet_id, "created_at": "Thu Apr 20 23:21:13 +0000 2023", "full_text": "demo", "lang": "en", "conversation_id_str": tweet_id, "user_id_str": "4200",
-                  "reply_count": 0, "retweet_count": 0, "favorite_count": 0, "quote_count": 0, "extended_entities": {"media": entities}}
-        result = {"__typename": "Tweet", "rest_id": tweet_id, "core": {"user_results": {"result": user}}, "legacy": legacy}
-    entry = {"entryId": f"tweet-{tweet_id}", "sortIndex": "1", "content": {"entryType": "TimelineTimelineItem", "__typename": "TimelineTimelineItem",
-             "itemContent": {"itemType": "TimelineTweet", "__typename": "TimelineTweet", "tweet_results": {"result": result}}}}
-    return {"data": {"threaded_conversation_with_injections_v2": {"instructions": [{"type": "TimelineAddEntries", "entries": [entry]}]}}}
+        user = {
+            "__typename": "User",
+            "rest_id": "4200",
+            "core": {"screen_name": username, "name": username, "created_at": "Sat Dec 14 04:35:55 +0000 2013"},
+            "legacy": {},
+        }
+        legacy = {
+            "id_str": tweet_id,
+            "created_at": "Thu Apr 20 23:21:13 +0000 2023",
+            "full_text": "demo",
+            "lang": "en",
+            "conversation_id_str": tweet_id,
+            "user_id_str": "4200",
+            "reply_count": 0,
+            "retweet_count": 0,
+            "favorite_count": 0,
+            "quote_count": 0,
+            "extended_entities": {"media": entities},
+        }
+        result = {
+            "__typename": "Tweet",
+            "rest_id": tweet_id,
+            "core": {"user_results": {"result": user}},
+            "legacy": legacy,
+        }
+    entry = {
+        "entryId": f"tweet-{tweet_id}",
+        "sortIndex": "1",
+        "content": {
+            "entryType": "TimelineTimelineItem",
+            "__typename": "TimelineTimelineItem",
+            "itemContent": {
+                "itemType": "TimelineTweet",
+                "__typename": "TimelineTweet",
+                "tweet_results": {"result": result},
+            },
+        },
+    }
+    return {
+        "data": {
+            "threaded_conversation_with_injections_v2": {
+                "instructions": [{"type": "TimelineAddEntries", "entries": [entry]}]
+            }
+        }
+    }
 
 
 def write_db(path: Path, rows: list[tuple[Any, ...]]) -> None:
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
-    con.execute("CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)")
+    con.execute(
+        "CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
+    )
     con.executemany("INSERT INTO tweets VALUES (?,?,?,?,?)", rows)
     con.commit()
     con.close()
@@ -304,33 +368,40 @@ def write_config(root: Path, media_port: int, scheme: str = "hfcheck-v1") -> Non
     (root / "hfcheck.toml").write_text(
         f"""# Demo configuration written by `hfcheck demo init`.
 [archive]
-db = "{root / 'archive.db'}"
-media_root = "{root / 'media'}"
+db = "{root / "archive.db"}"
+media_root = "{root / "media"}"
 
 [hub]
 repos = ["{REPO}"]
 
 [crypto]
-key_file = "{root / 'archive.key'}"
+key_file = "{root / "archive.key"}"
 scheme = "{scheme}"
 
 [run]
-data_dir = "{root / 'data'}"
+data_dir = "{root / "data"}"
 
 [download]
 allowed_hosts = ["127.0.0.1:{media_port}"]
 
 [twitter]
 # The demo answers X's GraphQL from canned responses; real archives set accounts_db only.
-accounts_db = "{root / 'data' / 'twscrape_accounts.db'}"
-fixtures = "{root / 'x_fixtures.json'}"
+accounts_db = "{root / "data" / "twscrape_accounts.db"}"
+fixtures = "{root / "x_fixtures.json"}"
 """,
         encoding="utf-8",
     )
 
 
-def build_demo(root: Path, *, tweets: int = 120, seed: int = 7, media_port: int = 0, endpoint: str = "http://127.0.0.1:0",
-               scheme: str = "hfcheck-v1") -> Plan:
+def build_demo(
+    root: Path,
+    *,
+    tweets: int = 120,
+    seed: int = 7,
+    media_port: int = 0,
+    endpoint: str = "http://127.0.0.1:0",
+    scheme: str = "hfcheck-v1",
+) -> Plan:
     """Build the demo archive under `root` (replacing a previous one) and return what was planted.
 
     The endpoint only shapes the recorded URLs; `demo run` serves the hub on that address.
@@ -347,7 +418,14 @@ def build_demo(root: Path, *, tweets: int = 120, seed: int = 7, media_port: int 
     write_db(root / "archive.db", builder.rows)
     seed_hub(root / "hub", builder.uploads)
     (root / "x_fixtures.json").write_text(json.dumps(builder.x_fixtures, indent=1), encoding="utf-8")
-    planted = {"counts": plan.counts, "gaps": plan.gaps, "tweets": plan.tweets, "endpoint": endpoint, "media_port": media_port, "scheme": scheme}
+    planted = {
+        "counts": plan.counts,
+        "gaps": plan.gaps,
+        "tweets": plan.tweets,
+        "endpoint": endpoint,
+        "media_port": media_port,
+        "scheme": scheme,
+    }
     (root / "planted.json").write_text(json.dumps(planted, indent=1), encoding="utf-8")
     write_config(root, media_port, scheme)
     return plan

@@ -43,7 +43,9 @@ def run_cycle(root: Path, *, tweets: int, seed: int, scheme: str = "hfcheck-v1")
 
     root = root.resolve()
     port, media_port = _free_port(), _free_port()
-    plan = build_demo(root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}", scheme=scheme)
+    plan = build_demo(
+        root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}", scheme=scheme
+    )
     click.echo(f"demo archive in {root} ({scheme}): planted {plan.counts} and gaps {plan.gaps}")
     env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_TOKEN": TOKEN}
     hub = EmulatorThread(root / "hub", port=port).start()
@@ -64,7 +66,9 @@ def run_cycle(root: Path, *, tweets: int, seed: int, scheme: str = "hfcheck-v1")
     if left:
         click.secho(f"demo FAILED: still to repair after repair and backup: {left}", fg="red")
     elif restored:
-        click.secho("demo OK: every repairable problem fixed, every restored file identical to its local original", fg="green")
+        click.secho(
+            "demo OK: every repairable problem fixed, every restored file identical to its local original", fg="green"
+        )
     return 0 if restored and not left else 1
 
 
@@ -83,9 +87,16 @@ def _restore_sample(root: Path, env: dict[str, str]) -> bool:
     with the local media."""
     out = root / "restored"
     planted = json.loads((root / "planted.json").read_text())
-    sample = planted["tweets"].get("missing", [])[:1] + planted["tweets"].get("unbacked", [])[:2] + planted["tweets"].get("ok", [])[:2]
+    sample = (
+        planted["tweets"].get("missing", [])[:1]
+        + planted["tweets"].get("unbacked", [])[:2]
+        + planted["tweets"].get("ok", [])[:2]
+    )
     flags = [arg for tweet_id in sample for arg in ("--tweet", tweet_id)]
-    if _step("restore a sample and compare it with the local files", root, env, "restore", *flags, "--out", str(out)) != 0:
+    if (
+        _step("restore a sample and compare it with the local files", root, env, "restore", *flags, "--out", str(out))
+        != 0
+    ):
         return False
     same = True
     for f in sorted(p for p in out.rglob("*") if p.is_file()):

@@ -46,8 +46,9 @@ def media_for(rng: random.Random, tweet_id: str, count: int, small: bool) -> lis
     return out
 
 
-def generate(*, tweets: int, first_id: int = FIRST_ID, seed: int = 1, small: bool = False,
-             local: bool = True) -> Iterator[tuple[str, str, list[tuple[str, bytes, bool]]]]:
+def generate(
+    *, tweets: int, first_id: int = FIRST_ID, seed: int = 1, small: bool = False, local: bool = True
+) -> Iterator[tuple[str, str, list[tuple[str, bytes, bool]]]]:
     """(tweet id, username, [(file name, bytes, also saved locally)]) of each tweet, in insert
     order; deterministic per seed, so a test can name the media of a tweet not inserted yet."""
     rng = random.Random(seed)
@@ -58,8 +59,19 @@ def generate(*, tweets: int, first_id: int = FIRST_ID, seed: int = 1, small: boo
         yield tweet_id, user, [(name, data, local and rng.random() < 0.5) for name, data in media]
 
 
-def scrape(db: Path, source: Path, media_base: str, *, tweets: int, rate: float, first_id: int = FIRST_ID,
-           local: Path | None = None, log: Path | None = None, seed: int = 1, small: bool = False) -> list[str]:
+def scrape(
+    db: Path,
+    source: Path,
+    media_base: str,
+    *,
+    tweets: int,
+    rate: float,
+    first_id: int = FIRST_ID,
+    local: Path | None = None,
+    log: Path | None = None,
+    seed: int = 1,
+    small: bool = False,
+) -> list[str]:
     """Insert `tweets` rows at `rate` a second; returns their ids."""
     con = sqlite3.connect(db, timeout=30)
     con.execute("PRAGMA busy_timeout = 30000")
@@ -67,7 +79,9 @@ def scrape(db: Path, source: Path, media_base: str, *, tweets: int, rate: float,
     start = time.monotonic()
     logf = log.open("a", encoding="utf-8") if log else None
     try:
-        for n, (tweet_id, user, media) in enumerate(generate(tweets=tweets, first_id=first_id, seed=seed, small=small, local=local is not None)):
+        for n, (tweet_id, user, media) in enumerate(
+            generate(tweets=tweets, first_id=first_id, seed=seed, small=small, local=local is not None)
+        ):
             for name, data, keep_local in media:
                 (source / name).parent.mkdir(parents=True, exist_ok=True)
                 (source / name).write_bytes(data)
@@ -79,7 +93,10 @@ def scrape(db: Path, source: Path, media_base: str, *, tweets: int, rate: float,
             if rate > 0:
                 time.sleep(max(0.0, start + n / rate - time.monotonic()))
             with con:
-                con.execute("INSERT INTO tweets VALUES (?,?,?,?,?)", (tweet_id, user, json.dumps(urls), None, f"scraped {tweet_id}"))
+                con.execute(
+                    "INSERT INTO tweets VALUES (?,?,?,?,?)",
+                    (tweet_id, user, json.dumps(urls), None, f"scraped {tweet_id}"),
+                )
             if logf:
                 logf.write(f"{tweet_id} {time.time():.3f}\n")
                 logf.flush()
@@ -104,7 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--small", action="store_true", help="small media only (long simulated runs)")
     a = p.parse_args(argv)
-    scrape(a.db, a.source, a.media_base, tweets=a.tweets, rate=a.rate, first_id=a.first_id, local=a.local, log=a.log, seed=a.seed, small=a.small)
+    scrape(
+        a.db,
+        a.source,
+        a.media_base,
+        tweets=a.tweets,
+        rate=a.rate,
+        first_id=a.first_id,
+        local=a.local,
+        log=a.log,
+        seed=a.seed,
+        small=a.small,
+    )
     return 0
 
 

@@ -63,7 +63,9 @@ class PathIndex:
         self.chain = chain  # the longest run of pages that had to be fetched one after another
 
     @classmethod
-    async def build(cls, http: HubClient, repo_id: str, revision: str, max_pages: int | None, *, folders: bool = True) -> PathIndex | None:
+    async def build(
+        cls, http: HubClient, repo_id: str, revision: str, max_pages: int | None, *, folders: bool = True
+    ) -> PathIndex | None:
         """List the tree; None if it would take more than `max_pages` pages (HEADs are cheaper).
 
         With `folders`, the root is listed one level deep and each top-level folder recursively,
@@ -134,7 +136,15 @@ class RepoState:
 
 def _base(task: UrlTask) -> dict[str, Any]:
     u = task.url
-    return dict(tweet_id=task.tweet_id, url=str(u), index=task.index, username=task.username, repo_id=u.repo_id, revision=u.revision, path=u.path)
+    return dict(
+        tweet_id=task.tweet_id,
+        url=str(u),
+        index=task.index,
+        username=task.username,
+        repo_id=u.repo_id,
+        revision=u.revision,
+        path=u.path,
+    )
 
 
 class Checker:
@@ -264,7 +274,10 @@ class Checker:
         """Tree requests of the finished listings and their longest chain of pages."""
         done = [t.result() for t in self._index.values() if t.done() and not t.cancelled() and t.exception() is None]
         indexes = [i for i in done if i is not None]
-        return {"tree_pages": sum(i.pages for i in indexes), "longest_chain": max((i.chain for i in indexes), default=0)}
+        return {
+            "tree_pages": sum(i.pages for i in indexes),
+            "longest_chain": max((i.chain for i in indexes), default=0),
+        }
 
     # -- per repo, asked once ---------------------------------------------------------------
 

@@ -68,7 +68,16 @@ class Progress:
             self.counts[f.category.value] += 1
             if f.category in REPO_LEVEL:
                 key = f"{f.repo_id}@{f.revision}"
-                rp = self.repo_problems.setdefault(key, {"repo_id": f.repo_id, "revision": f.revision, "category": f.category.value, "detail": f.detail, "urls": 0})
+                rp = self.repo_problems.setdefault(
+                    key,
+                    {
+                        "repo_id": f.repo_id,
+                        "revision": f.revision,
+                        "category": f.category.value,
+                        "detail": f.detail,
+                        "urls": 0,
+                    },
+                )
                 rp["urls"] += 1
             elif f.category is not Category.PRESENT:
                 self.problems.append(f)
@@ -82,7 +91,9 @@ class Progress:
             "started_at": self.started_at,
             "updated_at": now_iso(),
             "complete": self.complete,
-            "position": None if self.position is None else {"key": self.position, "type": "int" if isinstance(self.position, int) else "text"},
+            "position": None
+            if self.position is None
+            else {"key": self.position, "type": "int" if isinstance(self.position, int) else "text"},
             "counts": {k: self.counts.get(k, 0) for k in COUNT_KEYS},
             "problems": [f.to_dict() for f in self.problems],
             "repo_problems": list(self.repo_problems.values()),
@@ -106,7 +117,9 @@ class Progress:
         if data.get("version") != VERSION:
             raise InputError(f"progress file {path} has version {data.get('version')!r}, expected {VERSION}")
         if data.get("archive") != identity:
-            raise InputError(f"progress file {path} belongs to another archive ({data.get('archive', {}).get('db')}); use another --data-dir or move it away")
+            raise InputError(
+                f"progress file {path} belongs to another archive ({data.get('archive', {}).get('db')}); use another --data-dir or move it away"
+            )
         try:
             pos = data["position"]
             return cls(
@@ -122,6 +135,7 @@ class Progress:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"progress file {path} is corrupt (field {exc}); move it away to start over") from None
+
 
 def verify_report(progress: Progress, gaps: GapSummary | None, stats: dict[str, Any]) -> dict[str, Any]:
     """The JSON report: counts by category, problem URLs with tweet ids, gaps, and cost."""

@@ -37,7 +37,9 @@ class Ledger:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def open(self, key: Key, urls: int, findings: list[Finding] | None = None, extra: Any = None, present: int = 0) -> int:
+    def open(
+        self, key: Key, urls: int, findings: list[Finding] | None = None, extra: Any = None, present: int = 0
+    ) -> int:
         """Register a row with `urls` URLs still to check; returns its sequence number."""
         seq = self._seq
         self._seq += 1

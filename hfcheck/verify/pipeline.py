@@ -72,7 +72,9 @@ def progress_path(cfg: Config, opts: VerifyOptions) -> Path:
     return opts.progress_path or cfg.data_dir / PROGRESS_NAME
 
 
-def split_row(row: TweetRow, endpoint: str, hf_column: str) -> tuple[list[Finding], list[UrlTask], list[dict[str, Any]]]:
+def split_row(
+    row: TweetRow, endpoint: str, hf_column: str
+) -> tuple[list[Finding], list[UrlTask], list[dict[str, Any]]]:
     """A row's immediate findings (malformed), its URLs to check, and its other row problems.
 
     An unreadable URL column counts as one malformed URL; a salvaged one (a bare string) is
@@ -97,7 +99,11 @@ def row_notes(row: TweetRow, hf_column: str) -> tuple[list[Finding], list[dict[s
         in_hf = p.column == hf_column
         salvaged = p.code == "not_a_list" and bool(row.hf_urls)
         if in_hf and p.code in MALFORMED_CODES and not salvaged:
-            findings.append(Finding(Category.MALFORMED, row.tweet_id, p.detail, username=row.username, detail=f"{p.code} in {hf_column}"))
+            findings.append(
+                Finding(
+                    Category.MALFORMED, row.tweet_id, p.detail, username=row.username, detail=f"{p.code} in {hf_column}"
+                )
+            )
         elif not (in_hf and p.code == "unexpected_host"):
             notes.append({"tweet_id": row.tweet_id, "column": p.column, "code": p.code, "detail": p.detail})
     return findings, notes
@@ -119,7 +125,9 @@ async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
     """Check every recorded URL (resuming if asked) and, with `check_missing`, count the gaps."""
     path = progress_path(cfg, opts)
     identity = archive_identity(cfg)
-    progress = Progress.load(path, identity) if opts.resume and path.exists() else Progress(identity, method=opts.method)
+    progress = (
+        Progress.load(path, identity) if opts.resume and path.exists() else Progress(identity, method=opts.method)
+    )
     result = VerifyResult(progress, None)
     async with Archive(cfg) as archive:
         if not progress.complete:
@@ -152,7 +160,9 @@ async def _repos_ahead(archive: Archive, endpoint: str, after: Key | None) -> li
     return list(keys)
 
 
-async def _check_all(archive: Archive, http: HubClient, progress: Progress, path: Path, opts: VerifyOptions) -> tuple[bool, dict[str, int]]:
+async def _check_all(
+    archive: Archive, http: HubClient, progress: Progress, path: Path, opts: VerifyOptions
+) -> tuple[bool, dict[str, int]]:
     """Run producer, workers and checkpoint writer; returns (True when `limit` stopped it, listing stats).
 
     URLs of repos that are listed (or answered for the whole repo) are settled by the producer,

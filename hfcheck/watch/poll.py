@@ -35,8 +35,15 @@ class Retry:
 class ArchivePoller:
     """`async for row, retried in poller.poll(): ...`; then `poller.finished(tweet_id, reason)`."""
 
-    def __init__(self, archive: Archive, *, rescan_every: int, retry_base: float, retry_cap: float = RETRY_CAP_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        *,
+        rescan_every: int,
+        retry_base: float,
+        retry_cap: float = RETRY_CAP_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.archive = archive
         self.rescan_every = max(1, rescan_every)
         self.retry_base = retry_base
@@ -68,7 +75,7 @@ class ArchivePoller:
                 yield row, row.tweet_id in self.retries
         due = [r.key for tid, r in self.retries.items() if r.due <= self.clock() and tid not in self.in_flight]
         for start in range(0, len(due), RETRY_CHUNK):
-            chunk = due[start:start + RETRY_CHUNK]
+            chunk = due[start : start + RETRY_CHUNK]
             where = f"({gap_tweets_sql(self.archive)}) AND {id_col} IN ({', '.join('?' * len(chunk))})"
             found = set()
             async for row in self.archive.rows(where=where, params=tuple(chunk)):

@@ -44,7 +44,9 @@ class WatchState:
         except FileNotFoundError:
             return cls()
         except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: not a watch state file ({exc.__class__.__name__}); move it away to start afresh") from None
+            raise InputError(
+                f"{path}: not a watch state file ({exc.__class__.__name__}); move it away to start afresh"
+            ) from None
         if not isinstance(data, dict):
             raise InputError(f"{path}: not a watch state file; move it away to start afresh")
         known = {f.name for f in fields(cls)}

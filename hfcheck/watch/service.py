@@ -110,10 +110,14 @@ class WatchService:
         runner = None
         try:
             async with aiohttp.ClientSession() as session, Archive(cfg, writable=True) as archive:
-                self.notifier = Notifier(session, webhook_url=cfg.notify.webhook_url, ping_url=cfg.notify.ping_url, secrets=secrets)
+                self.notifier = Notifier(
+                    session, webhook_url=cfg.notify.webhook_url, ping_url=cfg.notify.ping_url, secrets=secrets
+                )
                 if self.opts.metrics_port:
                     runner = await serve_metrics(self.metrics, self.opts.metrics_host, self.opts.metrics_port)
-                self.poller = ArchivePoller(archive, rescan_every=cfg.watch.rescan_every, retry_base=max(self.opts.interval, 1.0))
+                self.poller = ArchivePoller(
+                    archive, rescan_every=cfg.watch.rescan_every, retry_base=max(self.opts.interval, 1.0)
+                )
                 self.state.started_at, self.state.stopped_at = time.time(), None
                 self.state.save(cfg.data_dir)
                 return await self._serve(archive, key)
@@ -124,8 +128,13 @@ class WatchService:
                 loop.remove_signal_handler(sig)
 
     async def _serve(self, archive: Archive, key: Codecs) -> int:
-        started = t("watch_started", self.cfg.lang, repos=", ".join(self.cfg.repos), interval=_secs(self.opts.interval),
-                    audit=_secs(self.opts.audit_every) if self.opts.audit_every > 0 else "-")
+        started = t(
+            "watch_started",
+            self.cfg.lang,
+            repos=", ".join(self.cfg.repos),
+            interval=_secs(self.opts.interval),
+            audit=_secs(self.opts.audit_every) if self.opts.audit_every > 0 else "-",
+        )
         self.opts.echo(started)
         assert self.notifier is not None
         if not self.opts.once:
@@ -170,7 +179,13 @@ class WatchService:
         self.state.stopped_at = time.time()
         self.state.save(self.cfg.data_dir)
         s = self.summary
-        text = t("watch_stopped", self.cfg.lang, ok=s.tweets_completed, failed=s.tweets_error, commits=int(self._seen["commits"]))
+        text = t(
+            "watch_stopped",
+            self.cfg.lang,
+            ok=s.tweets_completed,
+            failed=s.tweets_error,
+            commits=int(self._seen["commits"]),
+        )
         self.opts.echo(text)
         assert self.notifier is not None
         if not self.opts.once:
@@ -206,16 +221,24 @@ class WatchService:
         self.placement = await RepoPlacement.load(self.cfg)
         writer = WatchWriter(self, BackupPlanner(self.cfg, key, self.placement))
         self._seen.update(files=0, bytes=0, commits=0, rate_limited=0)  # a new committer counts from 0
-        opts = WriteOptions(concurrency=self.opts.concurrency, echo=self.opts.echo,
-                            on_committer=self._attach, on_tweet=self._tweet_ended)
-        task = asyncio.create_task(write_tweets(self.cfg, archive, key, writer, self.summary, opts), name="hfcheck-watch-writer")
+        opts = WriteOptions(
+            concurrency=self.opts.concurrency,
+            echo=self.opts.echo,
+            on_committer=self._attach,
+            on_tweet=self._tweet_ended,
+        )
+        task = asyncio.create_task(
+            write_tweets(self.cfg, archive, key, writer, self.summary, opts), name="hfcheck-watch-writer"
+        )
         assert self._stop is not None and self._abandon is not None
         stop = asyncio.create_task(self._stop.wait())
         try:
             await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
             if not task.done():  # stopping: the generator ends at its next step; let the commit finish
                 abandon = asyncio.create_task(self._abandon.wait())
-                await asyncio.wait({task, abandon}, timeout=self.cfg.watch.stop_grace, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {task, abandon}, timeout=self.cfg.watch.stop_grace, return_when=asyncio.FIRST_COMPLETED
+                )
                 abandon.cancel()
                 if not task.done():
                     self.abandoned = True
@@ -272,10 +295,18 @@ class WatchService:
         if self.committer is None:
             return
         s = self.committer.stats
-        now = {"files": s.files_committed - s.files_already_present, "bytes": s.bytes_uploaded,
-               "commits": s.commits, "rate_limited": s.rate_limited}
-        for name, counter in (("files", self.metrics.files_uploaded), ("bytes", self.metrics.bytes_uploaded),
-                              ("commits", self.metrics.commits), ("rate_limited", self.metrics.rate_limited)):
+        now = {
+            "files": s.files_committed - s.files_already_present,
+            "bytes": s.bytes_uploaded,
+            "commits": s.commits,
+            "rate_limited": s.rate_limited,
+        }
+        for name, counter in (
+            ("files", self.metrics.files_uploaded),
+            ("bytes", self.metrics.bytes_uploaded),
+            ("commits", self.metrics.commits),
+            ("rate_limited", self.metrics.rate_limited),
+        ):
             if now[name] > self._seen[name]:
                 counter.inc(now[name] - self._seen[name])
                 self._seen[name] = now[name]
@@ -290,7 +321,11 @@ class WatchService:
             self._backup_complete()
         self._sync_metrics()
         await self._check_failing()
-        if self._failing_since is None and not self.poller.retries and time.monotonic() - self._last_ping >= PING_EVERY_S:
+        if (
+            self._failing_since is None
+            and not self.poller.retries
+            and time.monotonic() - self._last_ping >= PING_EVERY_S
+        ):
             self._last_ping = time.monotonic()
             await self.notifier.ping(Ping.SUCCESS)
         self.state.save(self.cfg.data_dir)
@@ -304,7 +339,13 @@ class WatchService:
             return
         self._alerted = True
         assert self.poller is not None and self.notifier is not None
-        text = t("watch_failing", self.cfg.lang, minutes=f"{failing / 60:.0f}", waiting=self.poller.waiting, reason=self._last_failure)
+        text = t(
+            "watch_failing",
+            self.cfg.lang,
+            minutes=f"{failing / 60:.0f}",
+            waiting=self.poller.waiting,
+            reason=self._last_failure,
+        )
         self.opts.echo(text)
         await self._notify(text)
         await self.notifier.ping(Ping.FAIL, text)
@@ -352,7 +393,12 @@ class WatchService:
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - reported, tried again later
-            text = t("watch_audit_failed", cfg.lang, error=_one_line(exc, self.cfg.token), seconds=_secs(min(self.opts.audit_every, AUDIT_RETRY_S)))
+            text = t(
+                "watch_audit_failed",
+                cfg.lang,
+                error=_one_line(exc, self.cfg.token),
+                seconds=_secs(min(self.opts.audit_every, AUDIT_RETRY_S)),
+            )
             self.opts.echo(text)
             await self.notifier.ping(Ping.FAIL, text)
             self.state.save(cfg.data_dir)
@@ -365,12 +411,20 @@ class WatchService:
         report = result.report
         self._audit_metrics(report, result.verify.stats, now)
         n = self._audit_problems = problem_count(report)
-        text = t("watch_audit_done", cfg.lang, status=report["status"], problems=n, report=str(kept or cfg.data_dir / JSON_NAME))
+        text = t(
+            "watch_audit_done",
+            cfg.lang,
+            status=report["status"],
+            problems=n,
+            report=str(kept or cfg.data_dir / JSON_NAME),
+        )
         self.opts.echo(text)
         if n:
             counts = ", ".join(f"{k} {v}" for k, v in _problem_counts(report).items() if v)
             fixes = [cmd for item in report.get("plan", []) for cmd in item.get("commands", [])[:1]]
-            lines = [t("watch_audit_problems", cfg.lang, n=n, counts=counts, report=str(kept or cfg.data_dir / JSON_NAME))]
+            lines = [
+                t("watch_audit_problems", cfg.lang, n=n, counts=counts, report=str(kept or cfg.data_dir / JSON_NAME))
+            ]
             lines += [t("watch_audit_fix", cfg.lang, command=c) for c in dict.fromkeys(fixes)]
             await self._notify("\n".join(lines))
             await self.notifier.ping(Ping.FAIL, text)
@@ -440,7 +494,9 @@ def _present_paths(cfg: Config, repo_id: str, paths: list[str]) -> list[str]:
     api = HfApi(endpoint=cfg.endpoint, token=cfg.token)
     found: list[str] = []
     for start in range(0, len(paths), PATHS_INFO_CHUNK):
-        infos = api.get_paths_info(repo_id, paths[start:start + PATHS_INFO_CHUNK], repo_type="dataset", revision=cfg.revision)
+        infos = api.get_paths_info(
+            repo_id, paths[start : start + PATHS_INFO_CHUNK], repo_type="dataset", revision=cfg.revision
+        )
         found += [i.path for i in infos if not hasattr(i, "tree_id")]
     return found
 

@@ -101,7 +101,9 @@ class BackupPlanner:
             existing = self.placement.find_existing(remote) if self.placement else None
             repo_id = existing or (self.placement.place(remote) if self.placement else self.cfg.repo)
             url = str(BackupURL(self.cfg.endpoint, repo_id, self.cfg.revision, remote))
-            plan.files.append(FilePlan(kind, rel, repo_id, remote, url, media_url=media_url, exists_remote=existing is not None))
+            plan.files.append(
+                FilePlan(kind, rel, repo_id, remote, url, media_url=media_url, exists_remote=existing is not None)
+            )
         return plan
 
 
@@ -136,7 +138,9 @@ async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
             where, params = f'{where} AND "{cfg.columns.username}" = ?', (opts.user,)
         summary.tweets = min(await archive.count(where, params), opts.limit or 1 << 62)
         writer = BackupWriter(planner, _limited(archive.rows(where=where, params=params), opts.limit))
-        write_opts = WriteOptions(dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar)
+        write_opts = WriteOptions(
+            dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar
+        )
         await write_tweets(cfg, archive, codecs, writer, summary, write_opts)
     return summary
 

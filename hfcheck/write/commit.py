@@ -95,8 +95,12 @@ class BatchPolicy:
     @property
     def retry(self) -> RetryPolicy:
         """hfcheck's one retry policy with these numbers (its backoff: full jitter)."""
-        return RetryPolicy(attempts=self.max_attempts, base=self.backoff_base_s, cap=self.backoff_cap_s,
-                           max_rate_limit_wait=self.max_rate_limit_wait_s)
+        return RetryPolicy(
+            attempts=self.max_attempts,
+            base=self.backoff_base_s,
+            cap=self.backoff_cap_s,
+            max_rate_limit_wait=self.max_rate_limit_wait_s,
+        )
 
 
 @dataclass
@@ -116,7 +120,6 @@ class CommitStats:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
 
 
 @dataclass
@@ -340,7 +343,9 @@ class Committer:
             else:
                 todo.extendleft(reversed(await self._after_transient(repo_id, chunk, attempts, outcome.reason)))
 
-    async def _after_transient(self, repo_id: str, chunk: list[Staged], attempts: dict[str, int], reason: str) -> list[Staged]:
+    async def _after_transient(
+        self, repo_id: str, chunk: list[Staged], attempts: dict[str, int], reason: str
+    ) -> list[Staged]:
         """Count what landed despite the error, fail what is out of attempts; return the rest."""
         self._adapt(success=False)
         head, landed, rest = await self._split_landed(repo_id, chunk)
@@ -422,8 +427,13 @@ class Committer:
         with contextlib.ExitStack() as files:
             lfs = not self.transfer.use_xet(repo_id, self.cfg.revision)
             # A file object makes the client send the whole batch over LFS (see transfer.py).
-            ops = [CommitOperationAdd(path_in_repo=i.path_in_repo, path_or_fileobj=files.enter_context(open(i.file, "rb")) if lfs else str(i.file))
-                   for i in chunk]
+            ops = [
+                CommitOperationAdd(
+                    path_in_repo=i.path_in_repo,
+                    path_or_fileobj=files.enter_context(open(i.file, "rb")) if lfs else str(i.file),
+                )
+                for i in chunk
+            ]
             info = self.api.create_commit(
                 repo_id=repo_id,
                 repo_type="dataset",
@@ -432,7 +442,9 @@ class Committer:
                 commit_message=self.commit_message.format(n=len(chunk)),
                 num_threads=self.upload_threads,
             )
-        unchanged = sum(1 for op in ops if getattr(op, "_remote_oid", None) is not None and op._remote_oid == op._local_oid)
+        unchanged = sum(
+            1 for op in ops if getattr(op, "_remote_oid", None) is not None and op._remote_oid == op._local_oid
+        )
         return str(info.oid), unchanged
 
     def _classify(self, exc: Exception, repo_id: str) -> _Outcome:
@@ -444,7 +456,9 @@ class Committer:
 
     def _classify_error(self, exc: Exception) -> _Outcome:
         """hfcheck's one mapping (`net.outcome`); everything but a 429 or a transient is fatal."""
-        mapped = classify_exception(exc, has_token=bool(self.cfg.token), default_retry_after=self.policy.default_retry_after_s)
+        mapped = classify_exception(
+            exc, has_token=bool(self.cfg.token), default_retry_after=self.policy.default_retry_after_s
+        )
         reason = self._safe(mapped.detail)
         if mapped.outcome is HubOutcome.RATE_LIMITED:
             return _Outcome("rate_limited", reason=reason, retry_after=mapped.retry_after)
@@ -492,7 +506,9 @@ class Committer:
         head = str(self.api.repo_info(repo_id, repo_type="dataset", revision=self.cfg.revision).sha)
         out: dict[str, Any] = {}
         for start in range(0, len(paths), PATHS_INFO_CHUNK):
-            infos = self.api.get_paths_info(repo_id, paths[start:start + PATHS_INFO_CHUNK], repo_type="dataset", revision=head)
+            infos = self.api.get_paths_info(
+                repo_id, paths[start : start + PATHS_INFO_CHUNK], repo_type="dataset", revision=head
+            )
             out.update({i.path: i for i in infos})
         return head, out
 
@@ -558,8 +574,15 @@ class DeleteFailed(RuntimeError):
     """A deletion commit that did not happen (the reason never holds the token)."""
 
 
-async def delete_files(cfg: Config, repo_id: str, paths: Sequence[str], *, message: str, policy: BatchPolicy | None = None,
-                       api: HfApi | None = None) -> str:
+async def delete_files(
+    cfg: Config,
+    repo_id: str,
+    paths: Sequence[str],
+    *,
+    message: str,
+    policy: BatchPolicy | None = None,
+    api: HfApi | None = None,
+) -> str:
     """One commit deleting `paths` from `repo_id`; the commit id. Behind the run's commit limiter
     and api bucket; a 429 waits as asked, a transient error retries after checking whether the
     deletion landed (none of the paths left). Only `migrate --delete-old` deletes, and only files
@@ -570,16 +593,28 @@ async def delete_files(cfg: Config, repo_id: str, paths: Sequence[str], *, messa
     api = api or HfApi(endpoint=cfg.endpoint, token=cfg.token)
     bucket = run_buckets(cfg.limits)["api"]
     ops = [CommitOperationDelete(path_in_repo=p) for p in paths]
-    safe = (lambda text: " ".join(text.replace(cfg.token, "***").split())[:300]) if cfg.token else (lambda text: " ".join(text.split())[:300])
+    safe = (
+        (lambda text: " ".join(text.replace(cfg.token, "***").split())[:300])
+        if cfg.token
+        else (lambda text: " ".join(text.split())[:300])
+    )
     failures = 0
     while True:
         await bucket.acquire()
         try:
-            info = await asyncio.to_thread(api.create_commit, repo_id=repo_id, repo_type="dataset", revision=cfg.revision,
-                                           operations=ops, commit_message=message)
+            info = await asyncio.to_thread(
+                api.create_commit,
+                repo_id=repo_id,
+                repo_type="dataset",
+                revision=cfg.revision,
+                operations=ops,
+                commit_message=message,
+            )
             return str(info.oid)
         except Exception as exc:  # noqa: BLE001 - mapped below
-            mapped = classify_exception(exc, has_token=bool(cfg.token), default_retry_after=policy.default_retry_after_s)
+            mapped = classify_exception(
+                exc, has_token=bool(cfg.token), default_retry_after=policy.default_retry_after_s
+            )
             if mapped.outcome is HubOutcome.RATE_LIMITED:
                 await asyncio.sleep(mapped.retry_after)
                 continue
@@ -587,14 +622,29 @@ async def delete_files(cfg: Config, repo_id: str, paths: Sequence[str], *, messa
                 raise DeleteFailed(f"{repo_id}: {safe(mapped.detail)}") from None
             failures += 1
             try:
-                landed = not await asyncio.to_thread(api.get_paths_info, repo_id, list(paths), repo_type="dataset", revision=cfg.revision)
+                landed = not await asyncio.to_thread(
+                    api.get_paths_info, repo_id, list(paths), repo_type="dataset", revision=cfg.revision
+                )
             except Exception:  # noqa: BLE001 - unknown whether it landed: try again
                 landed = False
             if landed:
-                return str((await asyncio.to_thread(api.repo_info, repo_id, repo_type="dataset", revision=cfg.revision)).sha)
+                return str(
+                    (await asyncio.to_thread(api.repo_info, repo_id, repo_type="dataset", revision=cfg.revision)).sha
+                )
             if failures >= policy.max_attempts:
                 raise DeleteFailed(f"{repo_id}: gave up after {failures} attempts: {safe(mapped.detail)}") from None
             await asyncio.sleep(policy.retry.backoff(failures))
 
 
-__all__ = ["BatchPolicy", "DeleteFailed", "delete_files", "CommitStats", "Committer", "CommitterStopped", "OnCommitted", "OnFailed", "Staged", "staged_from_file"]
+__all__ = [
+    "BatchPolicy",
+    "DeleteFailed",
+    "delete_files",
+    "CommitStats",
+    "Committer",
+    "CommitterStopped",
+    "OnCommitted",
+    "OnFailed",
+    "Staged",
+    "staged_from_file",
+]

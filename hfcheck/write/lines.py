@@ -37,7 +37,10 @@ def detail_lines(plan: TweetPlan, source: UploadSource, lang: str) -> list[str]:
     """The files of a tweet, counted: how many, how many images and videos."""
     images = sum(fp.media == "images" for fp in plan.files)
     videos = sum(fp.media == "videos" for fp in plan.files)
-    return [t(f"tweet_files_{source}", lang, n=len(plan.files)), t(f"tweet_targets_{source}", lang, images=images, videos=videos)]
+    return [
+        t(f"tweet_files_{source}", lang, n=len(plan.files)),
+        t(f"tweet_targets_{source}", lang, images=images, videos=videos),
+    ]
 
 
 def dry_run_lines(plan: TweetPlan, source: UploadSource, lang: str) -> list[str]:
@@ -45,7 +48,9 @@ def dry_run_lines(plan: TweetPlan, source: UploadSource, lang: str) -> list[str]
     out = detail_lines(plan, source, lang) if lang in DETAILED else []
     for fp in plan.files:
         fields = {"kind": fp.kind, "local": fp.local_rel, "repo": fp.repo_id, "path": fp.remote_path}
-        out.append(t("dry_present" if fp.exists_remote else "dry_reupload" if fp.replace else "dry_upload", lang, **fields))
+        out.append(
+            t("dry_present" if fp.exists_remote else "dry_reupload" if fp.replace else "dry_upload", lang, **fields)
+        )
         if fp.old_url:
             out.append(t("dry_replace_url", lang, old=fp.old_url, new=fp.url))
     if FileKind.EMPTY_MEDIA in plan.kinds and not plan.files:
@@ -58,7 +63,9 @@ class TweetLines:
     """Prints each tweet's outcome, keeps the tallies, and on a terminal shows a progress bar
     (tqdm) under the lines."""
 
-    def __init__(self, summary: RunSummary, source: UploadSource, lang: str, echo: Callable[[str], None], *, bar: bool = False) -> None:
+    def __init__(
+        self, summary: RunSummary, source: UploadSource, lang: str, echo: Callable[[str], None], *, bar: bool = False
+    ) -> None:
         self.summary = summary
         self.source = source
         self.lang = lang
@@ -71,7 +78,11 @@ class TweetLines:
 
     def plan(self, i: int, plan: TweetPlan) -> None:
         """A dry run's tweet: its line and what would be done."""
-        self.echo("\n".join([plan_line(i, self.summary.tweets, plan, self.lang), *dry_run_lines(plan, self.source, self.lang)]))
+        self.echo(
+            "\n".join(
+                [plan_line(i, self.summary.tweets, plan, self.lang), *dry_run_lines(plan, self.source, self.lang)]
+            )
+        )
 
     def fail(self, i: int, plan: TweetPlan, reasons: list[str]) -> None:
         """The tweet ends in error: nothing of it is recorded."""

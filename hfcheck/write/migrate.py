@@ -74,7 +74,9 @@ class MigrateResult:
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {k: getattr(self, k) for k in ("scheme", "already", "recorded", "deletable", "deleted", "delete_commits")}
+        extra = {
+            k: getattr(self, k) for k in ("scheme", "already", "recorded", "deletable", "deleted", "delete_commits")
+        }
         return {**self.run.to_dict(), "migrate": {**extra, "delete_errors": self.errors}}
 
 
@@ -134,7 +136,17 @@ class MigratePlanner:
                 self.already += 1
                 continue
             url = str(BackupURL(u.endpoint, u.repo_id, u.revision, new))
-            plan.files.append(FilePlan(FileKind.MIGRATE, rel, u.repo_id, new, url, old_url=row.hf_urls[task.index], media_url=task.media_url))
+            plan.files.append(
+                FilePlan(
+                    FileKind.MIGRATE,
+                    rel,
+                    u.repo_id,
+                    new,
+                    url,
+                    old_url=row.hf_urls[task.index],
+                    media_url=task.media_url,
+                )
+            )
             self.old[(u.repo_id, new)] = OldFile(task, row.tweet_id)
         return plan if plan.files or plan.errors else None
 
@@ -191,8 +203,14 @@ class MigrateWriter:
             return "; ".join(bad)
         for f in job.files:
             old = self.planner.old[(f.repo_id, f.remote_path)]
-            await asyncio.to_thread(self.state.record_migration_verified, (old.task.url.repo_id, old.task.url.path),
-                                    (f.repo_id, f.remote_path), job.tweet_id, self.scheme, self.expected[(f.repo_id, f.remote_path)])
+            await asyncio.to_thread(
+                self.state.record_migration_verified,
+                (old.task.url.repo_id, old.task.url.path),
+                (f.repo_id, f.remote_path),
+                job.tweet_id,
+                self.scheme,
+                self.expected[(f.repo_id, f.remote_path)],
+            )
         return None
 
     async def _read_new(self, job: TweetJob, fp: FilePlan) -> str | None:
@@ -204,7 +222,9 @@ class MigrateWriter:
         if got is None:
             return str(msg("err_migrate_readback", path=fp.remote_path, reason=detail))
         if got != self.expected[(fp.repo_id, fp.remote_path)]:
-            return str(msg("err_migrate_readback", path=fp.remote_path, reason="decrypts to other bytes than its plaintext"))
+            return str(
+                msg("err_migrate_readback", path=fp.remote_path, reason="decrypts to other bytes than its plaintext")
+            )
         return None
 
 
@@ -268,7 +288,9 @@ async def delete_old(cfg: Config, archive: Archive, state: StateDB, result: Migr
             if not todo:
                 continue
             try:
-                oid = await delete_files(cfg, repo_id, todo, message=f"hfcheck migrate: delete {len(todo)} replaced files")
+                oid = await delete_files(
+                    cfg, repo_id, todo, message=f"hfcheck migrate: delete {len(todo)} replaced files"
+                )
             except DeleteFailed as exc:
                 result.errors.append(str(exc))
                 continue
@@ -286,7 +308,10 @@ async def run_migrate(cfg: Config, opts: MigrateOptions) -> MigrateResult:
     shutil.rmtree(plain_root, ignore_errors=True)
     try:
         with StateDB.in_data_dir(cfg.data_dir) as state:
-            async with Archive(cfg, writable=not opts.dry_run) as archive, HubClient(cfg, concurrency=opts.concurrency) as client:
+            async with (
+                Archive(cfg, writable=not opts.dry_run) as archive,
+                HubClient(cfg, concurrency=opts.concurrency) as client,
+            ):
                 if not opts.dry_run:
                     result.recorded += await record_done(archive, state)  # a run killed after its row edits
                 planner = MigratePlanner(cfg, codecs, codecs.write)
@@ -299,9 +324,18 @@ async def run_migrate(cfg: Config, opts: MigrateOptions) -> MigrateResult:
                             break
                 result.run.tweets = len(plans)
                 read_dir = cfg.data_dir / READ_DIR
-                writer = MigrateWriter(cfg, planner, plans, Walk(codecs, client, read_dir, media_root=cfg.media_root),
-                                       Walk(check, client, read_dir, media_root=cfg.media_root), state, opts.to)
-                write_opts = WriteOptions(dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar)
+                writer = MigrateWriter(
+                    cfg,
+                    planner,
+                    plans,
+                    Walk(codecs, client, read_dir, media_root=cfg.media_root),
+                    Walk(check, client, read_dir, media_root=cfg.media_root),
+                    state,
+                    opts.to,
+                )
+                write_opts = WriteOptions(
+                    dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar
+                )
                 await write_tweets(cfg, archive, codecs, writer, result.run, write_opts)
                 result.already = planner.already
                 if not opts.dry_run:

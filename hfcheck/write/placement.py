@@ -50,7 +50,9 @@ class RepoPlacement:
     Not thread-safe: use it from the event loop (it does no I/O after `load`).
     """
 
-    def __init__(self, repos: Sequence[str], *, max_files_per_repo: int, max_files_per_folder: int, track_paths: bool = True) -> None:
+    def __init__(
+        self, repos: Sequence[str], *, max_files_per_repo: int, max_files_per_folder: int, track_paths: bool = True
+    ) -> None:
         if not repos:
             raise IncompleteError("no repo configured: add one to hub.repos")
         self.repos = tuple(repos)
@@ -67,8 +69,12 @@ class RepoPlacement:
         from huggingface_hub import HfApi
 
         api = api or HfApi(endpoint=cfg.endpoint, token=cfg.token)
-        placement = cls(cfg.repos, max_files_per_repo=cfg.max_files_per_repo,
-                        max_files_per_folder=cfg.max_files_per_folder, track_paths=track_paths)
+        placement = cls(
+            cfg.repos,
+            max_files_per_repo=cfg.max_files_per_repo,
+            max_files_per_folder=cfg.max_files_per_folder,
+            track_paths=track_paths,
+        )
         bucket = run_buckets(cfg.limits)["api"]
         for repo_id in placement.repos:
             await bucket.acquire()

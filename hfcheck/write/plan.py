@@ -71,6 +71,9 @@ class TweetPlan:
 
 def to_job(plan: TweetPlan, row: TweetRow, root: Path, i: int) -> TweetJob:
     """The upload job: files not yet in the repo, and the row edit for when they are."""
-    files = [FileJob(fp.repo_id, fp.remote_path, fp.source_file or confine(root, fp.local_rel), fp.media)
-             for fp in plan.files if not fp.exists_remote and fp.local_rel]
+    files = [
+        FileJob(fp.repo_id, fp.remote_path, fp.source_file or confine(root, fp.local_rel), fp.media)
+        for fp in plan.files
+        if not fp.exists_remote and fp.local_rel
+    ]
     return TweetJob(row.key, plan.tweet_id, files, plan.change(), info={"plan": plan, "i": i})

@@ -48,7 +48,9 @@ async def tweet_source(cfg: Config) -> TweetSource | None:
     return source
 
 
-def empty_media_files(cfg: Config, key: NameCodec, placement: RepoPlacement, row: TweetRow, media_urls: list[str]) -> list[FilePlan]:
+def empty_media_files(
+    cfg: Config, key: NameCodec, placement: RepoPlacement, row: TweetRow, media_urls: list[str]
+) -> list[FilePlan]:
     """Files for a tweet whose media list was recovered from X (index = position in the list).
 
     A file already backed up stays where it is: its recorded URL when the name decrypts to
@@ -60,13 +62,19 @@ def empty_media_files(cfg: Config, key: NameCodec, placement: RepoPlacement, row
         rel = local_relpath(row.username or "", LocalName(row.tweet_id, i, media_ext_from_url(media_url)))
         if rel in recorded:
             raw, u = recorded[rel]
-            files.append(FilePlan(FileKind.EMPTY_MEDIA, rel, u.repo_id, u.path, raw, media_url=media_url, exists_remote=True))
+            files.append(
+                FilePlan(FileKind.EMPTY_MEDIA, rel, u.repo_id, u.path, raw, media_url=media_url, exists_remote=True)
+            )
             continue
         remote = remote_path_for(key, rel)
         existing = placement.find_existing(remote)
         repo_id = existing or placement.place(remote)
         url = str(BackupURL(cfg.endpoint, repo_id, cfg.revision, remote))
-        files.append(FilePlan(FileKind.EMPTY_MEDIA, rel, repo_id, remote, url, media_url=media_url, exists_remote=existing is not None))
+        files.append(
+            FilePlan(
+                FileKind.EMPTY_MEDIA, rel, repo_id, remote, url, media_url=media_url, exists_remote=existing is not None
+            )
+        )
     return files
 
 
@@ -82,8 +90,15 @@ def _recorded_names(key: NameCodec, row: TweetRow) -> dict[str, tuple[str, Backu
     return out
 
 
-async def recover_media(cfg: Config, key: NameCodec, placement: RepoPlacement, plan: TweetPlan, row: TweetRow,
-                        source: TweetSource | None, state: StateDB) -> None:
+async def recover_media(
+    cfg: Config,
+    key: NameCodec,
+    placement: RepoPlacement,
+    plan: TweetPlan,
+    row: TweetRow,
+    source: TweetSource | None,
+    state: StateDB,
+) -> None:
     """Ask X for the tweet's media and add their files to the plan; deleted/protected tweets
     become the plan's error with X's reason (and since when it is known, when it was asked before)."""
     known = state.x_lookup(plan.tweet_id)

@@ -88,7 +88,9 @@ def load_unreadable(cfg: Config, key: NameCodec) -> tuple[list[Unreadable], list
     return items, errors
 
 
-async def map_by_row(cfg: Config, archive: Archive, unmapped: list[Unmapped]) -> tuple[list[Unreadable], list[Unmapped]]:
+async def map_by_row(
+    cfg: Config, archive: Archive, unmapped: list[Unmapped]
+) -> tuple[list[Unreadable], list[Unmapped]]:
     """One-way names: the row that records an unreadable backup gives its tweet id and media
     index, and so its local file (one pass over the rows with backups)."""
     wanted = {(repo_id, path): exc for repo_id, path, exc in unmapped}
@@ -121,8 +123,14 @@ class Planner:
         assert cfg.media_root is not None
         self.root: Path = cfg.media_root
 
-    async def plans(self, findings: list[Finding], *, file_type: str | None, limit: int | None,
-                    unreadable: Sequence[Unreadable] = ()) -> list[TweetPlan]:
+    async def plans(
+        self,
+        findings: list[Finding],
+        *,
+        file_type: str | None,
+        limit: int | None,
+        unreadable: Sequence[Unreadable] = (),
+    ) -> list[TweetPlan]:
         by_tweet: dict[str, TweetPlan] = {}
         for f in findings:
             plan = by_tweet.setdefault(f.tweet_id, TweetPlan(f.tweet_id))
@@ -168,7 +176,9 @@ class Planner:
                 plan.errors.append(msg("err_unreadable_unrecorded", repo=repo_id, path=path))
                 continue
             media_url = row.media_urls[index] if index < len(row.media_urls) else None
-            plan.files.append(FilePlan(FileKind.UNREADABLE, rel, repo_id, path, recorded, media_url=media_url, replace=True))
+            plan.files.append(
+                FilePlan(FileKind.UNREADABLE, rel, repo_id, path, recorded, media_url=media_url, replace=True)
+            )
 
     def _missing(self, f: Finding, row: TweetRow) -> FilePlan | Msg:
         url = BackupURL.parse(f.url)
@@ -266,11 +276,15 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
             summary.files_failed += 1
             summary.errors.append({"tweet_id": "", "reason": str(problem)})
         placement = await RepoPlacement.load(cfg)
-        plans = await Planner(cfg, archive, codecs, placement).plans(findings, file_type=opts.file_type, limit=opts.limit, unreadable=unreadable)
+        plans = await Planner(cfg, archive, codecs, placement).plans(
+            findings, file_type=opts.file_type, limit=opts.limit, unreadable=unreadable
+        )
         await mark_existing(cfg, plans)
         summary.tweets = len(plans)
         needs_x = not opts.dry_run and any(FileKind.EMPTY_MEDIA in p.kinds for p in plans)
         writer = RepairWriter(cfg, archive, codecs, placement, plans, x=await tweet_source(cfg) if needs_x else None)
-        write_opts = WriteOptions(dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar)
+        write_opts = WriteOptions(
+            dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar
+        )
         await write_tweets(cfg, archive, codecs, writer, summary, write_opts)
     return summary

@@ -75,7 +75,9 @@ class WriteOptions:
     on_tweet: OnTweet | None = None
 
 
-async def write_tweets(cfg: Config, archive: Archive, codecs: Codecs, writer: TweetWriter, summary: RunSummary, opts: WriteOptions) -> None:
+async def write_tweets(
+    cfg: Config, archive: Archive, codecs: Codecs, writer: TweetWriter, summary: RunSummary, opts: WriteOptions
+) -> None:
     """Carry out (or, in a dry run, print) the plan of every tweet `writer` produces.
 
     Files are encrypted with `codecs.write` (crypto.write_scheme). `summary.tweets` must already
@@ -88,7 +90,9 @@ async def write_tweets(cfg: Config, archive: Archive, codecs: Codecs, writer: Tw
             lines.plan(i, plan)
         return
     async with contextlib.AsyncExitStack() as stack:
-        dl = await stack.enter_async_context(Downloader(cfg.allowed_hosts, root=root, rate_per_host=cfg.limits.downloads_per_second_per_host))
+        dl = await stack.enter_async_context(
+            Downloader(cfg.allowed_hosts, root=root, rate_per_host=cfg.limits.downloads_per_second_per_host)
+        )
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
 
         async def tweet_ended(plan: TweetPlan, reason: str | None) -> None:
@@ -103,8 +107,17 @@ async def write_tweets(cfg: Config, archive: Archive, codecs: Codecs, writer: Tw
 
         confirming: ConfirmingWriter | None = writer if callable(getattr(writer, "confirm", None)) else None  # type: ignore[assignment]
         up = await stack.enter_async_context(
-            TweetUploader(cfg, archive, codecs.write, state, source=writer.source, concurrency=opts.concurrency, on_done=done,
-                          confirm=confirming.confirm if confirming else None))
+            TweetUploader(
+                cfg,
+                archive,
+                codecs.write,
+                state,
+                source=writer.source,
+                concurrency=opts.concurrency,
+                on_done=done,
+                confirm=confirming.confirm if confirming else None,
+            )
+        )
         if opts.on_committer is not None:
             opts.on_committer(up.committer)
 
@@ -143,7 +156,11 @@ async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[Down
     downloads made are returned for the summary."""
     fetched: list[DownloadResult] = []
     for fp in plan.files:
-        if fp.local_rel is None or fp.source_file is not None or (fp.exists_remote and fp.kind is not FileKind.EMPTY_MEDIA):
+        if (
+            fp.local_rel is None
+            or fp.source_file is not None
+            or (fp.exists_remote and fp.kind is not FileKind.EMPTY_MEDIA)
+        ):
             continue
         local = confine(root, fp.local_rel)
         if local.is_file():
@@ -157,7 +174,9 @@ async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[Down
         if result.status == "gone":
             plan.errors.append(msg("err_local_gone", local=fp.local_rel, url=fp.media_url, reason=result.reason))
         elif result.status not in ("ok", "exists"):
-            plan.errors.append(msg("err_local_fetch", local=fp.local_rel, url=fp.media_url, status=result.status, reason=result.reason))
+            plan.errors.append(
+                msg("err_local_fetch", local=fp.local_rel, url=fp.media_url, status=result.status, reason=result.reason)
+            )
     return fetched
 
 

@@ -41,7 +41,10 @@ class TransferChoice:
                 decided = self._probe(repo_id, revision)
                 if decided is False:
                     logging.getLogger("huggingface_hub._commit_api").addFilter(_DropClientNotice())
-                    log.warning("%s offers no Xet storage (xet-write-token answered 404): uploading over LFS for this run", self.endpoint)
+                    log.warning(
+                        "%s offers no Xet storage (xet-write-token answered 404): uploading over LFS for this run",
+                        self.endpoint,
+                    )
                 if decided is not None:
                     self.xet = decided
             return self.xet is not False

@@ -61,8 +61,19 @@ Confirm = Callable[[TweetJob], Awaitable[str | None]]
 class TweetUploader:
     """`async with TweetUploader(...) as up: await up.submit(job)`; results go to `on_done`."""
 
-    def __init__(self, cfg: Config, archive: Archive, codec: Codec, state: StateDB, *, source: UploadSource, concurrency: int,
-                 on_done: OnDone, policy: BatchPolicy | None = None, confirm: Confirm | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        archive: Archive,
+        codec: Codec,
+        state: StateDB,
+        *,
+        source: UploadSource,
+        concurrency: int,
+        on_done: OnDone,
+        policy: BatchPolicy | None = None,
+        confirm: Confirm | None = None,
+    ) -> None:
         self.cfg = cfg
         self.source = source  # what state.db records the uploads as
         self.archive = archive
@@ -182,7 +193,9 @@ async def remote_sizes(cfg: Config, repo_id: str, paths: list[str]) -> dict[str,
         chunk = paths[start : start + PATHS_INFO_CHUNK]
         await bucket.acquire()
         try:
-            infos = await asyncio.to_thread(api.get_paths_info, repo_id, chunk, repo_type="dataset", revision=cfg.revision)
+            infos = await asyncio.to_thread(
+                api.get_paths_info, repo_id, chunk, repo_type="dataset", revision=cfg.revision
+            )
         except Exception as exc:  # noqa: BLE001 - unknown: the caller uploads, and deterministic names keep that idempotent
             mapped = classify_exception(exc, has_token=bool(cfg.token))
             if mapped.outcome is HubOutcome.RATE_LIMITED:

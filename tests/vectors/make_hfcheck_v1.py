@@ -64,7 +64,9 @@ def main() -> None:
         "file_key": _hkdf(KEY, NONCE, FILE_INFO + REMOTE.encode(), 32).hex(),
         "name_info": NAME_INFO.hex(),
         "name_key": _hkdf(KEY, None, NAME_INFO, 64).hex(),
-        "files": [file_vector(key, n) for n in (0, 1, 31, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 500)],
+        "files": [
+            file_vector(key, n) for n in (0, 1, 31, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 500)
+        ],
         "names": [{"parent": p, "name": n, "encrypted": key.encrypt_name(p, n)} for p, n in names],
     }
     path = Path(__file__).with_name("hfcheck_v1.json")

@@ -68,7 +68,13 @@ class RateDecision:
 class Faults:
     """Fault switches, rate-limit windows and counters of one emulator instance."""
 
-    def __init__(self, config: FaultConfig | None = None, *, window_s: float = 300, quotas: Mapping[str, int | None] | None = None) -> None:
+    def __init__(
+        self,
+        config: FaultConfig | None = None,
+        *,
+        window_s: float = 300,
+        quotas: Mapping[str, int | None] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self.config = config or FaultConfig()
         self._rng = random.Random(self.config.seed)

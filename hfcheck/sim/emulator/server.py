@@ -66,7 +66,9 @@ EXTRA_HEADERS = web.RequestKey("extra_headers", dict)
 class HubError(StoreError):
     """A StoreError with extra headers (e.g. X-Repo-Commit on a missing file)."""
 
-    def __init__(self, message: str, *, status: int, code: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message, status=status, code=code)
         self.headers = headers or {}
 
@@ -133,7 +135,9 @@ def readable_repo(request: web.Request, name: str | None = None, *, download: bo
         raise repo_not_found(c, repo_id)
     if download and repo.gated and not c.owns(repo):
         status = 403 if c.sent_token else 401
-        raise HubError(f"Access to dataset {repo_id} is restricted. You must have access to it.", status=status, code="GatedRepo")
+        raise HubError(
+            f"Access to dataset {repo_id} is restricted. You must have access to it.", status=status, code="GatedRepo"
+        )
     return repo, c
 
 
@@ -167,11 +171,18 @@ async def whoami(request: web.Request) -> web.Response:
     c = caller(request)
     if c.user is None:
         raise HubError("Invalid credentials in Authorization header", status=401)
-    return web.json_response({
-        "type": "user", "id": hashlib.sha1(c.user.encode()).hexdigest()[:24], "name": c.user, "fullname": c.user,
-        "isPro": False, "canPay": False, "orgs": [],
-        "auth": {"type": "access_token", "accessToken": {"displayName": "emulator", "role": "write"}},
-    })
+    return web.json_response(
+        {
+            "type": "user",
+            "id": hashlib.sha1(c.user.encode()).hexdigest()[:24],
+            "name": c.user,
+            "fullname": c.user,
+            "isPro": False,
+            "canPay": False,
+            "orgs": [],
+            "auth": {"type": "access_token", "accessToken": {"displayName": "emulator", "role": "write"}},
+        }
+    )
 
 
 @kind("create_repo")
@@ -192,8 +203,11 @@ async def create_repo(request: web.Request) -> web.Response:
     private = bool(body.get("private")) or body.get("visibility") == "private"
     store = request.app[STORE]
     if store.get_repo(repo_id) is not None:
-        return web.json_response({"error": "You already created this dataset repo", "url": url}, status=409,
-                                 headers={"X-Error-Message": "You already created this dataset repo"})
+        return web.json_response(
+            {"error": "You already created this dataset repo", "url": url},
+            status=409,
+            headers={"X-Error-Message": "You already created this dataset repo"},
+        )
     store.create_repo(repo_id, owner=org, private=private)
     return web.json_response({"url": url, "name": repo_id, "id": repo_id})
 
@@ -219,12 +233,25 @@ async def repo_info(request: web.Request) -> web.Response:
     blobs = request.query.get("blobs", "").lower() in ("1", "true")
     siblings = [_sibling(e, blobs) for e in store.iter_entries(repo)]
     _, used = store.file_count(repo)
-    return web.json_response({
-        "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24], "id": repo.repo_id, "author": repo.owner,
-        "sha": sha, "lastModified": head["date"], "createdAt": repo.created_at, "private": repo.private,
-        "gated": repo.gated or False, "disabled": False, "downloads": 0, "likes": 0, "tags": [],
-        "cardData": {}, "siblings": siblings, "usedStorage": used,
-    })
+    return web.json_response(
+        {
+            "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24],
+            "id": repo.repo_id,
+            "author": repo.owner,
+            "sha": sha,
+            "lastModified": head["date"],
+            "createdAt": repo.created_at,
+            "private": repo.private,
+            "gated": repo.gated or False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "cardData": {},
+            "siblings": siblings,
+            "usedStorage": used,
+        }
+    )
 
 
 def _sibling(e: Entry, blobs: bool) -> dict:
@@ -245,7 +272,9 @@ async def tree(request: web.Request) -> web.Response:
     if prefix:
         e = store.entry(repo, prefix)
         if e is None or not e.is_dir:
-            raise HubError(f"Entry not found: {prefix}", status=404, code="EntryNotFound", headers={"X-Repo-Commit": commit})
+            raise HubError(
+                f"Entry not found: {prefix}", status=404, code="EntryNotFound", headers={"X-Repo-Commit": commit}
+            )
     expand = _flag(request.query.get("expand"))
     limit = PAGE_SIZE_EXPAND if expand else PAGE_SIZE
     after = _decode_cursor(request.query.get("cursor"))
@@ -325,15 +354,20 @@ async def lfs_batch(request: web.Request) -> web.Response:
     else:
         repo, _ = readable_repo(request, git_name(request), download=True)
     objects = [_batch_object(request, repo, o, operation) for o in body.get("objects") or []]
-    return web.json_response({"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
-                             content_type="application/vnd.git-lfs+json")
+    return web.json_response(
+        {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}, content_type="application/vnd.git-lfs+json"
+    )
 
 
 def _batch_object(request: web.Request, repo: Repo, obj: dict, operation: Any) -> dict:
     store = request.app[STORE]
     oid, size = obj.get("oid"), obj.get("size")
     if not isinstance(oid, str) or not re.fullmatch(r"[0-9a-f]{64}", oid) or not isinstance(size, int) or size < 0:
-        return {"oid": str(oid), "size": size if isinstance(size, int) else 0, "error": {"code": 422, "message": "invalid oid or size"}}
+        return {
+            "oid": str(oid),
+            "size": size if isinstance(size, int) else 0,
+            "error": {"code": 422, "message": "invalid oid or size"},
+        }
     present = store.has_blob(oid, size)
     if operation == "download":
         if not present:
@@ -344,10 +378,15 @@ def _batch_object(request: web.Request, repo: Repo, obj: dict, operation: Any) -
     exp = int(time.time()) + request.app[OPTIONS].url_ttl_s
     sig = store.sign("put", oid, exp)
     base = base_url(request)
-    return {"oid": oid, "size": size, "authenticated": True, "actions": {
-        "upload": {"href": f"{base}/lfs-upload/{oid}?size={size}&exp={exp}&sig={sig}"},
-        "verify": {"href": f"{base}/datasets/{repo.repo_id}.git/info/lfs/objects/verify"},
-    }}
+    return {
+        "oid": oid,
+        "size": size,
+        "authenticated": True,
+        "actions": {
+            "upload": {"href": f"{base}/lfs-upload/{oid}?size={size}&exp={exp}&sig={sig}"},
+            "verify": {"href": f"{base}/datasets/{repo.repo_id}.git/info/lfs/objects/verify"},
+        },
+    }
 
 
 @kind("lfs_upload")
@@ -391,7 +430,9 @@ async def commit(request: web.Request) -> web.Response:
     oid = await asyncio.to_thread(_apply_ndjson, request.app[STORE], repo, lines)
     request.app[FAULTS].note_committed([str(i["value"]["path"]) for i in lines if i.get("key") in ("file", "lfsFile")])
     url = f"{base_url(request)}/datasets/{repo.repo_id}/commit/{oid}"
-    return web.json_response({"commitOid": oid, "commitUrl": url, "success": True, "hookOutput": "", "pullRequestUrl": None})
+    return web.json_response(
+        {"commitOid": oid, "commitUrl": url, "success": True, "hookOutput": "", "pullRequestUrl": None}
+    )
 
 
 def _apply_ndjson(store: Store, repo: Repo, lines: list[dict]) -> str:
@@ -406,7 +447,11 @@ def _apply_ndjson(store: Store, repo: Repo, lines: list[dict]) -> str:
         if key == "header":
             header = value
         elif key == "file":
-            data = base64.b64decode(value["content"]) if value.get("encoding") == "base64" else str(value["content"]).encode()
+            data = (
+                base64.b64decode(value["content"])
+                if value.get("encoding") == "base64"
+                else str(value["content"]).encode()
+            )
             blobs.append(data)
             files.append((value["path"], hashlib.sha256(data).hexdigest(), len(data), False, git_blob_sha1(data)))
         elif key == "lfsFile":
@@ -424,8 +469,12 @@ def _apply_ndjson(store: Store, repo: Repo, lines: list[dict]) -> str:
     for data in blobs:
         store.put_blob_bytes(data)
     return store.apply_commit(
-        repo.repo_id, files, deletions, title=str(header.get("summary") or "commit"),
-        description=str(header.get("description") or ""), parent_commit=header.get("parentCommit"),
+        repo.repo_id,
+        files,
+        deletions,
+        title=str(header.get("summary") or "commit"),
+        description=str(header.get("description") or ""),
+        parent_commit=header.get("parentCommit"),
         deleted_folders=folders,
     )
 
@@ -444,7 +493,9 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
     path = request.match_info["path"]
     e = store.entry(repo, path)
     if e is None or e.is_dir:
-        raise HubError(f"Entry not found: {path}", status=404, code="EntryNotFound", headers={"X-Repo-Commit": commit_oid})
+        raise HubError(
+            f"Entry not found: {path}", status=404, code="EntryNotFound", headers={"X-Repo-Commit": commit_oid}
+        )
     headers = {"X-Repo-Commit": commit_oid, "ETag": f'"{e.oid}"', "Accept-Ranges": "bytes"}
     if e.lfs and request.app[OPTIONS].xet:
         from hfcheck.sim.emulator.xet import routes
@@ -455,7 +506,9 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
             return web.Response(status=302, headers=headers)
     if e.lfs:
         assert e.sha256 is not None
-        headers.update({"X-Linked-Etag": f'"{e.sha256}"', "X-Linked-Size": str(e.size), "Location": cdn_url(request, e.sha256)})
+        headers.update(
+            {"X-Linked-Etag": f'"{e.sha256}"', "X-Linked-Size": str(e.size), "Location": cdn_url(request, e.sha256)}
+        )
         return web.Response(status=302, headers=headers)
     return await serve_blob(request, e.sha256 or "", e.size, headers)
 
@@ -495,7 +548,10 @@ async def cdn(request: web.Request) -> web.StreamResponse:
 
 
 async def serve_blob(
-    request: web.Request, sha256: str, size: int, headers: dict[str, str],
+    request: web.Request,
+    sha256: str,
+    size: int,
+    headers: dict[str, str],
     read: Callable[[int, int], Iterator[bytes]] | None = None,
 ) -> web.StreamResponse:
     """200 or 206 (single `Range`), HEAD without body; 416 for an unsatisfiable range.
@@ -573,7 +629,7 @@ async def ctl_users(request: web.Request) -> web.Response:
         body = await _json(request)
         name, token = body.get("name"), body.get("token")
         if not isinstance(name, str) or not REPO_NAME_RE.match(name) or not isinstance(token, str) or not token:
-            raise HubError("expected {\"name\": NAME, \"token\": TOKEN}", status=400)
+            raise HubError('expected {"name": NAME, "token": TOKEN}', status=400)
         store.add_user(name, token)
     return web.json_response({"users": store.users()})
 
@@ -587,14 +643,23 @@ async def ctl_repo(request: web.Request) -> web.Response:
             store.create_repo(repo_id, owner=body.get("owner"), private=bool(body.get("private")))
         gated = body.get("gated")
         if gated not in (None, False, True, "auto", "manual"):
-            raise HubError("gated must be false, true, \"auto\" or \"manual\"", status=400)
+            raise HubError('gated must be false, true, "auto" or "manual"', status=400)
         store.update_repo(repo_id, private=body.get("private"), gated=gated)
     repo = store.get_repo(repo_id)
     if repo is None:
         raise HubError(f"no repo {repo_id}", status=404)
     files, size = store.file_count(repo)
-    return web.json_response({"repo_id": repo.repo_id, "owner": repo.owner, "private": repo.private,
-                              "gated": repo.gated or False, "head": repo.head, "files": files, "bytes": size})
+    return web.json_response(
+        {
+            "repo_id": repo.repo_id,
+            "owner": repo.owner,
+            "private": repo.private,
+            "gated": repo.gated or False,
+            "head": repo.head,
+            "files": files,
+            "bytes": size,
+        }
+    )
 
 
 # -- app -------------------------------------------------------------------------------------

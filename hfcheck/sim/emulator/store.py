@@ -92,7 +92,11 @@ class Entry:
         else:
             out = {"type": "file", "oid": self.oid, "size": self.size, "path": self.path}
             if self.lfs:
-                out["lfs"] = {"oid": self.sha256, "size": self.size, "pointerSize": len(lfs_pointer(self.sha256 or "", self.size))}
+                out["lfs"] = {
+                    "oid": self.sha256,
+                    "size": self.size,
+                    "pointerSize": len(lfs_pointer(self.sha256 or "", self.size)),
+                }
         if commit is not None:
             out["lastCommit"] = commit
         return out
@@ -223,7 +227,9 @@ class Store:
         return [r[0] for r in self._conn().execute("SELECT name FROM users ORDER BY name")]
 
     # -- repos -------------------------------------------------------------------------------
-    def create_repo(self, repo_id: str, *, owner: str | None = None, private: bool = False, exist_ok: bool = False) -> Repo:
+    def create_repo(
+        self, repo_id: str, *, owner: str | None = None, private: bool = False, exist_ok: bool = False
+    ) -> Repo:
         """Create a dataset repo with branch `main` and an initial commit (as the Hub does)."""
         namespace = repo_id.split("/")[0]
         existing = self.get_repo(repo_id)
@@ -247,9 +253,13 @@ class Store:
         return repo
 
     def get_repo(self, repo_id: str) -> Repo | None:
-        row = self._conn().execute(
-            "SELECT id, repo_id, owner, private, gated, created_at, head FROM repos WHERE repo_id=?", (repo_id,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT id, repo_id, owner, private, gated, created_at, head FROM repos WHERE repo_id=?", (repo_id,)
+            )
+            .fetchone()
+        )
         return Repo(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]) if row else None
 
     def update_repo(self, repo_id: str, *, private: bool | None = None, gated: str | None | bool = None) -> Repo:
@@ -305,10 +315,14 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------------
     def entry(self, repo: Repo, path: str) -> Entry | None:
-        row = self._conn().execute(
-            "SELECT path, is_dir, oid, size, sha256, lfs, last_commit FROM entries WHERE repo=? AND path=?",
-            (repo.id, path.strip("/")),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT path, is_dir, oid, size, sha256, lfs, last_commit FROM entries WHERE repo=? AND path=?",
+                (repo.id, path.strip("/")),
+            )
+            .fetchone()
+        )
         return _entry(row) if row else None
 
     def file_info(self, repo_id: str, path: str) -> Entry | None:
@@ -353,9 +367,11 @@ class Store:
 
     def file_count(self, repo: Repo) -> tuple[int, int]:
         """(number of files, total bytes) of the head."""
-        row = self._conn().execute(
-            "SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE repo=? AND is_dir=0", (repo.id,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE repo=? AND is_dir=0", (repo.id,))
+            .fetchone()
+        )
         return int(row[0]), int(row[1])
 
     # -- blobs -------------------------------------------------------------------------------
@@ -396,7 +412,9 @@ class Store:
         self._put_blobs([(sha, data)])
         return sha
 
-    def put_blob_stream(self, chunks: Iterable[bytes], *, expect_sha256: str | None = None, expect_size: int | None = None) -> tuple[str, int]:
+    def put_blob_stream(
+        self, chunks: Iterable[bytes], *, expect_sha256: str | None = None, expect_size: int | None = None
+    ) -> tuple[str, int]:
         """Store a stream of bytes, checking the announced sha256/size before it becomes visible."""
         writer = self.blob_writer()
         try:
@@ -535,14 +553,22 @@ class Store:
 
     def _delete_folder(self, conn: sqlite3.Connection, repo: Repo, folder: str, deltas: dict[str, int]) -> None:
         rows = conn.execute(
-            "SELECT path FROM entries WHERE repo=? AND is_dir=0 AND path>? AND path<?", (repo.id, folder + "/", folder + "0")
+            "SELECT path FROM entries WHERE repo=? AND is_dir=0 AND path>? AND path<?",
+            (repo.id, folder + "/", folder + "0"),
         ).fetchall()
         if not rows:
             raise StoreError(f"A folder with this name doesn't exist: {folder}", status=404, code="EntryNotFound")
         for (path,) in rows:
             self._delete_file(conn, repo, path, deltas)
 
-    def _add_files(self, conn: sqlite3.Connection, repo: Repo, adds: dict[str, tuple[str, int, bool, str]], oid: str, deltas: dict[str, int]) -> None:
+    def _add_files(
+        self,
+        conn: sqlite3.Connection,
+        repo: Repo,
+        adds: dict[str, tuple[str, int, bool, str]],
+        oid: str,
+        deltas: dict[str, int],
+    ) -> None:
         existing = _existing(conn, repo.id, list(adds))
         rows = []
         for path, (sha, size, lfs, git_oid) in adds.items():
@@ -659,7 +685,9 @@ def _existing(conn: sqlite3.Connection, repo: int, paths: list[str]) -> dict[str
     out: dict[str, int] = {}
     for chunk in _chunks(paths):
         q = ",".join("?" * len(chunk))
-        for path, is_dir in conn.execute(f"SELECT path, is_dir FROM entries WHERE repo=? AND path IN ({q})", (repo, *chunk)):
+        for path, is_dir in conn.execute(
+            f"SELECT path, is_dir FROM entries WHERE repo=? AND path IN ({q})", (repo, *chunk)
+        ):
             out[path] = is_dir
     return out
 

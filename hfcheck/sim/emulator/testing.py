@@ -41,7 +41,9 @@ class Control:
 
     def _call(self, method: str, path: str, body: dict | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return json.loads(resp.read() or b"null")
@@ -107,8 +109,15 @@ def make_options(
     """ServerOptions from keyword arguments; fault settings as in FaultConfig; `xet=False`
     serves the LFS-only Hub (no Xet tokens, CAS or bridge)."""
     return ServerOptions(
-        host=host, port=port, users=dict(users or {}), admin_token=admin_token, cdn_host=cdn_host,
-        faults=FaultConfig(**fault_settings), window_s=window_s, quotas=dict(quotas or {}), xet=xet,
+        host=host,
+        port=port,
+        users=dict(users or {}),
+        admin_token=admin_token,
+        cdn_host=cdn_host,
+        faults=FaultConfig(**fault_settings),
+        window_s=window_s,
+        quotas=dict(quotas or {}),
+        xet=xet,
     )
 
 
@@ -201,7 +210,20 @@ class EmulatorProcess:
         return Store(self.data_dir)
 
     def start(self, timeout: float = 30) -> "EmulatorProcess":
-        cmd = [self.python, "-m", "hfcheck", "hub", "serve", "--host", "127.0.0.1", "--port", "0", "--data", str(self.data_dir), *self.args]
+        cmd = [
+            self.python,
+            "-m",
+            "hfcheck",
+            "hub",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data",
+            str(self.data_dir),
+            *self.args,
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = _readline(self.proc, timeout)
         if not line.startswith("http"):

@@ -101,14 +101,21 @@ class XetCAS:
         tmp = dest.with_name(f".{xorb}.{secrets.token_hex(4)}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, dest)
-        rows = [(xorb, i, hashing.hash_to_text(h), s.offset, s.length, s.unpacked) for i, ((h, _), s) in enumerate(zip(chunks, spans))]
+        rows = [
+            (xorb, i, hashing.hash_to_text(h), s.offset, s.length, s.unpacked)
+            for i, ((h, _), s) in enumerate(zip(chunks, spans))
+        ]
         with self.store.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO xorbs (hash, size, chunks) VALUES (?,?,?)", (xorb, len(data), len(spans)))
+            conn.execute(
+                "INSERT OR IGNORE INTO xorbs (hash, size, chunks) VALUES (?,?,?)", (xorb, len(data), len(spans))
+            )
             conn.executemany("INSERT OR IGNORE INTO xorb_chunks VALUES (?,?,?,?,?,?)", rows)
         return True
 
     def chunks(self, xorb: str, start: int = 0, end: int | None = None) -> list[Chunk]:
-        sql = "SELECT idx, hash, offset, length, unpacked FROM xorb_chunks WHERE xorb=? AND idx>=? AND idx<? ORDER BY idx"
+        sql = (
+            "SELECT idx, hash, offset, length, unpacked FROM xorb_chunks WHERE xorb=? AND idx>=? AND idx<? ORDER BY idx"
+        )
         rows = self.store.reader().execute(sql, (xorb, start, 2**62 if end is None else end)).fetchall()
         return [Chunk(*r) for r in rows]
 
@@ -149,7 +156,9 @@ class XetCAS:
                 raise bad(f"file {xet_hash[:12]}… references xorb {xorb} which was never uploaded")
             chunks = self.chunks(xorb, term.start, term.end)
             if len(chunks) != term.end - term.start:
-                raise bad(f"file {xet_hash[:12]}… references chunks [{term.start}, {term.end}) of xorb {xorb[:12]}…, which has fewer")
+                raise bad(
+                    f"file {xet_hash[:12]}… references chunks [{term.start}, {term.end}) of xorb {xorb[:12]}…, which has fewer"
+                )
             if sum(c.unpacked for c in chunks) != term.unpacked:
                 raise bad(f"file {xet_hash[:12]}…: term {n} unpacks to a size the shard does not announce")
             raw = [hashing.text_to_hash(c.hash) for c in chunks]
@@ -172,15 +181,25 @@ class XetCAS:
         for xorb, chunks in plan:
             first, last = chunks[0], chunks[-1]
             data = b"".join(self.read_xorb(xorb, first.offset, last.offset + last.length))
-            spans = [formats.ChunkSpan(c.offset, c.length, data[c.offset - first.offset + 4], c.unpacked) for c in chunks]
+            spans = [
+                formats.ChunkSpan(c.offset, c.length, data[c.offset - first.offset + 4], c.unpacked) for c in chunks
+            ]
             yield from formats.iter_chunks(data, spans, base=first.offset)
 
     def file_by_hash(self, xet_hash: str) -> XetFile | None:
-        row = self.store.reader().execute("SELECT xet_hash, sha256, size, terms FROM xet_files WHERE xet_hash=?", (xet_hash,)).fetchone()
+        row = (
+            self.store.reader()
+            .execute("SELECT xet_hash, sha256, size, terms FROM xet_files WHERE xet_hash=?", (xet_hash,))
+            .fetchone()
+        )
         return _file(row) if row else None
 
     def file_by_sha256(self, sha256: str) -> XetFile | None:
-        row = self.store.reader().execute("SELECT xet_hash, sha256, size, terms FROM xet_files WHERE sha256=?", (sha256,)).fetchone()
+        row = (
+            self.store.reader()
+            .execute("SELECT xet_hash, sha256, size, terms FROM xet_files WHERE sha256=?", (sha256,))
+            .fetchone()
+        )
         return _file(row) if row else None
 
     def xet_hashes(self, sha256s: Iterable[str]) -> dict[str, str]:
@@ -214,7 +233,9 @@ class XetCAS:
             rng = {"start": keep[0].idx, "end": keep[-1].idx + 1}
             terms.append({"hash": xorb, "unpacked_length": sum(c.unpacked for c in keep), "range": rng})
             spans.setdefault(xorb, []).append((keep[0], keep[-1]))
-        fetch = {xorb: [_fetch_entry(a, b, url_for(xorb)) for a, b in _merged(ranges)] for xorb, ranges in spans.items()}
+        fetch = {
+            xorb: [_fetch_entry(a, b, url_for(xorb)) for a, b in _merged(ranges)] for xorb, ranges in spans.items()
+        }
         return {"offset_into_first_range": offset_into_first or 0, "terms": terms, "fetch_info": fetch}
 
 
@@ -232,8 +253,11 @@ def _merged(ranges: list[tuple[Chunk, Chunk]]) -> list[tuple[Chunk, Chunk]]:
 
 
 def _fetch_entry(first: Chunk, last: Chunk, url: str) -> dict:
-    return {"range": {"start": first.idx, "end": last.idx + 1}, "url": url,
-            "url_range": {"start": first.offset, "end": last.offset + last.length - 1}}
+    return {
+        "range": {"start": first.idx, "end": last.idx + 1},
+        "url": url,
+        "url_range": {"start": first.offset, "end": last.offset + last.length - 1},
+    }
 
 
 def _file(row: tuple[str, str, int, str]) -> XetFile:

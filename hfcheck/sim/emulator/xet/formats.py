@@ -20,7 +20,9 @@ SCHEME_BG4_LZ4 = 2
 CHUNK_HEADER = 8
 MAX_CHUNK = (1 << 24) - 1  # sizes are u24
 
-SHARD_TAG = b"HFRepoMetaData\x00" + bytes([85, 105, 103, 69, 106, 123, 129, 87, 131, 165, 189, 217, 92, 205, 209, 74, 169])
+SHARD_TAG = b"HFRepoMetaData\x00" + bytes(
+    [85, 105, 103, 69, 106, 123, 129, 87, 131, 165, 189, 217, 92, 205, 209, 74, 169]
+)
 SHARD_VERSION = 2
 RECORD = 48
 BOOKEND = b"\xff" * 32 + b"\x00" * 16
@@ -223,7 +225,9 @@ def build_shard(shard: Shard) -> bytes:
     """Serialize a shard for upload (no footer), as hf_xet does."""
     out = bytearray(SHARD_TAG + struct.pack("<QQ", SHARD_VERSION, 0))
     for f in shard.files:
-        flags = (FLAG_VERIFICATION if f.verification is not None else 0) | (FLAG_METADATA_EXT if f.sha256 is not None else 0)
+        flags = (FLAG_VERIFICATION if f.verification is not None else 0) | (
+            FLAG_METADATA_EXT if f.sha256 is not None else 0
+        )
         out += f.file_hash + struct.pack("<II", flags, len(f.terms)) + bytes(8)
         for t in f.terms:
             out += t.xorb + struct.pack("<IIII", 0, t.unpacked, t.start, t.end)
@@ -241,6 +245,18 @@ def build_shard(shard: Shard) -> bytes:
 
 
 __all__ = [
-    "ChunkSpan", "FileInfo", "Shard", "Term", "XetFormatError", "XorbInfo", "bg4_regroup", "bg4_split",
-    "build_shard", "decode_chunk", "encode_chunk", "iter_chunks", "parse_shard", "walk_xorb",
+    "ChunkSpan",
+    "FileInfo",
+    "Shard",
+    "Term",
+    "XetFormatError",
+    "XorbInfo",
+    "bg4_regroup",
+    "bg4_split",
+    "build_shard",
+    "decode_chunk",
+    "encode_chunk",
+    "iter_chunks",
+    "parse_shard",
+    "walk_xorb",
 ]

@@ -112,7 +112,9 @@ async def reconstruction(request: web.Request) -> web.Response:
         raise hub.HubError("file not found", status=404)
     span = hub._parse_range(request.headers.get("Range"), f.size)
     if span == "invalid" or (f.size == 0 and span is not None):
-        raise hub.HubError("Requested range not satisfiable", status=416, headers={"Content-Range": f"bytes */{f.size}"})
+        raise hub.HubError(
+            "Requested range not satisfiable", status=416, headers={"Content-Range": f"bytes */{f.size}"}
+        )
     first, last = (span[0], span[1] - 1) if isinstance(span, tuple) else (0, f.size - 1)
     body = await asyncio.to_thread(cas.reconstruction, f, first, last, lambda x: bridge_url(request, "xorbs", x))
     return web.json_response(body)
@@ -130,10 +132,17 @@ def resolve_headers(request: web.Request, repo: Repo, commit_oid: str, f: XetFil
     """What the real Hub adds on `resolve` of a Xet file (the 302 goes to the bridge host)."""
     base = hub.base_url(request)
     cas_url = f"{base}/cas/{request.app[XET].cas.cas_id}"
-    link = (f'<{base}/api/datasets/{repo.repo_id}/xet-read-token/{commit_oid}>; rel="xet-auth", '
-            f'<{cas_url}/v1/reconstructions/{f.xet_hash}>; rel="xet-reconstruction-info"')
-    return {"X-Xet-Hash": f.xet_hash, "Link": link, "X-Linked-Etag": f'"{f.sha256}"', "X-Linked-Size": str(f.size),
-            "Location": bridge_url(request, "files", f.sha256)}
+    link = (
+        f'<{base}/api/datasets/{repo.repo_id}/xet-read-token/{commit_oid}>; rel="xet-auth", '
+        f'<{cas_url}/v1/reconstructions/{f.xet_hash}>; rel="xet-reconstruction-info"'
+    )
+    return {
+        "X-Xet-Hash": f.xet_hash,
+        "Link": link,
+        "X-Linked-Etag": f'"{f.sha256}"',
+        "X-Linked-Size": str(f.size),
+        "Location": bridge_url(request, "files", f.sha256),
+    }
 
 
 def annotate(request: web.Request, entries: list[Entry], out: list[dict[str, Any]]) -> None:
@@ -159,7 +168,9 @@ def bridge_url(request: web.Request, what: str, oid: str) -> str:
 def _signed(request: web.Request, what: str, oid: str) -> None:
     if "Authorization" in request.headers:  # a presigned URL admits no second credential
         raise hub.HubError("Only one auth mechanism allowed; the signed URL carries the credentials", status=400)
-    if not request.app[hub.STORE].check_signature(f"bridge-{what}", oid, request.query.get("exp", ""), request.query.get("sig", "")):
+    if not request.app[hub.STORE].check_signature(
+        f"bridge-{what}", oid, request.query.get("exp", ""), request.query.get("sig", "")
+    ):
         raise hub.HubError("Request has expired or signature is invalid", status=403)
 
 
