@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
         t = time.perf_counter()
         messy = build_db(db, a.rows)
         print(
-            f"built {a.rows:,} rows ({messy} messy) in {time.perf_counter() - t:.1f} s, {db.stat().st_size / (1 << 20):.0f} MiB on disk"
+            f"built {a.rows:,} rows ({messy} messy) in {time.perf_counter() - t:.1f} s,"
+            f" {db.stat().st_size / (1 << 20):.0f} MiB on disk"
         )
         base = _child("baseline", db)
         got = _child("stream", db)
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         ok = got["rows"] == a.rows and peak < MAX_PEAK_MIB
         print(
-            f"target peak RSS < {MAX_PEAK_MIB:g} MiB streaming {a.rows:,} rows: {peak:.1f} MiB -> {'PASS' if ok else 'MISS'}"
+            f"target peak RSS < {MAX_PEAK_MIB:g} MiB streaming {a.rows:,} rows: {peak:.1f} MiB"
+            f" -> {'PASS' if ok else 'MISS'}"
         )
 
 

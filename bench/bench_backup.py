@@ -388,7 +388,8 @@ def main(argv: list[str] | None = None) -> None:
             f"setup: {len(world.media):,} media in {world.tweets:,} tweets, {mib(world.bytes / 1024)} MiB:"
             f" {len(world.media) - len(videos):,} photos {PHOTO_KB[0]}-{PHOTO_KB[1]} KB"
             f" ({mib((world.bytes - sum(m.size for m in videos)) / 1024)} MiB), {len(videos):,} videos"
-            f" {VIDEO_MB[0]}-{VIDEO_MB[1]} MB ({mib(sum(m.size for m in videos) / 1024)} MiB); built in {world.build_s:.1f} s"
+            f" {VIDEO_MB[0]}-{VIDEO_MB[1]} MB ({mib(sum(m.size for m in videos) / 1024)} MiB);"
+            f" built in {world.build_s:.1f} s"
         )
         store = emu.store
         store.create_repo(REPO, owner=USER, exist_ok=True)
@@ -473,7 +474,8 @@ def print_results(a: argparse.Namespace, world: World, backup: BackupRun, parts:
     print(
         f"  - backup: child process wall {wall:.2f} s from spawn to exit; report: {report['files_succeeded']:,} files,"
         f" {report['files_downloaded']:,} downloaded, {report['commits']} commits, {report['bytes_uploaded']:,} bytes"
-        f" uploaded; all {n:,} files now in the repo. Peak RSS = VmHWM at exit (wait4 ru_maxrss {mib(backup.cli.maxrss_kib)} MiB, which can include the pre-exec fork of this benchmark);"
+        f" uploaded; all {n:,} files now in the repo. Peak RSS = VmHWM at exit"
+        f" (wait4 ru_maxrss {mib(backup.cli.maxrss_kib)} MiB, which can include the pre-exec fork of this benchmark);"
         f" largest file {max(m.size for m in world.media) / MIB:.1f} MiB"
     )
     print(f"    Hub requests by kind: {hub.by_kind()}; media server requests: {backup.media_requests:,}")
@@ -484,8 +486,8 @@ def print_results(a: argparse.Namespace, world: World, backup: BackupRun, parts:
         f" can take less wall time than this"
     )
     print(
-        f"  - download: every medium fetched by hfcheck's Downloader, {a.concurrency} at once as in the backup, in a child"
-        f" process, written + fsynced to a scratch folder;"
+        f"  - download: every medium fetched by hfcheck's Downloader, {a.concurrency} at once as in the backup,"
+        f" in a child process, written + fsynced to a scratch folder;"
         f" {dl.cpu_s:.1f} s CPU in that child; the media server is local, with no added latency"
     )
     print(

@@ -143,7 +143,8 @@ def main() -> None:
     )
     print(f"    requests by kind: {fmt(base_req)}")
     print(
-        f"    extrapolated x{scale:.0f} to {FILES} files: {base_extra_s:.1f} s, {FILES} commits, {base_extra_req:.0f} requests"
+        f"    extrapolated x{scale:.0f} to {FILES} files: {base_extra_s:.1f} s, {FILES} commits,"
+        f" {base_extra_req:.0f} requests"
     )
     print(
         f"ratio (one-per-file / batched): wall time {base_extra_s / batched_s:.1f}x, "

@@ -193,7 +193,8 @@ def codecs(tmp: Path) -> None:
         speeds[name] = (t_enc, t_dec)
         grow = os.path.getsize(enc) / CODEC_SPEED_SIZE
         print(
-            f"  {name:10s}  encrypt {CODEC_SPEED_SIZE / MIB / t_enc:6.0f} MiB/s  decrypt {CODEC_SPEED_SIZE / MIB / t_dec:6.0f} MiB/s"
+            f"  {name:10s}  encrypt {CODEC_SPEED_SIZE / MIB / t_enc:6.0f} MiB/s"
+            f"  decrypt {CODEC_SPEED_SIZE / MIB / t_dec:6.0f} MiB/s"
             f"  ciphertext {grow:.3f} x plaintext"
         )
     (fe, fd), (ve, vd) = speeds["fernet"], speeds["hfcheck-v1"]

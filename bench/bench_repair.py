@@ -345,11 +345,13 @@ def print_results(
         f"  - repair: child process wall {repair.wall_s:.2f} s from spawn to exit (interpreter start, planning with"
         f" paths-info, encryption, uploads, commits, DB updates); report: {report['files_succeeded']:,} files,"
         f" {report['commits']} commits, {report['bytes_uploaded']:,} bytes; all {n:,} paths now in the repo;"
-        f" peak RSS = VmHWM at exit (wait4 ru_maxrss {mib(repair.maxrss_kib)} MiB, which can include the pre-exec fork of this benchmark)"
+        f" peak RSS = VmHWM at exit (wait4 ru_maxrss {mib(repair.maxrss_kib)} MiB,"
+        f" which can include the pre-exec fork of this benchmark)"
     )
     print(f"    requests by kind: {hub.by_kind()}")
     print(
-        f"  - baseline: every {max(1, n // base.files)}th missing file, in sequence: encrypt_file {base.encrypt_s:.2f} s"
+        f"  - baseline: every {max(1, n // base.files)}th missing file, in sequence:"
+        f" encrypt_file {base.encrypt_s:.2f} s"
         f" + create_commit {base.commit_s:.2f} s (official client, {base_hub.commits} commits), in this process;"
         f" no planning, no existence check, no interpreter start: a lower bound for the old script"
     )
@@ -361,7 +363,8 @@ def print_results(
     print()
     print(
         f"ratio (one commit per file, extrapolated / hfcheck repair): wall time {ext_s / repair.wall_s:.1f}x,"
-        f" commits {n / max(1, hub.commits):,.0f}x ({n:,} vs {hub.commits}), requests {ext_req / max(1, hub.requests):.1f}x"
+        f" commits {n / max(1, hub.commits):,.0f}x ({n:,} vs {hub.commits}),"
+        f" requests {ext_req / max(1, hub.requests):.1f}x"
     )
     print(
         f"at the Hub's ~{HUB_COMMITS_PER_HOUR} commits/h: one commit per file needs >= {n / HUB_COMMITS_PER_HOUR:.1f} h"

@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         if head["stopped"]:
             notes.append(
-                f"head: stopped after {RUN_DEADLINE_S:.0f} s with {head['urls']:,} URLs settled; extrapolated to {a.urls:,}:"
+                f"head: stopped after {RUN_DEADLINE_S:.0f} s with {head['urls']:,} URLs settled;"
+                f" extrapolated to {a.urls:,}:"
                 f" {a.urls / head_rate:,.0f} s"
             )
         else:
@@ -455,7 +456,8 @@ def main(argv: list[str] | None = None) -> None:
             f" {lst_emu} requests{scale} -> {_verdict(list_ok)}"
         )
         print(
-            f"target head >= {HEAD_MIN_SPEEDUP:g}x naive (URLs/s): {head_rate:,.0f} / {naive_rate:,.1f} = {speedup:.1f}x"
+            f"target head >= {HEAD_MIN_SPEEDUP:g}x naive (URLs/s):"
+            f" {head_rate:,.0f} / {naive_rate:,.1f} = {speedup:.1f}x"
             f" -> {_verdict(speedup >= HEAD_MIN_SPEEDUP)}"
         )
 
@@ -474,7 +476,8 @@ def main(argv: list[str] | None = None) -> None:
             )
             if big.truncated:
                 print(
-                    f"  NOTE: seeding passed {SEED_DEADLINE_S:.0f} s, so the memory run uses {big.urls:,} URLs, not {a.million:,}"
+                    f"  NOTE: seeding passed {SEED_DEADLINE_S:.0f} s,"
+                    f" so the memory run uses {big.urls:,} URLs, not {a.million:,}"
                 )
             mconfig = tmp / "million.toml"
             write_config(mconfig, mdb, emu.url)
@@ -510,8 +513,9 @@ def main(argv: list[str] | None = None) -> None:
             run, m_emu, report = million("run-million", a.latency_ms)
             rc, wall, kib, maxrss = run.rc, run.wall_s, run.peak_kib, run.maxrss_kib
             print(
-                f"python -m hfcheck verify --method list on {big.urls:,} URLs, {a.latency_ms:g} ms per request: exit {rc},"
-                f" wall {wall:.1f} s ({big.urls / wall:,.0f} URLs/s), {m_emu:,} requests (emulator), listing stats {report['stats']}"
+                f"python -m hfcheck verify --method list on {big.urls:,} URLs, {a.latency_ms:g} ms per request:"
+                f" exit {rc}, wall {wall:.1f} s ({big.urls / wall:,.0f} URLs/s), {m_emu:,} requests (emulator),"
+                f" listing stats {report['stats']}"
             )
             print(
                 f"  peak RSS {mib(kib)} MiB (VmHWM at exit; wait4 ru_maxrss {mib(maxrss)} MiB);"
@@ -536,8 +540,10 @@ def main(argv: list[str] | None = None) -> None:
                 per_emu = ctl.stats()["requests"]
                 same = {k: v for k, v in per["counts"].items() if v} == {k: v for k, v in report["counts"].items() if v}
                 print(
-                    f"  the pipeline before bulk settling (per-URL queue, repos listed one after another), same world and latency:"
-                    f" wall {per_wall:.1f} s, {per_emu:,} requests, peak {mib(per['peak_kib'])} MiB, same counts: {same}"
+                    "  the pipeline before bulk settling (per-URL queue, repos listed one after another),"
+                    " same world and latency:"
+                    f" wall {per_wall:.1f} s, {per_emu:,} requests, peak {mib(per['peak_kib'])} MiB,"
+                    f" same counts: {same}"
                     f" -> bulk is {per_wall / wall:.1f}x faster"
                 )
             ok = (
@@ -556,12 +562,15 @@ def main(argv: list[str] | None = None) -> None:
                 floor = chain * a.slow_latency_ms / 1000
                 ratio = slow.wall_s / floor
                 print(
-                    f"python -m hfcheck verify --method list, {a.slow_latency_ms:g} ms per request: exit {slow.rc}, wall {slow.wall_s:.1f} s,"
-                    f" {s_emu:,} requests; longest chain of pages {chain} (of {pages:,}) x {a.slow_latency_ms:g} ms = {floor:.1f} s"
+                    f"python -m hfcheck verify --method list, {a.slow_latency_ms:g} ms per request:"
+                    f" exit {slow.rc}, wall {slow.wall_s:.1f} s,"
+                    f" {s_emu:,} requests; longest chain of pages {chain} (of {pages:,})"
+                    f" x {a.slow_latency_ms:g} ms = {floor:.1f} s"
                     f" (hfcheck counted {s_report['stats'].get('longest_chain')})"
                 )
                 print(
-                    f"target wall within {CHAIN_MAX_RATIO:g}x the longest chain: {slow.wall_s:.1f} / {floor:.1f} = {ratio:.2f}x"
+                    f"target wall within {CHAIN_MAX_RATIO:g}x the longest chain:"
+                    f" {slow.wall_s:.1f} / {floor:.1f} = {ratio:.2f}x"
                     f" -> {_verdict(ratio <= CHAIN_MAX_RATIO and slow.rc in (0, 1))}"
                 )
                 ctl.set_faults(latency_ms=a.latency_ms)

@@ -68,7 +68,8 @@ class World:
         self.config.write_text(
             f'[archive]\ndb = "{root / "archive.db"}"\nmedia_root = "{root / "media"}"\n[hub]\nrepos = ["{REPO}"]\n'
             f'[crypto]\nkey_file = "{root / "archive.key"}"\n[run]\ndata_dir = "{root / "data"}"\n'
-            f'[download]\nallowed_hosts = ["{media_host}"]\n[limits]\ncommits_per_hour = {RAISED["limits.commits_per_hour"]}\n'
+            f'[download]\nallowed_hosts = ["{media_host}"]\n'
+            f"[limits]\ncommits_per_hour = {RAISED['limits.commits_per_hour']}\n"
             f"downloads_per_second_per_host = 1000\n",
             encoding="utf-8",
         )
@@ -271,7 +272,8 @@ def main() -> None:
         print(table(("insert -> committed backup", "tweets", "p50 s", "p95 s", "max s", "commits", "requests"), rows))
         if len(rows) == 2:
             print(
-                f"watch / baseline: p50 {float(rows[0][2]) / float(rows[1][2]):.2f}x, p95 {float(rows[0][3]) / float(rows[1][3]):.2f}x"
+                f"watch / baseline: p50 {float(rows[0][2]) / float(rows[1][2]):.2f}x,"
+                f" p95 {float(rows[0][3]) / float(rows[1][3]):.2f}x"
             )
 
         m = World(tmp / "long", emu.url, media.host_port)
@@ -298,7 +300,8 @@ def main() -> None:
         n = len(samples)
         picks = [("start (10%)", samples[n // 10]), ("middle", samples[n // 2]), ("end", samples[-1])]
         print(
-            f"memory: watch --interval 0.1, {a.long_tweets} tweets at {a.long_rate:g}/s over {time.monotonic() - started:.0f} s,"
+            f"memory: watch --interval 0.1, {a.long_tweets} tweets at {a.long_rate:g}/s"
+            f" over {time.monotonic() - started:.0f} s,"
             f" {len(seen_m)} backed up, {polls}+ polls that found tweets"
         )
         print(

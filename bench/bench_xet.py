@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     x, lfs = runs["xet"][0], runs["lfs"][0]
     print(
-        f"xet / lfs: wall {x.cli.wall_s / lfs.cli.wall_s:.2f}x, requests {x.hub.requests / max(1, lfs.hub.requests):.2f}x,"
+        f"xet / lfs: wall {x.cli.wall_s / lfs.cli.wall_s:.2f}x,"
+        f" requests {x.hub.requests / max(1, lfs.hub.requests):.2f}x,"
         f" peak RSS {x.cli.peak_kib / max(1, lfs.cli.peak_kib):.2f}x"
     )
 

@@ -251,7 +251,8 @@ def watch_world(root: Path, *, notify: dict[str, str] | None = None, **emulator:
     notify_lines = "".join(f'{k} = "{v}"\n' for k, v in (notify or {}).items())
     (root / "hfcheck.toml").write_text(
         f'[archive]\ndb = "{root / "archive.db"}"\nmedia_root = "{root / "media"}"\n'
-        f'[hub]\nrepos = ["{REPO}"]\n[crypto]\nkey_file = "{root / "archive.key"}"\n[run]\ndata_dir = "{root / "data"}"\n'
+        f'[hub]\nrepos = ["{REPO}"]\n[crypto]\nkey_file = "{root / "archive.key"}"\n'
+        f'[run]\ndata_dir = "{root / "data"}"\n'
         f'[download]\nallowed_hosts = ["{media.host_port}"]\n[notify]\n{notify_lines}',
         encoding="utf-8",
     )

@@ -20,7 +20,8 @@ PBS = "https://pbs.twimg.com/media/A.jpg"
 def make_db(path: Path, rows: list[tuple], id_type: str = "TEXT") -> None:
     con = sqlite3.connect(path)
     con.execute(
-        f"CREATE TABLE tweets (id {id_type} PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
+        f"CREATE TABLE tweets (id {id_type} PRIMARY KEY,"
+        " username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
     )
     con.executemany("INSERT INTO tweets (id, username, media_urls, huggingface_urls) VALUES (?,?,?,?)", rows)
     con.commit()

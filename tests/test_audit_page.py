@@ -486,7 +486,8 @@ def test_page_of_a_million_urls_with_10000_problems_is_under_300_kb(lang: str) -
     report, history = synthetic_report()
     page = render_audit_html(report, lang, history).encode("utf-8")
     print(
-        f"\npage ({lang}): {len(page):,} bytes for 1,000,000 URLs, 10,000 problems, 5,000 accounts, {len(history)} audits of history"
+        f"\npage ({lang}): {len(page):,} bytes for 1,000,000 URLs, 10,000 problems, 5,000 accounts,"
+        f" {len(history)} audits of history"
     )
     assert len(page) < PAGE_LIMIT
     dom = parse(page.decode("utf-8"))

@@ -164,7 +164,8 @@ def test_a_command_loads_only_what_it_needs() -> None:
     probe = (
         "import sys\nfrom hfcheck.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('twscrape', 'hfcheck.sim.emulator.server', 'hfcheck.commands.repair') if m in sys.modules))"
+        "print(sorted(m for m in ('twscrape', 'hfcheck.sim.emulator.server', 'hfcheck.commands.repair')"
+        " if m in sys.modules))"
     )
     for args, loaded in ((["verify", "--help"], "[]"), (["repair", "--help"], "['hfcheck.commands.repair']")):
         r = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)

@@ -36,7 +36,8 @@ class RowProblem:
     """One thing wrong with a row: which column, a stable code, and the detail."""
 
     column: str
-    code: str  # invalid_json | not_a_list | non_string_item | duplicate_url | unexpected_host | unsafe_username | bad_tweet_id
+    # invalid_json | not_a_list | non_string_item | duplicate_url | unexpected_host | unsafe_username | bad_tweet_id
+    code: str
     detail: str
 
 
@@ -338,7 +339,8 @@ class Archive:
                 return await self._update_rows(select, edits)
             except aiosqlite.Error as exc:  # e.g. locked by the scraper past the busy timeout
                 raise IncompleteError(
-                    f"{self.path}: could not write the rows ({exc}); the Hub already has their files: run the same command again to record them"
+                    f"{self.path}: could not write the rows ({exc}); the Hub already has their files:"
+                    " run the same command again to record them"
                 ) from None
 
     async def _update_rows(

@@ -254,8 +254,10 @@ class StateDB:
             rows = self._conn.execute(
                 """SELECT d.repo_id, d.path FROM deep_checks d
                    WHERE d.result = 'decrypt_failed'
-                     AND d.checked_at = (SELECT max(checked_at) FROM deep_checks l WHERE l.repo_id = d.repo_id AND l.path = d.path)
-                     AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.repo_id = d.repo_id AND u.path = d.path AND u.uploaded_at >= d.checked_at)
+                     AND d.checked_at = (SELECT max(checked_at) FROM deep_checks l \
+WHERE l.repo_id = d.repo_id AND l.path = d.path)
+                     AND NOT EXISTS (SELECT 1 FROM uploads u \
+WHERE u.repo_id = d.repo_id AND u.path = d.path AND u.uploaded_at >= d.checked_at)
                    GROUP BY d.repo_id, d.path ORDER BY d.repo_id, d.path"""
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
@@ -350,7 +352,8 @@ class StateDB:
         checked recently, or to tell a problem an audit found first from one it found again."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT * FROM deep_checks WHERE repo_id = ? AND path = ? AND checked_at < ? ORDER BY checked_at DESC LIMIT 1",
+                "SELECT * FROM deep_checks WHERE repo_id = ? AND path = ? AND checked_at < ?"
+                " ORDER BY checked_at DESC LIMIT 1",
                 (repo_id, path, float("inf") if before is None else before),
             ).fetchone()
         return DeepCheck(*row) if row else None

@@ -96,7 +96,10 @@ async def account_counts(archive: Archive) -> dict[str, dict[str, int]]:
         f"coalesce(sum({gap_tweets_sql(archive, (k,)) if k != 'unbacked_media' else unbacked_media_sql(archive)}), 0)"
         for k in kinds
     )
-    sql = f'SELECT "{c.username}", count(*), coalesce(sum({n_hf}), 0), {sums} FROM "{archive.cfg.table}" GROUP BY "{c.username}"'
+    sql = (
+        f'SELECT "{c.username}", count(*), coalesce(sum({n_hf}), 0), {sums}'
+        f' FROM "{archive.cfg.table}" GROUP BY "{c.username}"'
+    )
     out: dict[str, dict[str, int]] = {}
     async with archive.db.execute(sql) as cur:
         for username, tweets, urls, *gaps in await cur.fetchall():

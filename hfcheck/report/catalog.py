@@ -70,8 +70,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "バックアップを一時停止しました（{error}）。{seconds} 後に再試行します",
     },
     "watch_abandoned": {
-        "en": "the commit in flight did not finish within {seconds}: left to the next start (its files are recorded then, not uploaded again)",
-        "ja": "実行中のコミットが {seconds} 以内に終わりませんでした。次回の起動時に記録します（再アップロードはしません）",
+        "en": (
+            "the commit in flight did not finish within {seconds}: left to the next start"
+            " (its files are recorded then, not uploaded again)"
+        ),
+        "ja": (
+            "実行中のコミットが {seconds} 以内に終わりませんでした。"
+            "次回の起動時に記録します（再アップロードはしません）"
+        ),
     },
     "watch_failing": {
         "en": "hfcheck watch: no tweet could be backed up for {minutes} min, {waiting} waiting; last error: {reason}",
@@ -145,8 +151,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "不明な形式のバックアップ（変更しません）",
     },
     "pg_unknown_format_fix": {
-        "en": "No command: set crypto.scheme to the scheme that wrote it, or look at the file; repair never overwrites it",
-        "ja": "コマンドなし：書き込んだ方式を crypto.scheme に設定するか、ファイルを確認してください。repair は上書きしません",
+        "en": (
+            "No command: set crypto.scheme to the scheme that wrote it, or look at the file; repair never overwrites it"
+        ),
+        "ja": (
+            "コマンドなし：書き込んだ方式を crypto.scheme に設定するか、ファイルを確認してください。"
+            "repair は上書きしません"
+        ),
     },
     "deep_missing": {"en": "Backup gone when read back", "ja": "読み戻し時にバックアップなし"},
     "recorded_missing": {"en": "Recorded upload not in the listing", "ja": "記録済みアップロードが一覧にない"},

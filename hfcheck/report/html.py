@@ -119,32 +119,40 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans CJK JP",sans-serif;margin:1.5rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b;line-height:1.45}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:2px solid #ddd;padding-bottom:.2rem}
+body{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans CJK JP",sans-serif;\
+margin:1.5rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}\
+h2{font-size:1.2rem;margin-top:2rem;border-bottom:2px solid #ddd;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.92rem}
 th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f1f3f5}tr:nth-child(even) td{background:#fafafa}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 td.w{word-break:break-all;max-width:32rem}
-pre{background:#f6f8fa;border:1px solid #ddd;padding:.4rem .6rem;margin:.2rem 0;white-space:pre-wrap;word-break:break-all}
+pre{background:#f6f8fa;border:1px solid #ddd;padding:.4rem .6rem;margin:.2rem 0;\
+white-space:pre-wrap;word-break:break-all}
 .note{color:#555;font-size:.9rem}
-.headline{display:grid;grid-template-columns:1fr auto;gap:1rem 2rem;align-items:center;border:1px solid #ddd;border-left:.5rem solid #888;border-radius:6px;padding:1rem 1.25rem;margin:1rem 0}
+.headline{display:grid;grid-template-columns:1fr auto;gap:1rem 2rem;align-items:center;\
+border:1px solid #ddd;border-left:.5rem solid #888;border-radius:6px;padding:1rem 1.25rem;margin:1rem 0}
 .hl-ok{border-left-color:#2e8540;background:#f3faf4}.hl-problems{border-left-color:#c62828;background:#fdf3f2}.hl-incomplete{border-left-color:#d48806;background:#fff8ec}
-.verdict{font-size:2rem;font-weight:700;margin:0}.hl-ok .verdict{color:#1e6b34}.hl-problems .verdict{color:#a61b1b}.hl-incomplete .verdict{color:#8a5300}
+.verdict{font-size:2rem;font-weight:700;margin:0}.hl-ok .verdict{color:#1e6b34}\
+.hl-problems .verdict{color:#a61b1b}.hl-incomplete .verdict{color:#8a5300}
 .headline p{margin:.25rem 0}.sub{font-weight:600}
 .gauge{display:flex;align-items:center;gap:.75rem;max-width:24rem}.gauge svg{width:6.5rem;height:6.5rem;flex:none}
 .gauge .pct{font-size:1.7rem;font-weight:700;display:block;line-height:1.1}.gauge small{display:block;color:#444}
 .hist{display:grid;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr));gap:1rem}
 figure{margin:0;border:1px solid #e3e3e3;border-radius:6px;padding:.5rem .75rem}
 figcaption{display:flex;justify-content:space-between;gap:.5rem;font-size:.9rem}figcaption b{font-size:1.15rem}
-figure svg{width:100%;height:auto;display:block}.axis{display:flex;justify-content:space-between;font-size:.75rem;color:#666}
+figure svg{width:100%;height:auto;display:block}\
+.axis{display:flex;justify-content:space-between;font-size:.75rem;color:#666}
 .ln{fill:none;stroke-width:2;vector-effect:non-scaling-stroke}.base{stroke:#bbb;stroke-width:1;vector-effect:non-scaling-stroke}
 .c-problems{stroke:#c62828}.c-gaps{stroke:#d48806}.c-backed_up{stroke:#2e8540}
 .pt{fill:#fff;stroke:#444;stroke-width:1.5}.pt.new{fill:#d32f2f;stroke:#8a1c1c}
 .legend{display:flex;flex-wrap:wrap;gap:.3rem 1rem;font-size:.85rem;margin:.3rem 0 .6rem;padding:0;list-style:none}
 .legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:-.1rem;border-radius:2px}
-.bars{display:grid;grid-template-columns:minmax(6rem,12rem) 1fr minmax(8rem,auto);gap:.25rem .75rem;align-items:center;font-size:.88rem}
-.bar-row{display:contents}.acct{overflow-wrap:anywhere}.bar-row svg{width:100%;height:1rem;display:block;background:#f4f4f4}
+.bars{display:grid;grid-template-columns:minmax(6rem,12rem) 1fr minmax(8rem,auto);\
+gap:.25rem .75rem;align-items:center;font-size:.88rem}
+.bar-row{display:contents}.acct{overflow-wrap:anywhere}\
+.bar-row svg{width:100%;height:1rem;display:block;background:#f4f4f4}
 .nums{font-variant-numeric:tabular-nums;white-space:nowrap}.nums span{margin-right:.5rem}
 .k-backed_up{fill:#4caf50;background:#4caf50;color:#1e6b34}.k-missing{fill:#d32f2f;background:#d32f2f;color:#a61b1b}
 .k-wrong_path{fill:#8e24aa;background:#8e24aa;color:#6a1b7a}.k-unbacked_media{fill:#f0a000;background:#f0a000;color:#8a5300}
@@ -153,7 +161,8 @@ figure svg{width:100%;height:auto;display:block}.axis{display:flex;justify-conte
 .filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.5rem 0}
 .filters input,.filters select,button{font:inherit;font-size:.9rem;padding:.2rem .4rem}
 .scroll{overflow-x:auto;max-width:100%}
-#problems th button{all:unset;cursor:pointer;font-weight:600}#problems th button::after{content:" \\2195";color:#999;font-weight:400}
+#problems th button{all:unset;cursor:pointer;font-weight:600}\
+#problems th button::after{content:" \\2195";color:#999;font-weight:400}
 #problems{table-layout:fixed;width:100%}#problems td{overflow-wrap:anywhere}#problems td:nth-child(2){font-size:.8rem}
 #problems th:nth-child(1){width:10%}#problems th:nth-child(2){width:15%}#problems th:nth-child(3){width:9%}
 #problems th:nth-child(4){width:26%}#problems th:nth-child(5){width:17%}#problems th:nth-child(6){width:23%}
@@ -163,12 +172,15 @@ tr.pg,tr.fl{display:none}.pager{display:flex;gap:.5rem;align-items:center}
 .verdict{font-size:1.6rem}.bars{grid-template-columns:1fr;gap:.1rem}.acct{font-weight:600;margin-top:.4rem}
 table{font-size:.8rem}th,td{padding:.25rem .35rem}
 table.cards,.cards tbody,.cards tr,.cards td{display:block;border:0;max-width:none}.cards thead{display:none}
-.cards tr{border:1px solid #ccc;border-radius:4px;margin:.4rem 0;padding:.3rem .4rem}.cards td{padding:.1rem 0;text-align:left}
+.cards tr{border:1px solid #ccc;border-radius:4px;margin:.4rem 0;padding:.3rem .4rem}\
+.cards td{padding:.1rem 0;text-align:left}
 .cards td[data-label]::before{content:attr(data-label) ": ";color:#555}
-#problems tr{display:block;border:1px solid #ccc;border-radius:4px;margin:.4rem 0;padding:.3rem .4rem}#problems thead tr{display:none}
+#problems tr{display:block;border:1px solid #ccc;border-radius:4px;margin:.4rem 0;padding:.3rem .4rem}\
+#problems thead tr{display:none}
 #problems td{display:inline;border:0;padding:0 .4rem 0 0;max-width:none}#problems td:nth-child(n+4){display:block}
 #problems tr.pg,#problems tr.fl{display:none}#problems td:first-child{font-weight:600}.filters .note{display:none}}
-@media print{body{margin:0;max-width:none;font-size:10pt}.filters,.pager,button.copy,#problems th button::after{display:none}
+@media print{body{margin:0;max-width:none;font-size:10pt}\
+.filters,.pager,button.copy,#problems th button::after{display:none}
 #problems tr.pg{display:table-row}.scroll{overflow:visible}h2{break-after:avoid}figure,.headline,tr{break-inside:avoid}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}a{color:inherit}}
 """
@@ -180,7 +192,8 @@ SCRIPT = """
 var t=document.getElementById('problems');if(!t)return;
 var body=t.tBodies[0],rows=[].slice.call(body.rows),shown=rows,page=0,per=+t.dataset.per,dir={};
 var q=document.getElementById('pf'),kind=document.getElementById('pk'),pos=document.getElementById('ppos');
-rows.forEach(function(r){r.k=[].slice.call(r.cells,0,5).map(function(c){return c.textContent}).join(' ').toLowerCase()});
+rows.forEach(function(r){r.k=[].slice.call(r.cells,0,5)\
+.map(function(c){return c.textContent}).join(' ').toLowerCase()});
 document.getElementById('pfilters').hidden=false;document.getElementById('ppager').hidden=false;
 function draw(){var last=Math.max(0,Math.ceil(shown.length/per)-1);page=Math.min(page,last);
 rows.forEach(function(r){r.className='fl'});
@@ -194,7 +207,8 @@ document.getElementById('pprev').addEventListener('click',function(){if(page>0){
 document.getElementById('pnext').addEventListener('click',function(){page++;draw();});
 [].forEach.call(t.tHead.querySelectorAll('button'),function(btn,col){btn.addEventListener('click',function(){
 var d=dir[col]=-(dir[col]||-1);
-rows.sort(function(x,y){return d*x.cells[col].textContent.localeCompare(y.cells[col].textContent,undefined,{numeric:true})});
+rows.sort(function(x,y){return d*x.cells[col].textContent\
+.localeCompare(y.cells[col].textContent,undefined,{numeric:true})});
 rows.forEach(function(r){body.appendChild(r)});filter();});});
 body.addEventListener('click',function(ev){var btn=ev.target.closest('button.copy');if(!btn)return;
 var text=btn.parentNode.querySelector('code').textContent,label=btn.textContent;
@@ -206,7 +220,10 @@ filter();
 })();
 """
 SCRIPT_HASH = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
-CSP = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{SCRIPT_HASH}'; base-uri 'none'; form-action 'none'"
+CSP = (
+    f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{SCRIPT_HASH}';"
+    " base-uri 'none'; form-action 'none'"
+)
 
 
 class Page:
@@ -342,7 +359,8 @@ def _header(p: Page, r: dict[str, Any]) -> None:
     if r.get("read_only"):
         lines.append(f'<p class="note">{_e(p.label("read_only"))}</p>')
     p.add(
-        f'<section class="headline hl-{status}" id="headline"><div>{"".join(lines)}</div>{_gauge(p, hl.get("coverage"))}</section>'
+        f'<section class="headline hl-{status}" id="headline"><div>{"".join(lines)}</div>'
+        f"{_gauge(p, hl.get('coverage'))}</section>"
     )
 
 
@@ -369,7 +387,10 @@ def _gauge(p: Page, cov: Any) -> str:
         )
     else:
         text = f'<span class="pct" id="coverage-figure">—</span><small>{_e(p.label("pg_coverage_none"))}</small>'
-    return f'<div class="gauge" id="coverage" title="{_e(p.label("pg_coverage"))}">{ring}<div><b>{_e(p.label("pg_coverage"))}</b>{text}</div></div>'
+    return (
+        f'<div class="gauge" id="coverage" title="{_e(p.label("pg_coverage"))}">{ring}'
+        f"<div><b>{_e(p.label('pg_coverage'))}</b>{text}</div></div>"
+    )
 
 
 def _history(p: Page, history: list[dict[str, Any]]) -> None:
@@ -396,16 +417,21 @@ def _history(p: Page, history: list[dict[str, Any]]) -> None:
                 tip = f"{_when(e.get('at'))}: {v:,}" + (f" ({p.label('pg_h_new', n=new)})" if new else "")
                 cls = "pt new" if new else "pt"
                 dots.append(
-                    f'<circle class="{cls}" cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="4" data-value="{v}"><title>{_e(tip)}</title></circle>'
+                    f'<circle class="{cls}" cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="4" data-value="{v}">'
+                    f"<title>{_e(tip)}</title></circle>"
                 )
         svg = (
             f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="{_e(p.label(label))}">'
             f'<line class="base" x1="0" y1="{h - pad}" x2="{w}" y2="{h - pad}"/>'
             f'<polyline class="ln c-{key}" points="{line}"/>{"".join(dots)}</svg>'
         )
-        cap = f'<figcaption><span>{_e(p.label(label))} <b>{vals[-1]:,}</b></span><span class="note">{_e(p.label("pg_h_max", n=f"{max(vals):,}"))}</span></figcaption>'
+        cap = (
+            f"<figcaption><span>{_e(p.label(label))} <b>{vals[-1]:,}</b></span>"
+            f'<span class="note">{_e(p.label("pg_h_max", n=f"{max(vals):,}"))}</span></figcaption>'
+        )
         figures.append(
-            f'<figure data-series="{key}">{cap}{svg}<div class="axis"><span>{_e(first)}</span><span>{_e(last)}</span></div></figure>'
+            f'<figure data-series="{key}">{cap}{svg}'
+            f'<div class="axis"><span>{_e(first)}</span><span>{_e(last)}</span></div></figure>'
         )
     p.add(f'<div class="hist" id="history">{"".join(figures)}</div>')
 
@@ -446,7 +472,9 @@ def _account_chart(p: Page, accounts: list[dict[str, Any]]) -> None:
                 continue
             width = min(1000 - x, max(3.0, 1000 * v[k] / scale))
             rects.append(
-                f'<rect class="k-{k}" x="{x:.1f}" y="0" width="{width:.1f}" height="10" data-kind="{k}" data-value="{v[k]}"><title>{_e(p.label("pg_" + k))}: {v[k]:,}</title></rect>'
+                f'<rect class="k-{k}" x="{x:.1f}" y="0" width="{width:.1f}" height="10"'
+                f' data-kind="{k}" data-value="{v[k]}">'
+                f"<title>{_e(p.label('pg_' + k))}: {v[k]:,}</title></rect>"
             )
             x += width
         clip = '<line class="clip" x1="998" y1="0" x2="998" y2="10"/>' if sum(v.values()) > scale else ""
@@ -457,7 +485,8 @@ def _account_chart(p: Page, accounts: list[dict[str, Any]]) -> None:
         rest_cls = " rest" if rest and i == len(top) - 1 else ""
         out.append(
             f'<div class="bar-row{rest_cls}" data-account="{_e(name)}"><span class="acct">{_e(name)}</span>'
-            f'<svg viewBox="0 0 1000 10" preserveAspectRatio="none" role="img" aria-label="{_e(name)}">{"".join(rects)}{clip}</svg>'
+            f'<svg viewBox="0 0 1000 10" preserveAspectRatio="none" role="img" aria-label="{_e(name)}">'
+            f"{''.join(rects)}{clip}</svg>"
             f'<span class="nums">{nums}</span></div>'
         )
     out.append("</div>")
@@ -603,13 +632,16 @@ def _problems(p: Page, r: dict[str, Any]) -> None:
     kinds = sorted({k for k, *_ in shown}, key=lambda k: p.label(k))
     options = "".join(f'<option value="{_e(k)}">{_e(p.label(k))}</option>' for k in kinds)
     p.add(
-        f'<div class="filters" id="pfilters" hidden><input type="search" id="pf" placeholder="{_e(p.label("pg_filter"))}" aria-label="{_e(p.label("pg_filter"))}">'
-        f'<select id="pk" aria-label="{_e(p.label("kind"))}"><option value="">{_e(p.label("pg_all_kinds"))}</option>{options}</select>'
+        f'<div class="filters" id="pfilters" hidden><input type="search" id="pf"'
+        f' placeholder="{_e(p.label("pg_filter"))}" aria-label="{_e(p.label("pg_filter"))}">'
+        f'<select id="pk" aria-label="{_e(p.label("kind"))}">'
+        f'<option value="">{_e(p.label("pg_all_kinds"))}</option>{options}</select>'
         f'<span class="note">{_e(p.label("pg_sort_hint"))}</span></div>'
     )
     head = [p.label(k) for k in ("category", "tweet", "account", "where", "detail")]
     out = [
-        f'<div class="scroll"><table id="problems" data-per="{PAGE_ROWS}" data-done="{_e(p.label("pg_copied"))}"><thead><tr>'
+        f'<div class="scroll"><table id="problems" data-per="{PAGE_ROWS}" data-done="{_e(p.label("pg_copied"))}">'
+        "<thead><tr>"
     ]
     out += [f'<th><button type="button">{_e(h)}</button></th>' for h in head]
     out.append(f"<th>{_e(p.label('pg_fix'))}</th></tr></thead><tbody>")
@@ -630,7 +662,8 @@ def _problems(p: Page, r: dict[str, Any]) -> None:
     out.append("</tbody></table></div>")
     out.append(
         f'<div class="pager" id="ppager" hidden><button type="button" id="pprev">{_e(p.label("pg_prev"))}</button>'
-        f'<span id="ppos" data-fmt="{_e(p.label("pg_rows"))}"></span><button type="button" id="pnext">{_e(p.label("pg_next"))}</button></div>'
+        f'<span id="ppos" data-fmt="{_e(p.label("pg_rows"))}"></span>'
+        f'<button type="button" id="pnext">{_e(p.label("pg_next"))}</button></div>'
     )
     p.add("".join(out))
     if len(items) > len(shown):

@@ -38,7 +38,8 @@ def verify_summary(progress: Progress, lang: str) -> str:
     out = [f"== {t('verify_title', lang)} ==", *_lines(rows)]
     for rp in progress.repo_problems.values():
         out.append(
-            f"{t('repo_problem', lang)}: {rp['repo_id']}@{rp['revision']}: {rp['category']} ({rp['urls']:,} {t('urls', lang)}) — {rp['detail']}"
+            f"{t('repo_problem', lang)}: {rp['repo_id']}@{rp['revision']}: {rp['category']}"
+            f" ({rp['urls']:,} {t('urls', lang)}) — {rp['detail']}"
         )
     if not progress.complete:
         out.append(t("incomplete", lang))

@@ -24,7 +24,10 @@ from pathlib import Path
 
 from hfcheck.sim.demo import ACCOUNTS, FIRST_ID, MAGIC
 
-SCHEMA = "CREATE TABLE IF NOT EXISTS tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS tweets"
+    " (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
+)
 
 
 def create_archive(db: Path) -> None:

@@ -118,7 +118,8 @@ class Progress:
             raise InputError(f"progress file {path} has version {data.get('version')!r}, expected {VERSION}")
         if data.get("archive") != identity:
             raise InputError(
-                f"progress file {path} belongs to another archive ({data.get('archive', {}).get('db')}); use another --data-dir or move it away"
+                f"progress file {path} belongs to another archive ({data.get('archive', {}).get('db')});"
+                " use another --data-dir or move it away"
             )
         try:
             pos = data["position"]

@@ -580,7 +580,8 @@ class Store:
                     deltas[d] = deltas.get(d, 0) + 1
             rows.append((repo.id, path, parent_of(path), git_oid, size, sha, int(lfs), oid))
         conn.executemany(
-            "INSERT OR REPLACE INTO entries (repo, path, parent, is_dir, oid, size, sha256, lfs, nchildren, last_commit)"
+            "INSERT OR REPLACE INTO entries"
+            " (repo, path, parent, is_dir, oid, size, sha256, lfs, nchildren, last_commit)"
             " VALUES (?,?,?,0,?,?,?,?,0,?)",
             rows,
         )

@@ -157,7 +157,8 @@ class XetCAS:
             chunks = self.chunks(xorb, term.start, term.end)
             if len(chunks) != term.end - term.start:
                 raise bad(
-                    f"file {xet_hash[:12]}… references chunks [{term.start}, {term.end}) of xorb {xorb[:12]}…, which has fewer"
+                    f"file {xet_hash[:12]}… references chunks [{term.start}, {term.end})"
+                    f" of xorb {xorb[:12]}…, which has fewer"
                 )
             if sum(c.unpacked for c in chunks) != term.unpacked:
                 raise bad(f"file {xet_hash[:12]}…: term {n} unpacks to a size the shard does not announce")
