@@ -254,10 +254,11 @@ class StateDB:
             rows = self._conn.execute(
                 """SELECT d.repo_id, d.path FROM deep_checks d
                    WHERE d.result = 'decrypt_failed'
-                     AND d.checked_at = (SELECT max(checked_at) FROM deep_checks l \
-WHERE l.repo_id = d.repo_id AND l.path = d.path)
-                     AND NOT EXISTS (SELECT 1 FROM uploads u \
-WHERE u.repo_id = d.repo_id AND u.path = d.path AND u.uploaded_at >= d.checked_at)
+                     AND d.checked_at = (SELECT max(checked_at) FROM deep_checks l
+                                         WHERE l.repo_id = d.repo_id AND l.path = d.path)
+                     AND NOT EXISTS (SELECT 1 FROM uploads u
+                                     WHERE u.repo_id = d.repo_id AND u.path = d.path
+                                       AND u.uploaded_at >= d.checked_at)
                    GROUP BY d.repo_id, d.path ORDER BY d.repo_id, d.path"""
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
