@@ -13,13 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hfcheck.net.download import (
-    AllowList,
-    Downloader,
-    original_photo_url,
-    parse_host_entry,
-    url_problem,
-)
+from hfcheck.net.download import Downloader, original_photo_url
+from hfcheck.net.hosts import AllowList, parse_host_entry, url_problem
 from hfcheck.net.retry import RetryPolicy, retry_after_seconds
 from hfcheck.sim.mediaserver import MediaServerHandle, start_media_server
 

@@ -12,14 +12,8 @@ import httpx
 import pytest
 
 from hfcheck.errors import IncompleteError
-from hfcheck.net.twitter import (
-    FixtureReply,
-    FixtureTransport,
-    MediaItem,
-    TweetSource,
-    add_cookie_account,
-    classify_raw,
-)
+from hfcheck.net.twitter import FixtureReply, FixtureTransport, TweetSource, add_cookie_account
+from hfcheck.net.x_answers import MediaItem, classify_raw
 
 FIXTURES = Path(__file__).parent / "fixtures" / "twitter"
 COOKIES = "auth_token=SECRET-AUTH-TOKEN; ct0=SECRET-CT0"

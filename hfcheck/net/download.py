@@ -1,12 +1,8 @@
 """Safe media downloads: only allowed hosts, only media, only complete files.
 
-URLs come from the archive's database and from X's answers: untrusted. So before any I/O a URL
-must be http(s), carry no credentials, name a host of the allow list (exact name, or
-`host:port`), and not be a private/loopback/link-local IP literal unless that exact `host:port`
-is listed (the tests and the demo list `127.0.0.1:PORT`). Redirects are followed by hand, each
-hop checked by the same rules, and a resolver guard refuses hostnames that resolve to private
-addresses (DNS rebinding) unless listed with a port. The same parser (yarl) that aiohttp
-connects with is the one checked, so no parser disagreement can smuggle a host through.
+Every URL and every redirect hop is checked against the allow list before any I/O
+(`net/hosts.py`: which hosts may be contacted, and the resolver guard against DNS rebinding);
+redirects are followed by hand so that each hop is.
 
 A file only appears under its final name when it is complete: bytes go to `NAME.part`, the
 status, `Content-Type`, `Content-Length` and a non-empty body are checked, the data is fsynced
@@ -21,31 +17,27 @@ exponentially with full jitter; everything else is final.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from hfcheck.atomic import fsync_dir
 from hfcheck.errors import BlockedAddress, GaveUp, RateLimited, TransientError, UnsafePath
 from hfcheck.model.paths import confine
+from hfcheck.net.hosts import AllowList, GuardedResolver, url_problem
 from hfcheck.net.retry import RetryPolicy, retry_after_seconds
 
 Status = Literal["ok", "exists", "gone", "rejected", "failed"]
 
 MEDIA_TYPES = ("image/", "video/")
 OCTET_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
-DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 CHUNK = 256 * 1024
 USER_AGENT = "hfcheck (media backup repair)"
@@ -92,114 +84,6 @@ def original_photo_url(url: str) -> str:
     if not fmt or not re.fullmatch(r"[A-Za-z0-9]{1,5}", fmt) or not re.fullmatch(r"[A-Za-z0-9_-]+", media_id):
         return url
     return f"https://pbs.twimg.com/media/{media_id}?format={fmt.lower()}&name=orig"
-
-
-def _norm_host(host: str) -> str:
-    return host.strip().lower().rstrip(".")
-
-
-def _special_ip(host: str) -> bool:
-    """True for IP literals no public media host uses (private, loopback, link-local, ...)."""
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-def parse_host_entry(entry: str) -> tuple[str, int | None]:
-    """`host`, `host:port`, `[v6]` or `[v6]:port` -> (normalised host, port or None)."""
-    entry = entry.strip()
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        port = rest.removeprefix(":") if rest.startswith(":") else None
-        if rest and port is None:
-            raise ValueError(f"bad host entry {entry!r}")
-    elif entry.count(":") == 1:
-        host, port = entry.split(":")
-    else:
-        host, port = entry, None
-    host = _norm_host(host)
-    if not host or any(c in host for c in "/@?#\\ "):
-        raise ValueError(f"bad host entry {entry!r}")
-    if port is not None:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"bad port in host entry {entry!r}")
-        return host, int(port)
-    return host, None
-
-
-class AllowList:
-    """Exact host names (any default port) and exact `host:port` pairs."""
-
-    def __init__(self, entries: Iterable[str]) -> None:
-        self.bare: set[str] = set()
-        self.exact: set[tuple[str, int]] = set()
-        for entry in entries:
-            host, port = parse_host_entry(entry)
-            if port is None:
-                self.bare.add(host)
-            else:
-                self.exact.add((host, port))
-
-    def explicit(self, host: str, port: int) -> bool:
-        return (_norm_host(host), port) in self.exact
-
-    def problem(self, host: str, port: int, scheme: str) -> str | None:
-        """Why (host, port) may not be contacted, or None when it may."""
-        host = _norm_host(host)
-        if (host, port) in self.exact:
-            return None
-        if _special_ip(host):
-            return f"{host} is a private, loopback or link-local address (list {host}:{port} to allow it)"
-        if host in self.bare and port == DEFAULT_PORTS.get(scheme):
-            return None
-        return f"host {host}:{port} is not in the allowed hosts"
-
-
-def url_problem(url: str | URL, allowed: AllowList) -> str | None:
-    """Why this URL must not be fetched, or None. Pure: no I/O."""
-    try:
-        u = url if isinstance(url, URL) else URL(url)
-        scheme, host, port = u.scheme.lower(), u.raw_host, u.port
-    except (ValueError, TypeError) as exc:
-        return f"unparsable URL: {exc}"
-    if scheme not in DEFAULT_PORTS:
-        return f"scheme {scheme or '(none)'!r} is not http or https"
-    if not host:
-        return "URL has no host"
-    if u.raw_user is not None or u.raw_password is not None:
-        return "URL carries credentials"
-    if port is None:
-        return "URL has no usable port"
-    return allowed.problem(host.strip("[]"), port, scheme)
-
-
-# --- resolver guard ----------------------------------------------------------------------
-
-
-class _GuardedResolver(AbstractResolver):
-    """Drops private addresses from DNS answers unless the host is listed with its port."""
-
-    def __init__(self, allowed: AllowList) -> None:
-        self._inner = DefaultResolver()
-        self._allowed = allowed
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        if self._allowed.explicit(host, port):
-            return results
-        public = [r for r in results if not _special_ip(r["host"])]
-        if not public:
-            raise BlockedAddress(f"{host} resolves only to private addresses")
-        return public
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 # --- the downloader ----------------------------------------------------------------------
@@ -290,7 +174,7 @@ class Downloader:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Downloader:
-        connector = aiohttp.TCPConnector(limit=self._connections, resolver=_GuardedResolver(self.allowed))
+        connector = aiohttp.TCPConnector(limit=self._connections, resolver=GuardedResolver(self.allowed))
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,

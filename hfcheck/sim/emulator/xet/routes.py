@@ -18,7 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from hfcheck.sim.emulator import server as hub
+from hfcheck.sim.emulator import context as hub
+from hfcheck.sim.emulator import routes_files, server
 from hfcheck.sim.emulator.store import Entry, Repo
 from hfcheck.sim.emulator.xet.cas import XetCAS, XetFile, check_hex
 
@@ -110,7 +111,7 @@ async def reconstruction(request: web.Request) -> web.Response:
     f = cas.file_by_hash(check_hex(request.match_info["hash"], "file"))
     if f is None:
         raise hub.HubError("file not found", status=404)
-    span = hub._parse_range(request.headers.get("Range"), f.size)
+    span = routes_files.parse_range(request.headers.get("Range"), f.size)
     if span == "invalid" or (f.size == 0 and span is not None):
         raise hub.HubError(
             "Requested range not satisfiable", status=416, headers={"Content-Range": f"bytes */{f.size}"}
@@ -159,7 +160,7 @@ def annotate(request: web.Request, entries: list[Entry], out: list[dict[str, Any
 # -- the bridge host ---------------------------------------------------------------------------
 def bridge_url(request: web.Request, what: str, oid: str) -> str:
     """A signed, expiring URL on the bridge host: the CDN's host name, the bridge's own port."""
-    name, _ = hub.other_host(request)
+    name, _ = routes_files.other_host(request)
     exp = int(time.time()) + request.app[hub.OPTIONS].url_ttl_s
     sig = request.app[hub.STORE].sign(f"bridge-{what}", oid, exp)
     return f"{request.scheme}://{name}:{request.app[XET].bridge_port}/{what}/{oid}?exp={exp}&sig={sig}"
@@ -182,7 +183,7 @@ async def bridge_file(request: web.Request) -> web.StreamResponse:
     if blob is None:
         raise hub.HubError("blob not found", status=404)
     headers = {"ETag": f'"{sha}"', "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
-    return await hub.serve_blob(request, sha, blob.size, headers)
+    return await routes_files.serve_blob(request, sha, blob.size, headers)
 
 
 @hub.kind("xorb_get")
@@ -194,7 +195,7 @@ async def bridge_xorb(request: web.Request) -> web.StreamResponse:
     if size is None:
         raise hub.HubError("xorb not found", status=404)
     headers = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
-    return await hub.serve_blob(request, xorb, size, headers, read=lambda a, b: cas.read_xorb(xorb, a, b))
+    return await routes_files.serve_blob(request, xorb, size, headers, read=lambda a, b: cas.read_xorb(xorb, a, b))
 
 
 def install(app: web.Application, store: Any) -> None:
@@ -215,12 +216,12 @@ def install(app: web.Application, store: Any) -> None:
 async def start_bridge(app: web.Application, host: str) -> None:
     """Serve the bridge host on its own port (same interface as the Hub)."""
     state = app[XET]
-    bridge = web.Application(middlewares=[hub.hub_middleware])
+    bridge = web.Application(middlewares=[server.hub_middleware])
     bridge[hub.STORE] = app[hub.STORE]
     bridge[hub.OPTIONS] = app[hub.OPTIONS]
     bridge[hub.FAULTS] = app[hub.FAULTS]
     bridge[XET] = state
-    bridge.on_response_prepare.append(hub._add_extra_headers)
+    bridge.on_response_prepare.append(server._add_extra_headers)
     bridge.router.add_get("/files/{oid}", bridge_file)
     bridge.router.add_get("/xorbs/{oid}", bridge_xorb)
     runner = web.AppRunner(bridge, access_log=None, handle_signals=False)

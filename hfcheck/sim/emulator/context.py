@@ -1,0 +1,130 @@
+"""What every route handler of the emulator shares, apart from the app that routes to them.
+
+The app's keys (store, faults, options), the Hub's error with its headers, the endpoint-kind
+tag the middleware reads, who is calling and which repo they may read or write, and the JSON
+body. The Hub routes (`routes_*.py`) and the Xet routes (`xet/routes.py`) import it; `server.py`
+assembles them into the app.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from aiohttp import web
+
+from hfcheck.sim.emulator.faults import Faults
+from hfcheck.sim.emulator.store import Repo, Store, StoreError
+
+if TYPE_CHECKING:
+    from hfcheck.sim.emulator.server import ServerOptions
+
+REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+ADMIN_NAME = "admin"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+STORE = web.AppKey("store", Store)
+FAULTS = web.AppKey("faults", Faults)
+OPTIONS: web.AppKey[ServerOptions] = web.AppKey("options")  # typed here: server.py imports this module
+EXTRA_HEADERS = web.RequestKey("extra_headers", dict)
+
+
+class HubError(StoreError):
+    """A StoreError with extra headers (e.g. X-Repo-Commit on a missing file)."""
+
+    def __init__(
+        self, message: str, *, status: int, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.headers = headers or {}
+
+
+def kind(name: str) -> Callable[[Handler], Handler]:
+    """Tag a handler with its endpoint kind (stats, rate-limit bucket, fault exemptions)."""
+
+    def deco(fn: Handler) -> Handler:
+        fn.kind = name  # type: ignore[attr-defined]  # a tag read back with getattr(handler, "kind")
+        return fn
+
+    return deco
+
+
+# -- auth ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Caller:
+    user: str | None
+    admin: bool
+    sent_token: bool
+
+    def owns(self, repo: Repo) -> bool:
+        return self.admin or (self.user is not None and self.user == repo.owner)
+
+
+def caller(request: web.Request) -> Caller:
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    if not token:
+        return Caller(None, False, False)
+    opts = request.app[OPTIONS]
+    if opts.admin_token and token == opts.admin_token:
+        return Caller(ADMIN_NAME, True, True)
+    return Caller(request.app[STORE].user_for_token(token), False, True)
+
+
+def repo_not_found(c: Caller, repo_id: str) -> HubError:
+    status = 404 if c.sent_token else 401
+    return HubError(f"Repository Not Found for url: {repo_id}", status=status, code="RepoNotFound")
+
+
+def readable_repo(request: web.Request, name: str | None = None, *, download: bool = False) -> tuple[Repo, Caller]:
+    """The repo of the URL if the caller may see it (private: owner only; gated: downloads)."""
+    c = caller(request)
+    repo_id = f"{request.match_info['ns']}/{name or request.match_info['name']}"
+    repo = request.app[STORE].get_repo(repo_id)
+    if repo is None or (repo.private and not c.owns(repo)):
+        raise repo_not_found(c, repo_id)
+    if download and repo.gated and not c.owns(repo):
+        status = 403 if c.sent_token else 401
+        raise HubError(
+            f"Access to dataset {repo_id} is restricted. You must have access to it.", status=status, code="GatedRepo"
+        )
+    return repo, c
+
+
+def writable_repo(request: web.Request, name: str | None = None) -> Repo:
+    repo, c = readable_repo(request, name)
+    if c.user is None:
+        raise HubError("Invalid credentials in Authorization header", status=401)
+    if not c.owns(repo):
+        raise HubError(f"You don't have the rights to write to {repo.repo_id}", status=403)
+    return repo
+
+
+def resolve(request: web.Request, repo: Repo) -> str:
+    return request.app[STORE].resolve_revision(repo, request.match_info["rev"])
+
+
+def base_url(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def git_name(request: web.Request) -> str:
+    name = request.match_info["namegit"]
+    if not name.endswith(".git"):
+        raise HubError("Not Found", status=404)
+    return name[:-4]
+
+
+# -- request bodies --------------------------------------------------------------------------
+async def json_body(request: web.Request) -> dict:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise HubError("request body is not valid JSON", status=400) from None
+    if not isinstance(body, dict):
+        raise HubError("expected a JSON object", status=400)
+    return body

@@ -1,0 +1,160 @@
+"""Reading a repo: who am I, repo info, the tree (paged) and paths-info.
+
+The Hub's listing answers as huggingface_hub 2.4 reads them: `X-Repo-Commit` on tree and
+paths-info answers, tree pages with a `Link: rel="next"` cursor, paths-info capped at `MAX_PATHS_INFO` paths, and
+`xetHash` on files stored over Xet when Xet is on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from typing import Any
+
+from aiohttp import web
+
+from hfcheck.sim.emulator.context import OPTIONS, STORE, HubError, caller, json_body, kind, readable_repo, resolve
+from hfcheck.sim.emulator.store import MAIN, Entry, Store, lfs_pointer
+
+PAGE_SIZE = 1000
+PAGE_SIZE_EXPAND = 50
+MAX_PATHS_INFO = 1000
+
+
+@kind("whoami")
+async def whoami(request: web.Request) -> web.Response:
+    c = caller(request)
+    if c.user is None:
+        raise HubError("Invalid credentials in Authorization header", status=401)
+    return web.json_response(
+        {
+            "type": "user",
+            "id": hashlib.sha1(c.user.encode()).hexdigest()[:24],
+            "name": c.user,
+            "fullname": c.user,
+            "isPro": False,
+            "canPay": False,
+            "orgs": [],
+            "auth": {"type": "access_token", "accessToken": {"displayName": "emulator", "role": "write"}},
+        }
+    )
+
+
+@kind("repo_info")
+async def repo_info(request: web.Request) -> web.Response:
+    repo, _ = readable_repo(request)
+    store = request.app[STORE]
+    sha = store.resolve_revision(repo, request.match_info.get("rev", MAIN))
+    head = store.commit_info(sha)
+    blobs = request.query.get("blobs", "").lower() in ("1", "true")
+    siblings = [_sibling(e, blobs) for e in store.iter_entries(repo)]
+    _, used = store.file_count(repo)
+    return web.json_response(
+        {
+            "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24],
+            "id": repo.repo_id,
+            "author": repo.owner,
+            "sha": sha,
+            "lastModified": head["date"],
+            "createdAt": repo.created_at,
+            "private": repo.private,
+            "gated": repo.gated or False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "cardData": {},
+            "siblings": siblings,
+            "usedStorage": used,
+        }
+    )
+
+
+def _sibling(e: Entry, blobs: bool) -> dict:
+    out: dict[str, Any] = {"rfilename": e.path}
+    if blobs:
+        out.update({"size": e.size, "blobId": e.oid})
+        if e.lfs:
+            out["lfs"] = {"sha256": e.sha256, "size": e.size, "pointerSize": len(lfs_pointer(e.sha256 or "", e.size))}
+    return out
+
+
+@kind("tree")
+async def tree(request: web.Request) -> web.Response:
+    repo, _ = readable_repo(request)
+    store = request.app[STORE]
+    commit = resolve(request, repo)
+    prefix = request.match_info.get("path", "").strip("/")
+    if prefix:
+        e = store.entry(repo, prefix)
+        if e is None or not e.is_dir:
+            raise HubError(
+                f"Entry not found: {prefix}", status=404, code="EntryNotFound", headers={"X-Repo-Commit": commit}
+            )
+    expand = _flag(request.query.get("expand"))
+    limit = PAGE_SIZE_EXPAND if expand else PAGE_SIZE
+    after = _decode_cursor(request.query.get("cursor"))
+    page = store.list_page(repo, prefix, recursive=_flag(request.query.get("recursive")), after=after, limit=limit + 1)
+    headers = {"X-Repo-Commit": commit}
+    if len(page) > limit:
+        page = page[:limit]
+        query = {**request.query, "cursor": _encode_cursor(page[-1].path)}
+        headers["Link"] = f'<{request.url.with_query(query)}>; rel="next"'
+    out = _entries_json(store, page, expand)
+    _xet_annotate(request, page, out)
+    return web.json_response(out, headers=headers)
+
+
+def _entries_json(store: Store, entries: list[Entry], expand: bool) -> list[dict]:
+    commits: dict[str, dict] = {}
+    out = []
+    for e in entries:
+        commit = None
+        if expand:
+            commit = commits.get(e.last_commit) or commits.setdefault(e.last_commit, store.commit_info(e.last_commit))
+        out.append(e.to_json(commit))
+    return out
+
+
+@kind("paths_info")
+async def paths_info(request: web.Request) -> web.Response:
+    repo, _ = readable_repo(request)
+    store = request.app[STORE]
+    commit = resolve(request, repo)
+    if request.content_type == "application/json":
+        body = await json_body(request)
+        paths, expand = list(body.get("paths") or []), bool(body.get("expand"))
+    else:
+        form = await request.post()
+        paths, expand = [str(p) for p in form.getall("paths", [])], _flag(str(form.get("expand", "")))
+    if len(paths) > MAX_PATHS_INFO:
+        raise HubError(f"Too many paths: {len(paths)} (max {MAX_PATHS_INFO})", status=413)
+    found = [e for e in (store.entry(repo, p) for p in dict.fromkeys(paths)) if e is not None]
+    out = _entries_json(store, found, expand)
+    _xet_annotate(request, found, out)
+    return web.json_response(out, headers={"X-Repo-Commit": commit})
+
+
+def _xet_annotate(request: web.Request, entries: list[Entry], out: list[dict]) -> None:
+    if request.app[OPTIONS].xet:
+        from hfcheck.sim.emulator.xet import routes
+
+        routes.annotate(request, entries, out)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def _encode_cursor(path: str) -> str:
+    return base64.urlsafe_b64encode(path.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise HubError("invalid cursor", status=400) from None
