@@ -57,9 +57,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, CliRun, HubCount, bench_argv, child_env, mib, payload, run_hfcheck, table, write_db
+from bench.common import ROOT, CliRun, HubCount, bench_argv, child_env, mib, payload, run_hfcheck, table
 from hfcheck.crypto import ArchiveKey, EncryptResult, encrypt_file, generate_key_file, load_key
 from hfcheck.model.paths import LocalName, local_relpath, remote_path_for
+from hfcheck.sim.demo import write_db
 
 MIB = 1 << 20
 LATENCY_MS = 20

@@ -47,10 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import CliRun, HubCount, bench_argv, child_env, mib, payload, run_hfcheck, table, write_db
+from bench.common import CliRun, HubCount, bench_argv, child_env, mib, payload, run_hfcheck, table
 from hfcheck.crypto import ArchiveKey, encrypt_file, encrypted_size, generate_key_file, load_key
 from hfcheck.model.paths import BackupURL, LocalName, local_relpath, remote_path_for
-from hfcheck.sim.demo import encrypt_bytes
+from hfcheck.sim.demo import encrypt_bytes, write_db
 
 LATENCY_MS = 20
 REPO = "bench/media"

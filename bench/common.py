@@ -3,7 +3,7 @@
 `run_hfcheck` runs `python -m hfcheck ARGS` in a child process and measures it: wall time, exit
 code, and peak RSS as the kernel's high-water mark of that process alone (`VmHWM`, read at
 exit), so the benchmark's own memory (media server, baselines) never counts. `HubCount` reads
-the emulator's request counters; `payload` and `write_db` build synthetic archives. Not a
+the emulator's request counters; `payload` builds synthetic media (`hfcheck.sim.demo.write_db` the table). Not a
 benchmark itself (`python -m bench` only runs `bench_*` modules).
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -162,13 +161,3 @@ def payload(rng: random.Random, pool: bytes, ext: str, size: int) -> bytes:
     start = rng.randrange(0, len(pool) - size) if size < len(pool) else 0
     return (head + pool[start : start + size])[:size]
 
-
-def write_db(path: Path, rows: list[tuple[Any, ...]]) -> None:
-    """The users' tweets table with `rows` (id, username, media_urls, huggingface_urls, text)."""
-    con = sqlite3.connect(path)
-    con.execute(
-        "CREATE TABLE tweets (id TEXT PRIMARY KEY, username TEXT, media_urls TEXT, huggingface_urls TEXT, text TEXT)"
-    )
-    con.executemany("INSERT INTO tweets VALUES (?,?,?,?,?)", rows)
-    con.commit()
-    con.close()
