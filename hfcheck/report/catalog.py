@@ -4,7 +4,7 @@ Keys are the category words used in code, progress file and report, so the three
 Lines with values are `str.format` templates; a reason that is shown later (a repair's error
 per tweet) is kept as a `Msg` (key and values) and rendered in the run's language.
 A test holds every key to both languages and to a use in the code.
-The audit page's own words start with `pg_` (its tables' older words are in report.html.LABELS).
+The audit page's words start with `page_` (sections and tables) and `pg_` (headline, charts).
 """
 
 from __future__ import annotations
@@ -100,6 +100,88 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "hfcheck の監査で問題が {n} 件見つかりました：{counts}。レポート：{report}",
     },
     "watch_audit_fix": {"en": "to fix: {command}", "ja": "修復コマンド：{command}"},
+    # the audit page (hfcheck.report.html): titles, sections, table heads (looked up as "page_" + key)
+    "page_title": {"en": "hfcheck audit report", "ja": "hfcheck 監査レポート"},
+    "page_generated": {"en": "Generated", "ja": "作成日時"},
+    "page_status": {"en": "Result", "ja": "結果"},
+    "page_ok": {"en": "All checked backups are complete", "ja": "確認したバックアップはすべて完全です"},
+    "page_problems": {"en": "Problems found", "ja": "問題があります"},
+    "page_incomplete": {
+        "en": "Could not check everything (run again)",
+        "ja": "すべてを確認できませんでした（再実行してください）",
+    },
+    "page_read_only": {
+        "en": "Read-only: nothing was changed on the Hub, in the database or in the local media.",
+        "ja": "読み取り専用：Hub・データベース・ローカルメディアは一切変更していません。",
+    },
+    "page_archive": {"en": "Archive", "ja": "アーカイブ"},
+    "page_counts": {"en": "Recorded backup URLs by category", "ja": "カテゴリ別のバックアップURL"},
+    "page_category": {"en": "Category", "ja": "カテゴリ"},
+    "page_count": {"en": "Count", "ja": "件数"},
+    "page_gaps": {"en": "Media without a complete backup", "ja": "バックアップされていないメディア"},
+    "page_deep": {
+        "en": "Read-back check (download, decrypt, compare)",
+        "ja": "読み戻し検査（ダウンロード・復号・比較）",
+    },
+    "page_sample": {"en": "Sample", "ja": "サンプル"},
+    "page_candidates": {"en": "Present files considered", "ja": "対象ファイル数"},
+    "page_checked": {"en": "Files read back", "ja": "読み戻したファイル数"},
+    "page_recorded": {
+        "en": "Recorded uploads vs repo listing (no download)",
+        "ja": "記録済みアップロードとリポジトリ一覧の比較（ダウンロードなし）",
+    },
+    "page_plan": {"en": "What to run", "ja": "実行すべきコマンド"},
+    "page_kind": {"en": "Kind", "ja": "種類"},
+    "page_tool": {"en": "Command", "ja": "コマンド"},
+    "page_files": {"en": "Files", "ja": "ファイル"},
+    "page_tweets": {"en": "Tweets", "ja": "ツイート"},
+    "page_commands": {"en": "Exact commands", "ja": "コマンド"},
+    "page_nothing_to_do": {"en": "Nothing to repair.", "ja": "修復の必要はありません。"},
+    "page_accounts": {"en": "By account", "ja": "アカウント別"},
+    "page_account": {"en": "Account", "ja": "アカウント"},
+    "page_urls": {"en": "Backup URLs", "ja": "バックアップURL"},
+    "page_problem_list": {"en": "Problems", "ja": "問題一覧"},
+    "page_tweet": {"en": "Tweet", "ja": "ツイート"},
+    "page_where": {"en": "URL / path", "ja": "URL／パス"},
+    "page_detail": {"en": "Detail", "ja": "詳細"},
+    "page_repo_problems": {"en": "Repo problems", "ja": "リポジトリの問題"},
+    "page_column": {"en": "Column", "ja": "列"},
+    "page_shown_first": {
+        "en": "Showing the first {n} of {total}; all are in audit_report.json.",
+        "ja": "{total} 件中 最初の {n} 件を表示（全件は audit_report.json）。",
+    },
+    "page_more_tweets": {
+        "en": "… and {n} more tweets (see audit_report.json)",
+        "ja": "… ほか {n} ツイート（audit_report.json を参照）",
+    },
+    "page_none": {"en": "None.", "ja": "なし。"},
+    # the page's words for categories (the same words as in code and JSON)
+    "page_missing": {"en": "Missing", "ja": "欠落"},
+    "page_wrong_path": {"en": "Wrong path", "ja": "誤ったパス"},
+    "page_deleted_on_x": {
+        "en": "Lost media lists of tweets deleted on X: nothing left to recover",
+        "ja": "X で削除済みのツイートのメディアリスト（復元不可）",
+    },
+    "page_deep_ok": {"en": "Decrypts to the local file", "ja": "復号結果がローカルと一致"},
+    "page_differs": {"en": "Differs", "ja": "不一致"},
+    "page_decrypt_failed": {"en": "Decryption failed", "ja": "復号失敗"},
+    "page_local_missing": {"en": "No local file to compare", "ja": "比較するローカルファイルなし"},
+    "page_compared": {"en": "Compared", "ja": "比較数"},
+    "page_matched": {"en": "Matched", "ja": "一致"},
+    "page_absent": {"en": "Recorded but not listed", "ja": "記録あり・一覧になし"},
+    "page_deep_problems": {"en": "Read-back problems", "ja": "読み戻しの問題"},
+    "page_deep_local_missing": {
+        "en": "Local file lost (backup is good)",
+        "ja": "ローカルファイル消失（バックアップは正常）",
+    },
+    "page_deep_differs": {"en": "Backup differs from local", "ja": "バックアップとローカルが不一致"},
+    "page_deep_decrypt_failed": {"en": "Backup does not decrypt", "ja": "バックアップを復号できない"},
+    "page_recorded_differs": {"en": "Hub file differs from the recorded upload", "ja": "Hub上のファイルが記録と異なる"},
+    "page_repair": {"en": "repair", "ja": "repair（修復）"},
+    "page_backup": {"en": "backup", "ja": "backup（バックアップ）"},
+    "page_restore": {"en": "restore", "ja": "restore（復元）"},
+    "page_audit": {"en": "audit", "ja": "audit（再監査）"},
+    "page_verify": {"en": "verify", "ja": "verify（検証）"},
     # the audit page (hfcheck.report.html): headline, gauge, history, account chart, problem list
     "pg_ok": {"en": "Safe", "ja": "安全"},
     "pg_problems": {"en": "Problems found", "ja": "問題があります"},

@@ -37,86 +37,6 @@ CHART_ACCOUNTS = 20  # bars per account; the others are summed in one bar
 HISTORY_SHOWN = 365  # audits drawn (the history file keeps more)
 HISTORY_ALL_POINTS = 60  # up to this many audits every one gets a dot; beyond, new ones and the last
 
-LABELS: dict[str, dict[str, str]] = {
-    "title": {"en": "hfcheck audit report", "ja": "hfcheck 監査レポート"},
-    "generated": {"en": "Generated", "ja": "作成日時"},
-    "status": {"en": "Result", "ja": "結果"},
-    "ok": {"en": "All checked backups are complete", "ja": "確認したバックアップはすべて完全です"},
-    "problems": {"en": "Problems found", "ja": "問題があります"},
-    "incomplete": {
-        "en": "Could not check everything (run again)",
-        "ja": "すべてを確認できませんでした（再実行してください）",
-    },
-    "read_only": {
-        "en": "Read-only: nothing was changed on the Hub, in the database or in the local media.",
-        "ja": "読み取り専用：Hub・データベース・ローカルメディアは一切変更していません。",
-    },
-    "archive": {"en": "Archive", "ja": "アーカイブ"},
-    "counts": {"en": "Recorded backup URLs by category", "ja": "カテゴリ別のバックアップURL"},
-    "category": {"en": "Category", "ja": "カテゴリ"},
-    "count": {"en": "Count", "ja": "件数"},
-    "gaps": {"en": "Media without a complete backup", "ja": "バックアップされていないメディア"},
-    "deep": {"en": "Read-back check (download, decrypt, compare)", "ja": "読み戻し検査（ダウンロード・復号・比較）"},
-    "sample": {"en": "Sample", "ja": "サンプル"},
-    "candidates": {"en": "Present files considered", "ja": "対象ファイル数"},
-    "checked": {"en": "Files read back", "ja": "読み戻したファイル数"},
-    "recorded": {
-        "en": "Recorded uploads vs repo listing (no download)",
-        "ja": "記録済みアップロードとリポジトリ一覧の比較（ダウンロードなし）",
-    },
-    "plan": {"en": "What to run", "ja": "実行すべきコマンド"},
-    "kind": {"en": "Kind", "ja": "種類"},
-    "tool": {"en": "Command", "ja": "コマンド"},
-    "files": {"en": "Files", "ja": "ファイル"},
-    "tweets": {"en": "Tweets", "ja": "ツイート"},
-    "commands": {"en": "Exact commands", "ja": "コマンド"},
-    "nothing_to_do": {"en": "Nothing to repair.", "ja": "修復の必要はありません。"},
-    "accounts": {"en": "By account", "ja": "アカウント別"},
-    "account": {"en": "Account", "ja": "アカウント"},
-    "urls": {"en": "Backup URLs", "ja": "バックアップURL"},
-    "problem_list": {"en": "Problems", "ja": "問題一覧"},
-    "tweet": {"en": "Tweet", "ja": "ツイート"},
-    "where": {"en": "URL / path", "ja": "URL／パス"},
-    "detail": {"en": "Detail", "ja": "詳細"},
-    "repo_problems": {"en": "Repo problems", "ja": "リポジトリの問題"},
-    "column": {"en": "Column", "ja": "列"},
-    "shown_first": {
-        "en": "Showing the first {n} of {total}; all are in audit_report.json.",
-        "ja": "{total} 件中 最初の {n} 件を表示（全件は audit_report.json）。",
-    },
-    "more_tweets": {
-        "en": "… and {n} more tweets (see audit_report.json)",
-        "ja": "… ほか {n} ツイート（audit_report.json を参照）",
-    },
-    "none": {"en": "None.", "ja": "なし。"},
-    # categories: the same words as in code and JSON
-    "missing": {"en": "Missing", "ja": "欠落"},
-    "wrong_path": {"en": "Wrong path", "ja": "誤ったパス"},
-    "deleted_on_x": {
-        "en": "Lost media lists of tweets deleted on X: nothing left to recover",
-        "ja": "X で削除済みのツイートのメディアリスト（復元不可）",
-    },
-    "deep_ok": {"en": "Decrypts to the local file", "ja": "復号結果がローカルと一致"},
-    "differs": {"en": "Differs", "ja": "不一致"},
-    "decrypt_failed": {"en": "Decryption failed", "ja": "復号失敗"},
-    "local_missing": {"en": "No local file to compare", "ja": "比較するローカルファイルなし"},
-    "compared": {"en": "Compared", "ja": "比較数"},
-    "matched": {"en": "Matched", "ja": "一致"},
-    "absent": {"en": "Recorded but not listed", "ja": "記録あり・一覧になし"},
-    "deep_problems": {"en": "Read-back problems", "ja": "読み戻しの問題"},
-    "deep_local_missing": {
-        "en": "Local file lost (backup is good)",
-        "ja": "ローカルファイル消失（バックアップは正常）",
-    },
-    "deep_differs": {"en": "Backup differs from local", "ja": "バックアップとローカルが不一致"},
-    "deep_decrypt_failed": {"en": "Backup does not decrypt", "ja": "バックアップを復号できない"},
-    "recorded_differs": {"en": "Hub file differs from the recorded upload", "ja": "Hub上のファイルが記録と異なる"},
-    "repair": {"en": "repair", "ja": "repair（修復）"},
-    "backup": {"en": "backup", "ja": "backup（バックアップ）"},
-    "restore": {"en": "restore", "ja": "restore（復元）"},
-    "audit": {"en": "audit", "ja": "audit（再監査）"},
-    "verify": {"en": "verify", "ja": "verify（検証）"},
-}
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans CJK JP",sans-serif;\
@@ -234,8 +154,8 @@ class Page:
         self.parts: list[str] = []
 
     def label(self, key: str, **fmt: Any) -> str:
-        """The page's own words, else the summaries' (one source for the category words)."""
-        entry = LABELS.get(key) or MESSAGES.get(key)
+        """The page's own words (`page_KEY`), else the summaries' (`KEY`): one catalog for both."""
+        entry = MESSAGES.get("page_" + key) or MESSAGES.get(key)
         text = (entry.get(self.lang) or entry["en"]) if entry else key
         return text.format(**fmt) if fmt else text
 
