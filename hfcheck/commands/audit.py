@@ -14,10 +14,10 @@ from hfcheck.commands.options import sample_option
 from hfcheck.config import Config
 from hfcheck.db.gaps import GapSummary
 from hfcheck.readback.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
-from hfcheck.readback.deep_result import DeepResult, deep_summary
+from hfcheck.readback.deep_result import DeepResult
 from hfcheck.readback.sample import Sample
 from hfcheck.report.catalog import t
-from hfcheck.report.text import gaps_summary, verify_summary, write_audit_reports
+from hfcheck.report.text import deep_summary, gaps_summary, verify_summary, write_audit_reports
 from hfcheck.verify.checkpoint import Progress
 
 

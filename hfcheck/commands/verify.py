@@ -11,10 +11,10 @@ from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.commands.options import add_deep_options
 from hfcheck.config import Config
 from hfcheck.readback.deep import run_deep
-from hfcheck.readback.deep_result import combined_exit_code, deep_summary
+from hfcheck.readback.deep_result import combined_exit_code
 from hfcheck.readback.sample import DEFAULT_VERIFY_SAMPLE, Sample
 from hfcheck.report.catalog import t
-from hfcheck.report.text import gaps_summary, verify_summary, write_report
+from hfcheck.report.text import deep_summary, gaps_summary, verify_summary, write_report
 from hfcheck.verify.checkpoint import verify_report
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
 

@@ -121,28 +121,7 @@ def combined_exit_code(verify_code: int, result: DeepResult | None) -> int:
     return EXIT_INCOMPLETE if EXIT_INCOMPLETE in codes else EXIT_PROBLEMS if EXIT_PROBLEMS in codes else EXIT_OK
 
 
-_SUMMARY = {
-    "en": "Read-back sample {s}: {n} files, {ok} ok, {bad} problems, {unk} unverified; "
-    "recorded uploads: {rc} compared, {rd} differ",
-    "ja": "読み戻し検査 {s}：{n} ファイル、正常 {ok}、問題 {bad}、未確認 {unk}／"
-    "記録済みアップロード：比較 {rc}、不一致 {rd}",
-}
 
-
-def deep_summary(result: DeepResult, lang: str) -> str:
-    """One line for the text summary of `verify --deep` and `audit`."""
-    c = result.counts
-    rec = result.recorded or RecordedComparison()
-    bad = sum(c[k] for k in PROBLEM_CATEGORIES)
-    return _SUMMARY.get(lang, _SUMMARY["en"]).format(
-        s=result.sample,
-        n=result.checked,
-        ok=c["deep_ok"],
-        bad=bad,
-        unk=c["unverified"],
-        rc=rec.compared,
-        rd=rec.differs + rec.absent,
-    )
 
 
 __all__ = [
@@ -154,5 +133,4 @@ __all__ = [
     "RecordedComparison",
     "combined_exit_code",
     "deep_exit_code",
-    "deep_summary",
 ]

@@ -100,6 +100,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "hfcheck の監査で問題が {n} 件見つかりました：{counts}。レポート：{report}",
     },
     "watch_audit_fix": {"en": "to fix: {command}", "ja": "修復コマンド：{command}"},
+    "deep_summary": {
+        "en": "Read-back sample {s}: {n} files, {ok} ok, {bad} problems, {unk} unverified; "
+        "recorded uploads: {rc} compared, {rd} differ",
+        "ja": "読み戻し検査 {s}：{n} ファイル、正常 {ok}、問題 {bad}、未確認 {unk}／"
+        "記録済みアップロード：比較 {rc}、不一致 {rd}",
+    },
     # the audit page (hfcheck.report.html): titles, sections, table heads (looked up as "page_" + key)
     "page_title": {"en": "hfcheck audit report", "ja": "hfcheck 監査レポート"},
     "page_generated": {"en": "Generated", "ja": "作成日時"},

@@ -9,6 +9,7 @@ from typing import Any
 from hfcheck.atomic import write_bytes_atomic, write_json_atomic
 from hfcheck.db.gaps import GapSummary
 from hfcheck.model.outcomes import RunSummary, UploadSource
+from hfcheck.readback.deep_result import PROBLEM_CATEGORIES, DeepResult, RecordedComparison
 from hfcheck.report.catalog import t
 from hfcheck.verify.checkpoint import Progress
 
@@ -107,3 +108,21 @@ def write_audit_reports(
     write_json_atomic(json_path, report)
     write_bytes_atomic(html_path, render_audit_html(report, lang, history or []).encode("utf-8"))
     return json_path, html_path
+
+
+def deep_summary(result: DeepResult, lang: str) -> str:
+    """One line for the text summary of `verify --deep` and `audit`."""
+    c = result.counts
+    rec = result.recorded or RecordedComparison()
+    bad = sum(c[k] for k in PROBLEM_CATEGORIES)
+    return t(
+        "deep_summary",
+        lang,
+        s=result.sample,
+        n=result.checked,
+        ok=c["deep_ok"],
+        bad=bad,
+        unk=c["unverified"],
+        rc=rec.compared,
+        rd=rec.differs + rec.absent,
+    )
