@@ -53,6 +53,12 @@ def run_chromium(tmp: Path, page: Path, *args: str) -> subprocess.CompletedProce
         "--no-sandbox",
         "--disable-gpu",
         "--hide-scrollbars",
+        # no background connections: on a closed network they fail, many at a time, and slow the start
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
         f"--user-data-dir={tmp / 'profile'}",
         *args,
         page.as_uri(),
