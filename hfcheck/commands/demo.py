@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import click
 
 from hfcheck.sim.demo import SCHEMES, build_demo
+from hfcheck.sim.demo_cycle import free_port
 
 SCHEME = click.option(
     "--scheme",
@@ -17,11 +17,6 @@ SCHEME = click.option(
     help="How the archive's backups are encrypted (fernet: plain cryptography.fernet, as scrapers did).",
 )
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @click.group()
@@ -45,12 +40,12 @@ def demo() -> None:
 @SCHEME
 def init(directory: Path, tweets: int, seed: int, port: int, media_port: int, scheme: str) -> None:
     """Build DIRECTORY: database, local media, emulator state, key, config, planted counts."""
-    port = port or _free_port()
+    port = port or free_port()
     plan = build_demo(
         directory,
         tweets=tweets,
         seed=seed,
-        media_port=media_port or _free_port(),
+        media_port=media_port or free_port(),
         endpoint=f"http://127.0.0.1:{port}",
         scheme=scheme,
     )

@@ -20,7 +20,8 @@ import click
 from hfcheck.sim.demo import TOKEN, build_demo
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port on loopback nobody listens on now (the demo's Hub and media server take two)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -42,7 +43,7 @@ def run_cycle(root: Path, *, tweets: int, seed: int, scheme: str = "hfcheck-v1")
     from hfcheck.sim.mediaserver import start_media_server
 
     root = root.resolve()
-    port, media_port = _free_port(), _free_port()
+    port, media_port = free_port(), free_port()
     plan = build_demo(
         root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}", scheme=scheme
     )

@@ -49,7 +49,7 @@ from hfcheck.write.commit import Committer
 from hfcheck.write.placement import RepoPlacement
 from hfcheck.write.plan import TweetPlan
 from hfcheck.write.runner import WriteOptions, write_tweets
-from hfcheck.write.upload import PATHS_INFO_CHUNK
+from hfcheck.write.upload import remote_sizes
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +366,7 @@ class WatchService:
         found = False
         for repo_id, paths in by_repo.items():
             try:
-                present = await asyncio.to_thread(_present_paths, self.cfg, repo_id, paths)
+                present = list(await remote_sizes(self.cfg, repo_id, paths, strict=True))
             except Exception as exc:  # noqa: BLE001 - unknown: try the tweet later
                 assert self.poller is not None
                 self.poller.finished(plan.tweet_id, _one_line(exc, self.cfg.token))
@@ -486,19 +486,6 @@ def _problem_counts(report: dict[str, Any]) -> dict[str, int]:
     out.update({f"deep_{c}": int(deep.get(c, 0)) for c in DEEP_PROBLEMS})
     return out
 
-
-def _present_paths(cfg: Config, repo_id: str, paths: list[str]) -> list[str]:
-    """Which of `paths` are files in the repo (paths-info, 500 at a time); raises when unknown."""
-    from huggingface_hub import HfApi
-
-    api = HfApi(endpoint=cfg.endpoint, token=cfg.token)
-    found: list[str] = []
-    for start in range(0, len(paths), PATHS_INFO_CHUNK):
-        infos = api.get_paths_info(
-            repo_id, paths[start : start + PATHS_INFO_CHUNK], repo_type="dataset", revision=cfg.revision
-        )
-        found += [i.path for i in infos if not hasattr(i, "tree_id")]
-    return found
 
 
 def _key_text(cfg: Config) -> str | None:

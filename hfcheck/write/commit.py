@@ -41,6 +41,7 @@ from aiolimiter import AsyncLimiter
 from hfcheck.db.state import StateDB
 from hfcheck.errors import CommitterStopped
 from hfcheck.model.outcomes import UploadSource
+from hfcheck.net.fetch import sha256_file
 from hfcheck.net.outcome import HubOutcome, classify_exception
 from hfcheck.net.ratelimit import Bucket, run_buckets
 from hfcheck.net.retry import RetryPolicy
@@ -561,13 +562,7 @@ def _unlink_all(files: list[Path]) -> None:
 
 def staged_from_file(repo_id: str, path_in_repo: str, file: Path, *, source: UploadSource, tag: Any = None) -> Staged:
     """Build a `Staged` for a file on disk, hashing it (call in a thread for big files)."""
-    h = hashlib.sha256()
-    size = 0
-    with file.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return Staged(repo_id, path_in_repo, file, h.hexdigest(), size, tag, source=source)
+    return Staged(repo_id, path_in_repo, file, sha256_file(file), file.stat().st_size, tag, source=source)
 
 
 class DeleteFailed(RuntimeError):

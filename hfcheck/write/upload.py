@@ -182,8 +182,11 @@ class TweetUploader:
             await result
 
 
-async def remote_sizes(cfg: Config, repo_id: str, paths: list[str]) -> dict[str, int]:
-    """{path: size} of those `paths` that exist in the repo (paths-info, 500 at a time)."""
+async def remote_sizes(cfg: Config, repo_id: str, paths: list[str], *, strict: bool = False) -> dict[str, int]:
+    """{path: size} of those `paths` that exist in the repo (paths-info, 500 at a time).
+
+    A chunk the Hub cannot answer is skipped (its files are uploaded, which deterministic names
+    keep idempotent), or with `strict` raised: the caller must not take "unknown" for "absent"."""
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=cfg.endpoint, token=cfg.token)
@@ -200,6 +203,8 @@ async def remote_sizes(cfg: Config, repo_id: str, paths: list[str]) -> dict[str,
             mapped = classify_exception(exc, has_token=bool(cfg.token))
             if mapped.outcome is HubOutcome.RATE_LIMITED:
                 bucket.pause(mapped.retry_after)
+            if strict:
+                raise
             continue
         for info in infos:
             if getattr(info, "size", None) is not None and not hasattr(info, "tree_id"):
