@@ -23,7 +23,7 @@ from hfcheck.errors import CommitterStopped, IncompleteError
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.sim.emulator.faults import XET_KINDS
 from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
-from hfcheck.write.commit import BatchPolicy, Committer, Staged
+from hfcheck.write.commit import BatchPolicy, Committer, DeleteFailed, Staged, delete_files
 from hfcheck.write.placement import RepoPlacement
 
 TOKEN = "tok-alice-secret"
@@ -332,3 +332,29 @@ async def test_files_already_on_the_hub_are_not_committed_again(emu: EmulatorThr
     assert c2.stats.commits == 0 and c2.stats.files_already_present == 12
     assert sorted(rec2.committed_tags) == list(range(12))
     assert {oid for _, oid in rec2.committed} == {emu.store.get_repo(REPO).head}
+
+
+async def test_a_deletion_that_landed_despite_a_lost_answer_is_not_sent_again(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    cfg = make_cfg(emu, tmp_path)
+    items = stage(tmp_path, 3)
+    rec = Recorder()
+    with StateDB.in_data_dir(cfg.data_dir) as state:
+        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST) as c:
+            await produce(c, items, producers=1)
+    paths = [i.path_in_repo for i in items]
+    before = emu.control.stats()["kinds"]["commit"]
+    emu.control.set_faults(lose_commit_answers=1)  # the deletion is applied, its answer lost
+    policy = BatchPolicy(backoff_base_s=0.05)
+    oid = await delete_files(cfg, REPO, paths, message="delete", policy=policy)
+    assert emu.control.stats()["kinds"]["commit"] == before + 1  # found by the lookup, not sent twice
+    assert all(emu.store.file_info(REPO, p) is None for p in paths)
+    assert oid == emu.store.get_repo(REPO).head  # the head the lookup found
+
+
+async def test_a_deletion_in_a_missing_repo_is_one_clear_failure(emu: EmulatorThread, tmp_path: Path) -> None:
+    cfg = make_cfg(emu, tmp_path, repos=("alice/nope",))
+    with pytest.raises(DeleteFailed) as err:
+        await delete_files(cfg, "alice/nope", ["a.bin"], message="delete", policy=FAST)
+    assert "not found" in str(err.value) and TOKEN not in str(err.value)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from aiolimiter import AsyncLimiter
 
 from hfcheck.db.state import StateDB
-from hfcheck.errors import CommitterStopped
+from hfcheck.errors import CommitterStopped, GaveUp, RateLimited, TransientError
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.net.fetch import sha256_file
 from hfcheck.net.outcome import HubOutcome, classify_exception
@@ -468,10 +468,7 @@ class Committer:
         return _Outcome("fatal", reason=reason)
 
     def _safe(self, text: str) -> str:
-        """A reason for humans: one line, bounded, and never the token."""
-        if self.cfg.token:
-            text = text.replace(self.cfg.token, "***")
-        return " ".join(text.split())[:300]
+        return _safe(text, self.cfg.token)
 
     def _forget_abandoned(self, fut: asyncio.Future[Any]) -> None:
         """An abandoned commit thread ended: drop it and read its outcome (never "never retrieved")."""
@@ -578,27 +575,31 @@ async def delete_files(
     policy: BatchPolicy | None = None,
     api: HfApi | None = None,
 ) -> str:
-    """One commit deleting `paths` from `repo_id`; the commit id. Behind the run's commit limiter
-    and api bucket; a 429 waits as asked, a transient error retries after checking whether the
-    deletion landed (none of the paths left). Only `migrate --delete-old` deletes, and only files
-    whose replacement is committed, read back and recorded."""
+    """One commit deleting `paths` from `repo_id`; the commit id. Behind the run's api bucket,
+    under the one retry policy: a 429 waits as asked, a transient error retries after checking
+    whether the deletion landed (none of the paths left). Only `migrate --delete-old` deletes,
+    and only files whose replacement is committed, read back and recorded."""
     from huggingface_hub import CommitOperationDelete, HfApi
 
     policy = policy or BatchPolicy()
-    api = api or HfApi(endpoint=cfg.endpoint, token=cfg.token)
+    hub = api or HfApi(endpoint=cfg.endpoint, token=cfg.token)
     bucket = run_buckets(cfg.limits)["api"]
     ops = [CommitOperationDelete(path_in_repo=p) for p in paths]
-    safe = (
-        (lambda text: " ".join(text.replace(cfg.token, "***").split())[:300])
-        if cfg.token
-        else (lambda text: " ".join(text.split())[:300])
-    )
-    failures = 0
-    while True:
+
+    def landed() -> str | None:
+        """The head commit when none of `paths` is left, else None (also when the Hub cannot say)."""
+        try:
+            if hub.get_paths_info(repo_id, list(paths), repo_type="dataset", revision=cfg.revision):
+                return None
+            return str(hub.repo_info(repo_id, repo_type="dataset", revision=cfg.revision).sha)
+        except Exception:  # noqa: BLE001 - unknown whether it landed: try again
+            return None
+
+    async def attempt() -> str:
         await bucket.acquire()
         try:
             info = await asyncio.to_thread(
-                api.create_commit,
+                hub.create_commit,
                 repo_id=repo_id,
                 repo_type="dataset",
                 revision=cfg.revision,
@@ -610,25 +611,26 @@ async def delete_files(
             mapped = classify_exception(
                 exc, has_token=bool(cfg.token), default_retry_after=policy.default_retry_after_s
             )
-            if mapped.outcome is HubOutcome.RATE_LIMITED:
-                await asyncio.sleep(mapped.retry_after)
-                continue
-            if mapped.outcome is not HubOutcome.TRANSIENT:
-                raise DeleteFailed(f"{repo_id}: {safe(mapped.detail)}") from None
-            failures += 1
-            try:
-                landed = not await asyncio.to_thread(
-                    api.get_paths_info, repo_id, list(paths), repo_type="dataset", revision=cfg.revision
-                )
-            except Exception:  # noqa: BLE001 - unknown whether it landed: try again
-                landed = False
-            if landed:
-                return str(
-                    (await asyncio.to_thread(api.repo_info, repo_id, repo_type="dataset", revision=cfg.revision)).sha
-                )
-            if failures >= policy.max_attempts:
-                raise DeleteFailed(f"{repo_id}: gave up after {failures} attempts: {safe(mapped.detail)}") from None
-            await asyncio.sleep(policy.retry.backoff(failures))
+        if mapped.outcome is HubOutcome.RATE_LIMITED:
+            raise RateLimited(mapped.retry_after)
+        if mapped.outcome is not HubOutcome.TRANSIENT:
+            raise DeleteFailed(f"{repo_id}: {_safe(mapped.detail, cfg.token)}")
+        oid = await asyncio.to_thread(landed)
+        if oid is not None:
+            return oid
+        raise TransientError(_safe(mapped.detail, cfg.token))
+
+    try:
+        return await policy.retry.run(attempt)
+    except GaveUp as exc:
+        raise DeleteFailed(f"{repo_id}: gave up: {exc}") from None
+
+
+def _safe(text: str, token: str | None) -> str:
+    """A reason for humans: one line, bounded, and never the token."""
+    if token:
+        text = text.replace(token, "***")
+    return " ".join(text.split())[:300]
 
 
 __all__ = [
