@@ -112,13 +112,20 @@ def parse(text: str) -> Dom:
     return d
 
 
-def present_paths(world: Any) -> list[str]:
-    """Encrypted paths recorded for the demo's intact tweets (each in the repo)."""
+def present_files(world: Any) -> dict[str, Path]:
+    """Encrypted path -> local file, for the demo's intact tweets (each path in the repo)."""
     con = sqlite3.connect(world.root / "archive.db")
     ids = world.planted["tweets"]["ok"]
-    rows = con.execute(f"SELECT huggingface_urls FROM tweets WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()
+    rows = con.execute(
+        f"SELECT id, username, huggingface_urls FROM tweets WHERE id IN ({','.join('?' * len(ids))})", ids
+    ).fetchall()
     con.close()
-    return sorted(BackupURL.parse(u).path for (raw,) in rows for u in json.loads(raw))
+    out = {}
+    for tweet_id, username, raw in rows:
+        for i, url in enumerate(json.loads(raw)):
+            (local,) = (world.root / "media").glob(f"*/{username}/{tweet_id}_{i}.*")
+            out[BackupURL.parse(url).path] = local
+    return dict(sorted(out.items()))
 
 
 def audit(cfg: Config, sample: str) -> dict[str, Any]:
@@ -136,17 +143,19 @@ def three_audits(tmp_path_factory: pytest.TempPathFactory):
     with demo_world(tmp_path_factory.mktemp("page"), tweets=60) as w:
         cfg = w.config()
         store = w.hub.store
-        paths = present_paths(w)
-        deleted = next(p for p in paths if stable_slice(p, 3) == 1)
-        truncated = next(p for p in paths if stable_slice(p, 3) == 3)
+        files = present_files(w)
+        deleted = next(p for p in files if stable_slice(p, 3) == 1)
+        truncated, lost = [p for p in files if stable_slice(p, 3) == 3][:2]
         reports = [audit(cfg, "1/3")]
         kept = b"".join(store.read_blob(store.file_info(REPO, deleted).sha256))
         store.commit(REPO, deletions=[deleted])
         reports.append(audit(cfg, "2/3"))
         good = b"".join(store.read_blob(store.file_info(REPO, truncated).sha256))
         store.commit(REPO, [(deleted, kept), (truncated, good[:-1])], lfs=True)
+        # a local file lost in the last slice (the demo's own lost ones fall in any slice: keys are random)
+        files[lost].rename(files[lost].with_name(files[lost].name + ".lost"))
         reports.append(audit(cfg, "3/3"))
-        yield w, cfg, reports, {"deleted": deleted, "truncated": truncated}
+        yield w, cfg, reports, {"deleted": deleted, "truncated": truncated, "lost": lost}
 
 
 def test_three_audits_make_three_points_of_history(three_audits) -> None:
@@ -165,6 +174,7 @@ def test_three_audits_make_three_points_of_history(three_audits) -> None:
     assert history[2]["backed_up"] == history[0]["backed_up"] == history[1]["backed_up"] + 1
     deep3 = reports[2]["deep"]
     assert [f["path"] for f in deep3["problems"] if f["category"] == "decrypt_failed"] == [planted["truncated"]]
+    assert planted["lost"] in [f["path"] for f in deep3["problems"] if f["category"] == "local_missing"]
     # every present file was read back once over the three slices; all but the truncated one decrypted
     assert deep3["covered"] == deep3["candidates"] - 1 and history[2]["covered"] == deep3["covered"]
     assert reports[2]["headline"]["coverage"]["audits"] == 3
