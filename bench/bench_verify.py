@@ -34,6 +34,7 @@ import asyncio
 import base64
 import json
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -321,8 +322,7 @@ def main(argv: list[str] | None = None) -> None:
 
     a = parse_args(argv)
     naive_n = min(a.naive_urls, a.urls)
-    tmp_obj = tempfile.TemporaryDirectory(prefix="hfcheck-bench-verify-")
-    tmp = Path(tmp_obj.name)
+    tmp = Path(tempfile.mkdtemp(prefix="hfcheck-bench-verify-"))
     emu = EmulatorProcess(tmp / "hub", "--latency-ms", str(a.latency_ms))
     rows: list[tuple[str, ...]] = []
     notes: list[str] = []
@@ -579,7 +579,7 @@ def main(argv: list[str] | None = None) -> None:
         if a.keep:
             print(f"kept {tmp}")
         else:
-            tmp_obj.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,10 @@ def test_tree_paginates_with_sizes_and_lfs(api: HfApi, emu: EmulatorThread, seed
     assert {p: f.size for p, f in files.items()} == {p: len(d) for p, d in seeded.items()}
     assert folders == {"meta", "meta/0", "meta/1", "meta/2", "images"}
     for path, data in lfs_files().items():
-        assert files[path].lfs is not None and files[path].lfs.sha256 == hashlib.sha256(data).hexdigest()
+        sha = hashlib.sha256(data).hexdigest()
+        assert files[path].lfs is not None and files[path].lfs.sha256 == sha
+        pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {len(data)}\n"  # git-lfs spec
+        assert files[path].lfs.pointer_size == len(pointer) and files[path].lfs.size == len(data)
     some = "meta/0/item-00000.json"
     assert files[some].lfs is None
     assert files[some].blob_id == hashlib.sha1(b"blob %d\0" % len(seeded[some]) + seeded[some]).hexdigest()
@@ -120,6 +123,9 @@ def test_tree_of_folder_non_recursive_and_expand(api: HfApi, emu: EmulatorThread
     emu.control.reset_stats()
     expanded = list(api.list_repo_tree(REPO, path_in_repo="images", expand=True, **DS))
     assert len(expanded) == 6 and all(e.last_commit is not None for e in expanded)
+    for e in expanded:  # the commit that last touched the file, with its title and date (as the client parses them)
+        c = e.last_commit
+        assert len(c.oid) == 40 and c.title and c.date.year >= 2024
     sub = list(api.list_repo_tree(REPO, path_in_repo="meta/1", expand=True, **DS))
     assert len(sub) == len([p for p in seeded if p.startswith("meta/1/")])
     assert emu.control.stats()["kinds"]["tree"] == 1 + -(-len(sub) // 50)  # 50 a page with expand

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from hfcheck.sim.emulator.context import OPTIONS, STORE, HubError, caller, json_body, kind, readable_repo, resolve
-from hfcheck.sim.emulator.store import MAIN, Entry, Store, lfs_pointer
+from hfcheck.sim.emulator.store import MAIN, Entry, lfs_pointer
 
 PAGE_SIZE = 1000
 PAGE_SIZE_EXPAND = 50
@@ -95,26 +95,20 @@ async def tree(request: web.Request) -> web.Response:
     expand = _flag(request.query.get("expand"))
     limit = PAGE_SIZE_EXPAND if expand else PAGE_SIZE
     after = _decode_cursor(request.query.get("cursor"))
-    page = store.list_page(repo, prefix, recursive=_flag(request.query.get("recursive")), after=after, limit=limit + 1)
+    recursive = _flag(request.query.get("recursive"))
+    xet = request.app[OPTIONS].xet
+    page = store.tree_json(repo, prefix, recursive=recursive, after=after, limit=limit + 1, expand=expand, xet=xet)
     headers = {"X-Repo-Commit": commit}
     if len(page) > limit:
         page = page[:limit]
-        query = {**request.query, "cursor": _encode_cursor(page[-1].path)}
+        query = {**request.query, "cursor": _encode_cursor(page[-1][0])}
         headers["Link"] = f'<{request.url.with_query(query)}>; rel="next"'
-    out = _entries_json(store, page, expand)
-    _xet_annotate(request, page, out)
-    return web.json_response(out, headers=headers)
+    return _json_array([j for _, j in page], headers)
 
 
-def _entries_json(store: Store, entries: list[Entry], expand: bool) -> list[dict]:
-    commits: dict[str, dict] = {}
-    out = []
-    for e in entries:
-        commit = None
-        if expand:
-            commit = commits.get(e.last_commit) or commits.setdefault(e.last_commit, store.commit_info(e.last_commit))
-        out.append(e.to_json(commit))
-    return out
+def _json_array(items: list[str], headers: dict[str, str]) -> web.Response:
+    """A JSON array of entries already rendered as JSON (by the store)."""
+    return web.Response(text=f"[{','.join(items)}]", content_type="application/json", headers=headers)
 
 
 @kind("paths_info")
@@ -130,17 +124,8 @@ async def paths_info(request: web.Request) -> web.Response:
         paths, expand = [str(p) for p in form.getall("paths", [])], _flag(str(form.get("expand", "")))
     if len(paths) > MAX_PATHS_INFO:
         raise HubError(f"Too many paths: {len(paths)} (max {MAX_PATHS_INFO})", status=413)
-    found = [e for e in (store.entry(repo, p) for p in dict.fromkeys(paths)) if e is not None]
-    out = _entries_json(store, found, expand)
-    _xet_annotate(request, found, out)
-    return web.json_response(out, headers={"X-Repo-Commit": commit})
-
-
-def _xet_annotate(request: web.Request, entries: list[Entry], out: list[dict]) -> None:
-    if request.app[OPTIONS].xet:
-        from hfcheck.sim.emulator.xet import routes
-
-        routes.annotate(request, entries, out)
+    found = store.paths_json(repo, list(dict.fromkeys(paths)), expand=expand, xet=request.app[OPTIONS].xet)
+    return _json_array(found, {"X-Repo-Commit": commit})
 
 
 def _flag(value: str | None) -> bool:

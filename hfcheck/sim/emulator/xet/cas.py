@@ -203,16 +203,6 @@ class XetCAS:
         )
         return _file(row) if row else None
 
-    def xet_hashes(self, sha256s: Iterable[str]) -> dict[str, str]:
-        """{sha256: xet hash} for those blobs that were uploaded over Xet."""
-        wanted = list(dict.fromkeys(s for s in sha256s if s))
-        out: dict[str, str] = {}
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            sql = f"SELECT sha256, xet_hash FROM xet_files WHERE sha256 IN ({','.join('?' * len(part))})"
-            out.update(dict(self.store.reader().execute(sql, part).fetchall()))
-        return out
-
     # -- reconstruction --------------------------------------------------------------------------
     def reconstruction(self, f: XetFile, first: int, last: int, url_for: Callable[[str], str]) -> dict:
         """The v1 reconstruction of bytes [first, last] (inclusive) of a file: only the chunks

@@ -146,17 +146,6 @@ def resolve_headers(request: web.Request, repo: Repo, commit_oid: str, f: XetFil
     }
 
 
-def annotate(request: web.Request, entries: list[Entry], out: list[dict[str, Any]]) -> None:
-    """Add `xetHash` to listed files stored over Xet (they keep their `lfs` block)."""
-    state = request.app.get(XET)
-    if state is None:
-        return
-    hashes = state.cas.xet_hashes(e.sha256 for e in entries if e.lfs and e.sha256)
-    for e, item in zip(entries, out):
-        if e.sha256 in hashes and e.lfs:
-            item["xetHash"] = hashes[e.sha256]
-
-
 # -- the bridge host ---------------------------------------------------------------------------
 def bridge_url(request: web.Request, what: str, oid: str) -> str:
     """A signed, expiring URL on the bridge host: the CDN's host name, the bridge's own port."""
@@ -238,4 +227,4 @@ async def _stop_bridge(app: web.Application) -> None:
         state.bridge_runner = None
 
 
-__all__ = ["XET", "XetState", "annotate", "install", "resolve_headers", "start_bridge", "xet_file"]
+__all__ = ["XET", "XetState", "install", "resolve_headers", "start_bridge", "xet_file"]
