@@ -223,3 +223,64 @@ async def test_a_database_locked_by_the_scraper_stops_with_one_clear_error(
     con = sqlite3.connect(db)
     assert con.execute("SELECT huggingface_urls FROM tweets").fetchone() == ('["u"]',)
     con.close()
+
+
+URL_PARTS = st.sampled_from(
+    [
+        HF,
+        HF + "2",
+        PBS,
+        "https://pbs.twimg.com/media/B.jpg",
+        "http://huggingface.co/x",
+        "https://HUGGINGFACE.co/x",
+        "https://evil.example/x",
+        "",
+        " ",
+        '"',
+        "\\",
+        "\n",
+        "é",
+        "[",
+        "]",
+        ", ",
+        "https://huggingface.co/a b",
+    ]
+)
+COLUMN = st.one_of(
+    st.none(),
+    st.integers(),
+    st.lists(URL_PARTS, max_size=3).map(json.dumps),  # as the scraper writes it
+    st.lists(URL_PARTS, max_size=3).map(lambda xs: json.dumps(xs, ensure_ascii=False)),
+    st.lists(URL_PARTS, max_size=4).map(lambda xs: "".join(xs)),  # anything else
+    st.lists(st.sampled_from(['["', '"]', '", "', HF, PBS, ",", '"', " ", "[]", "\\u0041"]), max_size=6).map("".join),
+)
+KEY = st.one_of(st.integers(-5, 10**21), st.sampled_from(["17", "017", "1" * 21, "12a", "", "12\n", "١٢", 1.5]))
+USER = st.sampled_from(["bob", "alice_1", "", "bad name", "x" * 16, None, 3, "bob\n"])
+
+
+@given(
+    key=KEY,
+    user=USER,
+    media=st.one_of(st.lists(st.sampled_from([PBS, PBS + "2"]), max_size=2).map(json.dumps), COLUMN),
+    hf=st.one_of(st.lists(st.sampled_from([HF, HF + "2"]), min_size=1, max_size=2).map(json.dumps), COLUMN),
+)
+def test_the_fast_lane_takes_only_rows_to_row_finds_nothing_wrong_with(key, user, media, hf) -> None:
+    """`plain_hf_urls` (verify's fast lane) answers only for rows `to_row` types without a problem,
+    and with the same URLs; for any other row it leaves the decision to `to_row`."""
+    archive = Archive(cfg_for(Path("unused.db")))
+    archive.to_row(("1", user, None, None))  # a username becomes known once `to_row` has seen it valid
+    urls = archive.plain_hf_urls((key, user, media, hf))
+    if urls is not None:
+        row = archive.to_row((key, user, media, hf))
+        assert row.problems == [] and row.hf_urls == urls and urls
+
+
+async def test_the_fast_lane_takes_the_rows_a_scraper_writes(tmp_path: Path) -> None:
+    make_db(
+        tmp_path / "a.db", [("17", "bob", json.dumps([PBS]), json.dumps([HF])), ("18", "bob", None, json.dumps([HF]))]
+    )
+    async with Archive(cfg_for(tmp_path / "a.db")) as a:
+        (page,) = [p async for p in a.raw_pages()]
+        assert a.plain_hf_urls(page[0]) is None  # "bob" not yet seen valid
+        assert a.to_row(page[0]).problems == []
+        assert [a.plain_hf_urls(raw) for raw in page] == [[HF], [HF]]

@@ -26,6 +26,7 @@ from hfcheck.errors import IncompleteError, InputError
 from hfcheck.model.paths import TWEET_ID_RE, USERNAME_RE
 
 PAGE_SIZE = 2000
+MAX_GOOD_USERS = 100_000  # valid usernames remembered for the fast lane (accounts, not tweets)
 BUSY_TIMEOUT_MS = 30_000
 
 Key = int | str  # the primary key exactly as SQLite stores it (resume compares like with like)
@@ -103,6 +104,15 @@ def _plain_list(value: str) -> list[str] | None:
     return items if value.count('"') == 2 * len(items) else None
 
 
+def _plain_urls(value: str, hosts: tuple[str, ...]) -> list[str] | None:
+    """The URLs of a `json.dumps` list of distinct URLs that all start with one of the `hosts`
+    prefixes, else None: what `parse_url_list` would return with no problem."""
+    urls = _plain_list(value)
+    if not urls or not all(u.startswith(hosts) for u in urls) or (len(urls) > 1 and len(set(urls)) < len(urls)):
+        return None
+    return urls
+
+
 @functools.lru_cache(maxsize=16)
 def _host_prefixes(allowed: frozenset[str]) -> tuple[str, ...]:
     """`https://HOST/` and `http://HOST/` for the allowed (lower-case) hosts: a URL starting so
@@ -144,6 +154,7 @@ class Archive:
         self._table = f'"{cfg.table}"'
         self._hub_hosts = frozenset({urlsplit(cfg.endpoint).netloc.lower()})
         self._media_hosts = frozenset(cfg.allowed_hosts)
+        self._good_users: set[str] = set()  # usernames `to_row` found valid (for `plain_hf_urls`)
 
     async def __aenter__(self) -> Archive:
         if not self.path.is_file():
@@ -209,9 +220,27 @@ class Archive:
         if not isinstance(username, str) or not USERNAME_RE.match(username):
             problems.append(RowProblem(c.username, "unsafe_username", f"{username!r:.80}"))
             username = None
+        elif len(self._good_users) < MAX_GOOD_USERS:
+            self._good_users.add(username)
         media, p1 = parse_url_list(media_raw, c.media_urls, self._media_hosts)
         hf, p2 = parse_url_list(hf_raw, c.huggingface_urls, self._hub_hosts)
         return TweetRow(key, tweet_id, username, media, hf, problems + p1 + p2)
+
+    def plain_hf_urls(self, raw: Sequence[Any]) -> list[str] | None:
+        """The backup URLs of a raw row in which `to_row` would find nothing wrong, or None (then
+        `to_row` decides). Plain means: a tweet id of digits, a username seen valid before, and
+        both URL columns lists as `json.dumps` writes them, of distinct URLs on allowed hosts.
+        Verify's fast lane: most rows of a healthy archive are plain, and skip the `TweetRow`."""
+        key, username, media_raw, hf_raw = raw
+        tweet_id = key if type(key) is str else str(key) if type(key) is int and key >= 0 else ""
+        if not (0 < len(tweet_id) <= 20 and tweet_id.isascii() and tweet_id.isdigit()):
+            return None
+        if username not in self._good_users or type(hf_raw) is not str:
+            return None
+        if media_raw not in (None, "", "[]"):
+            if type(media_raw) is not str or not _plain_urls(media_raw, _host_prefixes(self._media_hosts)):
+                return None
+        return _plain_urls(hf_raw, _host_prefixes(self._hub_hosts))
 
     async def rows(
         self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE
@@ -219,11 +248,11 @@ class Archive:
         """Stream rows in primary-key order, starting after `after`, one page in memory at a time.
 
         `where` is an extra SQL condition with `?` placeholders bound to `params`."""
-        async for page in self.pages(after=after, where=where, params=params, page_size=page_size):
-            for row in page:
-                yield row
+        async for page in self.raw_pages(after=after, where=where, params=params, page_size=page_size):
+            for raw in page:
+                yield self.to_row(raw)
 
-    async def pages(
+    async def raw_pages(
         self,
         *,
         after: Key | None = None,
@@ -231,8 +260,9 @@ class Archive:
         params: tuple[Any, ...] = (),
         page_size: int = PAGE_SIZE,
         read_ahead: bool = False,
-    ) -> AsyncGenerator[list[TweetRow], None]:
-        """`rows`, a page at a time (for callers that settle a page of rows at once).
+    ) -> AsyncGenerator[list[Sequence[Any]], None]:
+        """`rows`, a page of raw rows at a time (`to_row` types one; `plain_hf_urls` skips that
+        for a plain row), for callers that settle a page of rows at once.
 
         With `read_ahead`, the next page is read (in the database thread) while the caller works
         on this one: for read-only runs, since an edit the caller makes meanwhile might not show.
@@ -244,7 +274,7 @@ class Archive:
                 more = len(page) == page_size
                 if more and read_ahead:
                     fetch = asyncio.ensure_future(self._page(page[-1][0], where, params, page_size))
-                yield [self.to_row(raw) for raw in page]
+                yield page
                 if not more:
                     return
                 if fetch is None:

@@ -164,6 +164,7 @@ class Checker:
         self._index: dict[tuple[str, str], asyncio.Task[PathIndex | None]] = {}
         self._states: dict[tuple[str, str], RepoState | None] = {}
         self._prefixes: dict[str, RepoState] = {}  # "{endpoint}/datasets/{repo}/resolve/{rev}/" -> state
+        self._last: tuple[str, RepoState] | None = None  # the prefix `lookup` found last, and its repo
         self._prefetch: list[asyncio.Task[RepoState | None]] = []
         # auto: give up listing a repo once it has cost as much quota as HEADing every URL.
         self._max_pages = None if method == "list" else max(1, urls_to_check // API_COST_IN_HEADS)
@@ -248,15 +249,26 @@ class Checker:
         paths, which the full parse would return unchanged): True when it is plainly present
         (only counted), else its repo's state and its path for `local_finding`; None when the
         URL needs the full parse."""
-        cut = raw.find("/resolve/")
-        slash = raw.find("/", cut + 9) if cut >= 0 else -1
-        state = self._prefixes.get(raw[: slash + 1]) if slash >= 0 else None
-        if state is None:
-            return None
-        path = raw[slash + 1 :]
+        last = self._last
+        if last is None or not raw.startswith(last[0]):  # most URLs share the previous one's repo
+            cut = raw.find("/resolve/")
+            slash = raw.find("/", cut + 9) if cut >= 0 else -1
+            found = self._prefixes.get(raw[: slash + 1]) if slash >= 0 else None
+            if found is None:
+                return None
+            last = self._last = (raw[: slash + 1], found)
+        prefix, state = last
+        path = raw[len(prefix) :]
         if not _PLAIN_PATH.fullmatch(path):
             return None
         return self.present(state, path) or (state, path)
+
+    def count_present(self, urls: list[str]) -> int | None:
+        """How many of a row's URLs there are, when `lookup` finds each plainly present; else None."""
+        for raw in urls:
+            if self.lookup(raw) is not True:
+                return None
+        return len(urls)
 
     @staticmethod
     def present(state: RepoState, path: str) -> bool:

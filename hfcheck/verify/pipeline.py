@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,9 @@ async def _check_all(
     if opts.method == "list":  # listing needs no URL count: start it before counting
         checker = Checker(http, opts.method, 0, folders=not opts.per_url)
         checker.prefetch(ahead)
-    total = await archive.count_urls(after=progress.position)
+    # `auto` needs the count to choose; `list` only for the progress bar (a pass over the table)
+    counted = opts.method != "list" or opts.progress_bar
+    total = await archive.count_urls(after=progress.position) if counted else 0
     if opts.limit is not None:
         total = min(total, opts.limit)
     if opts.method != "list":
@@ -188,14 +191,22 @@ async def _check_all(
         rows_in_flight.release()
 
     ledger = Ledger(settle)
-    bar = tqdm(total=total, unit="url", disable=not opts.progress_bar, dynamic_ncols=True, smoothing=0.05)
+    shown = total if counted else None
+    bar = tqdm(total=shown, unit="url", disable=not opts.progress_bar, dynamic_ncols=True, smoothing=0.05)
     limited = False
     endpoint = http.endpoint
     hf_column = archive.cfg.columns.huggingface_urls
 
-    def split(row: TweetRow) -> tuple[list[Finding], list[dict[str, Any]], int, list[UrlTask]]:
-        """A row's findings and notes, how many URLs are plainly present (recognised in a listed
-        repo without a parse) and the URLs still to settle."""
+    def split(raw: Sequence[Any]) -> tuple[Key, list[Finding], list[dict[str, Any]], int, list[UrlTask]]:
+        """A raw row's key, findings and notes, how many URLs are plainly present (recognised in a
+        listed repo without a parse) and the URLs still to settle. A plain row whose URLs are all
+        plainly present (most rows) is counted without typing it."""
+        urls = archive.plain_hf_urls(raw) if bulk else None
+        if urls is not None:
+            present = checker.count_present(urls)
+            if present is not None:
+                return raw[0], [], [], present, []
+        row = archive.to_row(raw)
         findings, notes = row_notes(row, hf_column) if row.problems else ([], [])
         present = 0
         tasks: list[UrlTask] = []
@@ -213,7 +224,7 @@ async def _check_all(
                     findings.append(item)
                 else:
                     tasks.append(item)
-        return findings, notes, present, tasks
+        return row.key, findings, notes, present, tasks
 
     async def produce(put: Put[UrlTask]) -> None:
         nonlocal limited
@@ -226,12 +237,12 @@ async def _check_all(
                 progress.settle(run)
                 run = None
 
-        pages = archive.pages(after=progress.position, where=archive.has_backup_sql(), read_ahead=True)
+        pages = archive.raw_pages(after=progress.position, where=archive.has_backup_sql(), read_ahead=True)
         async with contextlib.aclosing(pages):
             async for page in pages:
                 done = 0  # URLs of this page settled here, for the progress bar
-                for row in page:
-                    findings, notes, present, tasks = split(row)
+                for raw in page:
+                    key, findings, notes, present, tasks = split(raw)
                     urls = present + len(tasks)
                     if opts.limit is not None and sent + urls > opts.limit and sent > 0:
                         limited = True
@@ -248,16 +259,16 @@ async def _check_all(
                     done += present + len(findings)
                     if not pending and not ledger:  # nothing earlier in flight: settled now
                         if run is None:
-                            run = RowEntry(row.key, 0, findings, notes, present)
+                            run = RowEntry(key, 0, findings, notes, present)
                         else:
-                            run.key = row.key
+                            run.key = key
                             run.present += present
                             run.findings += findings
                             run.extra += notes
                     else:
                         fold()
                         await rows_in_flight.acquire()
-                        seq = ledger.open(row.key, len(pending), findings, notes, present)
+                        seq = ledger.open(key, len(pending), findings, notes, present)
                         for task in pending:
                             await put(replace(task, seq=seq))
                     before, sent = sent, sent + urls
