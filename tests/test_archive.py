@@ -265,11 +265,11 @@ USER = st.sampled_from(["bob", "alice_1", "", "bad name", "x" * 16, None, 3, "bo
     hf=st.one_of(st.lists(st.sampled_from([HF, HF + "2"]), min_size=1, max_size=2).map(json.dumps), COLUMN),
 )
 def test_the_fast_lane_takes_only_rows_to_row_finds_nothing_wrong_with(key, user, media, hf) -> None:
-    """`plain_hf_urls` (verify's fast lane) answers only for rows `to_row` types without a problem,
+    """`plain_page` (verify's fast lane) answers only for rows `to_row` types without a problem,
     and with the same URLs; for any other row it leaves the decision to `to_row`."""
     archive = Archive(cfg_for(Path("unused.db")))
     archive.to_row(("1", user, None, None))  # a username becomes known once `to_row` has seen it valid
-    urls = archive.plain_hf_urls((key, user, media, hf))
+    (urls,) = archive.plain_page([(key, user, media, hf)])
     if urls is not None:
         row = archive.to_row((key, user, media, hf))
         assert row.problems == [] and row.hf_urls == urls and urls
@@ -281,6 +281,6 @@ async def test_the_fast_lane_takes_the_rows_a_scraper_writes(tmp_path: Path) -> 
     )
     async with Archive(cfg_for(tmp_path / "a.db")) as a:
         (page,) = [p async for p in a.raw_pages()]
-        assert a.plain_hf_urls(page[0]) is None  # "bob" not yet seen valid
+        assert a.plain_page(page[:1]) == [None]  # "bob" not yet seen valid
         assert a.to_row(page[0]).problems == []
-        assert [a.plain_hf_urls(raw) for raw in page] == [[HF], [HF]]
+        assert a.plain_page(page) == [[HF], [HF]]

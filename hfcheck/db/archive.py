@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,23 +95,31 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Collection[str]) -> t
     return _check_hosts(urls, column, allowed_hosts, problems)
 
 
-def _plain_list(value: str) -> list[str] | None:
+def _plain_list(value: str, checked: bool = False) -> list[str] | None:
     """`["u1", "u2"]` as `json.dumps` writes it, split without the JSON parser (a third of the
     cost of reading a row); None whenever the parser might read it otherwise (escapes, other
-    spacing, quotes or control characters inside, non-ASCII), so that it decides."""
-    if value[:2] != '["' or value[-2:] != '"]' or "\\" in value or not value.isascii() or not value.isprintable():
+    spacing, quotes or control characters inside, non-ASCII), so that it decides. `checked`:
+    the caller knows there is no backslash, non-ASCII or control character in `value`."""
+    if value[:2] != '["' or value[-2:] != '"]':
+        return None
+    if not checked and ("\\" in value or not value.isascii() or not value.isprintable()):
         return None
     items = value[2:-2].split('", "')
     return items if value.count('"') == 2 * len(items) else None
 
 
-def _plain_urls(value: str, hosts: tuple[str, ...]) -> list[str] | None:
+def _plain_urls(value: str, hosts: tuple[str, ...], checked: bool) -> list[str] | None:
     """The URLs of a `json.dumps` list of distinct URLs that all start with one of the `hosts`
     prefixes, else None: what `parse_url_list` would return with no problem."""
-    urls = _plain_list(value)
-    if not urls or not all(u.startswith(hosts) for u in urls) or (len(urls) > 1 and len(set(urls)) < len(urls)):
+    urls = _plain_list(value, checked)
+    if not urls:
         return None
-    return urls
+    if len(urls) == 1:  # most rows
+        return urls if urls[0].startswith(hosts) else None
+    for url in urls:
+        if not url.startswith(hosts):
+            return None
+    return urls if len(set(urls)) == len(urls) else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -154,7 +163,7 @@ class Archive:
         self._table = f'"{cfg.table}"'
         self._hub_hosts = frozenset({urlsplit(cfg.endpoint).netloc.lower()})
         self._media_hosts = frozenset(cfg.allowed_hosts)
-        self._good_users: set[str] = set()  # usernames `to_row` found valid (for `plain_hf_urls`)
+        self._good_users: set[str] = set()  # usernames `to_row` found valid (for `plain_page`)
 
     async def __aenter__(self) -> Archive:
         if not self.path.is_file():
@@ -226,21 +235,35 @@ class Archive:
         hf, p2 = parse_url_list(hf_raw, c.huggingface_urls, self._hub_hosts)
         return TweetRow(key, tweet_id, username, media, hf, problems + p1 + p2)
 
-    def plain_hf_urls(self, raw: Sequence[Any]) -> list[str] | None:
-        """The backup URLs of a raw row in which `to_row` would find nothing wrong, or None (then
-        `to_row` decides). Plain means: a tweet id of digits, a username seen valid before, and
-        both URL columns lists as `json.dumps` writes them, of distinct URLs on allowed hosts.
-        Verify's fast lane: most rows of a healthy archive are plain, and skip the `TweetRow`."""
-        key, username, media_raw, hf_raw = raw
-        tweet_id = key if type(key) is str else str(key) if type(key) is int and key >= 0 else ""
-        if not (0 < len(tweet_id) <= 20 and tweet_id.isascii() and tweet_id.isdigit()):
-            return None
-        if username not in self._good_users or type(hf_raw) is not str:
-            return None
-        if media_raw not in (None, "", "[]"):
-            if type(media_raw) is not str or not _plain_urls(media_raw, _host_prefixes(self._media_hosts)):
-                return None
-        return _plain_urls(hf_raw, _host_prefixes(self._hub_hosts))
+    def plain_page(self, page: Sequence[Sequence[Any]]) -> list[list[str] | None]:
+        """For each raw row of a page: its backup URLs when `to_row` would find nothing wrong
+        with it, else None (then `to_row` decides). Plain means: a tweet id of digits, a username
+        seen valid before, and both URL columns lists as `json.dumps` writes them, of distinct
+        URLs on allowed hosts. Verify's fast lane: most rows of a healthy archive are plain, and
+        skip the `TweetRow`; the character checks run once over the page's URL columns."""
+        try:
+            text = "".join(raw[3] for raw in page) + "".join(raw[2] or "" for raw in page)
+        except TypeError:  # a column that is not text: each row decides
+            text = "\\"
+        checked = "\\" not in text and text.isascii() and text.isprintable()
+        media_hosts, hub_hosts = _host_prefixes(self._media_hosts), _host_prefixes(self._hub_hosts)
+        good_users = self._good_users
+        out: list[list[str] | None] = []
+        for key, username, media, hf in page:
+            tweet_id = key if type(key) is str else str(key) if type(key) is int and key >= 0 else ""
+            if (
+                not (0 < len(tweet_id) <= 20 and tweet_id.isascii() and tweet_id.isdigit())
+                or username not in good_users
+                or type(hf) is not str
+                or (
+                    media not in (None, "", "[]")
+                    and (type(media) is not str or not _plain_urls(media, media_hosts, checked))
+                )
+            ):
+                out.append(None)
+            else:
+                out.append(_plain_urls(hf, hub_hosts, checked))
+        return out
 
     async def rows(
         self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE
@@ -261,7 +284,7 @@ class Archive:
         page_size: int = PAGE_SIZE,
         read_ahead: bool = False,
     ) -> AsyncGenerator[list[Sequence[Any]], None]:
-        """`rows`, a page of raw rows at a time (`to_row` types one; `plain_hf_urls` skips that
+        """`rows`, a page of raw rows at a time (`to_row` types one; `plain_page` skips that
         for a plain row), for callers that settle a page of rows at once.
 
         With `read_ahead`, the next page is read (in the database thread) while the caller works
@@ -335,7 +358,10 @@ class Archive:
 
     async def url_prefixes(self, marker: str, after: Key | None = None) -> list[str]:
         """The distinct beginnings of the backup URL columns of the rows after `after`, each up to
-        the first `/` after `marker` (with `/resolve/`: which repos and revisions a run will read)."""
+        the first `/` after `marker` (with `/resolve/`: which repos and revisions a run will read).
+
+        A scan of the whole table: it runs on a read-only connection of its own, in a thread, so
+        the page reads on the main connection go on meanwhile."""
         hf = f'"{self.cfg.columns.huggingface_urls}"'
         end = f"instr({hf}, ?1) + length(?1)"
         prefix = f"substr({hf}, 1, {end} - 1 + instr(substr({hf}, {end}), '/'))"
@@ -344,8 +370,22 @@ class Archive:
         if after is not None:
             sql += f' AND "{self.cfg.columns.id}" > ?2'
             args = (marker, after)
-        async with self._tx, self.db.execute(sql, args) as cur:
-            return [str(r[0]) for r in await cur.fetchall()]
+        con = sqlite3.connect(
+            f"file:{self.path.resolve()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+
+        def scan() -> list[str]:
+            try:
+                return [str(r[0]) for r in con.execute(sql, args)]
+            finally:
+                con.close()
+
+        try:
+            return await asyncio.to_thread(scan)
+        except asyncio.CancelledError:
+            with contextlib.suppress(sqlite3.Error):
+                con.interrupt()  # the thread stops at once, and closes it
+            raise
 
     async def get(self, tweet_id: str) -> TweetRow | None:
         """One row by tweet id (text or integer key)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from hfcheck import __version__
@@ -240,7 +240,7 @@ class HubClient:
                 if access is not Access.OK:
                     raise Refused(access, why)
                 raise Unverifiable(f"tree listing answered HTTP {answer.status} {answer.error_code or ''}".strip())
-            yield json.loads(body)
+            yield orjson.loads(body)  # a tree page is ~250 KB: orjson reads it in half the time json does
             url = _next_link(answer.headers)
             if url and not self.ours(URL(url)):
                 raise Unverifiable("tree pagination link points to another origin")

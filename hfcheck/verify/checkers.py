@@ -249,6 +249,42 @@ class Checker:
         paths, which the full parse would return unchanged): True when it is plainly present
         (only counted), else its repo's state and its path for `local_finding`; None when the
         URL needs the full parse."""
+        hit = self._split(raw)
+        if hit is None or not _PLAIN_PATH.fullmatch(hit[1]):
+            return None
+        return self.present(*hit) or hit
+
+    def count_plain(self, rows: list[list[str] | None]) -> list[int | None]:
+        """For a page of rows' URL lists: each row's URL count when `lookup` would find every one
+        plainly present, else None (and None stays None). The page's paths are checked for
+        plainness in one match when all are plain (most pages)."""
+        split: list[list[tuple[RepoState, str]] | None] = []
+        paths: list[str] = []
+        for urls in rows:
+            hits: list[tuple[RepoState, str]] | None = None
+            if urls is not None:
+                hits = []
+                for raw in urls:
+                    hit = self._split(raw)
+                    if hit is None:
+                        hits = None
+                        break
+                    hits.append(hit)
+                    paths.append(hit[1])
+            split.append(hits)
+        all_plain = _PLAIN_PATH.fullmatch("/".join(paths)) is not None  # "/" joins plain paths plainly
+        out: list[int | None] = []
+        for hits in split:
+            n = len(hits) if hits else None
+            for state, path in hits or ():
+                if not ((all_plain or _PLAIN_PATH.fullmatch(path)) and self.present(state, path)):
+                    n = None
+                    break
+            out.append(n)
+        return out
+
+    def _split(self, raw: str) -> tuple[RepoState, str] | None:
+        """(repo state, path) of a URL under a resolved repo's prefix, else None."""
         last = self._last
         if last is None or not raw.startswith(last[0]):  # most URLs share the previous one's repo
             cut = raw.find("/resolve/")
@@ -257,18 +293,7 @@ class Checker:
             if found is None:
                 return None
             last = self._last = (raw[: slash + 1], found)
-        prefix, state = last
-        path = raw[len(prefix) :]
-        if not _PLAIN_PATH.fullmatch(path):
-            return None
-        return self.present(state, path) or (state, path)
-
-    def count_present(self, urls: list[str]) -> int | None:
-        """How many of a row's URLs there are, when `lookup` finds each plainly present; else None."""
-        for raw in urls:
-            if self.lookup(raw) is not True:
-                return None
-        return len(urls)
+        return last[1], raw[len(last[0]) :]
 
     @staticmethod
     def present(state: RepoState, path: str) -> bool:

@@ -101,7 +101,7 @@ class Progress:
         }
 
     def save(self, path: Path) -> None:
-        write_json_atomic(path, self.to_json())
+        write_json_atomic(path, self.to_json(), compact=True)  # rewritten every few seconds
 
     @classmethod
     def load(cls, path: Path, identity: dict[str, Any]) -> Progress:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -147,10 +148,16 @@ async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
     return result
 
 
-async def _repos_ahead(archive: Archive, endpoint: str, after: Key | None) -> list[tuple[str, str]]:
-    """The (repo, revision) pairs the rows after `after` start with: the listings to start at once."""
+async def _prefetch_repos(archive: Archive, checker: Checker, endpoint: str, after: Key | None) -> None:
+    """Start listing every repo (and revision) the rows after `after` name, all at once, instead
+    of each when its first row comes. Found by one scan of the table, on a connection of its own,
+    while the rows are read; if the scan fails, each repo is listed when its first row comes."""
     keys: dict[tuple[str, str], None] = {}
-    for prefix in await archive.url_prefixes("/resolve/", after=after):
+    try:
+        prefixes = await archive.url_prefixes("/resolve/", after=after)
+    except sqlite3.Error:
+        return
+    for prefix in prefixes:
         start = prefix.find("http")
         try:
             url = BackupURL.parse(prefix[start:] + "x") if start >= 0 else None
@@ -158,7 +165,7 @@ async def _repos_ahead(archive: Archive, endpoint: str, after: Key | None) -> li
             url = None
         if url is not None and url.endpoint == endpoint:
             keys[(url.repo_id, url.revision)] = None
-    return list(keys)
+    checker.prefetch(list(keys))
 
 
 async def _check_all(
@@ -172,18 +179,17 @@ async def _check_all(
     row is in flight, so a resumed run ends with the same report.
     """
     bulk = not opts.per_url and opts.method != "head"
-    ahead = await _repos_ahead(archive, http.endpoint, progress.position) if bulk and opts.limit is None else []
-    if opts.method == "list":  # listing needs no URL count: start it before counting
-        checker = Checker(http, opts.method, 0, folders=not opts.per_url)
-        checker.prefetch(ahead)
-    # `auto` needs the count to choose; `list` only for the progress bar (a pass over the table)
+    # `auto` needs the URL count to choose; `list` only for the progress bar (a pass over the table)
     counted = opts.method != "list" or opts.progress_bar
-    total = await archive.count_urls(after=progress.position) if counted else 0
+    total = await archive.count_urls(after=progress.position) if opts.method != "list" else 0
     if opts.limit is not None:
         total = min(total, opts.limit)
-    if opts.method != "list":
-        checker = Checker(http, opts.method, total, folders=not opts.per_url)
-        checker.prefetch(ahead)
+    checker = Checker(http, opts.method, total, folders=not opts.per_url)
+    scan = None
+    if bulk and opts.limit is None:
+        scan = asyncio.ensure_future(_prefetch_repos(archive, checker, http.endpoint, progress.position))
+    if counted and opts.method == "list":
+        total = await archive.count_urls(after=progress.position)
     rows_in_flight = asyncio.Semaphore(MAX_ROWS_IN_FLIGHT)
 
     def settle(entry: Any) -> None:
@@ -197,15 +203,14 @@ async def _check_all(
     endpoint = http.endpoint
     hf_column = archive.cfg.columns.huggingface_urls
 
-    def split(raw: Sequence[Any]) -> tuple[Key, list[Finding], list[dict[str, Any]], int, list[UrlTask]]:
+    def split(
+        raw: Sequence[Any], plain: int | None
+    ) -> tuple[Key, list[Finding], list[dict[str, Any]], int, list[UrlTask]]:
         """A raw row's key, findings and notes, how many URLs are plainly present (recognised in a
-        listed repo without a parse) and the URLs still to settle. A plain row whose URLs are all
-        plainly present (most rows) is counted without typing it."""
-        urls = archive.plain_hf_urls(raw) if bulk else None
-        if urls is not None:
-            present = checker.count_present(urls)
-            if present is not None:
-                return raw[0], [], [], present, []
+        listed repo without a parse) and the URLs still to settle. A plain row whose `plain` URLs
+        are all plainly present (most rows) is counted without typing it."""
+        if plain is not None:
+            return raw[0], [], [], plain, []
         row = archive.to_row(raw)
         findings, notes = row_notes(row, hf_column) if row.problems else ([], [])
         present = 0
@@ -230,6 +235,7 @@ async def _check_all(
         nonlocal limited
         sent = 0
         run: RowEntry | None = None  # rows settled on the spot since the last one in the ledger
+        throttled = opts.limit is not None or bool(opts.batch_size and opts.delay)
 
         def fold() -> None:
             nonlocal run
@@ -241,8 +247,15 @@ async def _check_all(
         async with contextlib.aclosing(pages):
             async for page in pages:
                 done = 0  # URLs of this page settled here, for the progress bar
-                for raw in page:
-                    key, findings, notes, present, tasks = split(raw)
+                plain = checker.count_plain(archive.plain_page(page)) if bulk else [None] * len(page)
+                for raw, n in zip(page, plain):
+                    if n is not None and run is not None and not ledger and not throttled:
+                        run.key = raw[0]  # plainly present, nothing earlier in flight: only counted (most rows)
+                        run.present += n
+                        done += n
+                        sent += n
+                        continue
+                    key, findings, notes, present, tasks = split(raw, n)
                     urls = present + len(tasks)
                     if opts.limit is not None and sent + urls > opts.limit and sent > 0:
                         limited = True
@@ -296,6 +309,8 @@ async def _check_all(
         progress.complete = not limited
         progress.method = opts.method
     finally:
+        if scan is not None:
+            scan.cancel()
         checker.cancel_prefetch()
         writer.cancel()
         with contextlib.suppress(BaseException):
