@@ -139,6 +139,9 @@ def test_paths_info(api: HfApi, seeded: dict[str, bytes]) -> None:
     assert set(by_path) == {"images/00.enc", "meta"}  # missing paths are omitted
     assert isinstance(by_path["meta"], RepoFolder)
     assert by_path["images/00.enc"].lfs.sha256 == hashlib.sha256(seeded["images/00.enc"]).hexdigest()
+    assert by_path["images/00.enc"].xet_hash and by_path["images/00.enc"].last_commit is None
+    (expanded,) = api.get_paths_info(REPO, ["images/00.enc"], expand=True, **DS)
+    assert expanded.last_commit is not None and len(expanded.last_commit.oid) == 40 and expanded.last_commit.title
     assert len(api.get_paths_info(REPO, list(seeded)[:1000], **DS)) == 1000
     with pytest.raises(HfHubHTTPError) as err:
         api.get_paths_info(REPO, [f"x/{i}" for i in range(1001)], **DS)
