@@ -52,17 +52,17 @@ def test_watch_backs_up_a_growing_archive_through_a_fault_storm_and_a_sigterm(tm
         ctl = w.hub.control
         args = ("--interval", "1", "--audit-every", "0", "--set", "watch.stop_grace=0.5")
         watch = w.watch(*args)
-        # a medium of a later tweet, not on disk: its host fails 6 times (the downloader's retries, then the tweet's)
-        late = [
-            (name, keep) for _, _, media in generate(tweets=first, first_id=ID1, small=True) for name, _, keep in media
-        ][-8:]
-        flaky = next(name for name, keep in late if not keep)
+        # a medium of a later tweet, not on disk: its host fails 6 times (the downloader's retries, then the tweet's);
+        # a tweet of the scraper's 3rd to 5th second, so that its ~10 s of retries fall in the storm below
+        tweets = list(generate(tweets=first, first_id=ID1, small=True))
+        later = [(name, keep) for _, _, media in tweets[12:20] for name, _, keep in media]
+        flaky = next(name for name, keep in later if not keep)
         w.media.set_fault(flaky, 503, times=6)
         scraper = w.scraper(first, 4, ID1)  # 10 s of inserts: the storm below falls in them
         wait_for(lambda: w.progress()[0] >= 4, 40, "the first backups", watch)
 
         faults = lambda: ctl.stats()["faults"]  # noqa: E731
-        ctl.set_rate_limits(window_s=4, commits=1)  # a 429 window: a second commit within 4 s waits
+        ctl.set_rate_limits(window_s=2, commits=0)  # the commit quota used up: the next commit waits out a 429
         wait_for(lambda: faults().get("rate_limited", 0) >= 1, 40, "a 429", watch)
         ctl.set_rate_limits(commits=None)
         ctl.set_faults(error_rate=0.15, reset_rate=0.05, exempt=[], seed=3)  # commits and Xet transfers too
