@@ -14,7 +14,10 @@ children read whether or not they may write; the code they run is the same sourc
 import compileall
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
+
+import pytest
 
 os.environ.pop("HF_HUB_DISABLE_XET", None)
 os.environ["HF_XET_CACHE"] = tempfile.mkdtemp(prefix="hfcheck-xet-cache-")
@@ -26,3 +29,14 @@ os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
 
 if "PYTEST_XDIST_WORKER" not in os.environ:  # the controller (or a run without xdist), before any worker starts
     compileall.compile_dir(Path(__file__).resolve().parents[1] / "hfcheck", quiet=2)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files with the most `slow` tests first; each file's tests stay together, in order.
+
+    `make test` runs two workers that take a whole file at a time (`--dist loadfile` in
+    pyproject.toml, so module fixtures are built once). In alphabetical order the longest files
+    (test_watch.py: ~35 s) came last and one worker ran them alone for ~20 s after the other had
+    finished; longest first, the many short files fill in at the end."""
+    slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.path])  # stable: files stay whole and in their order

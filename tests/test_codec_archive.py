@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hfcheck.crypto import HEAD_BYTES, load_codec
 from hfcheck.model.paths import BackupURL, local_path_for
 from hfcheck.sim.demo import REPO
@@ -81,6 +83,7 @@ def assert_restores_identical(world: DemoWorld, out: Path) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.slow
 def test_fernet_archive_read_repaired_and_backed_up_in_fernet_then_mixed_with_v1_and_an_unknown_file(
     tmp_path: Path,
 ) -> None:
@@ -161,6 +164,7 @@ def test_fernet_archive_read_repaired_and_backed_up_in_fernet_then_mixed_with_v1
         assert len(list((out).rglob(f"{fresh}_*"))) == len(urls_of(world, [fresh]))  # the v1 backups restored
 
 
+@pytest.mark.slow
 def test_plugin_codec_round_trips_through_repair_deep_and_restore(tmp_path: Path) -> None:
     scheme = "python:tests.plugin_codec:ToyCodec"  # AES-GCM with one-way (hashed) names
     with demo_world(tmp_path / "demo", tweets=20) as world:
@@ -231,6 +235,7 @@ def _every_tweet_restorable(world: DemoWorld, original: dict[str, list[str]], mi
                 assert path in present or path in missing, (tid, u)
 
 
+@pytest.mark.slow
 def test_migrate_fernet_to_v1_killed_and_resumed(tmp_path: Path) -> None:
     seed = int.from_bytes(os.urandom(4), "big")
     print(f"kill points from random.Random({seed})")  # shown when the test fails: the same kills again

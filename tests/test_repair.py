@@ -35,6 +35,7 @@ def test_dry_run_changes_nothing(world) -> None:
     assert ((world.root / "archive.db").read_bytes(), hub_state(world), tree_hash(world.root / "media")) == before
 
 
+@pytest.mark.slow
 def test_every_kind_repaired_and_restorable(world, tmp_path: Path) -> None:
     planted = world.planted
     before = db_rows(world)
@@ -83,6 +84,7 @@ def test_every_kind_repaired_and_restorable(world, tmp_path: Path) -> None:
     assert "deleted on X (known since" in line, second.stdout
 
 
+@pytest.mark.slow
 def test_limit_and_file_type(world) -> None:
     seen = 0
     for media in ("images", "videos"):
@@ -108,6 +110,7 @@ def test_missing_local_file_is_an_error_line(world) -> None:
     assert f"{tid}" in r.stdout and "local file not found" in r.stdout
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     with demo_world(tmp_path / "straight", tweets=60):
         pass
@@ -146,6 +149,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     assert commits_b == commits_a  # the killed run committed nothing; each file committed once
 
 
+@pytest.mark.slow
 def test_a_backup_that_does_not_decrypt_is_uploaded_again(world) -> None:
     """verify --deep finds a truncated backup (decrypt_failed); repair re-encrypts the local file
     to the same path, after which it decrypts to the local bytes; a second repair leaves it."""

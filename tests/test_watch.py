@@ -42,6 +42,7 @@ def stop(proc: subprocess.Popen[str]) -> int:
     return proc.wait(60)
 
 
+@pytest.mark.slow
 def test_watch_backs_up_a_growing_archive_through_a_fault_storm_and_a_sigterm(tmp_path: Path) -> None:
     """A scraper process inserts tweets while `watch` runs; a storm of 5xx, resets and a 429
     window (and a media host failing one file) delays but loses nothing; SIGTERM in the middle of
@@ -131,6 +132,7 @@ def _hooks(got: list[tuple[str, bytes]]) -> list[str]:
     return [json.loads(body)["text"] for path, body in got if path == "/hook"]
 
 
+@pytest.mark.slow
 def test_an_audit_inside_watch_that_finds_a_missing_file_posts_the_webhook(
     tmp_path: Path, receiver: tuple[str, list[tuple[str, bytes]]]
 ) -> None:
@@ -165,6 +167,7 @@ def test_an_audit_inside_watch_that_finds_a_missing_file_posts_the_webhook(
     assert len(dated) >= 2 and json.loads(dated[-1].read_text())["verify"]["counts"]["missing"] == 1
 
 
+@pytest.mark.slow
 def test_the_metrics_endpoint_matches_the_run(tmp_path: Path) -> None:
     port = free_port()
     with watch_world(tmp_path / "w") as w:
@@ -192,6 +195,7 @@ def test_the_metrics_endpoint_matches_the_run(tmp_path: Path) -> None:
     assert samples["hfcheck_unbacked_tweets"] == 0
 
 
+@pytest.mark.slow
 def test_watch_once_backs_up_and_exits_like_backup(tmp_path: Path) -> None:
     with watch_world(tmp_path / "w") as w:
         assert w.scraper(3, 0, ID1).wait(60) == 0
