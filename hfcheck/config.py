@@ -65,6 +65,7 @@ class WatchSettings:
     rescan_every: int = 10  # full gap rescan every N polls (keyset polls in between)
     metrics_port: int = 0  # 0 = no metrics endpoint
     stop_grace: float = 120.0  # on SIGTERM, seconds the commit in flight may take before it is abandoned
+    commit_linger: float = 2.0  # seconds a commit waits for more files once it has one (less: fresher, more commits)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ KEYS: dict[str, tuple[str, Any]] = {
     "watch.rescan_every": ("watch.rescan_every", _pos_int),
     "watch.metrics_port": ("watch.metrics_port", _port),
     "watch.stop_grace": ("watch.stop_grace", _pos_float),
+    "watch.commit_linger": ("watch.commit_linger", _pos_float),
     "notify.webhook_url": ("notify.webhook_url", _http_url),
     "notify.ping_url": ("notify.ping_url", _http_url),
     "notify.failure_after": ("notify.failure_after", _pos_float),

@@ -105,6 +105,7 @@ def test_example_config_is_valid() -> None:
         0,
     )
     assert (cfg.notify.webhook_url, cfg.notify.ping_url, cfg.notify.failure_after) == (None, None, 3600)
+    assert cfg.watch.commit_linger == 2  # the committer's own default
 
 
 def test_watch_and_notify_settings_keep_their_urls_secret() -> None:

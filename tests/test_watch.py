@@ -24,6 +24,8 @@ from hfcheck.sim.scraper import generate
 from tests.helpers import free_port, watch_world
 
 ID1 = 1_000_000_000_000_000_000
+# A commit waits 0.5 s for more files, not 2 s: the tests wait for commits, several times each.
+QUICK_COMMITS = ("--set", "watch.commit_linger=0.5")
 
 
 def wait_for(cond: Callable[[], Any], timeout: float, what: str, proc: subprocess.Popen[str] | None = None) -> Any:
@@ -51,7 +53,7 @@ def test_watch_backs_up_a_growing_archive_through_a_fault_storm_and_a_sigterm(tm
     first, second = 40, 10
     with watch_world(tmp_path / "w") as w:
         ctl = w.hub.control
-        args = ("--interval", "1", "--audit-every", "0", "--set", "watch.stop_grace=0.5")
+        args = ("--interval", "1", "--audit-every", "0", "--set", "watch.stop_grace=0.5", *QUICK_COMMITS)
         watch = w.watch(*args)
         # a medium of a later tweet, not on disk: its host fails 6 times (the downloader's retries, then the tweet's);
         # a tweet of the scraper's 3rd to 5th second, so that its ~10 s of retries fall in the storm below
@@ -139,7 +141,7 @@ def test_an_audit_inside_watch_that_finds_a_missing_file_posts_the_webhook(
     base, got = receiver
     with watch_world(tmp_path / "w", notify={"webhook_url": f"{base}/hook", "ping_url": f"{base}/ping/uuid"}) as w:
         assert w.scraper(6, 0, ID1).wait(60) == 0
-        watch = w.watch("--interval", "0.5", "--audit-every", "2s")
+        watch = w.watch("--interval", "0.5", "--audit-every", "2s", *QUICK_COMMITS)
         wait_for(lambda: w.progress() == (6, 6), 40, "the backups", watch)
         wait_for(
             lambda: (
@@ -171,7 +173,7 @@ def test_an_audit_inside_watch_that_finds_a_missing_file_posts_the_webhook(
 def test_the_metrics_endpoint_matches_the_run(tmp_path: Path) -> None:
     port = free_port()
     with watch_world(tmp_path / "w") as w:
-        watch = w.watch("--interval", "0.5", "--audit-every", "0", "--metrics-port", str(port))
+        watch = w.watch("--interval", "0.5", "--audit-every", "0", "--metrics-port", str(port), *QUICK_COMMITS)
         assert w.scraper(8, 20, ID1).wait(60) == 0
         wait_for(lambda: w.progress() == (8, 8), 40, "the backups", watch)
 
