@@ -197,49 +197,49 @@ def test_deep_slice_rotates(tmp_path: Path) -> None:
     assert seen[:20] == [f"{n}/20" for n in range(1, 21)] and seen[20] == "1/20"
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install -y chromium)")
-def test_chromium_renders_the_page(audited, tmp_path: Path) -> None:
+def chromium() -> str | None:
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+@pytest.fixture(scope="module")
+def rendered(audited, tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """The audit's page as headless Chromium rendered it (`--dump-dom`): one start of Chromium
+    (~1.5 s) for the tests below, which read the same page."""
     world, *_ = audited
     page = world.root / "data" / "audit_report.html"
     cmd = [
-        "chromium",
+        chromium() or "chromium",
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium') / 'profile'}",
         "--dump-dom",
         page.as_uri(),
     ]
-    r = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=90)
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=90)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_chromium_renders_the_page(audited, rendered: subprocess.CompletedProcess[str]) -> None:
+    world, *_ = audited
+    r = rendered
     assert r.returncode == 0, r.stderr[-2000:]
     dom = parse(r.stdout)
     assert [row for row in dom.rows if row[1:] == ["present", str(world.planted["counts"]["present"])]]
     assert 'id="status"' in r.stdout
 
 
-def chromium() -> str | None:
-    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-
-
 @pytest.mark.skipif(chromium() is None, reason="no Chromium on this machine (.ci/run installs Debian's chromium)")
-def test_html_rendered_in_headless_chromium_shows_the_counts(audited, tmp_path: Path) -> None:
+def test_html_rendered_in_headless_chromium_shows_the_counts(
+    audited, rendered: subprocess.CompletedProcess[str]
+) -> None:
     """What a person sees: the DOM as Chromium rendered it holds the planted counts."""
     world, *_ = audited
-    page = world.root / "data" / "audit_report.html"
-    cmd = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--dump-dom",
-        page.as_uri(),
-    ]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    r = rendered
     assert r.returncode == 0, r.stderr[-2000:]
-    rendered = parse(r.stdout)
+    rendered_dom = parse(r.stdout)
     shown: dict[str, str] = {}
-    for row in rendered.rows:
+    for row in rendered_dom.rows:
         if len(row) == 3:
             shown.setdefault(row[1], row[2])  # the verify table comes first ("missing" recurs in deep's)
     for key, n in world.planted["counts"].items():

@@ -180,6 +180,7 @@ def test_three_audits_make_three_points_of_history(three_audits) -> None:
     assert reports[2]["headline"]["coverage"]["audits"] == 3
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(chromium() is None, reason="no Chromium on this machine (.ci/run installs Debian's chromium)")
 def test_page_in_headless_chromium_en_and_ja(three_audits, tmp_path: Path) -> None:
     """What a person sees, as Chromium built it (after the page's script ran)."""

@@ -35,6 +35,7 @@ def rows(world, kind: str) -> dict[str, tuple[list[str], list[str], str]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("xet", [True, False], ids=["xet", "lfs"])
 def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path, xet: bool) -> None:
     with demo_world(tmp_path / "demo", tweets=60) as w:
@@ -71,6 +72,7 @@ def test_every_unbacked_tweet_backed_up_and_restorable(tmp_path: Path, xet: bool
         assert json.loads((w.root / "data" / "backup_report.json").read_text())["tweets"] == 0
 
 
+@pytest.mark.slow
 def test_bad_downloads_are_reported_and_leave_nothing_partial(tmp_path: Path) -> None:
     with demo_world(tmp_path / "demo", tweets=60) as w:
         unbacked = rows(w, "unbacked")
@@ -119,6 +121,7 @@ def test_hosts_not_allowed_are_never_contacted(tmp_path: Path) -> None:
 FALLBACK_LINE = "offers no Xet storage (xet-write-token answered 404): uploading over LFS for this run"
 
 
+@pytest.mark.slow
 def test_backup_and_repair_fall_back_to_lfs_on_a_hub_without_xet(tmp_path: Path) -> None:
     with demo_world(tmp_path / "demo", tweets=60, xet=False) as w:
         for command in ("backup", "repair"):
@@ -134,6 +137,7 @@ def test_backup_and_repair_fall_back_to_lfs_on_a_hub_without_xet(tmp_path: Path)
         assert kinds.get("lfs_upload", 0) > 0 and "cas_xorb" not in kinds
 
 
+@pytest.mark.slow
 async def test_xet_uploads_read_back_through_the_bridge_without_the_token(tmp_path: Path) -> None:
     """restore follows resolve's 302 to the bridge host, which refuses any Authorization;
     deep's zero-download comparison matches the listing's sha256 of Xet files."""

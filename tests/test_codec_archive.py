@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hfcheck.crypto import HEAD_BYTES, load_codec
 from hfcheck.model.paths import BackupURL, local_path_for
 from hfcheck.sim.demo import REPO
@@ -81,6 +83,7 @@ def assert_restores_identical(world: DemoWorld, out: Path) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.slow
 def test_fernet_archive_read_repaired_and_backed_up_in_fernet_then_mixed_with_v1_and_an_unknown_file(
     tmp_path: Path,
 ) -> None:
@@ -161,6 +164,7 @@ def test_fernet_archive_read_repaired_and_backed_up_in_fernet_then_mixed_with_v1
         assert len(list((out).rglob(f"{fresh}_*"))) == len(urls_of(world, [fresh]))  # the v1 backups restored
 
 
+@pytest.mark.slow
 def test_plugin_codec_round_trips_through_repair_deep_and_restore(tmp_path: Path) -> None:
     scheme = "python:tests.plugin_codec:ToyCodec"  # AES-GCM with one-way (hashed) names
     with demo_world(tmp_path / "demo", tweets=20) as world:
@@ -193,10 +197,17 @@ def test_plugin_codec_round_trips_through_repair_deep_and_restore(tmp_path: Path
             assert any(out.rglob(f"{u.path.split('/')[1]}/*")), u
 
 
-def _kill_at_random(world: DemoWorld, args: list[str], rng: random.Random) -> None:
+def _kill_at_random(world: DemoWorld, args: list[str], rng: random.Random, requests: int) -> None:
+    """Run `args` and SIGKILL it once the Hub has answered a random number of its requests, from
+    none to `requests` (about what a whole run asks): kills land before, in and after commits
+    whatever the machine's speed. The counter counts answered requests, so a kill at the count
+    reached just before a commit lands while that (slow) commit is in flight."""
+    world.hub.control.reset_stats()
+    target = rng.randint(0, requests)
     cmd = [sys.executable, "-m", "hfcheck", *args, "--config", str(world.root / "hfcheck.toml")]
     proc = subprocess.Popen(cmd, env=env(world), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(rng.uniform(1.0, 8.0))  # a run takes ~5-8 s here: kills land before, in and after commits
+    while proc.poll() is None and world.hub.control.stats()["requests"] < target:
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
@@ -224,17 +235,19 @@ def _every_tweet_restorable(world: DemoWorld, original: dict[str, list[str]], mi
                 assert path in present or path in missing, (tid, u)
 
 
+@pytest.mark.slow
 def test_migrate_fernet_to_v1_killed_and_resumed(tmp_path: Path) -> None:
     seed = int.from_bytes(os.urandom(4), "big")
-    print(f"kill times from random.Random({seed})")  # shown when the test fails: the same kills again
+    print(f"kill points from random.Random({seed})")  # shown when the test fails: the same kills again
     rng = random.Random(seed)
-    with fernet_world(tmp_path / "demo", tweets=40, latency_ms=60) as world:  # latency: runs long enough to be cut
+    slow_commits = {"latency_ms": 200, "latency_kinds": ["commit"]}  # a kill can land inside one
+    with fernet_world(tmp_path / "demo", tweets=40, **slow_commits) as world:
         original = {tid: _backups(r[2]) for tid, r in db_rows(world).items()}
         encrypted = [u for urls in original.values() for u in urls if "/encrypted_" in u]
         missing = {BackupURL.parse(u).path for u in encrypted} - set(hub_state(world))
         args = ["migrate", "--to", "hfcheck-v1", "--delete-old", "--concurrency", "1"]
-        for _ in range(3):
-            _kill_at_random(world, args, rng)
+        for _ in range(3):  # a whole run: ~3 requests a file (old file, upload, read-back), 2 commits
+            _kill_at_random(world, args, rng, requests=3 * len(encrypted) + 2)
             _every_tweet_restorable(world, original, missing)  # at every kill: each tweet still restorable
         r = cli(world, *args)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

@@ -430,6 +430,7 @@ def crypt(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_crypt_cli_any_scheme(tmp_path: Path) -> None:
     r = crypt(tmp_path, "keygen", "f.key", "--scheme", "fernet")
     assert r.returncode == 0, r.stderr

@@ -168,6 +168,7 @@ async def test_small_run_commits_after_linger(emu: EmulatorThread, tmp_path: Pat
     assert commit_200s(emu) == 1
 
 
+@pytest.mark.slow
 async def test_commit_5xx_is_retried_and_nothing_is_committed_twice(emu: EmulatorThread, tmp_path: Path) -> None:
     cfg = make_cfg(emu, tmp_path)
     emu.control.set_faults(error_rate=0.5, exempt=SPARE_ALL_BUT_COMMIT, seed=7)
@@ -206,6 +207,7 @@ async def test_commit_that_landed_despite_an_error_is_not_uploaded_again(emu: Em
         assert state.get_upload(REPO, first_batch[0].path_in_repo).commit_oid == oid  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 async def test_commit_quota_429_is_waited_out(emu: EmulatorThread, tmp_path: Path) -> None:
     cfg = make_cfg(emu, tmp_path)
     emu.control.set_rate_limits(window_s=2, commits=2)

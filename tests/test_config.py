@@ -105,6 +105,7 @@ def test_example_config_is_valid() -> None:
         0,
     )
     assert (cfg.notify.webhook_url, cfg.notify.ping_url, cfg.notify.failure_after) == (None, None, 3600)
+    assert cfg.watch.commit_linger == 2  # the committer's own default
 
 
 def test_watch_and_notify_settings_keep_their_urls_secret() -> None:
@@ -155,18 +156,30 @@ def test_every_key_has_a_flag() -> None:
         parse_set_flags(["nothing"])
 
 
-def test_a_command_loads_only_what_it_needs() -> None:
+def test_a_command_loads_only_what_it_needs(tmp_path: Path) -> None:
     """`verify` never imports twscrape (0.4 s, 46 MiB) nor the emulator; `repair --help` needs
-    no twscrape either: only recovering a lost media list loads it."""
+    no twscrape either: only recovering a lost media list loads it. `crypt` never contacts the
+    Hub: without HF_TOKEN it does not import huggingface_hub to look up a stored token (0.2 s)."""
+    import os
     import subprocess
     import sys
+
+    from hfcheck.crypto import generate_key_file
 
     probe = (
         "import sys\nfrom hfcheck.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('twscrape', 'hfcheck.sim.emulator.server', 'hfcheck.commands.repair')"
-        " if m in sys.modules))"
+        "print(sorted(m for m in ('twscrape', 'hfcheck.sim.emulator.server', 'hfcheck.commands.repair',"
+        " 'huggingface_hub') if m in sys.modules))"
     )
-    for args, loaded in ((["verify", "--help"], "[]"), (["repair", "--help"], "['hfcheck.commands.repair']")):
+    generate_key_file(tmp_path / "k.key")
+    crypt = ["crypt", "name", "images/alice/1_0.jpg", "--key-file", str(tmp_path / "k.key")]
+    assert "HF_TOKEN" not in os.environ  # conftest.py: as on a machine where only `hf auth login` ran
+    for args, loaded in (
+        (["verify", "--help"], "[]"),
+        (["repair", "--help"], "['hfcheck.commands.repair']"),
+        (crypt, "[]"),
+    ):
         r = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
         assert r.stdout.strip().splitlines()[-1] == loaded, (args, r.stdout[-500:], r.stderr[-500:])
+    assert r.stdout.startswith("encrypted_images/alice/"), r.stdout  # the crypt run did its work

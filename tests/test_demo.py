@@ -15,6 +15,7 @@ def demo(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hfcheck", "demo", *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["hfcheck-v1", "fernet"])
 def test_demo_cycle_fixes_everything_repairable_and_restores_identical_files(tmp_path: Path, scheme: str) -> None:
     root = tmp_path / "demo"

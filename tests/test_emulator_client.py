@@ -34,7 +34,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.file_download import http_get
 from huggingface_hub.hf_api import RepoFile, RepoFolder
-from huggingface_hub.utils import parse_ratelimit_headers
+from huggingface_hub.utils import http_backoff, parse_ratelimit_headers
 
 from hfcheck.sim.emulator.testing import EmulatorProcess, EmulatorThread, start_emulator
 
@@ -233,9 +233,16 @@ def test_upload_file_and_deletions(api: HfApi, emu: EmulatorThread, tmp_path: Pa
         )
 
 
-def test_client_retries_through_faults(api: HfApi, emu: EmulatorThread, tmp_path: Path) -> None:
+def test_client_retries_through_faults(
+    api: HfApi, emu: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """5% 5xx and 2% resets on every endpoint the client retries; the commit POST is exempt.
-    File objects make the client take the LFS path (Xet kinds are spared by default anyway)."""
+    File objects make the client take the LFS path (Xet kinds are spared by default anyway).
+
+    The client's own retry loop (`http_backoff`) waits 1 s before a first retry, 2 s before a
+    second: ~27 faults over 8 upload threads made this test 8 s of sleeping. The retries, not
+    their pacing, are under test: its first wait is cut to 20 ms here (same faults, same seed)."""
+    monkeypatch.setitem(http_backoff.__kwdefaults__, "base_wait_time", 0.02)
     api.create_repo("alice/flaky", **DS)
     ops = []
     for i in range(240):

@@ -138,6 +138,7 @@ def resolve_requests(stats: dict) -> int:
     return sum(sum(v.values()) for k, v in stats["by_kind"].items() if k.startswith("resolve"))
 
 
+@pytest.mark.slow
 async def test_restore_and_deep_pace_from_the_headers(recorded: tuple[DemoWorld, Recorder], tmp_path: Path) -> None:
     world, _ = recorded
     cfg = world.config(data_dir=tmp_path / "d")

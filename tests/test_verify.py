@@ -50,6 +50,7 @@ async def test_head_and_list_agree_finding_by_finding(world, tmp_path: Path) -> 
     assert a.progress.counts == b.progress.counts
 
 
+@pytest.mark.slow
 async def test_faults_and_429_do_not_change_the_classification(world, tmp_path: Path) -> None:
     clean = await run_verify(world.config(data_dir=tmp_path / "clean"), VerifyOptions(method="head"))
     ctl = world.hub.control
@@ -70,6 +71,7 @@ async def test_faults_and_429_do_not_change_the_classification(world, tmp_path: 
     assert json.dumps(stats)  # the emulator counted what we sent
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_same_report(world, tmp_path: Path) -> None:
     full = run_cli(world, "verify", "--method", "head", "--data-dir", str(tmp_path / "full"), "--json")
     assert full.returncode == 1, full.stderr

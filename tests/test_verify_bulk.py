@@ -277,6 +277,7 @@ def verify_cli(root: Path, data: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_sigkill_during_bulk_settle_then_resume_gives_the_same_report(
     big: tuple[EmulatorThread, Path], tmp_path: Path
 ) -> None:

@@ -24,6 +24,8 @@ from hfcheck.sim.scraper import generate
 from tests.helpers import free_port, watch_world
 
 ID1 = 1_000_000_000_000_000_000
+# A commit waits 0.5 s for more files, not 2 s: the tests wait for commits, several times each.
+QUICK_COMMITS = ("--set", "watch.commit_linger=0.5")
 
 
 def wait_for(cond: Callable[[], Any], timeout: float, what: str, proc: subprocess.Popen[str] | None = None) -> Any:
@@ -42,6 +44,7 @@ def stop(proc: subprocess.Popen[str]) -> int:
     return proc.wait(60)
 
 
+@pytest.mark.slow
 def test_watch_backs_up_a_growing_archive_through_a_fault_storm_and_a_sigterm(tmp_path: Path) -> None:
     """A scraper process inserts tweets while `watch` runs; a storm of 5xx, resets and a 429
     window (and a media host failing one file) delays but loses nothing; SIGTERM in the middle of
@@ -50,19 +53,19 @@ def test_watch_backs_up_a_growing_archive_through_a_fault_storm_and_a_sigterm(tm
     first, second = 40, 10
     with watch_world(tmp_path / "w") as w:
         ctl = w.hub.control
-        args = ("--interval", "1", "--audit-every", "0", "--set", "watch.stop_grace=0.5")
+        args = ("--interval", "1", "--audit-every", "0", "--set", "watch.stop_grace=0.5", *QUICK_COMMITS)
         watch = w.watch(*args)
-        # a medium of a later tweet, not on disk: its host fails 6 times (the downloader's retries, then the tweet's)
-        late = [
-            (name, keep) for _, _, media in generate(tweets=first, first_id=ID1, small=True) for name, _, keep in media
-        ][-8:]
-        flaky = next(name for name, keep in late if not keep)
+        # a medium of a later tweet, not on disk: its host fails 6 times (the downloader's retries, then the tweet's);
+        # a tweet of the scraper's 3rd to 5th second, so that its ~10 s of retries fall in the storm below
+        tweets = list(generate(tweets=first, first_id=ID1, small=True))
+        later = [(name, keep) for _, _, media in tweets[12:20] for name, _, keep in media]
+        flaky = next(name for name, keep in later if not keep)
         w.media.set_fault(flaky, 503, times=6)
         scraper = w.scraper(first, 4, ID1)  # 10 s of inserts: the storm below falls in them
         wait_for(lambda: w.progress()[0] >= 4, 40, "the first backups", watch)
 
         faults = lambda: ctl.stats()["faults"]  # noqa: E731
-        ctl.set_rate_limits(window_s=4, commits=1)  # a 429 window: a second commit within 4 s waits
+        ctl.set_rate_limits(window_s=2, commits=0)  # the commit quota used up: the next commit waits out a 429
         wait_for(lambda: faults().get("rate_limited", 0) >= 1, 40, "a 429", watch)
         ctl.set_rate_limits(commits=None)
         ctl.set_faults(error_rate=0.15, reset_rate=0.05, exempt=[], seed=3)  # commits and Xet transfers too
@@ -131,13 +134,14 @@ def _hooks(got: list[tuple[str, bytes]]) -> list[str]:
     return [json.loads(body)["text"] for path, body in got if path == "/hook"]
 
 
+@pytest.mark.slow
 def test_an_audit_inside_watch_that_finds_a_missing_file_posts_the_webhook(
     tmp_path: Path, receiver: tuple[str, list[tuple[str, bytes]]]
 ) -> None:
     base, got = receiver
     with watch_world(tmp_path / "w", notify={"webhook_url": f"{base}/hook", "ping_url": f"{base}/ping/uuid"}) as w:
         assert w.scraper(6, 0, ID1).wait(60) == 0
-        watch = w.watch("--interval", "0.5", "--audit-every", "2s")
+        watch = w.watch("--interval", "0.5", "--audit-every", "2s", *QUICK_COMMITS)
         wait_for(lambda: w.progress() == (6, 6), 40, "the backups", watch)
         wait_for(
             lambda: (
@@ -165,10 +169,11 @@ def test_an_audit_inside_watch_that_finds_a_missing_file_posts_the_webhook(
     assert len(dated) >= 2 and json.loads(dated[-1].read_text())["verify"]["counts"]["missing"] == 1
 
 
+@pytest.mark.slow
 def test_the_metrics_endpoint_matches_the_run(tmp_path: Path) -> None:
     port = free_port()
     with watch_world(tmp_path / "w") as w:
-        watch = w.watch("--interval", "0.5", "--audit-every", "0", "--metrics-port", str(port))
+        watch = w.watch("--interval", "0.5", "--audit-every", "0", "--metrics-port", str(port), *QUICK_COMMITS)
         assert w.scraper(8, 20, ID1).wait(60) == 0
         wait_for(lambda: w.progress() == (8, 8), 40, "the backups", watch)
 
@@ -192,6 +197,7 @@ def test_the_metrics_endpoint_matches_the_run(tmp_path: Path) -> None:
     assert samples["hfcheck_unbacked_tweets"] == 0
 
 
+@pytest.mark.slow
 def test_watch_once_backs_up_and_exits_like_backup(tmp_path: Path) -> None:
     with watch_world(tmp_path / "w") as w:
         assert w.scraper(3, 0, ID1).wait(60) == 0

@@ -43,6 +43,7 @@ def _paths(world: DemoWorld, kinds: tuple[str, ...]) -> set[str]:
     return {BackupURL.parse(u).path for tid in tweets for u in json.loads(rows[tid][2] or "[]")}
 
 
+@pytest.mark.slow
 def test_uploads_are_recorded_under_the_command_that_made_them(ran: Ran) -> None:
     assert "Traceback" not in ran.repair_ja.stderr + ran.backup_ja.stderr
     con = sqlite3.connect(ran.world.root / "data" / "state.db")

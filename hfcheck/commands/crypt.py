@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from hfcheck.cli import common_options
+from hfcheck.cli import local_options
 from hfcheck.config import Config, parse_scheme
 from hfcheck.crypto import HEAD_BYTES, Codec, generate_key_file, load_codec, load_codecs
 from hfcheck.crypto.codec import NameCodec
@@ -69,7 +69,7 @@ def crypt() -> None:
 @crypt.command()
 @click.argument("keyfile", required=False, type=click.Path(path_type=Path))
 @scheme_option("fernet: write the key in url-safe base64, as Fernet.generate_key() does (both load either way).")
-@common_options
+@local_options
 def keygen(cfg: Config, keyfile: Path | None, scheme: str | None) -> None:
     """Create a new archive key in KEYFILE (default: the configured key file), mode 0600.
 
@@ -87,7 +87,7 @@ def keygen(cfg: Config, keyfile: Path | None, scheme: str | None) -> None:
 @click.argument("dst", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--path", "remote_path", default=None, help="Path of the file in the repo (bound into hfcheck-v1 files).")
 @scheme_option("Scheme to encrypt with (default: the write scheme).")
-@common_options
+@local_options
 def encrypt(cfg: Config, src: Path, dst: Path, remote_path: str | None, scheme: str | None) -> None:
     """Encrypt SRC into DST for upload to --path; prints the ciphertext's size and sha256."""
     codec = load_codec(cfg, scheme or cfg.write_scheme_or_default)
@@ -105,7 +105,7 @@ def encrypt(cfg: Config, src: Path, dst: Path, remote_path: str | None, scheme: 
 @click.argument("dst", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--path", "remote_path", default=None, help="Path of the file in the repo it was encrypted for.")
 @scheme_option("Scheme to decrypt with (default: the configured one that recognises SRC).")
-@common_options
+@local_options
 def decrypt(cfg: Config, src: Path, dst: Path, remote_path: str | None, scheme: str | None) -> None:
     """Decrypt and verify SRC into DST; DST appears only if all of SRC verified (exit 1 if not)."""
     if scheme is not None:
@@ -128,7 +128,7 @@ def decrypt(cfg: Config, src: Path, dst: Path, remote_path: str | None, scheme: 
 @crypt.command()
 @click.argument("local_path")
 @scheme_option("Scheme of the name (default: the write scheme).")
-@common_options
+@local_options
 def name(cfg: Config, local_path: str, scheme: str | None) -> None:
     """Print the repo path of a local media path, e.g. videos/alice/123_0.mp4."""
     from hfcheck.model.paths import (
@@ -145,7 +145,7 @@ def name(cfg: Config, local_path: str, scheme: str | None) -> None:
 @crypt.command()
 @click.argument("remote_path")
 @scheme_option("Scheme of the name (default: every configured scheme whose names decrypt).")
-@common_options
+@local_options
 def unname(cfg: Config, remote_path: str, scheme: str | None) -> None:
     """Print the local media path of a repo path (exit 1 if its name does not decrypt)."""
     from hfcheck.model.paths import local_path_for

@@ -35,7 +35,7 @@ twscrape_telemetry_off()
 import twscrape.account  # noqa: E402
 import twscrape.queue_client  # noqa: E402
 from twscrape import API, AccountsPool, GqlFeaturesOutdatedError, NoAccountError  # noqa: E402
-from twscrape.http import HttpxClient  # noqa: E402
+from twscrape.http import HttpxClient, _resolve_browser  # noqa: E402
 from twscrape.logger import set_log_level  # noqa: E402
 
 set_log_level("WARNING")  # twscrape logs every migration and cookie update at INFO
@@ -68,9 +68,14 @@ class _StubClIdGen:
 
 class _TransportHttpxClient(HttpxClient):
     """twscrape's httpx client, but sending through the given transport (no proxy, no retries:
-    the transport is the whole network)."""
+    the transport is the whole network).
 
-    _client: httpx.AsyncClient  # set by twscrape's constructor (which carries no annotations)
+    What `HttpxClient.__init__` does (its user agent per account seed, its headers and cookies),
+    without building its TLS transport first: that loaded the CA bundle (~60 ms) for a client
+    that was thrown away at once, once per account and run."""
+
+    _client: httpx.AsyncClient
+    _httpx: Any
 
     def __init__(
         self,
@@ -80,10 +85,11 @@ class _TransportHttpxClient(HttpxClient):
         cookies: dict[str, str] | None = None,
         seed: int | None = None,
     ) -> None:
-        super().__init__(headers=headers, cookies=cookies, seed=seed)
-        base = self._client  # never used for I/O: it holds no connection yet
+        resolved = dict(headers or {})
+        resolved["user-agent"], _ = _resolve_browser(resolved.get("user-agent"), seed=seed)
+        self._httpx = httpx
         self._client = httpx.AsyncClient(
-            transport=transport, follow_redirects=True, headers=base.headers, cookies=cookies or {}
+            transport=transport, follow_redirects=True, headers=resolved, cookies=cookies or {}
         )
 
 

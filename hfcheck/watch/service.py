@@ -45,7 +45,7 @@ from hfcheck.watch.notify import Notifier, Ping, redact
 from hfcheck.watch.poll import ArchivePoller
 from hfcheck.watch.schedule import AUDIT_RETRY_S, WatchState, keep_dated_report
 from hfcheck.write.backup import BackupPlanner
-from hfcheck.write.commit import Committer
+from hfcheck.write.commit import BatchPolicy, Committer
 from hfcheck.write.placement import RepoPlacement
 from hfcheck.write.plan import TweetPlan
 from hfcheck.write.runner import WriteOptions, write_tweets
@@ -226,6 +226,7 @@ class WatchService:
             echo=self.opts.echo,
             on_committer=self._attach,
             on_tweet=self._tweet_ended,
+            commit_policy=BatchPolicy(linger_s=self.cfg.watch.commit_linger),
         )
         task = asyncio.create_task(
             write_tweets(self.cfg, archive, key, writer, self.summary, opts), name="hfcheck-watch-writer"

@@ -31,7 +31,7 @@ from hfcheck.model.paths import confine
 from hfcheck.net.download import Downloader, DownloadResult
 from hfcheck.pool import Put, run_pool
 from hfcheck.report.catalog import msg
-from hfcheck.write.commit import Committer
+from hfcheck.write.commit import BatchPolicy, Committer
 from hfcheck.write.lines import TweetLines
 from hfcheck.write.plan import TweetPlan, to_job
 from hfcheck.write.upload import TweetJob, TweetUploader
@@ -73,6 +73,7 @@ class WriteOptions:
     # runs (its live stats), and each tweet's end (None: backed up; else the reason it failed).
     on_committer: Callable[[Committer], None] | None = None
     on_tweet: OnTweet | None = None
+    commit_policy: BatchPolicy | None = None  # the committer's batching (None: its defaults); watch sets the linger
 
 
 async def write_tweets(
@@ -115,6 +116,7 @@ async def write_tweets(
                 source=writer.source,
                 concurrency=opts.concurrency,
                 on_done=done,
+                policy=opts.commit_policy,
                 confirm=confirming.confirm if confirming else None,
             )
         )
