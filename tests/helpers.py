@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,14 +16,9 @@ from typing import Any
 
 from hfcheck.config import Config, load_config
 from hfcheck.sim.demo import REPO, TOKEN, build_demo
+from hfcheck.sim.demo_cycle import free_port
 from hfcheck.sim.emulator.testing import EmulatorThread
 from hfcheck.sim.mediaserver import MediaServerHandle, start_media_server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

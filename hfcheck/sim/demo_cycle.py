@@ -6,9 +6,11 @@ The hub emulator and the media server run in this process (threads); every step 
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -21,10 +23,22 @@ from hfcheck.sim.demo import TOKEN, build_demo
 
 
 def free_port() -> int:
-    """A port on loopback nobody listens on now (the demo's Hub and media server take two)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port on loopback nobody listens on now (the demo's Hub and media server take two),
+    chosen below the kernel's ephemeral range: a port from there (what binding to port 0 gives)
+    can be taken by any outgoing connection before the server meant for it binds ("address
+    already in use", seen in CI)."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(10_000, low) if low > 11_000 else 0
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
 
 
 def _step(title: str, root: Path, env: dict[str, str], *args: str) -> int:
