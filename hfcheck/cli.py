@@ -81,6 +81,21 @@ def local_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return common_options(func, stored_token=False)
 
 
+def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that reads an option's value with `parse` (a config parser): its
+    ValueError becomes click's usage error (exit 2); an option not given stays None."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
 def show_progress_bar() -> bool:
     """Progress bars only for people: on a terminal, and never under CI."""
     return sys.stderr.isatty() and not os.environ.get("CI")
@@ -173,4 +188,4 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
-__all__ = ["cli", "common_options", "local_options", "main", "run_async", "Config"]
+__all__ = ["cli", "common_options", "local_options", "main", "parsed_by", "run_async", "Config"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from hfcheck.atomic import write_json_atomic
-from hfcheck.cli import common_options, run_async, show_progress_bar
+from hfcheck.cli import common_options, parsed_by, run_async, show_progress_bar
 from hfcheck.config import BUILTIN_SCHEMES, Config, parse_scheme
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
 from hfcheck.model.outcomes import UploadSource
@@ -16,20 +16,13 @@ from hfcheck.write.migrate import MigrateOptions, run_migrate
 REPORT_NAME = "migrate_report.json"
 
 
-def _scheme(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    try:
-        return parse_scheme(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command()
 @common_options
 @click.option(
     "--to",
     "to",
     required=True,
-    callback=_scheme,
+    callback=parsed_by(parse_scheme),
     metavar="SCHEME",
     help=f"The scheme to re-encrypt into: {' | '.join(BUILTIN_SCHEMES)} | python:package.module:attr.",
 )

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import click
 
-from hfcheck.cli import common_options, run_async
+from hfcheck.cli import common_options, parsed_by, run_async
 from hfcheck.config import Config, parse_duration
-
-
-def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
@@ -31,7 +21,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float |
 )
 @click.option(
     "--audit-every",
-    callback=_duration,
+    callback=parsed_by(parse_duration),
     metavar="DURATION",
     help="Read-only audit this often: 24h, 30m, 90s; 0 = never (default watch.audit_every).",
 )

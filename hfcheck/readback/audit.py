@@ -240,29 +240,22 @@ def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) ->
     if deep is None:
         return []
     out: list[dict[str, Any]] = []
+
+    def entry(category: str, tool: str, commands: list[str]) -> dict[str, Any]:
+        tweets = {f.tweet_id for f in deep.findings if f.category == category and f.tweet_id}
+        return {
+            "kind": f"deep_{category}",
+            "tool": tool,
+            "files": deep.counts[category],
+            "tweets": len(tweets),
+            "commands": commands,
+        }
+
     if deep.counts["decrypt_failed"]:
-        n_tweets = len({f.tweet_id for f in deep.findings if f.category == "decrypt_failed" and f.tweet_id})
-        out.append(
-            {
-                "kind": "deep_decrypt_failed",
-                "tool": "repair",
-                "files": deep.counts["decrypt_failed"],
-                "tweets": n_tweets,
-                "commands": [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")],
-            }
-        )
+        out.append(entry("decrypt_failed", "repair", [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")]))
     if deep.counts["unknown_format"]:
         # no command fixes it: the file is in a format no configured scheme reads (never overwritten)
-        n_tweets = len({f.tweet_id for f in deep.findings if f.category == "unknown_format" and f.tweet_id})
-        out.append(
-            {
-                "kind": "deep_unknown_format",
-                "tool": "",
-                "files": deep.counts["unknown_format"],
-                "tweets": n_tweets,
-                "commands": [],
-            }
-        )
+        out.append(entry("unknown_format", "", []))
     groups = {
         "local_missing": ("restore", str(cfg.media_root)),
         "differs": ("restore", str(Path(cfg.data_dir) / "restore-check")),
@@ -276,16 +269,7 @@ def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) ->
             _cmd(prefix, tool, f"--tweet {shlex.quote(t)}", f"--out {shlex.quote(out_dir)}")
             for t in tweets[:MAX_COMMANDS_PER_KIND]
         ]
-        out.append(
-            {
-                "kind": f"deep_{kind}",
-                "tool": tool,
-                "files": deep.counts[kind],
-                "tweets": len(tweets),
-                "commands": cmds,
-                "more_tweets": max(0, len(tweets) - MAX_COMMANDS_PER_KIND),
-            }
-        )
+        out.append({**entry(kind, tool, cmds), "more_tweets": max(0, len(tweets) - MAX_COMMANDS_PER_KIND)})
     rec = deep.recorded
     if rec and (rec.differs or rec.absent):
         out.append(

@@ -95,10 +95,16 @@ def readable_repo(request: web.Request, name: str | None = None, *, download: bo
     return repo, c
 
 
-def writable_repo(request: web.Request, name: str | None = None) -> Repo:
-    repo, c = readable_repo(request, name)
+def require_user(c: Caller) -> str:
+    """The caller's user name; 401 when no token of a known user was sent."""
     if c.user is None:
         raise HubError("Invalid credentials in Authorization header", status=401)
+    return c.user
+
+
+def writable_repo(request: web.Request, name: str | None = None) -> Repo:
+    repo, c = readable_repo(request, name)
+    require_user(c)
     if not c.owns(repo):
         raise HubError(f"You don't have the rights to write to {repo.repo_id}", status=403)
     return repo

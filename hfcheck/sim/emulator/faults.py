@@ -97,18 +97,8 @@ class Faults:
             merged[key] = _number(key, merged[key], 0, None)
         for key in ("error_rate", "reset_rate"):
             merged[key] = _number(key, merged[key], 0, 1)
-        exempt = merged["exempt"]
-        if isinstance(exempt, str):
-            exempt = [k for k in exempt.split(",") if k]
-        if not isinstance(exempt, list) or not all(isinstance(k, str) for k in exempt):
-            raise ValueError("exempt must be a list of endpoint kinds")
-        merged["exempt"] = exempt
-        slow = merged["latency_kinds"]
-        if isinstance(slow, str):
-            slow = [k for k in slow.split(",") if k]
-        if not isinstance(slow, list) or not all(isinstance(k, str) for k in slow):
-            raise ValueError("latency_kinds must be a list of endpoint kinds")
-        merged["latency_kinds"] = slow
+        for key in ("exempt", "latency_kinds"):
+            merged[key] = _kinds(key, merged[key])
         merged["lose_commit_answers"] = int(_number("lose_commit_answers", merged["lose_commit_answers"], 0, None))
         if merged["seed"] is not None and not isinstance(merged["seed"], int):
             raise ValueError("seed must be an integer or null")
@@ -261,6 +251,14 @@ class Faults:
             if not hasattr(self, "_in_flight"):  # requests in flight outlive a stats reset
                 self._in_flight: Counter[str] = Counter()
             self._since = time.time()
+
+
+def _kinds(key: str, value: Any) -> list[str]:
+    """A list of endpoint kinds, given as a list or a comma-separated string."""
+    kinds = [k for k in value.split(",") if k] if isinstance(value, str) else value
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise ValueError(f"{key} must be a list of endpoint kinds")
+    return kinds
 
 
 def _number(name: str, value: Any, lo: float | None, hi: float | None) -> float:

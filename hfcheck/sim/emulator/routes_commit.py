@@ -24,6 +24,7 @@ from hfcheck.sim.emulator.context import (
     json_body,
     kind,
     repo_not_found,
+    require_user,
     resolve,
     writable_repo,
 )
@@ -34,11 +35,10 @@ from hfcheck.sim.emulator.store import MAIN, Repo, Store, git_blob_sha1, lfs_poi
 async def create_repo(request: web.Request) -> web.Response:
     body = await json_body(request)
     c = caller(request)
-    if c.user is None:
-        raise HubError("Invalid credentials in Authorization header", status=401)
+    user = require_user(c)
     if body.get("type", "model") != "dataset":
         raise HubError("only dataset repos are emulated", status=400)
-    name, org = body.get("name"), body.get("organization") or c.user
+    name, org = body.get("name"), body.get("organization") or user
     if not isinstance(name, str) or not REPO_NAME_RE.match(name) or not REPO_NAME_RE.match(org):
         raise HubError("invalid repo name", status=400)
     if not c.admin and org != c.user:

@@ -14,7 +14,17 @@ from typing import Any
 
 from aiohttp import web
 
-from hfcheck.sim.emulator.context import OPTIONS, STORE, HubError, caller, json_body, kind, readable_repo, resolve
+from hfcheck.sim.emulator.context import (
+    OPTIONS,
+    STORE,
+    HubError,
+    caller,
+    json_body,
+    kind,
+    readable_repo,
+    require_user,
+    resolve,
+)
 from hfcheck.sim.emulator.store import MAIN, Entry, lfs_pointer
 
 PAGE_SIZE = 1000
@@ -24,15 +34,13 @@ MAX_PATHS_INFO = 1000
 
 @kind("whoami")
 async def whoami(request: web.Request) -> web.Response:
-    c = caller(request)
-    if c.user is None:
-        raise HubError("Invalid credentials in Authorization header", status=401)
+    user = require_user(caller(request))
     return web.json_response(
         {
             "type": "user",
-            "id": hashlib.sha1(c.user.encode()).hexdigest()[:24],
-            "name": c.user,
-            "fullname": c.user,
+            "id": hashlib.sha1(user.encode()).hexdigest()[:24],
+            "name": user,
+            "fullname": user,
             "isPro": False,
             "canPay": False,
             "orgs": [],
