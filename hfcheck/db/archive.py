@@ -117,8 +117,6 @@ def _plain_urls(value: str, hosts: tuple[str, ...], checked: bool) -> list[str] 
     urls = _plain_list(value, checked)
     if not urls:
         return None
-    if len(urls) == 1:  # most rows
-        return urls if urls[0].startswith(hosts) else None
     for url in urls:
         if not url.startswith(hosts):
             return None

@@ -323,7 +323,7 @@ class Store:
         self, repo: Repo, prefix: str, *, recursive: bool, after: str | None, limit: int, expand: bool, xet: bool
     ) -> list[tuple[str, str]]:
         """`list_page` as (path, the entry's JSON as the Hub answers it), rendered by SQLite: a
-        page of a thousand entries costs the emulator a millisecond, not a Python object each."""
+        page of a thousand entries costs the emulator ~3.6 ms, not a Python object each (~26 ms)."""
         where, args = _range(repo, prefix, recursive, after)
         sql = f"SELECT e.path, {_entry_json(expand, xet)} FROM entries e WHERE {where} ORDER BY e.path LIMIT ?"
         return self._conn().execute(sql, (*args, limit)).fetchall()
@@ -660,8 +660,8 @@ class _tx:
 
 
 ENTRY_COLS = "e.path, e.is_dir, e.oid, e.size, e.sha256, e.lfs, e.last_commit"
-# len(lfs_pointer(sha256, size)) without building it: the pointer's fixed text is 61 characters
-_POINTER_SIZE = "61 + length(coalesce(e.sha256, '')) + length(e.size)"
+# len(lfs_pointer(sha256, size)) in SQL: the pointer's fixed text, then the oid's and the size's digits
+_POINTER_SIZE = f"{len(lfs_pointer('', 0)) - 1} + length(coalesce(e.sha256, '')) + length(e.size)"
 
 
 def _range(repo: Repo, prefix: str, recursive: bool, after: str | None) -> tuple[str, tuple[Any, ...]]:
