@@ -255,9 +255,7 @@ def test_no_xet_hub_answers_404_and_serves_lfs(tmp_path: Path) -> None:
     with start_emulator(tmp_path / "hub", users={"alice": ALICE}, xet=False) as e:
         a = HfApi(endpoint=e.url, token=ALICE)
         a.create_repo("alice/l", **DS)
-        r = HTTP.get(
-            f"{e.url}/api/datasets/alice/l/xet-write-token/main", headers={"Authorization": f"Bearer {ALICE}"}
-        )
+        r = HTTP.get(f"{e.url}/api/datasets/alice/l/xet-write-token/main", headers={"Authorization": f"Bearer {ALICE}"})
         assert r.status_code == 404
         e.store.commit("alice/l", [("x.bin", b"\x00lfs")])
         assert "xetHash" not in HTTP.get(f"{e.url}/api/datasets/alice/l/tree/main").json()[0]

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from hfcheck.config import Config, load_config
 from hfcheck.errors import Refused
 from hfcheck.net.hub import Access, HubClient
 from hfcheck.sim.emulator.testing import EmulatorThread
-from hfcheck.verify.checkers import PathIndex
+from hfcheck.verify.checkers import HotSets, PathIndex
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from tests.helpers import demo_world
 
@@ -183,10 +184,10 @@ async def test_folder_listing_same_index_and_request_bound(hub: EmulatorThread, 
     paths = hub.store.list_paths(repo)
     async with HubClient(hub_config(hub, tmp_path)) as http:
         hub.control.reset_stats()
-        sequential = await PathIndex.build(http, repo, "main", None, folders=False)
+        sequential = await PathIndex.build(http, repo, "main", None, HotSets(), folders=False)
         seq_requests = tree_requests(hub)
         hub.control.reset_stats()
-        folders = await PathIndex.build(http, repo, "main", None, folders=True)
+        folders = await PathIndex.build(http, repo, "main", None, HotSets(), folders=True)
         folder_requests = tree_requests(hub)
     assert sequential is not None and folders is not None
     assert len(folders) == len(sequential) == len(paths)
@@ -202,9 +203,9 @@ async def test_folders_are_listed_at_the_same_time(hub: EmulatorThread, tmp_path
     hub.control.set_faults(latency_ms=50)  # so that requests overlap if they are sent together
     try:
         async with WatchedHub(hub_config(hub, tmp_path)) as http:
-            sequential = await PathIndex.build(http, "t/uneven", "main", None, folders=False)
+            sequential = await PathIndex.build(http, "t/uneven", "main", None, HotSets(), folders=False)
             assert http.most == 1
-            folders = await PathIndex.build(http, "t/uneven", "main", None, folders=True)
+            folders = await PathIndex.build(http, "t/uneven", "main", None, HotSets(), folders=True)
     finally:
         hub.control.clear_faults()
     assert sequential is not None and folders is not None
@@ -215,11 +216,11 @@ async def test_folders_are_listed_at_the_same_time(hub: EmulatorThread, tmp_path
 async def test_folder_listing_gives_up_past_max_pages(hub: EmulatorThread, tmp_path: Path) -> None:
     async with HubClient(hub_config(hub, tmp_path)) as http:
         hub.control.reset_stats()
-        assert await PathIndex.build(http, "t/uneven", "main", 1, folders=True) is None
+        assert await PathIndex.build(http, "t/uneven", "main", 1, HotSets(), folders=True) is None
         # the root, the pages up to the one that went over, and at most one in flight per other folder
         assert tree_requests(hub) <= 1 + 2 + len(LAYOUTS["uneven"][0])
         with pytest.raises(Refused) as refused:
-            await PathIndex.build(http, "t/missing", "main", None, folders=True)
+            await PathIndex.build(http, "t/missing", "main", None, HotSets(), folders=True)
     assert refused.value.access is Access.NO_ACCESS and "HF_TOKEN" in refused.value.why  # no token: maybe private
 
 
@@ -312,3 +313,16 @@ def test_sigkill_during_bulk_settle_then_resume_gives_the_same_report(
     assert got["counts"] == expected["counts"]
     key = lambda p: sorted((x["category"], x["tweet_id"], x["url"]) for x in p)  # noqa: E731
     assert key(got["problems"]) == key(expected["problems"])
+
+
+def test_hot_sets_keep_a_few_and_answer_the_same_after_eviction() -> None:
+    """Lookups go through a set per index, at most `keep` of them at once; an evicted index is
+    rebuilt from its hashes and answers as before."""
+    hot = HotSets(keep=2)
+    names = [[f"encrypted_images/u{r}/{i}" for i in range(50)] for r in range(3)]
+    indexes = [PathIndex(array("q", map(hash, paths)), hot) for paths in names]
+    for _ in range(2):  # the second round finds every set evicted at least once
+        for r, index in enumerate(indexes):
+            assert index.contains_all(names[r] + ["encrypted_images/u9/0"]) == [True] * 50 + [False]
+            assert names[r][7] in index and names[(r + 1) % 3][7] not in index
+            assert len(hot._sets) <= 2

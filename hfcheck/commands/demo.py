@@ -18,7 +18,6 @@ SCHEME = click.option(
 )
 
 
-
 @click.group()
 def demo() -> None:
     """Build a demo archive with planted damage, and run the whole cycle on it."""

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import re
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from hfcheck.errors import IncompleteError, InputError
 from hfcheck.model.paths import TWEET_ID_RE, USERNAME_RE
 
 PAGE_SIZE = 2000
+_PLAIN_ID = re.compile("[0-9]{1,20}")  # a tweet id as the fast lane takes it (ASCII digits)
 MAX_GOOD_USERS = 100_000  # valid usernames remembered for the fast lane (accounts, not tweets)
 BUSY_TIMEOUT_MS = 30_000
 
@@ -95,32 +97,37 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Collection[str]) -> t
     return _check_hosts(urls, column, allowed_hosts, problems)
 
 
-def _plain_list(value: str, checked: bool = False) -> list[str] | None:
+def _plain_list(value: str) -> list[str] | None:
     """`["u1", "u2"]` as `json.dumps` writes it, split without the JSON parser (a third of the
     cost of reading a row); None whenever the parser might read it otherwise (escapes, other
-    spacing, quotes or control characters inside, non-ASCII), so that it decides. `checked`:
-    the caller knows there is no backslash, non-ASCII or control character in `value`."""
+    spacing, quotes or control characters inside, non-ASCII), so that it decides."""
     if value[:2] != '["' or value[-2:] != '"]':
         return None
-    if not checked and ("\\" in value or not value.isascii() or not value.isprintable()):
+    if "\\" in value or not value.isascii() or not value.isprintable():
         return None
     items = value[2:-2].split('", "')
     return items if value.count('"') == 2 * len(items) else None
 
 
-def _plain_urls(value: str, hosts: tuple[str, ...], checked: bool) -> list[str] | None:
+def _plain_urls(value: str, hosts: tuple[str, ...]) -> list[str] | None:
     """The URLs of a `json.dumps` list of distinct URLs that all start with one of the `hosts`
     prefixes, else None: what `parse_url_list` would return with no problem."""
-    if value.count('"') == 2 and checked:  # one URL (most rows): no split, no list to check
-        url = value[2:-2]
-        return [url] if value[:2] == '["' and value[-2:] == '"]' and url.startswith(hosts) else None
-    urls = _plain_list(value, checked)
+    urls = _plain_list(value)
     if not urls:
         return None
     for url in urls:
         if not url.startswith(hosts):
             return None
     return urls if len(set(urls)) == len(urls) else None
+
+
+def _one_url_list(hosts: frozenset[str], *, empty: bool) -> re.Pattern[str]:
+    """`["URL"]` as `json.dumps` writes a list of one URL on these hosts (the URL is group 1):
+    `_plain_urls` with the loop in C. With `empty`, also `''` and `[]` (no media)."""
+    prefixes = "|".join(map(re.escape, _host_prefixes(hosts))) or "(?!)"
+    # printable ASCII but `"` and `\`: the characters a JSON string writes as themselves
+    one = rf'\["((?:{prefixes})[ !#-\[\]-~]*)"\]'
+    return re.compile(rf"{one}|\[\]|" if empty else one)
 
 
 @functools.lru_cache(maxsize=16)
@@ -165,6 +172,8 @@ class Archive:
         self._hub_hosts = frozenset({urlsplit(cfg.endpoint).netloc.lower()})
         self._media_hosts = frozenset(cfg.allowed_hosts)
         self._good_users: set[str] = set()  # usernames `to_row` found valid (for `plain_page`)
+        self._media_pattern = _one_url_list(self._media_hosts, empty=True)
+        self._hub_pattern = _one_url_list(self._hub_hosts, empty=False)
 
     async def __aenter__(self) -> Archive:
         if not self.path.is_file():
@@ -241,30 +250,37 @@ class Archive:
         with it, else None (then `to_row` decides). Plain means: a tweet id of digits, a username
         seen valid before, and both URL columns lists as `json.dumps` writes them, of distinct
         URLs on allowed hosts. Verify's fast lane: most rows of a healthy archive are plain, and
-        skip the `TweetRow`; the character checks run once over the page's URL columns."""
-        try:
-            text = "".join(raw[3] for raw in page) + "".join(raw[2] or "" for raw in page)
-        except TypeError:  # a column that is not text: each row decides
-            text = "\\"
-        checked = "\\" not in text and text.isascii() and text.isprintable()
-        media_hosts, hub_hosts = _host_prefixes(self._media_hosts), _host_prefixes(self._hub_hosts)
-        good_users = self._good_users
-        out: list[list[str] | None] = []
-        for key, username, media, hf in page:
-            tweet_id = key if type(key) is str else str(key) if type(key) is int and key >= 0 else ""
-            if (
-                not (0 < len(tweet_id) <= 20 and tweet_id.isascii() and tweet_id.isdigit())
-                or username not in good_users
-                or type(hf) is not str
-                or (
-                    media not in (None, "", "[]")
-                    and (type(media) is not str or not _plain_urls(media, media_hosts, checked))
-                )
-            ):
-                out.append(None)
-            else:
-                out.append(_plain_urls(hf, hub_hosts, checked))
-        return out
+        skip the `TweetRow`. Rows of at most one medium and one backup URL (most) are matched by
+        three patterns with the loops in C; the others go through `_plain_row`."""
+        if not page:
+            return []
+        keys, users, media, hfs = zip(*page)
+        return [
+            [hf[1]] if tweet_id and user and medium and hf else self._plain_row(raw)
+            for raw, tweet_id, user, medium, hf in zip(
+                page,
+                map(_PLAIN_ID.fullmatch, map(str, keys)),  # str(key) of a str is the str itself
+                map(self._good_users.__contains__, users),
+                map(self._media_pattern.fullmatch, map(str, media)),
+                map(self._hub_pattern.fullmatch, map(str, hfs)),
+            )
+        ]
+
+    def _plain_row(self, raw: Sequence[Any]) -> list[str] | None:
+        """`plain_page` for one row of any shape."""
+        key, username, media, hf = raw
+        tweet_id = key if type(key) is str else str(key) if type(key) is int and key >= 0 else ""
+        if (
+            not _PLAIN_ID.fullmatch(tweet_id)
+            or username not in self._good_users
+            or type(hf) is not str
+            or (
+                media not in (None, "", "[]")
+                and (type(media) is not str or not _plain_urls(media, _host_prefixes(self._media_hosts)))
+            )
+        ):
+            return None
+        return _plain_urls(hf, _host_prefixes(self._hub_hosts))
 
     async def rows(
         self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE

@@ -121,9 +121,6 @@ def combined_exit_code(verify_code: int, result: DeepResult | None) -> int:
     return EXIT_INCOMPLETE if EXIT_INCOMPLETE in codes else EXIT_PROBLEMS if EXIT_PROBLEMS in codes else EXIT_OK
 
 
-
-
-
 __all__ = [
     "DEEP_CATEGORIES",
     "MAX_LISTED_PROBLEMS",

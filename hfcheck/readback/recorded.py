@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from typing import Any
 
 from hfcheck.config import Config
 from hfcheck.db.state import StateDB, UploadRecord
 from hfcheck.errors import Unverifiable
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import HubClient, TreeEntry
 from hfcheck.readback.deep_result import MAX_LISTED_PROBLEMS, DeepFinding, RecordedComparison
 
 
@@ -32,7 +31,7 @@ async def compare_recorded(cfg: Config, http: HubClient, state: StateDB) -> Reco
     for repo_id, records in _by_repo(state):
         try:
             async for entry in http.tree(repo_id, cfg.revision):
-                rec = records.pop(entry.get("path", ""), None) if entry.get("type") == "file" else None
+                rec = records.pop(entry.path, None) if entry.type == "file" else None
                 if rec is not None:
                     _compare_entry(out, repo_id, rec, entry)
         except Unverifiable as exc:
@@ -47,11 +46,10 @@ async def compare_recorded(cfg: Config, http: HubClient, state: StateDB) -> Reco
     return out
 
 
-def _compare_entry(out: RecordedComparison, repo_id: str, rec: UploadRecord, entry: dict[str, Any]) -> None:
+def _compare_entry(out: RecordedComparison, repo_id: str, rec: UploadRecord, entry: TreeEntry) -> None:
     out.compared += 1
-    lfs = entry.get("lfs") or {}
-    sha = lfs.get("oid") if isinstance(lfs, dict) else None
-    size = lfs.get("size", entry.get("size")) if isinstance(lfs, dict) else entry.get("size")
+    sha = entry.lfs.oid if entry.lfs else None
+    size = entry.lfs.size if entry.lfs else entry.size
     reasons = []
     if sha is not None and sha != rec.sha256:
         reasons.append(f"sha256 {str(sha)[:12]}… listed, {rec.sha256[:12]}… recorded")

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import re
 from array import array
-from bisect import bisect_left
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -26,9 +26,12 @@ from hfcheck.verify.findings import Category, Finding
 API_COST_IN_HEADS = 5
 TREE_PAGE = 1000
 FOLDER_CONCURRENCY = 16  # top-level folders of one repo listed at once
-# A path the full URL parse returns unchanged and accepts: safe components, nothing to unquote.
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
+HOT_INDEXES = 2  # repos whose lookups are served from a set at once (see HotSets)
 _WRONG_PREFIXES = ("images/", "videos/")  # where a path may be a wrong (unencrypted) one
+# A path the full URL parse returns unchanged and accepts (safe components, nothing to unquote)
+# and that cannot be a wrong one: such a URL of a listed repo is present or missing, nothing else.
+_PLAIN_PATH = r"(?!images/|videos/)[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*"
+_NO_URL = re.compile("(?!)()()")  # no repo resolved yet: nothing is recognised
 
 
 @dataclass(frozen=True)
@@ -47,24 +50,57 @@ class _TooBig(Exception):
     """The listing passed `max_pages`: HEADing this repo's URLs is cheaper."""
 
 
-class PathIndex:
-    """The file paths of one repo at one revision, as sorted 64-bit hashes (8 bytes a file).
+class HotSets:
+    """The hash sets of the few indexes looked up most recently, built when first needed.
 
-    A million files take 8 MB instead of ~150 MB as a set of strings. The hash is Python's own
-    string hash (SipHash under a per-process random key: the index never leaves the process),
-    which costs a fraction of a cryptographic digest per URL. Two paths sharing a 64-bit hash
-    (odds about 1 in 10^7 for a million files) would make one look present: the `head` method
-    has no such limit, and `verify --deep` reads files back.
+    A set answers a lookup in ~0.06 µs where a bisect of the sorted array took ~1.6 µs, but
+    costs ~80 bytes a file against the array's 8 (7.7 MB for a repo of 100,000 files, built in
+    ~25 ms): rows come repo by repo, so a few sets serve nearly every lookup, and memory stays
+    bounded however many repos the archive spans."""
+
+    def __init__(self, keep: int = HOT_INDEXES) -> None:
+        self._keep = keep
+        self._sets: OrderedDict[int, frozenset[int]] = OrderedDict()  # id(index) -> its set
+
+    def of(self, index: PathIndex) -> frozenset[int]:
+        key = id(index)  # an index lives as long as the run's Checker, which holds this cache
+        found = self._sets.get(key)
+        if found is None:
+            while len(self._sets) >= self._keep:
+                self._sets.popitem(last=False)
+            found = self._sets[key] = frozenset(index.hashes)
+        else:
+            self._sets.move_to_end(key)
+        return found
+
+
+class PathIndex:
+    """The file paths of one repo at one revision, as 64-bit hashes (8 bytes a file).
+
+    A million files take 8 MB instead of ~150 MB as a set of strings; lookups go through the
+    `HotSets` of the run. The hash is Python's own string hash (SipHash under a per-process
+    random key: the index never leaves the process), which costs a fraction of a cryptographic
+    digest per URL. Two paths sharing a 64-bit hash (odds about 1 in 10^7 for a million files)
+    would make one look present: the `head` method has no such limit, and `verify --deep` reads
+    files back.
     """
 
-    def __init__(self, hashes: array, pages: int = 0, chain: int = 0) -> None:
-        self._hashes = hashes
+    def __init__(self, hashes: array, hot: HotSets, pages: int = 0, chain: int = 0) -> None:
+        self.hashes = hashes
+        self._hot = hot
         self.pages = pages  # tree requests the listing cost
         self.chain = chain  # the longest run of pages that had to be fetched one after another
 
     @classmethod
     async def build(
-        cls, http: HubClient, repo_id: str, revision: str, max_pages: int | None, *, folders: bool = True
+        cls,
+        http: HubClient,
+        repo_id: str,
+        revision: str,
+        max_pages: int | None,
+        hot: HotSets,
+        *,
+        folders: bool = True,
     ) -> PathIndex | None:
         """List the tree; None if it would take more than `max_pages` pages (HEADs are cheaper).
 
@@ -84,9 +120,9 @@ class PathIndex:
             async for page in http.tree_pages(repo_id, revision, path, recursive=recursive):
                 n += 1
                 pages += 1
-                hashes.extend(hash(e["path"]) for e in page if e.get("type") == "file")
+                hashes.extend(map(hash, [e.path for e in page if e.type == "file"]))
                 if not recursive:
-                    dirs += [e["path"] for e in page if e.get("type") == "directory"]
+                    dirs += [e.path for e in page if e.type == "directory"]
                 if limit is not None and len(hashes) > limit:
                     raise _TooBig
             return n, dirs
@@ -111,15 +147,17 @@ class PathIndex:
             if failed.subgroup(_TooBig) is not None:
                 return None
             raise failed.exceptions[0] from None
-        return cls(array("q", sorted(hashes)), pages, chain)
+        return cls(hashes, hot, pages, chain)
 
     def __contains__(self, path: str) -> bool:
-        h = hash(path)
-        i = bisect_left(self._hashes, h)
-        return i < len(self._hashes) and self._hashes[i] == h
+        return hash(path) in self._hot.of(self)
+
+    def contains_all(self, paths: list[str]) -> list[bool]:
+        """`path in index` for each path, with the loop in C (map): a page of URLs at a time."""
+        return list(map(self._hot.of(self).__contains__, map(hash, paths)))
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return len(self.hashes)
 
 
 @dataclass(frozen=True)
@@ -164,8 +202,9 @@ class Checker:
         self._index: dict[tuple[str, str], asyncio.Task[PathIndex | None]] = {}
         self._states: dict[tuple[str, str], RepoState | None] = {}
         self._prefixes: dict[str, RepoState] = {}  # "{endpoint}/datasets/{repo}/resolve/{rev}/" -> state
-        self._last: tuple[str, RepoState] | None = None  # the prefix `lookup` found last, and its repo
+        self._plain_url = _NO_URL  # one of those prefixes (group 1), then a plain path (group 2)
         self._prefetch: list[asyncio.Task[RepoState | None]] = []
+        self._hot = HotSets()
         # auto: give up listing a repo once it has cost as much quota as HEADing every URL.
         self._max_pages = None if method == "list" else max(1, urls_to_check // API_COST_IN_HEADS)
         self.methods_used: dict[str, str] = {}
@@ -243,57 +282,38 @@ class Checker:
             same = False
         if same:
             self._prefixes[prefix] = state
+            self._plain_url = re.compile(f"({'|'.join(map(re.escape, self._prefixes))})({_PLAIN_PATH})")
 
     def lookup(self, raw: str) -> bool | tuple[RepoState, str] | None:
         """A URL of a resolved repo, recognised by its prefix without a full parse (only plain
         paths, which the full parse would return unchanged): True when it is plainly present
         (only counted), else its repo's state and its path for `local_finding`; None when the
         URL needs the full parse."""
-        hit = self._split(raw)
-        if hit is None or not _PLAIN_PATH.fullmatch(hit[1]):
+        m = self._plain_url.fullmatch(raw)
+        if m is None:
             return None
-        return self.present(*hit) or hit
+        state, path = self._prefixes[m[1]], m[2]
+        return self.present(state, path) or (state, path)
 
     def count_plain(self, rows: list[list[str] | None]) -> list[int | None]:
         """For a page of rows' URL lists: each row's URL count when `lookup` would find every one
-        plainly present, else None (and None stays None). The page's paths are checked for
-        plainness in one match when all are plain (most pages)."""
-        split: list[list[tuple[RepoState, str]] | None] = []
-        paths: list[str] = []
-        for urls in rows:
-            hits: list[tuple[RepoState, str]] | None = None
-            if urls is not None:
-                hits = []
-                for raw in urls:
-                    hit = self._split(raw)
-                    if hit is None:
-                        hits = None
-                        break
-                    hits.append(hit)
-                    paths.append(hit[1])
-            split.append(hits)
-        all_plain = _PLAIN_PATH.fullmatch("/".join(paths)) is not None  # "/" joins plain paths plainly
-        out: list[int | None] = []
-        for hits in split:
-            n = len(hits) if hits else None
-            for state, path in hits or ():
-                if not ((all_plain or _PLAIN_PATH.fullmatch(path)) and self.present(state, path)):
-                    n = None
-                    break
-            out.append(n)
+        plainly present, else None (and None stays None). Rows of one URL (most) are matched,
+        hashed and looked up with the loops in C, a repo at a time."""
+        one = [urls[0] if urls is not None and len(urls) == 1 else "" for urls in rows]
+        hits = list(map(self._plain_url.fullmatch, one))
+        out: list[int | None] = [None] * len(rows)
+        prefixes = [m[1] if m else "" for m in hits]
+        paths = [m[2] if m else "" for m in hits]
+        for prefix in set(prefixes) - {""}:  # one repo per page, mostly
+            at = [i for i, p in enumerate(prefixes) if p == prefix]
+            index = self._prefixes[prefix].index
+            if index is not None:
+                for i, found in zip(at, index.contains_all([paths[i] for i in at])):
+                    out[i] = 1 if found else None
+        for i, urls in enumerate(rows):
+            if urls is not None and len(urls) > 1 and all(self.lookup(u) is True for u in urls):
+                out[i] = len(urls)
         return out
-
-    def _split(self, raw: str) -> tuple[RepoState, str] | None:
-        """(repo state, path) of a URL under a resolved repo's prefix, else None."""
-        last = self._last
-        if last is None or not raw.startswith(last[0]):  # most URLs share the previous one's repo
-            cut = raw.find("/resolve/")
-            slash = raw.find("/", cut + 9) if cut >= 0 else -1
-            found = self._prefixes.get(raw[: slash + 1]) if slash >= 0 else None
-            if found is None:
-                return None
-            last = self._last = (raw[: slash + 1], found)
-        return last[1], raw[len(last[0]) :]
 
     @staticmethod
     def present(state: RepoState, path: str) -> bool:
@@ -342,7 +362,9 @@ class Checker:
 
     async def _build(self, repo_id: str, revision: str) -> PathIndex | None:
         try:
-            index = await PathIndex.build(self.http, repo_id, revision, self._max_pages, folders=self.folders)
+            index = await PathIndex.build(
+                self.http, repo_id, revision, self._max_pages, self._hot, folders=self.folders
+            )
         except Refused as exc:  # the listing answered for the repo: no need to ask its access
             self._learn_access(repo_id, revision, exc.access, exc.why)
             return None

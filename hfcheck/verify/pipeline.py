@@ -168,6 +168,14 @@ async def _prefetch_repos(archive: Archive, checker: Checker, endpoint: str, aft
     checker.prefetch(list(keys))
 
 
+def _next_none(items: list[int | None], start: int) -> int:
+    """The index of the first None at or after `start`, else the length (a search in C)."""
+    try:
+        return items.index(None, start)
+    except ValueError:
+        return len(items)
+
+
 async def _check_all(
     archive: Archive, http: HubClient, progress: Progress, path: Path, opts: VerifyOptions
 ) -> tuple[bool, dict[str, int]]:
@@ -243,51 +251,67 @@ async def _check_all(
                 progress.settle(run)
                 run = None
 
+        async def one(raw: Sequence[Any], n: int | None) -> int | None:
+            """Settle one row here or send its URLs to the workers; its URLs, or None past `limit`."""
+            nonlocal run, sent
+            key, findings, notes, present, tasks = split(raw, n)
+            urls = present + len(tasks)
+            if opts.limit is not None and sent + urls > opts.limit and sent > 0:
+                return None
+            pending: list[UrlTask] = []
+            for task in tasks:  # in a listed repo: settled here; else one by one
+                state = await checker.resolve(task.url.repo_id, task.url.revision) if bulk else None
+                if state is None:
+                    pending.append(task)
+                elif Checker.present(state, task.url.path):
+                    present += 1
+                else:
+                    findings.append(checker.local_finding(state, task))
+            if not pending and not ledger:  # nothing earlier in flight: settled now
+                if run is None:
+                    run = RowEntry(key, 0, findings, notes, present)
+                else:
+                    run.key = key
+                    run.present += present
+                    run.findings += findings
+                    run.extra += notes
+            else:
+                fold()
+                await rows_in_flight.acquire()
+                seq = ledger.open(key, len(pending), findings, notes, present)
+                for task in pending:
+                    await put(replace(task, seq=seq))
+            before, sent = sent, sent + urls
+            if opts.batch_size and opts.delay and sent // opts.batch_size > before // opts.batch_size:
+                fold()
+                await asyncio.sleep(opts.delay * (sent // opts.batch_size - before // opts.batch_size))
+            return present + len(findings)
+
         pages = archive.raw_pages(after=progress.position, where=archive.has_backup_sql(), read_ahead=True)
         async with contextlib.aclosing(pages):
             async for page in pages:
                 done = 0  # URLs of this page settled here, for the progress bar
-                plain = checker.count_plain(archive.plain_page(page)) if bulk else [None] * len(page)
-                for raw, n in zip(page, plain):
-                    if n is not None and run is not None and not ledger and not throttled:
-                        run.key = raw[0]  # plainly present, nothing earlier in flight: only counted (most rows)
+                plain: list[int | None] = checker.count_plain(archive.plain_page(page)) if bulk else [None] * len(page)
+                i, j = 0, -1
+                while i < len(page):
+                    if j < i:
+                        j = _next_none(plain, i)
+                    # rows i..j-1 are plainly present (most rows): with nothing earlier in flight, only counted
+                    if j > i and run is not None and not ledger and not throttled:
+                        n = sum(plain[i:j])  # type: ignore[arg-type]  # no None before j
+                        run.key = page[j - 1][0]
                         run.present += n
                         done += n
                         sent += n
-                        continue
-                    key, findings, notes, present, tasks = split(raw, n)
-                    urls = present + len(tasks)
-                    if opts.limit is not None and sent + urls > opts.limit and sent > 0:
+                        i = j
+                        if i == len(page):
+                            break
+                    settled = await one(page[i], plain[i])
+                    if settled is None:
                         limited = True
                         break
-                    pending: list[UrlTask] = []
-                    for task in tasks:  # in a listed repo: settled here; else one by one
-                        state = await checker.resolve(task.url.repo_id, task.url.revision) if bulk else None
-                        if state is None:
-                            pending.append(task)
-                        elif Checker.present(state, task.url.path):
-                            present += 1
-                        else:
-                            findings.append(checker.local_finding(state, task))
-                    done += present + len(findings)
-                    if not pending and not ledger:  # nothing earlier in flight: settled now
-                        if run is None:
-                            run = RowEntry(key, 0, findings, notes, present)
-                        else:
-                            run.key = key
-                            run.present += present
-                            run.findings += findings
-                            run.extra += notes
-                    else:
-                        fold()
-                        await rows_in_flight.acquire()
-                        seq = ledger.open(key, len(pending), findings, notes, present)
-                        for task in pending:
-                            await put(replace(task, seq=seq))
-                    before, sent = sent, sent + urls
-                    if opts.batch_size and opts.delay and sent // opts.batch_size > before // opts.batch_size:
-                        fold()
-                        await asyncio.sleep(opts.delay * (sent // opts.batch_size - before // opts.batch_size))
+                    done += settled
+                    i += 1
                 fold()
                 bar.update(done)
                 if limited:

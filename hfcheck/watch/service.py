@@ -488,7 +488,6 @@ def _problem_counts(report: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-
 def _key_text(cfg: Config) -> str | None:
     """The key file's text, so that no message can carry it (it is never put in one anyway)."""
     try:

@@ -85,6 +85,7 @@ class Entry:
     lfs: bool
     last_commit: str
 
+
 @dataclass(frozen=True)
 class BlobInfo:
     sha256: str
