@@ -337,3 +337,19 @@ def test_lost_commit_answer_from_the_cli_flag(tmp_path: Path) -> None:
         assert api.file_exists("alice/lost", "a.txt", **DS)  # ...but the commit was applied
         api.upload_file(path_or_fileobj=b"next\n", path_in_repo="b.txt", repo_id="alice/lost", **DS)
         assert emu.control.stats()["faults"] == {"lost_answer": 1}
+
+
+def test_stored_entry_json_equals_the_json_rendered_when_listed(emu: EmulatorThread, seeded: dict[str, bytes]) -> None:
+    """The tree reads each entry's JSON stored with it; a store made before that column existed
+    renders it when listed, from the same SQL: both give the same pages."""
+    store = emu.store
+    repo = store.get_repo(REPO)
+    assert repo is not None
+    pages = {}
+    for stored in (True, False):
+        store._stored_json = stored
+        try:
+            pages[stored] = store.tree_json(repo, "", recursive=True, after=None, limit=5000, expand=False, xet=True)
+        finally:
+            store._stored_json = True
+    assert len(pages[True]) == len(seeded) + 5 and pages[True] == pages[False]
