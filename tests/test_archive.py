@@ -284,3 +284,28 @@ async def test_the_fast_lane_takes_the_rows_a_scraper_writes(tmp_path: Path) -> 
         assert a.plain_page(page[:1]) == [None]  # "bob" not yet seen valid
         assert a.to_row(page[0]).problems == []
         assert a.plain_page(page) == [[HF], [HF]]
+
+
+PLAIN_ROW = st.tuples(
+    st.sampled_from(["17", "18", 19, 2**63]),
+    st.sampled_from(["bob", "alice_1"]),
+    st.sampled_from([None, "", "[]", json.dumps([PBS]), json.dumps([PBS, PBS + "2"])]),
+    st.sampled_from([json.dumps([HF]), json.dumps([HF + "2"]), json.dumps([HF, HF + "2"])]),
+)
+ANY_ROW = st.tuples(KEY, USER, COLUMN, COLUMN)
+
+
+@given(rows=st.lists(st.one_of(PLAIN_ROW, PLAIN_ROW, PLAIN_ROW, ANY_ROW), min_size=1, max_size=5))
+def test_the_fast_lane_answers_each_row_of_a_page_as_to_row_would(rows) -> None:
+    """A page is checked a column at a time when every row is plain; the answer for each row is
+    still one `to_row` agrees with, and the same as for that row alone."""
+    archive = Archive(cfg_for(Path("unused.db")))
+    for user in ("bob", "alice_1"):
+        archive.to_row(("1", user, None, None))
+    answers = archive.plain_page(rows)
+    assert len(answers) == len(rows)
+    for row, urls in zip(rows, answers):
+        assert archive.plain_page([row]) == [urls]
+        if urls is not None:
+            typed = archive.to_row(row)
+            assert typed.problems == [] and typed.hf_urls == urls and urls

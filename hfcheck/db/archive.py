@@ -28,7 +28,7 @@ from hfcheck.errors import IncompleteError, InputError
 from hfcheck.model.paths import TWEET_ID_RE, USERNAME_RE
 
 PAGE_SIZE = 2000
-_PLAIN_ID = re.compile("[0-9]{1,20}")  # a tweet id as the fast lane takes it (ASCII digits)
+_ID = "[0-9]{1,20}"  # a tweet id as the fast lane takes it (ASCII digits)
 MAX_GOOD_USERS = 100_000  # valid usernames remembered for the fast lane (accounts, not tweets)
 BUSY_TIMEOUT_MS = 30_000
 
@@ -121,13 +121,23 @@ def _plain_urls(value: str, hosts: tuple[str, ...]) -> list[str] | None:
     return urls if len(set(urls)) == len(urls) else None
 
 
-def _one_url_list(hosts: frozenset[str], *, empty: bool) -> re.Pattern[str]:
-    """`["URL"]` as `json.dumps` writes a list of one URL on these hosts (the URL is group 1):
-    `_plain_urls` with the loop in C. With `empty`, also `''` and `[]` (no media)."""
+def _url_list_patterns(hosts: frozenset[str], *, empty: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """`["URL"]` as `json.dumps` writes a list of one URL on these hosts: `_plain_urls` with the
+    loop in C. With `empty`, also `''` and `[]` (no media). Two patterns: one value (the URL is
+    group 1), and a page of values joined by newlines (which a matching value cannot hold)."""
     prefixes = "|".join(map(re.escape, _host_prefixes(hosts))) or "(?!)"
-    # printable ASCII but `"` and `\`: the characters a JSON string writes as themselves
-    one = rf'\["((?:{prefixes})[ !#-\[\]-~]*)"\]'
-    return re.compile(rf"{one}|\[\]|" if empty else one)
+
+    def value(group: str) -> str:
+        # printable ASCII but `"` and `\`: the characters a JSON string writes as themselves
+        one = rf'\["{group}(?:{prefixes})[ !#-\[\]-~]*)"\]'
+        return rf"{one}|\[\]|" if empty else one
+
+    return re.compile(value("(")), _joined(value("(?:"))
+
+
+def _joined(value: str) -> re.Pattern[str]:
+    """Newline-joined values that each match `value`."""
+    return re.compile(rf"(?:{value})(?:\n(?:{value}))*")
 
 
 @functools.lru_cache(maxsize=16)
@@ -153,6 +163,10 @@ def _check_hosts(
     return urls, problems
 
 
+_PLAIN_ID = re.compile(_ID)
+_PLAIN_IDS = _joined(_ID)
+
+
 class Archive:
     """One connection to the users' database, read-only unless `writable`."""
 
@@ -172,8 +186,8 @@ class Archive:
         self._hub_hosts = frozenset({urlsplit(cfg.endpoint).netloc.lower()})
         self._media_hosts = frozenset(cfg.allowed_hosts)
         self._good_users: set[str] = set()  # usernames `to_row` found valid (for `plain_page`)
-        self._media_pattern = _one_url_list(self._media_hosts, empty=True)
-        self._hub_pattern = _one_url_list(self._hub_hosts, empty=False)
+        self._media_value, self._media_page = _url_list_patterns(self._media_hosts, empty=True)
+        self._hub_value, self._hub_page = _url_list_patterns(self._hub_hosts, empty=False)
 
     async def __aenter__(self) -> Archive:
         if not self.path.is_file():
@@ -250,19 +264,31 @@ class Archive:
         with it, else None (then `to_row` decides). Plain means: a tweet id of digits, a username
         seen valid before, and both URL columns lists as `json.dumps` writes them, of distinct
         URLs on allowed hosts. Verify's fast lane: most rows of a healthy archive are plain, and
-        skip the `TweetRow`. Rows of at most one medium and one backup URL (most) are matched by
-        three patterns with the loops in C; the others go through `_plain_row`."""
+        skip the `TweetRow`. A page of such rows with at most one medium and one backup URL each
+        (most pages) is checked a column at a time, one match each; otherwise each row is matched
+        by patterns with the loops in C, and the rows they do not take go through `_plain_row`."""
         if not page:
             return []
         keys, users, media, hfs = zip(*page)
+        try:  # a page where every row is plain (most): each column is checked in one match
+            plain = (
+                self._good_users.issuperset(users)
+                and _PLAIN_IDS.fullmatch("\n".join(map(str, keys)))  # str(key) of a str is the str itself
+                and self._media_page.fullmatch("\n".join(media))
+                and self._hub_page.fullmatch("\n".join(hfs))
+            )
+        except TypeError:  # a column that is not text in some row
+            plain = None
+        if plain:
+            return [[hf[2:-2]] for hf in hfs]
         return [
             [hf[1]] if tweet_id and user and medium and hf else self._plain_row(raw)
             for raw, tweet_id, user, medium, hf in zip(
                 page,
-                map(_PLAIN_ID.fullmatch, map(str, keys)),  # str(key) of a str is the str itself
+                map(_PLAIN_ID.fullmatch, map(str, keys)),
                 map(self._good_users.__contains__, users),
-                map(self._media_pattern.fullmatch, map(str, media)),
-                map(self._hub_pattern.fullmatch, map(str, hfs)),
+                map(self._media_value.fullmatch, map(str, media)),
+                map(self._hub_value.fullmatch, map(str, hfs)),
             )
         ]
 
