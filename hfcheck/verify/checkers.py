@@ -13,6 +13,7 @@ import re
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +33,7 @@ _WRONG_PREFIXES = ("images/", "videos/")  # where a path may be a wrong (unencry
 # and that cannot be a wrong one: such a URL of a listed repo is present or missing, nothing else.
 _PLAIN_PATH = r"(?!images/|videos/)[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*"
 _NO_URL = re.compile("(?!)()()")  # no repo resolved yet: nothing is recognised
+_PLAIN_PATHS = re.compile(f"(?:{_PLAIN_PATH})(?:\n(?:{_PLAIN_PATH}))*")  # newline-joined plain paths
 
 
 @dataclass(frozen=True)
@@ -298,12 +300,19 @@ class Checker:
     def count_plain(self, rows: list[list[str] | None]) -> list[int | None]:
         """For a page of rows' URL lists: each row's URL count when `lookup` would find every one
         plainly present, else None (and None stays None). Rows of one URL (most) are matched,
-        hashed and looked up with the loops in C, a repo at a time."""
+        hashed and looked up with the loops in C: when they all share one repo's prefix (most
+        pages), their paths are checked in one match; else each URL is matched, a repo at a time."""
         one = [urls[0] if urls is not None and len(urls) == 1 else "" for urls in rows]
-        hits = list(map(self._plain_url.fullmatch, one))
         out: list[int | None] = [None] * len(rows)
-        prefixes = [m[1] if m else "" for m in hits]
-        paths = [m[2] if m else "" for m in hits]
+        first = self._plain_url.match(one[0]) if one else None
+        prefix = first[1] if first else ""
+        paths = [url[len(prefix) :] for url in one]
+        if not (prefix and all(map(str.startswith, one, repeat(prefix))) and _PLAIN_PATHS.fullmatch("\n".join(paths))):
+            hits = list(map(self._plain_url.fullmatch, one))
+            prefixes = [m[1] if m else "" for m in hits]
+            paths = [m[2] if m else "" for m in hits]
+        else:
+            prefixes = [prefix] * len(rows)
         for prefix in set(prefixes) - {""}:  # one repo per page, mostly
             at = [i for i, p in enumerate(prefixes) if p == prefix]
             index = self._prefixes[prefix].index
