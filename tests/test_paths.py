@@ -1,5 +1,6 @@
 """The URL and path model: parsing, building, classification, confinement."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hfcheck.model.paths import (
+    LOCAL_NAME_RE,
+    REPO_ID_RE,
+    TWEET_ID_RE,
+    USERNAME_RE,
     BackupURL,
     LocalName,
     MalformedURL,
@@ -121,3 +126,14 @@ def test_media_ext() -> None:
     assert media_ext_from_url("https://pbs.twimg.com/media/AbC?format=png&name=orig") == "png"
     assert media_ext_from_url("https://pbs.twimg.com/media/AbC.jpg") == "jpg"
     assert media_ext_from_url("https://video.twimg.com/ext_tw_video/1/pu/vid/720x1280/x.mp4?tag=12") == "mp4"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "good"),
+    [(USERNAME_RE, "bob"), (TWEET_ID_RE, "12"), (LOCAL_NAME_RE, "12_0.jpg"), (REPO_ID_RE, "alice/backup")],
+)
+def test_whole_string_patterns_refuse_a_trailing_newline(pattern: re.Pattern[str], good: str) -> None:
+    """`$` would also match before a final newline: "bob\\n" must not pass for a username."""
+    assert pattern.match(good) and not pattern.match(good + "\n")
+    with pytest.raises(UnsafePath):
+        check_username("bob\n")

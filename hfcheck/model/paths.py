@@ -23,10 +23,12 @@ from hfcheck.errors import MalformedURL, UnsafePath
 if TYPE_CHECKING:
     from hfcheck.crypto import NameCodec
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
-TWEET_ID_RE = re.compile(r"^[0-9]{1,20}$")
-LOCAL_NAME_RE = re.compile(r"^(?P<tweet_id>[0-9]{1,20})_(?P<index>[0-9]{1,4})\.(?P<ext>[A-Za-z0-9]{1,5})$")
-REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Whole-string patterns: `\Z`, not `$`, which also matches before a trailing newline ("bob\n").
+TWEET_ID = "[0-9]{1,20}"
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}\Z")
+TWEET_ID_RE = re.compile(rf"^{TWEET_ID}\Z")
+LOCAL_NAME_RE = re.compile(rf"^(?P<tweet_id>{TWEET_ID})_(?P<index>[0-9]{{1,4}})\.(?P<ext>[A-Za-z0-9]{{1,5}})\Z")
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 IMAGE_EXTS = frozenset({"jpg", "jpeg", "png", "webp", "gif"})
 VIDEO_EXTS = frozenset({"mp4", "mov", "webm"})

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -28,6 +27,7 @@ from typing import Any, Callable, Mapping
 import httpx
 
 from hfcheck.errors import IncompleteError
+from hfcheck.model.paths import TWEET_ID_RE
 from hfcheck.net.x_answers import MediaLookup, classify_raw, twscrape_telemetry_off
 
 twscrape_telemetry_off()
@@ -41,7 +41,6 @@ from twscrape.logger import set_log_level  # noqa: E402
 set_log_level("WARNING")  # twscrape logs every migration and cookie update at INFO
 
 QUEUE = "TweetDetail"  # twscrape's lock queue for tweet_details_raw
-TWEET_ID_RE = re.compile(r"^[0-9]{1,20}$")
 ADD_ACCOUNT_HINT = (
     "add one with: twscrape --db {db} add_cookie NAME  (paste 'auth_token=...; ct0=...' "
     "from a logged-in browser on stdin)"
