@@ -25,10 +25,9 @@ import aiosqlite
 
 from hfcheck.config import Config
 from hfcheck.errors import IncompleteError, InputError
-from hfcheck.model.paths import TWEET_ID_RE, USERNAME_RE
+from hfcheck.model.paths import TWEET_ID, TWEET_ID_RE, USERNAME_RE, joined
 
 PAGE_SIZE = 2000
-_ID = "[0-9]{1,20}"  # a tweet id as the fast lane takes it (ASCII digits)
 MAX_GOOD_USERS = 100_000  # valid usernames remembered for the fast lane (accounts, not tweets)
 BUSY_TIMEOUT_MS = 30_000
 
@@ -132,12 +131,7 @@ def _url_list_patterns(hosts: frozenset[str], *, empty: bool) -> tuple[re.Patter
         one = rf'\["{group}(?:{prefixes})[ !#-\[\]-~]*)"\]'
         return rf"{one}|\[\]|" if empty else one
 
-    return re.compile(value("(")), _joined(value("(?:"))
-
-
-def _joined(value: str) -> re.Pattern[str]:
-    """Newline-joined values that each match `value`."""
-    return re.compile(rf"(?:{value})(?:\n(?:{value}))*")
+    return re.compile(value("(")), joined(value("(?:"))
 
 
 @functools.lru_cache(maxsize=16)
@@ -163,8 +157,7 @@ def _check_hosts(
     return urls, problems
 
 
-_PLAIN_ID = re.compile(_ID)
-_PLAIN_IDS = _joined(_ID)
+_PLAIN_IDS = joined(TWEET_ID)  # a page's tweet ids, newline-joined
 
 
 class Archive:
@@ -285,7 +278,7 @@ class Archive:
             [hf[1]] if tweet_id and user and medium and hf else self._plain_row(raw)
             for raw, tweet_id, user, medium, hf in zip(
                 page,
-                map(_PLAIN_ID.fullmatch, map(str, keys)),
+                map(TWEET_ID_RE.match, map(str, keys)),
                 map(self._good_users.__contains__, users),
                 map(self._media_value.fullmatch, map(str, media)),
                 map(self._hub_value.fullmatch, map(str, hfs)),
@@ -297,7 +290,7 @@ class Archive:
         key, username, media, hf = raw
         tweet_id = key if type(key) is str else str(key) if type(key) is int and key >= 0 else ""
         if (
-            not _PLAIN_ID.fullmatch(tweet_id)
+            not TWEET_ID_RE.match(tweet_id)
             or username not in self._good_users
             or type(hf) is not str
             or (

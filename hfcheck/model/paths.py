@@ -30,6 +30,13 @@ TWEET_ID_RE = re.compile(rf"^{TWEET_ID}\Z")
 LOCAL_NAME_RE = re.compile(rf"^(?P<tweet_id>{TWEET_ID})_(?P<index>[0-9]{{1,4}})\.(?P<ext>[A-Za-z0-9]{{1,5}})\Z")
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
+
+def joined(pattern: str) -> re.Pattern[str]:
+    """Newline-joined values that each match `pattern` (one that cannot match a newline): a
+    column of a page of rows checked in one match."""
+    return re.compile(rf"(?:{pattern})(?:\n(?:{pattern}))*")
+
+
 IMAGE_EXTS = frozenset({"jpg", "jpeg", "png", "webp", "gif"})
 VIDEO_EXTS = frozenset({"mp4", "mov", "webm"})
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hfcheck.errors import MalformedURL, Refused, Unverifiable
-from hfcheck.model.paths import BackupURL, PathKind
+from hfcheck.model.paths import BackupURL, PathKind, joined
 from hfcheck.net.hub import Access, HubClient, classify_access
 from hfcheck.verify.findings import Category, Finding
 
@@ -33,7 +33,7 @@ _WRONG_PREFIXES = ("images/", "videos/")  # where a path may be a wrong (unencry
 # and that cannot be a wrong one: such a URL of a listed repo is present or missing, nothing else.
 _PLAIN_PATH = r"(?!images/|videos/)[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*"
 _NO_URL = re.compile("(?!)()()")  # no repo resolved yet: nothing is recognised
-_PLAIN_PATHS = re.compile(f"(?:{_PLAIN_PATH})(?:\n(?:{_PLAIN_PATH}))*")  # newline-joined plain paths
+_PLAIN_PATHS = joined(_PLAIN_PATH)
 
 
 @dataclass(frozen=True)
