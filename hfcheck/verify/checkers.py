@@ -62,17 +62,16 @@ class HotSets:
 
     def __init__(self, keep: int = HOT_INDEXES) -> None:
         self._keep = keep
-        self._sets: OrderedDict[int, frozenset[int]] = OrderedDict()  # id(index) -> its set
+        self._sets: OrderedDict[PathIndex, frozenset[int]] = OrderedDict()  # least recently used first
 
     def of(self, index: PathIndex) -> frozenset[int]:
-        key = id(index)  # an index lives as long as the run's Checker, which holds this cache
-        found = self._sets.get(key)
+        found = self._sets.get(index)
         if found is None:
             while len(self._sets) >= self._keep:
                 self._sets.popitem(last=False)
-            found = self._sets[key] = frozenset(index.hashes)
+            found = self._sets[index] = frozenset(index.hashes)
         else:
-            self._sets.move_to_end(key)
+            self._sets.move_to_end(index)
         return found
 
 

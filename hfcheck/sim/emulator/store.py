@@ -50,7 +50,7 @@ ENTRY_JSON = (
     " ELSE json_object('type', 'file', 'oid', oid, 'size', size, 'path', path) END"
 )
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS repos (
@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (repo, path)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_parent ON entries(repo, parent, path);
 CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB) WITHOUT ROWID;
-""".replace("{ENTRY_JSON}", ENTRY_JSON)
+"""
 
 
 class StoreError(Exception):
