@@ -207,17 +207,21 @@ async def _check_all(
     row is in flight, so a resumed run ends with the same report.
     """
     bulk = not opts.per_url and opts.method != "head"
-    # `auto` needs the URL count to choose; `list` only for the progress bar (a pass over the table)
+
+    async def url_count() -> int:
+        """The URLs this run will check (a pass over the table)."""
+        n = await archive.count_urls(after=progress.position)
+        return n if opts.limit is None else min(n, opts.limit)
+
+    # `auto` needs the URL count to choose; `list` only for the progress bar, after its listings start
     counted = opts.method != "list" or opts.progress_bar
-    total = await archive.count_urls(after=progress.position) if opts.method != "list" else 0
-    if opts.limit is not None:
-        total = min(total, opts.limit)
+    total = await url_count() if opts.method != "list" else 0
     checker = Checker(http, opts.method, total, folders=not opts.per_url)
     scan = None
     if bulk and opts.limit is None:
         scan = asyncio.ensure_future(_prefetch_repos(archive, checker, http.endpoint, progress.position))
     if counted and opts.method == "list":
-        total = await archive.count_urls(after=progress.position)
+        total = await url_count()
     rows_in_flight = asyncio.Semaphore(MAX_ROWS_IN_FLIGHT)
 
     def settle(entry: Any) -> None:
