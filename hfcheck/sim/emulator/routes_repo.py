@@ -19,6 +19,7 @@ from hfcheck.sim.emulator.context import (
     STORE,
     HubError,
     caller,
+    in_reader,
     json_body,
     kind,
     readable_repo,
@@ -105,7 +106,17 @@ async def tree(request: web.Request) -> web.Response:
     after = _decode_cursor(request.query.get("cursor"))
     recursive = _flag(request.query.get("recursive"))
     xet = request.app[OPTIONS].xet
-    page = store.tree_json(repo, prefix, recursive=recursive, after=after, limit=limit + 1, expand=expand, xet=xet)
+    page = await in_reader(
+        request,
+        store.tree_json,
+        repo,
+        prefix,
+        recursive=recursive,
+        after=after,
+        limit=limit + 1,
+        expand=expand,
+        xet=xet,
+    )
     headers = {"X-Repo-Commit": commit}
     if len(page) > limit:
         page = page[:limit]

@@ -13,12 +13,13 @@ Control requests under `/_emulator/` bypass all of it. See docs/emulator.md.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NoReturn
 
 from aiohttp import web
 
-from hfcheck.sim.emulator.context import EXTRA_HEADERS, FAULTS, OPTIONS, STORE, Handler
+from hfcheck.sim.emulator.context import EXTRA_HEADERS, FAULTS, OPTIONS, READER, STORE, Handler
 from hfcheck.sim.emulator.faults import KIND_BUCKET, FaultConfig, Faults
 from hfcheck.sim.emulator.routes_commit import commit, create_repo, delete_repo, preupload, validate_yaml
 from hfcheck.sim.emulator.routes_control import (
@@ -144,6 +145,13 @@ async def _add_extra_headers(request: web.Request, response: web.StreamResponse)
         response.headers[key] = value
 
 
+async def _stop_reader(app: web.Application) -> None:
+    """Close the reader thread's connection to the store, then the thread."""
+    reader = app[READER]
+    await asyncio.get_running_loop().run_in_executor(reader, app[STORE].close)
+    reader.shutdown(wait=False)
+
+
 def build_app(store: Store, options: ServerOptions | None = None) -> web.Application:
     """The emulator as an aiohttp Application (no socket yet)."""
     options = options or ServerOptions()
@@ -152,6 +160,8 @@ def build_app(store: Store, options: ServerOptions | None = None) -> web.Applica
     app[STORE] = store
     app[OPTIONS] = options
     app[FAULTS] = Faults(options.faults, window_s=options.window_s, quotas=options.quotas)
+    app[READER] = ThreadPoolExecutor(1, thread_name_prefix="hub-reader")
+    app.on_cleanup.append(_stop_reader)
     for name, token in options.users.items():
         store.add_user(name, token)
     app.on_response_prepare.append(_add_extra_headers)
