@@ -20,8 +20,8 @@ from hfcheck.errors import ConfigError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "hfcheck.toml"
-REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-SQL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")  # \Z: no "a/b\n"
+SQL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 DEFAULT_ALLOWED_HOSTS = ("pbs.twimg.com", "video.twimg.com")
 BUILTIN_SCHEMES = ("hfcheck-v1", "fernet")
 # python:package.module:attr (attr may be dotted): a codec from the user's own code.

@@ -43,6 +43,8 @@ def test_defaults_and_lang() -> None:
         ('[hub]\nrepos = ["nope"]\n', "repos"),
         ("[run]\nconcurrency = 0\n", "run.concurrency"),
         ('[archive]\ntable = "x; drop"\n', "x; drop"),
+        ('[archive]\ntable = "tweets\\n"\n', "tweets"),
+        ('[hub]\nrepos = ["alice/backup\\n"]\n', "alice/backup"),
         ("not toml [", "not valid TOML"),
     ],
 )

@@ -24,7 +24,7 @@ from hfcheck.sim.emulator.store import Repo, Store, StoreError
 if TYPE_CHECKING:
     from hfcheck.sim.emulator.server import ServerOptions
 
-REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")
 ADMIN_NAME = "admin"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
