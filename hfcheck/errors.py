@@ -8,6 +8,7 @@ outcome or a retry by the part that called, and never reaches the user as a trac
     HfcheckError                 one line for the user, and `exit_code`
     ├── ConfigError              2  a missing or invalid setting
     ├── InputError               2  a bad input file (config, key, progress file, database)
+    │   ├── WrongKey             2  the key opens nothing recorded in this archive
     │   ├── FileTooLarge         2  above a one-shot codec's size limit
     │   └── InvalidName          2  a plaintext name that cannot be encrypted
     ├── IncompleteError          3  the run stopped before the end (progress saved)
@@ -78,6 +79,10 @@ class CryptoError(HfcheckError):
 
 class OneWayNames(CryptoError):
     """The codec's names cannot be decrypted: find the local file by tweet id and media index."""
+
+
+class WrongKey(InputError):
+    """The configured key opens none of the archive's recorded names, files or key-check record."""
 
 
 class FileTooLarge(InputError):

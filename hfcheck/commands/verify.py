@@ -12,6 +12,7 @@ from hfcheck.commands.options import add_deep_options
 from hfcheck.config import Config
 from hfcheck.readback.deep import run_deep
 from hfcheck.readback.deep_result import combined_exit_code
+from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.sample import DEFAULT_VERIFY_SAMPLE, Sample
 from hfcheck.report.catalog import t
 from hfcheck.report.text import deep_summary, gaps_summary, verify_summary, write_report
@@ -93,12 +94,13 @@ def verify(
         checkpoint_interval=checkpoint_interval,
         progress_bar=show_progress_bar() and not as_json,
     )
+    key = run_async(require_key(cfg, writing=False)) if deep else None  # a wrong key: refused before verify
     result = run_async(run_verify(cfg, opts))
     report = verify_report(result.progress, result.gaps, result.stats)
     deep_result = None
     if deep:
         chosen = sample or Sample.parse(DEFAULT_VERIFY_SAMPLE)
-        deep_result = run_async(run_deep(cfg, chosen, progress=result.progress))
+        deep_result = run_async(run_deep(cfg, chosen, progress=result.progress, key=key))
         report["deep"] = deep_result.to_dict()
     path = report_path or cfg.data_dir / REPORT_NAME
     write_report(path, report)

@@ -240,6 +240,24 @@ class StateDB:
                 return int(self._conn.execute("SELECT COUNT(*) FROM uploads").fetchone()[0])
             return int(self._conn.execute("SELECT COUNT(*) FROM uploads WHERE repo_id = ?", (repo_id,)).fetchone()[0])
 
+    def forget_uploads(self, keys: Iterable[tuple[str, str]]) -> int:
+        """Drop the records of files that are gone from the repo and from every row: nothing
+        refers to them, and a record kept would be reported missing for ever. How many."""
+        rows = list(keys)
+        with self._lock:
+            self._conn.executemany("DELETE FROM uploads WHERE repo_id = ? AND path = ?", rows)
+        return len(rows)
+
+    def accept_listed(self, repo_id: str, path: str, sha256: str | None, size: int | None) -> None:
+        """A file replaced on the Hub since hfcheck uploaded it, then read back and decrypted:
+        its listed content is what the listing is compared with from now on."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE uploads SET sha256 = coalesce(?, sha256), size = coalesce(?, size)"
+                " WHERE repo_id = ? AND path = ?",
+                (sha256, size, repo_id, path),
+            )
+
     # -- deep checks ----------------------------------------------------------------------
     def record_deep_check(self, repo_id: str, path: str, result: str, *, checked_at: float | None = None) -> None:
         """Append the outcome of one deep check; history is kept, the latest one counts."""

@@ -38,6 +38,7 @@ from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, InputError
 from hfcheck.readback.deep import run_deep
 from hfcheck.readback.deep_result import PROBLEM_CATEGORIES, DeepResult, combined_exit_code
+from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.sample import Sample
 from hfcheck.verify.checkpoint import now_iso, verify_report
 from hfcheck.verify.findings import Category, Finding
@@ -271,12 +272,22 @@ def _deep_plan(cfg: Config, deep: DeepResult | None, prefix: tuple[str, str]) ->
         ]
         out.append({**entry(kind, tool, cmds), "more_tweets": max(0, len(tweets) - MAX_COMMANDS_PER_KIND)})
     rec = deep.recorded
-    if rec and (rec.differs or rec.absent):
+    if rec and rec.absent:  # verify found them missing too: repair uploads them again
+        out.append(
+            {
+                "kind": "recorded_missing",
+                "tool": "repair",
+                "files": rec.absent,
+                "tweets": None,
+                "commands": [_cmd(prefix, "repair", "--dry-run"), _cmd(prefix, "repair")],
+            }
+        )
+    if rec and rec.differs:  # a read-back that decrypts accepts the listed file; one that does not is repair's
         out.append(
             {
                 "kind": "recorded_differs",
                 "tool": "verify",
-                "files": rec.differs + rec.absent,
+                "files": rec.differs,
                 "tweets": None,
                 "commands": [_cmd(prefix, "verify", "--deep", "--sample all")],
             }
@@ -318,7 +329,7 @@ def fix_commands(cfg: Config, prefix: tuple[str, str]) -> dict[str, str]:
         "deep_differs": inspect,
         "deep_missing": _cmd(prefix, "verify"),
         "recorded_differs": recheck,
-        "recorded_missing": recheck,
+        "recorded_missing": repair,
     }
 
 
@@ -480,6 +491,7 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
     started = time.time()
     history = load_history(cfg.data_dir)  # a bad history stops the audit now, not after hours
     previous = previous_problem_keys(cfg.data_dir)
+    key = await require_key(cfg, writing=False)  # a wrong key: one line now, not N unreadable files later
     vopts = VerifyOptions(
         concurrency=opts.concurrency, resume=opts.resume, check_missing=True, progress_bar=opts.progress_bar
     )
@@ -492,6 +504,7 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
         concurrency=opts.deep_concurrency,
         seed=opts.seed,
         covered_since=coverage_since(history),
+        key=key,
     )
     if opts.sample is None:
         remember_slice(cfg.data_dir, sample)

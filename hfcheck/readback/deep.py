@@ -8,6 +8,11 @@ cost, the recorded uploads against the listing. Categories: `deep_result`.
 
 Each read-back file's outcome is appended to state.db's `deep_checks` (when it was last
 deep-verified). Nothing else is written anywhere: downloads go to a temporary folder.
+
+What is remembered is never poisoned by a wrong key: the key is checked first
+(`keycheck.require_key`: a wrong key is refused once, not reported as N unreadable files), and a
+file is recorded unreadable only when the key is proven to open the archive, or once another
+file of the same run decrypted; a later read-back that decrypts clears it.
 """
 
 from __future__ import annotations
@@ -16,19 +21,21 @@ import asyncio
 import hashlib
 import random
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from hfcheck.config import Config
 from hfcheck.crypto import load_codecs
 from hfcheck.db.archive import Archive
-from hfcheck.db.state import StateDB
+from hfcheck.db.state import DECRYPTED_RESULTS, StateDB
 from hfcheck.model.paths import PathKind
 from hfcheck.net.fetch import Fetched, sha256_file
 from hfcheck.net.hub import HubClient
 from hfcheck.pool import Put, run_pool
 from hfcheck.readback.deep_result import DeepFinding, DeepResult
-from hfcheck.readback.recorded import compare_recorded
+from hfcheck.readback.keycheck import KeyCheck, require_key
+from hfcheck.readback.recorded import accept_read_back, compare_recorded
 from hfcheck.readback.sample import Sample
 from hfcheck.readback.walk import Failure, Target, Walk
 from hfcheck.verify.checkers import UrlTask
@@ -38,6 +45,8 @@ from hfcheck.verify.pipeline import split_row
 
 # How the walk's failures read in deep's categories: only a 404 is a finding; an answer that
 # says nothing about the file's bytes (no access, retries spent) leaves it unverified.
+UNREADABLE = frozenset({"decrypt_failed", "unknown_format"})  # what a wrong key would also give
+
 _CATEGORY = {
     Failure.DECRYPT_FAILED: "decrypt_failed",
     Failure.UNKNOWN_FORMAT: "unknown_format",
@@ -48,9 +57,11 @@ _CATEGORY = {
 class DeepAction:
     """The walk's action for deep: compare the plaintext's sha256 with the local file's."""
 
-    def __init__(self, media_root: Path, state: StateDB | None) -> None:
+    def __init__(self, media_root: Path, state: StateDB | None, *, key_opens: bool = True) -> None:
         self.root = media_root
         self.state = state
+        self.key_opens = key_opens  # False: hold "unreadable" until a file of this run decrypts
+        self._held: list[tuple[str, str, str, float]] = []
 
     def before(self, target: Target) -> DeepFinding | None:
         return None
@@ -78,9 +89,25 @@ class DeepAction:
 
     def _done(self, f: DeepFinding, category: str, detail: str) -> DeepFinding:
         f.category, f.detail = category, detail
-        if self.state is not None and category != "unverified":
+        if self.state is None or category == "unverified":
+            return f
+        if category in DECRYPTED_RESULTS and not self.key_opens:
+            self.key_opens = True  # this run's key opens a file of the archive: what it held is true
+            for repo_id, path, held, at in self._held:
+                self.state.record_deep_check(repo_id, path, held, checked_at=at)
+            self._held.clear()
+        if category in UNREADABLE and not self.key_opens:
+            self._held.append((f.repo_id, f.path, category, time.time()))
+        else:
             self.state.record_deep_check(f.repo_id, f.path, category)
         return f
+
+
+def _verified_missing(progress: Progress | None) -> set[tuple[str, str]] | None:
+    """(repo, path) a complete verify found missing; None without one (nothing is forgotten)."""
+    if progress is None or not progress.complete:
+        return None
+    return {(f.repo_id, f.path) for f in progress.problems if f.category is Category.MISSING and f.repo_id and f.path}
 
 
 def _digest64(text: str) -> int:
@@ -104,6 +131,7 @@ async def deep_check(
     seed: int | None = None,
     on_finding: Callable[[DeepFinding], None] | None = None,
     covered_since: float | None = None,
+    key_opens: bool = True,
 ) -> DeepResult:
     """Read back the sampled present files of the archive and compare them with local files.
 
@@ -119,7 +147,7 @@ async def deep_check(
     rng = random.Random(seed)
     result = DeepResult(sample.spec)
     seen: set[int] = set()  # 64-bit digests of repo/path: ~70 bytes a file instead of ~250
-    action = DeepAction(cfg.media_root, state)
+    action = DeepAction(cfg.media_root, state, key_opens=key_opens)
     with tempfile.TemporaryDirectory(prefix="hfcheck-deep-") as tmp:
         async with Archive(cfg) as archive, HubClient(cfg, concurrency=concurrency) as client:
             walk = Walk(codecs, client, Path(tmp), media_root=cfg.media_root)
@@ -161,14 +189,27 @@ async def run_deep(
     concurrency: int = 4,
     seed: int | None = None,
     covered_since: float | None = None,
+    key: KeyCheck | None = None,
 ) -> DeepResult:
-    """Both checks, as `verify --deep` and `audit` run them; deep checks recorded in state.db."""
+    """Both checks, as `verify --deep` and `audit` run them; deep checks recorded in state.db.
+
+    The key is checked first unless the caller did (`key`): WrongKey (exit 2) before any read."""
+    key = key or await require_key(cfg, writing=False)
+    started = time.time()
     with StateDB.in_data_dir(cfg.data_dir) as state:
         async with HubClient(cfg, concurrency=concurrency) as client:
-            recorded = await compare_recorded(cfg, client, state)
+            recorded = await compare_recorded(cfg, client, state, verified_missing=_verified_missing(progress))
         result = await deep_check(
-            cfg, sample, progress=progress, state=state, concurrency=concurrency, seed=seed, covered_since=covered_since
+            cfg,
+            sample,
+            progress=progress,
+            state=state,
+            concurrency=concurrency,
+            seed=seed,
+            covered_since=covered_since,
+            key_opens=key.opens,
         )
+        accept_read_back(recorded, state, started)
     result.recorded = recorded
     return result
 

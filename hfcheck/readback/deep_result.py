@@ -49,9 +49,12 @@ class RecordedComparison:
     compared: int = 0  # recorded uploads found in the listing
     matched: int = 0
     differs: int = 0
-    absent: int = 0  # recorded, but not in the listing (any more)
+    absent: int = 0  # recorded, not in the listing, and recorded in a row (verify: missing): repair uploads it
+    forgotten: int = 0  # recorded, not in the listing, in no row: a stale record, dropped from state.db
     unverified_repos: list[str] = field(default_factory=list)
     findings: list[DeepFinding] = field(default_factory=list)
+    # (repo, path) -> (sha256, size) listed, of the files that differ: accepted once read back and decrypted
+    listed: dict[tuple[str, str], tuple[str | None, int | None]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,7 @@ class RecordedComparison:
             "matched": self.matched,
             "differs": self.differs,
             "absent": self.absent,
+            "forgotten": self.forgotten,
             "unverified_repos": self.unverified_repos,
             "problems": [f.to_dict() for f in self.findings],
         }

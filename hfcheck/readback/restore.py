@@ -28,6 +28,7 @@ from hfcheck.model.paths import BackupURL
 from hfcheck.net.fetch import Fetched
 from hfcheck.net.hub import HubClient
 from hfcheck.pool import Put, run_pool
+from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.select import Selection, selected_rows, user_sql
 from hfcheck.readback.walk import Failure, Target, Walk
 from hfcheck.readback.walk import part_path as _part_in
@@ -152,6 +153,7 @@ async def run_restore(
             on_outcome(outcome)
 
     async with Archive(cfg) as archive, HubClient(cfg, concurrency=concurrency) as client:
+        await require_key(cfg, codecs, archive=archive, client=client, writing=False)  # "wrong key" once
         walk = Walk(codecs, client, out / PARTS_DIR, media_root=cfg.media_root)
         action = RestoreAction(out, overwrite=overwrite)
         if progress_bar:

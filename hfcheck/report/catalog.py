@@ -404,6 +404,41 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "X lists no downloadable media for this tweet {reason}",
         "ja": "X にダウンロードできるメディアがありません {reason}",
     },
+    # -- the key check (issue 18): does the configured key open this archive (readback/keycheck.py) ---
+    "key_wrong_names": {
+        "en": "0 of {tried} recorded names decrypt with the key in {key_file}: is it this archive's key?",
+        "ja": "記録済みの名前 {tried} 件のうち、{key_file} の鍵で復号できたのは 0 件です。このアーカイブの鍵ですか？",
+    },
+    "key_wrong_names_record": {
+        "en": "0 of {tried} recorded names, and not the key-check record in {repo}, decrypt with the key in {key_file}:"
+        " is it this archive's key?",
+        "ja": "記録済みの名前 {tried} 件も {repo} の鍵確認レコードも、{key_file} の鍵では復号できません。"
+        "このアーカイブの鍵ですか？",
+    },
+    "key_wrong_record": {
+        "en": "the key-check record {repo}:{path} does not decrypt with the key in {key_file}:"
+        " is it this archive's key?",
+        "ja": "鍵確認レコード {repo}:{path} を {key_file} の鍵で復号できません。このアーカイブの鍵ですか？",
+    },
+    "key_wrong_files": {
+        "en": "0 of {tried} recorded backups decrypt with the key in {key_file}: is it this archive's key?",
+        "ja": "記録済みのバックアップ {tried} 件のうち、{key_file} の鍵で復号できたのは 0 件です。"
+        "このアーカイブの鍵ですか？",
+    },
+    "key_unchecked": {
+        "en": "could not check the key in {key_file}: the key-check record ({path}) could not be read ({reason});"
+        " nothing was written, run again later",
+        "ja": "{key_file} の鍵を確認できません。鍵確認レコード（{path}）を読めませんでした（{reason}）。"
+        "何も書き込んでいません。後で再実行してください",
+    },
+    "key_record_written": {
+        "en": "key-check record written: {repo}:{path} (later runs prove the key with it)",
+        "ja": "鍵確認レコードを書き込みました：{repo}:{path}（以後の実行はこれで鍵を確認します）",
+    },
+    "key_record_failed": {
+        "en": "the key-check record could not be written to {repo} ({reason}); the next run tries again",
+        "ja": "鍵確認レコードを {repo} に書き込めませんでした（{reason}）。次回の実行で再試行します",
+    },
 }
 
 

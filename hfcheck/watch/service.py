@@ -38,6 +38,7 @@ from hfcheck.db.state import StateDB
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, IncompleteError, InputError
 from hfcheck.model.outcomes import RunSummary, UploadSource
 from hfcheck.readback.audit import JSON_NAME, AuditOptions, problem_count, run_audit
+from hfcheck.readback.keycheck import require_key
 from hfcheck.report.catalog import t
 from hfcheck.report.text import write_audit_reports
 from hfcheck.watch.metrics import Metrics, serve_metrics
@@ -110,6 +111,7 @@ class WatchService:
         runner = None
         try:
             async with aiohttp.ClientSession() as session, Archive(cfg, writable=True) as archive:
+                await require_key(cfg, key, archive=archive)  # a wrong key stops the service now (exit 2)
                 self.notifier = Notifier(
                     session, webhook_url=cfg.notify.webhook_url, ping_url=cfg.notify.ping_url, secrets=secrets
                 )

@@ -36,6 +36,7 @@ from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
 from hfcheck.model.paths import BackupURL, LocalName, PathKind, confine, remote_path_for
 from hfcheck.net.fetch import Fetched, sha256_file
 from hfcheck.net.hub import HubClient
+from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.walk import Failure, Target, Walk, local_name
 from hfcheck.report.catalog import msg
 from hfcheck.verify.checkers import UrlTask
@@ -312,6 +313,7 @@ async def run_migrate(cfg: Config, opts: MigrateOptions) -> MigrateResult:
                 Archive(cfg, writable=not opts.dry_run) as archive,
                 HubClient(cfg, concurrency=opts.concurrency) as client,
             ):
+                key_check = await require_key(cfg, codecs, archive=archive, client=client)  # before any row edit
                 if not opts.dry_run:
                     result.recorded += await record_done(archive, state)  # a run killed after its row edits
                 planner = MigratePlanner(cfg, codecs, codecs.write)
@@ -334,7 +336,11 @@ async def run_migrate(cfg: Config, opts: MigrateOptions) -> MigrateResult:
                     opts.to,
                 )
                 write_opts = WriteOptions(
-                    dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar
+                    dry_run=opts.dry_run,
+                    concurrency=opts.concurrency,
+                    echo=opts.echo,
+                    progress_bar=opts.progress_bar,
+                    key=key_check,
                 )
                 await write_tweets(cfg, archive, codecs, writer, result.run, write_opts)
                 result.already = planner.already

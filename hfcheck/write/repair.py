@@ -39,6 +39,7 @@ from hfcheck.model.paths import (
     remote_media,
     remote_path_for,
 )
+from hfcheck.readback.keycheck import require_key
 from hfcheck.report.catalog import Msg, msg, t
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
@@ -260,6 +261,7 @@ class RepairWriter:
 async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
     """Plan, then (unless dry run) fix every tweet; the database changes only after commits."""
     codecs = load_codecs(cfg)
+    check = await require_key(cfg, codecs)  # before verify's hours and anything written
     if not (cfg.data_dir / PROGRESS_NAME).exists():
         opts.echo(t("run_verify_first", cfg.lang))
         await run_verify(cfg, VerifyOptions())
@@ -284,7 +286,11 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
         needs_x = not opts.dry_run and any(FileKind.EMPTY_MEDIA in p.kinds for p in plans)
         writer = RepairWriter(cfg, archive, codecs, placement, plans, x=await tweet_source(cfg) if needs_x else None)
         write_opts = WriteOptions(
-            dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar
+            dry_run=opts.dry_run,
+            concurrency=opts.concurrency,
+            echo=opts.echo,
+            progress_bar=opts.progress_bar,
+            key=check,
         )
         await write_tweets(cfg, archive, codecs, writer, summary, write_opts)
     return summary

@@ -8,6 +8,10 @@
         under the command's `UploadSource`
       → the row edit, once the Hub confirmed every file of the tweet; its line and tally.
 
+Before anything is written (a dry run too), the key must open the archive
+(`readback.keycheck.require_key`); the first tweet written to an archive that nothing recorded
+could prove the key with leaves the key-check record first.
+
 The commands differ only in what they supply (`TweetWriter`): the tweets they produce and how
 one is made ready (a repair recovers lost media lists from X; a backup has nothing to add).
 Downloads overlap each other and the uploads because tweets are prepared in parallel.
@@ -30,7 +34,8 @@ from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
 from hfcheck.model.paths import confine
 from hfcheck.net.download import Downloader, DownloadResult
 from hfcheck.pool import Put, run_pool
-from hfcheck.report.catalog import msg
+from hfcheck.readback.keycheck import RECORD_PATH, KeyCheck, require_key, write_key_record
+from hfcheck.report.catalog import msg, t
 from hfcheck.write.commit import BatchPolicy, Committer
 from hfcheck.write.lines import TweetLines
 from hfcheck.write.plan import TweetPlan, to_job
@@ -74,6 +79,7 @@ class WriteOptions:
     on_committer: Callable[[Committer], None] | None = None
     on_tweet: OnTweet | None = None
     commit_policy: BatchPolicy | None = None  # the committer's batching (None: its defaults); watch sets the linger
+    key: KeyCheck | None = None  # the key check the command already made (None: the writer makes it)
 
 
 async def write_tweets(
@@ -85,6 +91,7 @@ async def write_tweets(
     say how many there will be (the `[i/n]` of each line)."""
     assert cfg.media_root is not None
     root: Path = cfg.media_root
+    check = opts.key or await require_key(cfg, codecs, archive=archive)
     lines = TweetLines(summary, writer.source, cfg.lang, opts.echo, bar=opts.progress_bar and not opts.dry_run)
     if opts.dry_run:
         async for i, plan in numbered(writer.tweets()):
@@ -122,6 +129,7 @@ async def write_tweets(
         )
         if opts.on_committer is not None:
             opts.on_committer(up.committer)
+        record = _KeyRecord(cfg, codecs, state, writer.source, opts.echo) if check.write_record else None
 
         async def produce(put: Put[tuple[int, TweetPlan]]) -> None:
             async for item in numbered(writer.tweets()):
@@ -143,12 +151,35 @@ async def write_tweets(
                 await tweet_ended(plan, "; ".join(reasons))
                 return
             assert plan.row is not None
+            if record is not None:
+                await record.leave()
             await up.submit(to_job(plan, plan.row, root, i))
 
         await run_pool(produce, prepare, opts.concurrency)
     lines.close()
     summary.commits = up.committer.stats.commits
     summary.bytes_uploaded = up.committer.stats.bytes_uploaded
+
+
+class _KeyRecord:
+    """The key-check record, committed once, before the run's first file (first use)."""
+
+    def __init__(self, cfg: Config, codecs: Codecs, state: StateDB, source: UploadSource, echo: Callable[[str], None]):
+        self.cfg, self.codecs, self.state, self.source, self.echo = cfg, codecs, state, source, echo
+        self._lock = asyncio.Lock()
+        self._done = False
+
+    async def leave(self) -> None:
+        async with self._lock:
+            if self._done:
+                return
+            self._done = True
+            failed = await write_key_record(self.cfg, self.codecs.write, self.state, self.source)
+            lang, repo = self.cfg.lang, self.cfg.repo
+            if failed is None:
+                self.echo(t("key_record_written", lang, repo=repo, path=RECORD_PATH))
+            else:
+                self.echo(t("key_record_failed", lang, repo=repo, reason=failed))
 
 
 async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[DownloadResult]:

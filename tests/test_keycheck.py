@@ -1,0 +1,154 @@
+"""The key belongs to the archive (issue 18): a wrong key is refused before anything is written
+or read back, with one line and no writing request; what hfcheck remembers is never poisoned."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hfcheck.crypto import ArchiveKey, generate_key_file, load_key
+from hfcheck.db.state import StateDB
+from hfcheck.model.paths import BackupURL, local_path_for
+from hfcheck.readback.keycheck import RECORD_PATH, KeyVerdict, check_key
+from hfcheck.sim.demo import REPO
+from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli
+
+# requests that change the Hub (the emulator's endpoint kinds); everything else only reads
+WRITING_KINDS = {"commit", "preupload", "lfs_batch", "lfs_upload", "lfs_verify", "create_repo", "delete_repo"}
+WRITING_PREFIXES = ("cas_", "xet_")
+
+
+def other_key(tmp_path: Path) -> Path:
+    path = tmp_path / "other.key"
+    generate_key_file(path)
+    return path
+
+
+def writes(world: DemoWorld) -> dict[str, int]:
+    kinds = world.hub.control.stats()["kinds"]
+    return {k: n for k, n in kinds.items() if k in WRITING_KINDS or k.startswith(WRITING_PREFIXES)}
+
+
+def state_rows(world: DemoWorld, table: str) -> list[tuple[object, ...]]:
+    path = world.root / "data" / "state.db"
+    if not path.is_file():
+        return []
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(f"SELECT * FROM {table}").fetchall()
+    finally:
+        con.close()
+
+
+def clear_backups(world: DemoWorld) -> None:
+    """The archive as before its first backup: no row records a backup URL."""
+    con = sqlite3.connect(world.root / "archive.db")
+    with con:
+        con.execute("UPDATE tweets SET huggingface_urls = NULL")
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "lang"),
+    [(("backup",), "en"), (("repair",), "en"), (("migrate", "--to", "fernet"), "en"), (("backup",), "ja")],
+    ids=["backup", "repair", "migrate", "backup-ja"],
+)
+def test_a_wrong_key_is_refused_before_anything_is_written(tmp_path: Path, command: tuple[str, ...], lang: str) -> None:
+    with demo_world(tmp_path / "demo", tweets=40) as w:
+        rows, hub = db_rows(w), hub_state(w)
+        w.hub.control.reset_stats()
+        env = {**w.env(), "LANG": "ja_JP.UTF-8" if lang == "ja" else "C.UTF-8"}
+        r = run_cli(w, *command, "--key-file", str(other_key(tmp_path)), env=env)
+        assert r.returncode == 2, r.stdout + r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1, r.stderr
+        if lang == "ja":
+            assert re.search(r"記録済みの名前 20 件のうち、.*other\.key の鍵で復号できたのは 0 件", lines[0]), lines
+        else:
+            assert re.search(
+                r"0 of 20 recorded names decrypt with the key in \S*other\.key: is it this archive", lines[0]
+            )
+        assert writes(w) == {}, w.hub.control.stats()["kinds"]
+        assert db_rows(w) == rows
+        assert hub_state(w) == hub
+        assert state_rows(w, "uploads") == [] and state_rows(w, "deep_checks") == []
+
+
+def test_a_wrong_key_read_back_says_so_once_and_repair_then_plans_nothing_for_good_files(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=40) as w:
+        w.hub.control.reset_stats()
+        wrong = str(other_key(tmp_path))
+        r = run_cli(w, "verify", "--deep", "--sample", "all", "--key-file", wrong)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "is it this archive's key?" in r.stderr and r.stdout == ""
+        assert not any(k in w.hub.control.stats()["kinds"] for k in ("resolve", "cdn"))  # no file was read
+        assert state_rows(w, "deep_checks") == []
+        for command in (("audit",), ("restore", "--all", "--out", str(tmp_path / "out"))):
+            r = run_cli(w, *command, "--key-file", wrong)
+            assert r.returncode == 2 and r.stderr.count("is it this archive's key?") == 1, r.stdout + r.stderr
+        # the right key: what the wrong one saw is nowhere, so repair re-uploads no good file
+        r = run_cli(w, "repair", "--dry-run")
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+        assert "unreadable" not in r.stdout
+        with StateDB.in_data_dir(w.root / "data") as state:
+            assert state.unreadable_backups() == []
+
+
+def test_a_mixed_archive_goes_on(tmp_path: Path) -> None:
+    """Half the recorded names are another key's (an archive half migrated by hand): the key
+    opens the others, so it is this archive's key."""
+    with demo_world(tmp_path / "demo", tweets=40) as w:
+        key, stranger = load_key(w.root / "archive.key"), ArchiveKey(b"\x01" * 32)
+        con = sqlite3.connect(w.root / "archive.db")
+        with con:
+            for n, (tid, hf) in enumerate(con.execute("SELECT id, huggingface_urls FROM tweets").fetchall()):
+                try:
+                    urls = json.loads(hf) if hf else []
+                except ValueError:  # a planted bad row
+                    continue
+                if n % 2 or not isinstance(urls, list) or not urls:
+                    continue
+                moved = []
+                for raw in urls:
+                    try:
+                        u = BackupURL.parse(raw)
+                        name = local_path_for(key, u.path).rsplit("/", 1)[1]
+                    except Exception:  # noqa: BLE001 - a planted wrong path or malformed URL: keep it
+                        moved.append(raw)
+                        continue
+                    parent = u.path.rsplit("/", 1)[0]
+                    path = f"{parent}/{stranger.encrypt_name(parent, name)}"
+                    moved.append(str(BackupURL(u.endpoint, u.repo_id, u.revision, path)))
+                con.execute("UPDATE tweets SET huggingface_urls = ? WHERE id = ?", (json.dumps(moved), tid))
+        con.close()
+        check = asyncio.run(check_key(w.config()))
+        assert check.verdict is KeyVerdict.OPENS and check.how == "names"
+        assert 0 < check.opened < check.tried == 20, check
+
+
+def test_the_key_check_record_is_written_on_first_use_and_proves_the_key(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=30) as w:
+        clear_backups(w)
+        before = asyncio.run(check_key(w.config()))
+        assert before.verdict is KeyVerdict.UNPROVEN and before.write_record
+        r = run_cli(w, "backup", "--limit", "2")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"key-check record written: {REPO}:{RECORD_PATH}" in r.stdout
+        assert RECORD_PATH in hub_state(w)
+        # nothing recorded in the rows any more: only the record speaks for the key
+        clear_backups(w)
+        rows, hub = db_rows(w), hub_state(w)
+        w.hub.control.reset_stats()
+        r = run_cli(w, "backup", "--key-file", str(other_key(tmp_path)))
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert f"the key-check record {REPO}:{RECORD_PATH} does not decrypt with the key in" in r.stderr
+        assert writes(w) == {} and db_rows(w) == rows and hub_state(w) == hub
+        good = asyncio.run(check_key(w.config()))
+        assert (good.verdict, good.how, good.write_record) == (KeyVerdict.OPENS, "record", False)
+        r = run_cli(w, "backup", "--limit", "1")
+        assert r.returncode == 0 and "key-check record" not in r.stdout, r.stdout + r.stderr
