@@ -4,18 +4,25 @@ or read back, with one line and no writing request; what hfcheck remembers is ne
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from huggingface_hub import HfApi
 
-from hfcheck.crypto import ArchiveKey, generate_key_file, load_key
+from hfcheck.crypto import ArchiveKey, HfcheckV1Codec, generate_key_file, load_key
 from hfcheck.db.state import StateDB
 from hfcheck.model.paths import BackupURL, local_path_for
+from hfcheck.net.fetch import Fetched
+from hfcheck.readback.deep import DeepAction
 from hfcheck.readback.keycheck import RECORD_PATH, KeyVerdict, check_key
-from hfcheck.sim.demo import REPO
+from hfcheck.readback.walk import Failure, Target
+from hfcheck.sim.demo import REPO, TOKEN
+from hfcheck.verify.checkers import UrlTask
 from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli
 
 # requests that change the Hub (the emulator's endpoint kinds); everything else only reads
@@ -152,3 +159,89 @@ def test_the_key_check_record_is_written_on_first_use_and_proves_the_key(tmp_pat
         assert (good.verdict, good.how, good.write_record) == (KeyVerdict.OPENS, "record", False)
         r = run_cli(w, "backup", "--limit", "1")
         assert r.returncode == 0 and "key-check record" not in r.stdout, r.stdout + r.stderr
+
+
+# -- what hfcheck remembers is never poisoned (issue 18.2) ----------------------------------------
+
+
+def audit(w: DemoWorld, *args: str) -> dict[str, Any]:
+    r = run_cli(w, "audit", *args)
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    return cast(dict[str, Any], json.loads((w.root / "data" / "audit_report.json").read_text()))
+
+
+def plan_kinds(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["kind"]: item for item in report["plan"]}
+
+
+def test_recorded_uploads_gone_from_the_hub_are_repaired_or_forgotten_and_differing_ones_settled(
+    tmp_path: Path,
+) -> None:
+    """An upload deleted by hand is `missing` for repair (not a read-back advice that changes
+    nothing); one no row records any more is forgotten; one replaced on the Hub by a file that
+    decrypts is accepted by the read-back that the advice names."""
+    with demo_world(tmp_path / "demo", tweets=40) as w:
+        r = run_cli(w, "backup", "--limit", "3")
+        assert r.returncode == 0, r.stdout + r.stderr
+        uploads = sorted(state_rows(w, "uploads"))
+        assert len(uploads) >= 3
+        (_, gone, *_), (_, stale, *_), (_, replaced, *_) = uploads[:3]
+        api = HfApi(endpoint=w.hub.url, token=TOKEN)
+        api.delete_file(gone, REPO, repo_type="dataset")
+        api.delete_file(stale, REPO, repo_type="dataset")
+        con = sqlite3.connect(w.root / "archive.db")
+        with con:  # no row records `stale` any more
+            for tid, hf in con.execute(
+                "SELECT id, huggingface_urls FROM tweets WHERE huggingface_urls LIKE ?", (f"%{stale}%",)
+            ).fetchall():
+                kept = [u for u in json.loads(hf) if not u.endswith(stale)]
+                con.execute("UPDATE tweets SET huggingface_urls = ? WHERE id = ?", (json.dumps(kept), tid))
+        con.close()
+        cfg = w.config()
+        codec = HfcheckV1Codec(load_key(w.root / "archive.key"))
+        assert cfg.media_root is not None
+        local = cfg.media_root / local_path_for(codec, replaced)
+        codec.encrypt_file(local, tmp_path / "again.enc", replaced)  # the same plaintext, a fresh nonce
+        api.upload_file(
+            path_or_fileobj=tmp_path / "again.enc", path_in_repo=replaced, repo_id=REPO, repo_type="dataset"
+        )
+
+        report = audit(w, "--sample", "all")
+        rec, plan = report["deep"]["recorded"], plan_kinds(report)
+        assert (rec["absent"], rec["forgotten"], rec["differs"]) == (1, 1, 0), rec
+        assert plan["recorded_missing"]["tool"] == "repair" and "recorded_differs" not in plan
+        assert all(" repair" in c for c in plan["recorded_missing"]["commands"])
+        assert report["fixes"]["recorded_missing"] == report["fixes"]["missing"]
+        assert [p for _, p, *_ in state_rows(w, "uploads")].count(stale) == 0
+
+        r = run_cli(w, "repair")
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+        assert gone in hub_state(w)
+        report = audit(w)
+        rec = report["deep"]["recorded"]
+        assert (rec["absent"], rec["forgotten"], rec["differs"]) == (0, 0, 0), rec
+        assert not {"recorded_missing", "recorded_differs"} & plan_kinds(report).keys()
+
+
+def test_unreadable_is_remembered_only_when_the_key_is_proven_and_a_good_read_back_clears_it(
+    tmp_path: Path,
+) -> None:
+    media = tmp_path / "media"
+    (media / "images" / "u").mkdir(parents=True)
+    (media / "images" / "u" / "1_0.jpg").write_bytes(b"jpeg")
+    url = BackupURL("http://hub", "o/r", "main", "encrypted_images/u/x")
+    task = UrlTask(1, "1", "u", 0, url)
+    target = Target(task, "images/u/1_0.jpg", media / "images" / "u" / "1_0.jpg")
+    fetched = Fetched(tmp_path / "x.part", 4, None, 0)
+    with StateDB.open(tmp_path / "state.db") as state:
+        unproven = DeepAction(media, state, key_opens=False)
+        unproven.failed(task, Failure.DECRYPT_FAILED, "does not decrypt", target)
+        assert state.last_deep_check("o/r", url.path) is None  # nothing of this run decrypted yet
+        asyncio.run(unproven.after(target, fetched, hashlib.sha256(b"jpeg").hexdigest()))
+        assert state.last_deep_check("o/r", url.path) is not None  # now the key opens a file: kept
+        other = BackupURL("http://hub", "o/r", "main", "encrypted_images/u/y")
+        DeepAction(media, state).failed(UrlTask(2, "1", "u", 1, other), Failure.DECRYPT_FAILED, "bad", None)
+        assert ("o/r", other.path) in state.unreadable_backups()
+        good = Target(UrlTask(3, "1", "u", 1, other), "images/u/1_0.jpg", target.path)
+        asyncio.run(DeepAction(media, state).after(good, fetched, hashlib.sha256(b"jpeg").hexdigest()))
+        assert ("o/r", other.path) not in state.unreadable_backups()
