@@ -161,6 +161,23 @@ def test_the_key_check_record_is_written_on_first_use_and_proves_the_key(tmp_pat
         assert r.returncode == 0 and "key-check record" not in r.stdout, r.stdout + r.stderr
 
 
+def encrypted_paths(hf: str | None) -> list[str]:
+    """The encrypted backup paths a row's URL column records (a planted bad value: none)."""
+    try:
+        urls = json.loads(hf or "[]")
+    except ValueError:
+        return []
+    out = []
+    for u in urls if isinstance(urls, list) else []:
+        try:
+            path = BackupURL.parse(u).path
+        except ValueError:
+            continue
+        if path.startswith("encrypted_"):
+            out.append(path)
+    return out
+
+
 # -- what hfcheck remembers is never poisoned (issue 18.2) ----------------------------------------
 
 
@@ -245,3 +262,27 @@ def test_unreadable_is_remembered_only_when_the_key_is_proven_and_a_good_read_ba
         good = Target(UrlTask(3, "1", "u", 1, other), "images/u/1_0.jpg", target.path)
         asyncio.run(DeepAction(media, state).after(good, fetched, hashlib.sha256(b"jpeg").hexdigest()))
         assert ("o/r", other.path) not in state.unreadable_backups()
+
+
+def test_repair_reads_remembered_unreadable_backups_again_and_overwrites_no_good_one(tmp_path: Path) -> None:
+    """A history poisoned before the key check existed (a wrong key's read-back recorded good
+    backups as unreadable): repair reads them back with its proven key and uploads none."""
+    with demo_world(tmp_path / "demo", tweets=40) as w:
+        on_hub = hub_state(w)
+        recorded = {p for _, _, hf, _ in db_rows(w).values() for p in encrypted_paths(hf)}
+        good = sorted(recorded & on_hub.keys())[:3]
+        assert len(good) == 3
+        with StateDB.in_data_dir(w.root / "data") as state:
+            for path in good:
+                state.record_deep_check(REPO, path, "decrypt_failed")
+        r = run_cli(w, "repair", "--dry-run")
+        assert r.returncode in (0, 1) and "unreadable" not in r.stdout, r.stdout + r.stderr
+        with StateDB.in_data_dir(w.root / "data") as state:
+            assert len(state.unreadable_backups()) == 3  # a dry run remembers nothing new
+        r = run_cli(w, "repair")
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+        assert "unreadable" not in r.stdout
+        with StateDB.in_data_dir(w.root / "data") as state:
+            assert state.unreadable_backups() == []
+            assert all(state.get_upload(REPO, path) is None for path in good)
+        assert {p: hub_state(w)[p] for p in good} == {p: on_hub[p] for p in good}

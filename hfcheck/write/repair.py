@@ -7,7 +7,10 @@
     empty_media  backup URLs but no media list: fetch the tweet (twscrape), download its
                  media into the local layout, back them up, record media_urls and the URLs.
     unreadable   a read-back (`verify --deep`, `audit`) found that the backup does not decrypt
-                 (tampered, truncated): encrypt the local file again, upload it to that path.
+                 (tampered, truncated): encrypt the local file again, upload it to that path —
+                 once this run's key (proven to open the archive) read it back and it still
+                 does not decrypt: a good backup is never overwritten because of what an earlier
+                 read-back remembered (a wrong key's, say), and its good read-back clears that.
 
 Problems come from verify's progress file (a fresh verify runs when there is none); empty
 media lists come from the database. Every step is idempotent: encrypted names are
@@ -17,6 +20,9 @@ says what the repair would write is left alone — so `--resume` is simply runni
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import tempfile
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -24,10 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfcheck.config import Config
-from hfcheck.crypto import CryptoError, NameCodec, load_codecs
+from hfcheck.crypto import Codecs, CryptoError, NameCodec, load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.gaps import gap_tweets_sql
-from hfcheck.db.state import STATE_DB_NAME, StateDB
+from hfcheck.db.state import DECRYPTED_RESULTS, STATE_DB_NAME, StateDB
 from hfcheck.errors import InputError
 from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
 from hfcheck.model.paths import (
@@ -39,8 +45,12 @@ from hfcheck.model.paths import (
     remote_media,
     remote_path_for,
 )
+from hfcheck.net.hub import HubClient
+from hfcheck.readback.deep import DeepAction
 from hfcheck.readback.keycheck import require_key
+from hfcheck.readback.walk import Walk
 from hfcheck.report.catalog import Msg, msg, t
+from hfcheck.verify.checkers import UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
@@ -87,6 +97,33 @@ def load_unreadable(cfg: Config, key: NameCodec) -> tuple[list[Unreadable], list
             continue
         items.append((repo_id, path, rel, name.index, name.tweet_id))
     return items, errors
+
+
+async def still_unreadable(cfg: Config, codecs: Codecs, items: list[Unreadable], *, remember: bool) -> list[Unreadable]:
+    """The remembered unreadable backups that do not decrypt now either, read back with this
+    run's key; the outcome of each is recorded (`remember`: not in a dry run), so a good one
+    leaves the list for good. One that cannot be read now (the Hub did not answer) is kept."""
+    if not items:
+        return []
+    assert cfg.media_root is not None
+    kept: list[Unreadable] = []
+    with contextlib.ExitStack() as stack:
+        state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir)) if remember else None
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hfcheck-recheck-")))
+        async with HubClient(cfg, concurrency=4) as client:
+            walk = Walk(codecs, client, tmp, media_root=cfg.media_root)
+            action = DeepAction(cfg.media_root, state)
+
+            async def read(item: Unreadable) -> str:
+                repo_id, path, _, index, tweet_id = item
+                url = BackupURL(client.endpoint, repo_id, cfg.revision, path)
+                return (await walk.read(UrlTask(0, tweet_id, path.split("/")[1], index, url), action)).category
+
+            outcomes = await asyncio.gather(*(read(item) for item in items))
+    for item, category in zip(items, outcomes):
+        if category not in DECRYPTED_RESULTS and category != "missing":  # missing: verify's, repaired as such
+            kept.append(item)
+    return kept
 
 
 async def map_by_row(
@@ -277,6 +314,7 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
             opts.echo(t("run_error_line", cfg.lang, reason=problem.render(cfg.lang)))
             summary.files_failed += 1
             summary.errors.append({"tweet_id": "", "reason": str(problem)})
+        unreadable = await still_unreadable(cfg, codecs, unreadable, remember=not opts.dry_run)
         placement = await RepoPlacement.load(cfg)
         plans = await Planner(cfg, archive, codecs, placement).plans(
             findings, file_type=opts.file_type, limit=opts.limit, unreadable=unreadable
