@@ -19,7 +19,7 @@ from hfcheck.db.state import StateDB
 from hfcheck.model.paths import BackupURL, local_path_for
 from hfcheck.net.fetch import Fetched
 from hfcheck.readback.deep import DeepAction
-from hfcheck.readback.keycheck import RECORD_PATH, KeyVerdict, check_key
+from hfcheck.readback.keycheck import RECORD_PATH, KeyVerdict, _spread, check_key
 from hfcheck.readback.walk import Failure, Target
 from hfcheck.sim.demo import REPO, TOKEN
 from hfcheck.verify.checkers import UrlTask
@@ -286,3 +286,16 @@ def test_repair_reads_remembered_unreadable_backups_again_and_overwrites_no_good
             assert state.unreadable_backups() == []
             assert all(state.get_upload(REPO, path) is None for path in good)
         assert {p: hub_state(w)[p] for p in good} == {p: on_hub[p] for p in good}
+
+
+def test_the_names_tried_are_spread_over_repos_then_accounts() -> None:
+    def task(repo: str, user: str, i: int) -> UrlTask:
+        return UrlTask(i, str(i), user, 0, BackupURL("http://hub", repo, "main", f"encrypted_images/{user}/n{i}"))
+
+    groups = {("a/one", f"u{k}"): [task("a/one", f"u{k}", 10 * k + i) for i in range(5)] for k in range(30)}
+    groups[("b/two", "z")] = [task("b/two", "z", 900 + i) for i in range(5)]
+    picked = _spread(groups, 20)
+    assert len(picked) == 20
+    assert [t.url.repo_id for t in picked[:4]] == ["a/one", "b/two", "a/one", "b/two"]
+    one = [t.username for t in picked if t.url.repo_id == "a/one"]
+    assert len(set(one)) == len(one) == 15  # a row of every account before a second of any

@@ -4,10 +4,10 @@ A backup made with another key can never be restored, and a read-back with anoth
 record every good backup as unreadable; so every writer (`repair`, `backup`, `migrate`,
 `watch`) and every read-back (`verify --deep`, `audit`, `restore`) proves the key first:
 
-    names   up to SAMPLE recorded encrypted names, spread over accounts and repos (a row per
-            account from the first and the last rows with backups), decrypted by the read
-            codecs: one that opens proves the key (a mixed archive goes on); none of N, when
-            every read codec has reversible names, says it is not the archive's key
+    names   up to SAMPLE recorded encrypted names, spread over repos and accounts (from the
+            first and the last rows with backups), decrypted by the read codecs: one that
+            opens proves the key (a mixed archive goes on); none of N, when every read codec
+            has reversible names, says it is not the archive's key
     files   one-way names cannot be decrypted: up to FILE_TRIES recorded backups are read
             back instead (download, decrypt)
     record  `.hfcheck/keycheck` in the configured repos: RECORD_PLAINTEXT encrypted with the
@@ -99,18 +99,20 @@ class KeyCheck:
         return None
 
 
+def _round_robin(queues: list[list[UrlTask]]) -> list[UrlTask]:
+    """The first item of every queue, then the second of every queue, ..."""
+    out: list[UrlTask] = []
+    for i in range(max(map(len, queues), default=0)):
+        out += [q[i] for q in queues if i < len(q)]
+    return out
+
+
 def _spread(groups: dict[tuple[str, str], list[UrlTask]], n: int) -> list[UrlTask]:
-    """Round-robin over (repo, account) groups: up to `n` tasks, as spread as the groups allow."""
-    picked: list[UrlTask] = []
-    queues = [list(reversed(g)) for _, g in sorted(groups.items())]
-    while queues and len(picked) < n:
-        for q in list(queues):
-            if len(picked) >= n:
-                break
-            picked.append(q.pop())
-            if not q:
-                queues.remove(q)
-    return picked
+    """Up to `n` tasks, round-robin over repos and, within a repo, over its accounts."""
+    by_repo: dict[str, list[list[UrlTask]]] = defaultdict(list)
+    for (repo_id, _), tasks in sorted(groups.items()):
+        by_repo[repo_id].append(tasks)
+    return _round_robin([_round_robin(accounts) for accounts in by_repo.values()])[:n]
 
 
 async def sample_names(archive: Archive, endpoint: str, n: int = SAMPLE) -> list[UrlTask]:
@@ -123,7 +125,7 @@ async def sample_names(archive: Archive, endpoint: str, n: int = SAMPLE) -> list
     seen: set[str] = set()
     for order in ("ASC", "DESC"):
         sql = (  # the first row of every account, then the second of every account, ...
-            f"SELECT {cols} FROM (SELECT {cols}, row_number() OVER (PARTITION BY \"{c.username}\") AS nth"
+            f'SELECT {cols} FROM (SELECT {cols}, row_number() OVER (PARTITION BY "{c.username}") AS nth'
             f" FROM (SELECT {cols} FROM {table} WHERE {archive.has_backup_sql()}"
             f" ORDER BY {id_col} {order} LIMIT {SCAN_ROWS})) WHERE nth <= {n} ORDER BY nth LIMIT {n * 2}"
         )

@@ -111,7 +111,8 @@ class WatchService:
         runner = None
         try:
             async with aiohttp.ClientSession() as session, Archive(cfg, writable=True) as archive:
-                await require_key(cfg, key, archive=archive)  # a wrong key stops the service now (exit 2)
+                # a wrong key stops the service now (exit 2); a Hub that cannot answer yet only delays it
+                await require_key(cfg, key, archive=archive, writing=False)
                 self.notifier = Notifier(
                     session, webhook_url=cfg.notify.webhook_url, ping_url=cfg.notify.ping_url, secrets=secrets
                 )
