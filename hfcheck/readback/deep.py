@@ -43,10 +43,10 @@ from hfcheck.verify.checkpoint import Progress
 from hfcheck.verify.findings import Category
 from hfcheck.verify.pipeline import split_row
 
-# How the walk's failures read in deep's categories: only a 404 is a finding; an answer that
-# says nothing about the file's bytes (no access, retries spent) leaves it unverified.
 UNREADABLE = frozenset({"decrypt_failed", "unknown_format"})  # what a wrong key would also give
 
+# How the walk's failures read in deep's categories: only a 404 is a finding; an answer that
+# says nothing about the file's bytes (no access, retries spent) leaves it unverified.
 _CATEGORY = {
     Failure.DECRYPT_FAILED: "decrypt_failed",
     Failure.UNKNOWN_FORMAT: "unknown_format",

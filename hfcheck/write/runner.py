@@ -164,7 +164,9 @@ async def write_tweets(
 class _KeyRecord:
     """The key-check record, committed once, before the run's first file (first use)."""
 
-    def __init__(self, cfg: Config, codecs: Codecs, state: StateDB, source: UploadSource, echo: Callable[[str], None]):
+    def __init__(
+        self, cfg: Config, codecs: Codecs, state: StateDB, source: UploadSource, echo: Callable[[str], None]
+    ) -> None:
         self.cfg, self.codecs, self.state, self.source, self.echo = cfg, codecs, state, source, echo
         self._lock = asyncio.Lock()
         self._done = False
