@@ -228,12 +228,12 @@ async def check_key(
     async with contextlib.AsyncExitStack() as stack:
         if archive is None:
             archive = await stack.enter_async_context(Archive(cfg))
-        if client is None:
-            client = await stack.enter_async_context(HubClient(cfg, concurrency=2))
-        tasks = await sample_names(archive, client.endpoint)
+        tasks = await sample_names(archive, client.endpoint if client else cfg.endpoint.rstrip("/"))
         opened = names_open(codecs, tasks)
         if opened:
             return KeyCheck(KeyVerdict.OPENS, key_file, "names", len(tasks), opened, len(tasks))
+        if client is None:  # the names could not tell: the Hub is asked (GET only)
+            client = await stack.enter_async_context(HubClient(cfg, concurrency=2))
         names_tried = len(tasks) if all(c.names_reversible for c in codecs.read) else 0
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hfcheck-key-")))
         repo, record_opens, reason = await _read_record(cfg, codecs, client, tmp)
