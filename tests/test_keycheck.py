@@ -299,3 +299,25 @@ def test_the_names_tried_are_spread_over_repos_then_accounts() -> None:
     assert [t.url.repo_id for t in picked[:4]] == ["a/one", "b/two", "a/one", "b/two"]
     one = [t.username for t in picked if t.url.repo_id == "a/one"]
     assert len(set(one)) == len(one) == 15  # a row of every account before a second of any
+
+
+def test_one_way_names_are_proven_by_reading_recorded_backups_back(tmp_path: Path) -> None:
+    """A plug-in whose names are one-way: nothing to decrypt in the names, so a few recorded
+    backups are read back (the key-check record deleted, as a user might)."""
+    scheme = "python:tests.plugin_codec:ToyCodec"
+    with demo_world(tmp_path / "demo", tweets=20) as w:
+        cfg_file = w.root / "hfcheck.toml"
+        cfg_file.write_text(cfg_file.read_text().replace('scheme = "hfcheck-v1"', f'scheme = "{scheme}"'))
+        env = {**w.env(), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        clear_backups(w)
+        r = run_cli(w, "backup", "--limit", "4", env=env)
+        assert r.returncode == 0 and "key-check record written" in r.stdout, r.stdout + r.stderr
+        HfApi(endpoint=w.hub.url, token=TOKEN).delete_file(RECORD_PATH, REPO, repo_type="dataset")
+        good = asyncio.run(check_key(w.config(scheme=scheme)))
+        assert (good.verdict, good.how, good.opened, good.write_record) == (KeyVerdict.OPENS, "files", 1, True)
+        rows, hub = db_rows(w), hub_state(w)
+        w.hub.control.reset_stats()
+        r = run_cli(w, "backup", "--key-file", str(other_key(tmp_path)), env=env)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "0 of 3 recorded backups decrypt with the key in" in r.stderr
+        assert writes(w) == {} and db_rows(w) == rows and hub_state(w) == hub
