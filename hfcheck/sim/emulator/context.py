@@ -91,6 +91,20 @@ def caller(request: web.Request) -> Caller:
     return Caller(request.app[STORE].user_for_token(token), False, True)
 
 
+# The URL's `{type}` (models / datasets / spaces); routes without one (a model's resolve) are models'.
+URL_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+API_REPO = "/api/{type:models|datasets}/{ns}/{name}"  # the API's repo routes (models and datasets)
+
+
+def url_repo_type(request: web.Request) -> str:
+    return URL_TYPES[request.match_info.get("type", "models")]
+
+
+def url_prefix(repo: Repo) -> str:
+    """The path prefix of a repo's pages and git URLs: none for a model, `datasets/`, `spaces/`."""
+    return "" if repo.type == "model" else f"{repo.type}s/"
+
+
 def repo_not_found(c: Caller, repo_id: str) -> HubError:
     status = 404 if c.sent_token else 401
     return HubError(f"Repository Not Found for url: {repo_id}", status=status, code="RepoNotFound")
@@ -100,13 +114,15 @@ def readable_repo(request: web.Request, name: str | None = None, *, download: bo
     """The repo of the URL if the caller may see it (private: owner only; gated: downloads)."""
     c = caller(request)
     repo_id = f"{request.match_info['ns']}/{name or request.match_info['name']}"
-    repo = request.app[STORE].get_repo(repo_id)
+    repo = request.app[STORE].get_repo(repo_id, url_repo_type(request))
     if repo is None or (repo.private and not c.owns(repo)):
         raise repo_not_found(c, repo_id)
     if download and repo.gated and not c.owns(repo):
         status = 403 if c.sent_token else 401
         raise HubError(
-            f"Access to dataset {repo_id} is restricted. You must have access to it.", status=status, code="GatedRepo"
+            f"Access to {repo.type} {repo_id} is restricted. You must have access to it.",
+            status=status,
+            code="GatedRepo",
         )
     return repo, c
 
@@ -126,8 +142,9 @@ def writable_repo(request: web.Request, name: str | None = None) -> Repo:
     return repo
 
 
-def resolve(request: web.Request, repo: Repo) -> str:
-    return request.app[STORE].resolve_revision(repo, request.match_info["rev"])
+def resolve(request: web.Request, repo: Repo) -> Repo:
+    """The repo at the URL's revision (`head` is the commit served): see `Store.at_revision`."""
+    return request.app[STORE].at_revision(repo, request.match_info["rev"])
 
 
 def base_url(request: web.Request) -> str:

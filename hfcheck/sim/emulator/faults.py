@@ -33,6 +33,8 @@ KIND_BUCKET: dict[str, str] = {
     "resolve_head": "resolvers",
     "resolve_get": "resolvers",
     "commit": "commits",
+    "list_commits": "api",
+    "refs": "api",
 }
 
 # Kinds the official client does not retry on 5xx / network errors: random faults skip them

@@ -25,6 +25,7 @@ from hfcheck.sim.emulator.context import (
     kind,
     readable_repo,
     resolve,
+    url_prefix,
     writable_repo,
 )
 from hfcheck.sim.emulator.store import Repo
@@ -70,7 +71,7 @@ def _batch_object(request: web.Request, repo: Repo, obj: dict, operation: Any) -
         "authenticated": True,
         "actions": {
             "upload": {"href": f"{base}/lfs-upload/{oid}?size={size}&exp={exp}&sig={sig}"},
-            "verify": {"href": f"{base}/datasets/{repo.repo_id}.git/info/lfs/objects/verify"},
+            "verify": {"href": f"{base}/{url_prefix(repo)}{repo.repo_id}.git/info/lfs/objects/verify"},
         },
     }
 
@@ -108,7 +109,8 @@ async def lfs_verify(request: web.Request) -> web.Response:
 async def resolve_file(request: web.Request) -> web.StreamResponse:
     repo, _ = readable_repo(request, download=True)
     store = request.app[STORE]
-    commit_oid = resolve(request, repo)
+    repo = resolve(request, repo)
+    commit_oid = repo.head
     path = request.match_info["path"]
     e = store.entry(repo, path)
     if e is None or e.is_dir:

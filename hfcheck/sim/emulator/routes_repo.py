@@ -54,11 +54,12 @@ async def whoami(request: web.Request) -> web.Response:
 async def repo_info(request: web.Request) -> web.Response:
     repo, _ = readable_repo(request)
     store = request.app[STORE]
-    sha = store.resolve_revision(repo, request.match_info.get("rev", MAIN))
+    view = store.at_revision(repo, request.match_info.get("rev", MAIN))
+    sha = view.head
     head = store.commit_info(sha)
     blobs = request.query.get("blobs", "").lower() in ("1", "true")
-    siblings = [_sibling(e, blobs) for e in store.iter_entries(repo)]
-    _, used = store.file_count(repo)
+    siblings = [_sibling(e, blobs) for e in store.iter_entries(view)]
+    _, used = store.file_count(view)
     return web.json_response(
         {
             "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24],
@@ -93,7 +94,8 @@ def _sibling(e: Entry, blobs: bool) -> dict:
 async def tree(request: web.Request) -> web.Response:
     repo, _ = readable_repo(request)
     store = request.app[STORE]
-    commit = resolve(request, repo)
+    repo = resolve(request, repo)
+    commit = repo.head
     prefix = request.match_info.get("path", "").strip("/")
     if prefix:
         e = store.entry(repo, prefix)
@@ -134,7 +136,8 @@ def _json_array(items: list[str], headers: dict[str, str]) -> web.Response:
 async def paths_info(request: web.Request) -> web.Response:
     repo, _ = readable_repo(request)
     store = request.app[STORE]
-    commit = resolve(request, repo)
+    repo = resolve(request, repo)
+    commit = repo.head
     if request.content_type == "application/json":
         body = await json_body(request)
         paths, expand = list(body.get("paths") or []), bool(body.get("expand"))

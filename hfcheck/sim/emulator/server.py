@@ -19,7 +19,8 @@ from typing import NoReturn
 
 from aiohttp import web
 
-from hfcheck.sim.emulator.context import EXTRA_HEADERS, FAULTS, OPTIONS, READER, STORE, Handler
+from hfcheck.sim.emulator import routes_refs
+from hfcheck.sim.emulator.context import API_REPO, EXTRA_HEADERS, FAULTS, OPTIONS, READER, STORE, Handler
 from hfcheck.sim.emulator.faults import KIND_BUCKET, FaultConfig, Faults
 from hfcheck.sim.emulator.routes_commit import commit, create_repo, delete_repo, preupload, validate_yaml
 from hfcheck.sim.emulator.routes_control import (
@@ -174,7 +175,7 @@ def build_app(store: Store, options: ServerOptions | None = None) -> web.Applica
 
 
 def _add_routes(r: web.UrlDispatcher) -> None:
-    api = "/api/datasets/{ns}/{name}"
+    api = API_REPO
     r.add_get("/api/whoami-v2", whoami)
     r.add_post("/api/repos/create", create_repo)
     r.add_delete("/api/repos/delete", delete_repo)
@@ -186,10 +187,12 @@ def _add_routes(r: web.UrlDispatcher) -> None:
     r.add_post(api + "/paths-info/{rev}", paths_info)
     r.add_post(api + "/preupload/{rev}", preupload)
     r.add_post(api + "/commit/{rev}", commit)
-    r.add_post("/datasets/{ns}/{namegit}/info/lfs/objects/batch", lfs_batch)
-    r.add_post("/datasets/{ns}/{namegit}/info/lfs/objects/verify", lfs_verify)
+    routes_refs.add_routes(r, api)
+    for prefix in ("/{type:datasets}", ""):  # a model's git and file URLs have no type prefix
+        r.add_post(prefix + "/{ns}/{namegit}/info/lfs/objects/batch", lfs_batch)
+        r.add_post(prefix + "/{ns}/{namegit}/info/lfs/objects/verify", lfs_verify)
+        r.add_get(prefix + "/{ns}/{name}/resolve/{rev}/{path:.+}", resolve_file)
     r.add_put("/lfs-upload/{oid}", lfs_upload)
-    r.add_get("/datasets/{ns}/{name}/resolve/{rev}/{path:.+}", resolve_file)
     r.add_get("/cdn/{sha256}", cdn)
     c = CONTROL_PREFIX
     r.add_get(c + "health", ctl_health)
