@@ -20,6 +20,7 @@ from hfcheck.sim.emulator.store import Store, StoreError
 from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
 
 TOKEN = "tok-alice"
+GA = ".gitattributes"  # every repo starts with the Hub's default one
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
 
@@ -58,7 +59,7 @@ def test_every_commit_is_kept_and_old_files_stay_readable(
     assert [c.commit_id for c in commits[1:3]] == [c2, c1]
     assert all(c.authors == ["alice"] for c in commits)
     assert commits[0].created_at >= commits[-1].created_at
-    assert api.list_repo_files(repo, repo_type=repo_type) == []
+    assert api.list_repo_files(repo, repo_type=repo_type) == [GA]
 
     for commit, want in ((c1, b"one"), (c2, b"two")):
         path = hf_hub_download(
@@ -67,7 +68,7 @@ def test_every_commit_is_kept_and_old_files_stay_readable(
         assert Path(path).read_bytes() == want
         (info,) = api.get_paths_info(repo, ["a/x.txt"], revision=commit, repo_type=repo_type, expand=True)
         assert info.last_commit is not None and info.last_commit.oid == commit
-        assert api.list_repo_files(repo, repo_type=repo_type, revision=commit) == ["a/x.txt"]
+        assert api.list_repo_files(repo, repo_type=repo_type, revision=commit) == [GA, "a/x.txt"]
     # the answer names the commit asked for, not the head
     prefix = "" if repo_type == "model" else "datasets/"
     answer = httpx.head(f"{emu.url}/{prefix}{repo}/resolve/{c1}/a/x.txt")
@@ -112,9 +113,9 @@ def test_branches_and_tags(api: HfApi, emu: EmulatorThread) -> None:
         revision="dev",
         repo_type="dataset",
     ).oid
-    assert api.list_repo_files(repo, repo_type="dataset", revision="dev") == ["dev.txt"]
-    assert api.list_repo_files(repo, repo_type="dataset") == ["f.txt"]
-    assert api.list_repo_files(repo, repo_type="dataset", revision="v1.0") == ["f.txt"]
+    assert api.list_repo_files(repo, repo_type="dataset", revision="dev") == [GA, "dev.txt"]
+    assert api.list_repo_files(repo, repo_type="dataset") == [GA, "f.txt"]
+    assert api.list_repo_files(repo, repo_type="dataset", revision="v1.0") == [GA, "f.txt"]
     assert [c.title for c in api.list_repo_commits(repo, repo_type="dataset", revision="dev")][:2] == [
         "on dev",
         "Upload f.txt with huggingface_hub",
@@ -135,7 +136,7 @@ def test_branches_and_tags(api: HfApi, emu: EmulatorThread) -> None:
     with pytest.raises(RevisionNotFoundError):
         api.list_repo_files(repo, repo_type="dataset", revision="dev")
     # the commit stays readable by its id after its branch is gone
-    assert api.list_repo_files(repo, repo_type="dataset", revision=on_dev) == ["dev.txt"]
+    assert api.list_repo_files(repo, repo_type="dataset", revision=on_dev) == [GA, "dev.txt"]
 
 
 def test_unknown_revision_is_revision_not_found_everywhere(api: HfApi, emu: EmulatorThread) -> None:
@@ -155,8 +156,8 @@ def test_model_and_dataset_of_one_id_are_two_repos_matched_in_any_case(api: HfAp
     api.create_repo("alice/Twin", repo_type="dataset")
     _upload(api, "alice/twin", "model.txt", b"m")
     _upload(api, "ALICE/TWIN", "data.txt", b"d", repo_type="dataset")
-    assert api.list_repo_files("alice/twin") == ["model.txt"]
-    assert api.list_repo_files("alice/twin", repo_type="dataset") == ["data.txt"]
+    assert api.list_repo_files("alice/twin") == [GA, "model.txt"]
+    assert api.list_repo_files("alice/twin", repo_type="dataset") == [GA, "data.txt"]
     assert api.repo_info("alice/twin").id == "alice/Twin"
     assert api.repo_exists("Alice/TWIN", repo_type="dataset")
 

@@ -24,7 +24,8 @@ from hfcheck.sim.emulator.store import Repo, Store, StoreError
 if TYPE_CHECKING:
     from hfcheck.sim.emulator.server import ServerOptions
 
-REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")
+# A namespace or repo name as the Hub takes them (the suite's users include `__DUMMY_HUB_USER__`).
+REPO_NAME_RE = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9_][A-Za-z0-9_.-]{0,95}\Z")
 ADMIN_NAME = "admin"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -107,7 +108,8 @@ def url_prefix(repo: Repo) -> str:
 
 def repo_not_found(c: Caller, repo_id: str) -> HubError:
     status = 404 if c.sent_token else 401
-    return HubError(f"Repository Not Found for url: {repo_id}", status=status, code="RepoNotFound")
+    # the Hub's text (the client prints it after its own "Repository Not Found for url: ...")
+    return HubError("Repository not found", status=status, code="RepoNotFound")
 
 
 def readable_repo(request: web.Request, name: str | None = None, *, download: bool = False) -> tuple[Repo, Caller]:
@@ -120,7 +122,8 @@ def readable_repo(request: web.Request, name: str | None = None, *, download: bo
     if download and repo.gated and not c.owns(repo):
         status = 403 if c.sent_token else 401
         raise HubError(
-            f"Access to {repo.type} {repo_id} is restricted. You must have access to it.",
+            f"Access to {repo.type} {repo.repo_id} is restricted and you are not in the authorized list. "
+            f"Visit {base_url(request)}/{url_prefix(repo)}{repo.repo_id} to ask for access.",
             status=status,
             code="GatedRepo",
         )
@@ -135,9 +138,11 @@ def require_user(c: Caller) -> str:
 
 
 def writable_repo(request: web.Request, name: str | None = None) -> Repo:
+    """The URL's repo if the caller may write it: its owner, or anyone who may read it when the
+    request opens a pull request (`create_pr=1`), as on the Hub."""
     repo, c = readable_repo(request, name)
     require_user(c)
-    if not c.owns(repo):
+    if not c.owns(repo) and request.query.get("create_pr") not in ("1", "true"):
         raise HubError(f"You don't have the rights to write to {repo.repo_id}", status=403)
     return repo
 

@@ -22,6 +22,7 @@ KIND_BUCKET: dict[str, str] = {
     "whoami": "api",
     "create_repo": "api",
     "delete_repo": "api",
+    "update_repo": "api",
     "repo_info": "api",
     "tree": "api",
     "paths_info": "api",

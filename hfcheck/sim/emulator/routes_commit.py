@@ -14,6 +14,7 @@ import json
 
 from aiohttp import web
 
+from hfcheck.sim.emulator import gitrules
 from hfcheck.sim.emulator.context import (
     FAULTS,
     REPO_NAME_RE,
@@ -29,46 +30,7 @@ from hfcheck.sim.emulator.context import (
     url_prefix,
     writable_repo,
 )
-from hfcheck.sim.emulator.store import Repo, Store, git_blob_sha1, lfs_pointer, wants_lfs
-
-# The `.gitattributes` the Hub puts in the initial commit of every new model or dataset repo.
-DEFAULT_GITATTRIBUTES = """\
-*.7z filter=lfs diff=lfs merge=lfs -text
-*.arrow filter=lfs diff=lfs merge=lfs -text
-*.bin filter=lfs diff=lfs merge=lfs -text
-*.bz2 filter=lfs diff=lfs merge=lfs -text
-*.ckpt filter=lfs diff=lfs merge=lfs -text
-*.ftz filter=lfs diff=lfs merge=lfs -text
-*.gz filter=lfs diff=lfs merge=lfs -text
-*.h5 filter=lfs diff=lfs merge=lfs -text
-*.joblib filter=lfs diff=lfs merge=lfs -text
-*.lfs.* filter=lfs diff=lfs merge=lfs -text
-*.mlmodel filter=lfs diff=lfs merge=lfs -text
-*.model filter=lfs diff=lfs merge=lfs -text
-*.msgpack filter=lfs diff=lfs merge=lfs -text
-*.npy filter=lfs diff=lfs merge=lfs -text
-*.npz filter=lfs diff=lfs merge=lfs -text
-*.onnx filter=lfs diff=lfs merge=lfs -text
-*.ot filter=lfs diff=lfs merge=lfs -text
-*.parquet filter=lfs diff=lfs merge=lfs -text
-*.pb filter=lfs diff=lfs merge=lfs -text
-*.pickle filter=lfs diff=lfs merge=lfs -text
-*.pkl filter=lfs diff=lfs merge=lfs -text
-*.pt filter=lfs diff=lfs merge=lfs -text
-*.pth filter=lfs diff=lfs merge=lfs -text
-*.rar filter=lfs diff=lfs merge=lfs -text
-*.safetensors filter=lfs diff=lfs merge=lfs -text
-saved_model/**/* filter=lfs diff=lfs merge=lfs -text
-*.tar.* filter=lfs diff=lfs merge=lfs -text
-*.tar filter=lfs diff=lfs merge=lfs -text
-*.tflite filter=lfs diff=lfs merge=lfs -text
-*.tgz filter=lfs diff=lfs merge=lfs -text
-*.wasm filter=lfs diff=lfs merge=lfs -text
-*.xz filter=lfs diff=lfs merge=lfs -text
-*.zip filter=lfs diff=lfs merge=lfs -text
-*.zst filter=lfs diff=lfs merge=lfs -text
-*tfevents* filter=lfs diff=lfs merge=lfs -text
-"""
+from hfcheck.sim.emulator.store import Repo, Store, git_blob_sha1, lfs_pointer, validate_repo_path, wants_lfs
 
 
 @kind("create_repo")
@@ -85,14 +47,14 @@ async def create_repo(request: web.Request) -> web.Response:
     if not c.admin and org != c.user:
         raise HubError(f"You don't have the rights to create a {repo_type} under the namespace {org}", status=403)
     store = request.app[STORE]
-    existing = store.get_repo(f"{org}/{name}", repo_type)
+    existing = store.get_repo(f"{org}/{name}", repo_type, follow_renames=False)
     repo_id = existing.repo_id if existing else f"{org}/{name}"
     url = f"{base_url(request)}/{'' if repo_type == 'model' else 'datasets/'}{repo_id}"
     if existing is not None:
         msg = f"You already created this {repo_type} repo"
         return web.json_response({"error": msg, "url": url}, status=409, headers={"X-Error-Message": msg})
     private = bool(body.get("private")) or body.get("visibility") == "private"
-    files: list[tuple[str, bytes]] = []  # TODO(c): [(".gitattributes", DEFAULT_GITATTRIBUTES.encode())]
+    files = [(".gitattributes", gitrules.default_gitattributes(repo_type).encode())]
     store.create_repo(repo_id, owner=org, private=private, repo_type=repo_type, author=user, files=files)
     return web.json_response({"url": url, "name": repo_id, "id": repo_id})
 
@@ -109,42 +71,102 @@ async def delete_repo(request: web.Request) -> web.Response:
     return web.json_response({})
 
 
+@kind("update_repo")
+async def move_repo(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    c = caller(request)
+    require_user(c)
+    src, dst, repo_type = str(body.get("fromRepo")), str(body.get("toRepo")), str(body.get("type") or "model")
+    store = request.app[STORE]
+    repo = store.get_repo(src, repo_type)
+    if repo is None or not c.owns(repo):
+        raise repo_not_found(c, src)
+    ns, _, name = dst.partition("/")
+    if not REPO_NAME_RE.match(ns) or not REPO_NAME_RE.match(name):
+        raise HubError(f"Invalid repo id: {dst}", status=400)
+    if not c.admin and ns != c.user:
+        raise HubError(f"You don't have the rights to create a {repo_type} under the namespace {ns}", status=403)
+    store.move_repo(repo.repo_id, dst, repo_type)
+    return web.json_response({})
+
+
+@kind("update_repo")
+async def repo_settings(request: web.Request) -> web.Response:
+    """PUT settings: `visibility` ("private" / "public") or `private`, and `gated` (false, "auto", "manual")."""
+    repo = writable_repo(request)
+    body = await json_body(request)
+    private = body.get("private")
+    if body.get("visibility") in ("private", "public"):
+        private = body["visibility"] == "private"
+    gated = body.get("gated")
+    if gated not in (None, False, "auto", "manual"):
+        raise HubError('gated must be false, "auto" or "manual"', status=400)
+    request.app[STORE].update_repo(repo.key, private=None if private is None else bool(private), gated=gated)
+    return web.json_response({})
+
+
 @kind("preupload")
 async def preupload(request: web.Request) -> web.Response:
     repo = resolve(request, writable_repo(request))
     commit = repo.head
     body = await json_body(request)
     store = request.app[STORE]
+    attributes = _repo_text(store, repo, ".gitattributes")
+    gitignore = body.get("gitIgnore")
+    gitignore = gitignore if isinstance(gitignore, str) else _repo_text(store, repo, ".gitignore")
     answers = []
     for f in body.get("files") or []:
         try:
             path, size, sample = str(f["path"]), int(f["size"]), base64.b64decode(f.get("sample") or "")
         except (KeyError, TypeError, ValueError, binascii.Error):
             raise HubError("malformed preupload file entry", status=400) from None
+        path = validate_repo_path(path)
         existing = store.entry(repo, path)
         oid = None if existing is None or existing.is_dir else (existing.sha256 if existing.lfs else existing.oid)
-        mode = "lfs" if wants_lfs(sample, size) else "regular"
-        answers.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
+        lfs = gitrules.lfs_by_attributes(attributes, path) or wants_lfs(sample, size)
+        answers.append(
+            {
+                "path": path,
+                "uploadMode": "lfs" if lfs else "regular",
+                "shouldIgnore": gitrules.ignored(gitignore, path),
+                "oid": oid,
+            }
+        )
     return web.json_response({"files": answers, "commitOid": commit})
+
+
+def _repo_text(store: Store, repo: Repo, path: str) -> str:
+    """A small text file of the repo at this revision (`.gitattributes`, `.gitignore`), or ''."""
+    e = store.entry(repo, path)
+    if e is None or e.is_dir or e.sha256 is None or e.size > 1024 * 1024:
+        return ""
+    return b"".join(store.read_blob(e.sha256)).decode("utf-8", "replace")
 
 
 @kind("commit")
 async def commit(request: web.Request) -> web.Response:
     repo = writable_repo(request)
     author = require_user(caller(request))
-    if request.query.get("create_pr"):
-        raise HubError("pull requests are not emulated", status=400)
+    store = request.app[STORE]
     rev = request.match_info["rev"]
-    branch = request.app[STORE].at_revision(repo, rev).branch  # RevisionNotFound for garbage
-    if branch is None or rev not in (branch, f"refs/heads/{branch}"):
-        raise HubError(f"Invalid rev id: {rev} is not a branch", status=400)
+    branch = store.at_revision(repo, rev).branch  # RevisionNotFound for garbage
     lines = [json.loads(line) for line in (await request.read()).splitlines() if line.strip()]
-    oid = await asyncio.to_thread(_apply_ndjson, request.app[STORE], repo, lines, branch, author)
+    pr_url = None
+    if _flag(request.query.get("create_pr")):  # a pull request: a new refs/pr/N from that revision
+        number, branch = store.create_pr(repo, start=rev)
+        pr_url = f"{base_url(request)}/{url_prefix(repo)}{repo.repo_id}/discussions/{number}"
+    elif branch is None or rev not in (branch, f"refs/heads/{branch}"):
+        raise HubError(f"Invalid rev id: {rev} is not a branch", status=400)
+    oid = await asyncio.to_thread(_apply_ndjson, store, repo, lines, branch, author)
     request.app[FAULTS].note_committed([str(i["value"]["path"]) for i in lines if i.get("key") in ("file", "lfsFile")])
     url = f"{base_url(request)}/{url_prefix(repo)}{repo.repo_id}/commit/{oid}"
     return web.json_response(
-        {"commitOid": oid, "commitUrl": url, "success": True, "hookOutput": "", "pullRequestUrl": None}
+        {"commitOid": oid, "commitUrl": url, "success": True, "hookOutput": "", "pullRequestUrl": pr_url}
     )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true")
 
 
 def _apply_ndjson(store: Store, repo: Repo, lines: list[dict], branch: str, author: str) -> str:

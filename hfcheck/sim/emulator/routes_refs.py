@@ -7,6 +7,7 @@ absolute `Link: <...?p=N>; rel="next"`; refs as `{"branches", "tags", "converts"
 
 from __future__ import annotations
 
+import html
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -28,18 +29,23 @@ async def list_commits(request: web.Request) -> web.Response:
     if len(rows) > COMMITS_PAGE:
         rows = rows[:COMMITS_PAGE]
         headers["Link"] = f'<{request.url.update_query(p=str(page + 1))}>; rel="next"'
-    items = [
-        {
-            "id": r["id"],
-            "parents": r["parents"],
-            "title": r["title"],
-            "message": r["message"],
-            "authors": [{"user": r["author"]}],
-            "date": r["date"],
-        }
-        for r in rows
-    ]
+    formatted = "formatted" in request.query.getall("expand[]", [])
+    items = [_commit_json(r, formatted) for r in rows]
     return web.json_response(items, headers=headers)
+
+
+def _commit_json(row: dict, formatted: bool) -> dict:
+    out = {
+        "id": row["id"],
+        "parents": row["parents"],
+        "title": row["title"],
+        "message": row["message"],
+        "authors": [{"user": row["author"]}],
+        "date": row["date"],
+    }
+    if formatted:  # `expand[]=formatted`: title and message as HTML
+        out["formatted"] = {"title": html.escape(row["title"]), "message": html.escape(row["message"])}
+    return out
 
 
 @kind("refs")
@@ -52,7 +58,7 @@ async def list_refs(request: web.Request) -> web.Response:
         "converts": [],
     }
     if request.query.get("include_prs"):
-        body["pullRequests"] = []
+        body["pullRequests"] = [{"name": n, "ref": n, "targetCommit": t} for n, t in refs["pr"]]
     return web.json_response(body)
 
 

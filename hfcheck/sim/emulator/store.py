@@ -81,6 +81,7 @@ CREATE INDEX IF NOT EXISTS repos_nocase ON repos(repo_id COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS refs (
     repo INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, target TEXT NOT NULL, tree INTEGER,
     message TEXT NOT NULL DEFAULT '', PRIMARY KEY (repo, kind, name));
+CREATE TABLE IF NOT EXISTS renames (old TEXT PRIMARY KEY COLLATE NOCASE, repo INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (commit_oid TEXT PRIMARY KEY, tree INTEGER NOT NULL, used INTEGER NOT NULL);
 """
 # Every file version a commit wrote (oid NOT NULL) or deleted (oid NULL): the history a tree at
@@ -315,7 +316,7 @@ class Store:
         `files` (the HTTP route passes the Hub's default `.gitattributes`)."""
         key = repo_key(repo_id, repo_type)
         namespace = key.split("/")[-2]
-        existing = self.get_repo(key)
+        existing = self.get_repo(key, follow_renames=False)
         if existing is not None:
             if exist_ok:
                 return existing
@@ -334,13 +335,15 @@ class Store:
         assert created is not None
         return created
 
-    def get_repo(self, repo_id: str, repo_type: str = "dataset") -> Repo | None:
-        """The repo (at `main`) by id, in any case; `repo_id` may also be a store key (`models/...`)."""
-        row = (
-            self._conn()
-            .execute(f"SELECT {REPO_COLS} FROM repos WHERE repo_id=? COLLATE NOCASE", (repo_key(repo_id, repo_type),))
-            .fetchone()
-        )
+    def get_repo(self, repo_id: str, repo_type: str = "dataset", *, follow_renames: bool = True) -> Repo | None:
+        """The repo (at `main`) by id, in any case, or by a name it had before a move (the Hub
+        redirects those); `repo_id` may also be a store key (`models/...`)."""
+        key = repo_key(repo_id, repo_type)
+        conn = self._conn()
+        row = conn.execute(f"SELECT {REPO_COLS} FROM repos WHERE repo_id=? COLLATE NOCASE", (key,)).fetchone()
+        if row is None and follow_renames:
+            sql = f"SELECT {REPO_COLS} FROM repos WHERE id=(SELECT repo FROM renames WHERE old=?)"
+            row = conn.execute(sql, (key,)).fetchone()
         return self._row_repo(row) if row else None
 
     @staticmethod
@@ -361,6 +364,19 @@ class Store:
                 conn.execute("UPDATE repos SET gated=? WHERE id=?", (value, repo.id))
         return self._need_repo(repo_id)
 
+    def move_repo(self, repo_id: str, new_repo_id: str, repo_type: str = "dataset") -> Repo:
+        """Rename a repo (history, refs and all); 409 if the new id is taken."""
+        repo = self._need_repo(repo_key(repo_id, repo_type))
+        new_key = repo_key(new_repo_id, repo_type)
+        with self._write_lock, _tx(self._conn()) as conn:
+            taken = conn.execute("SELECT 1 FROM repos WHERE repo_id=? COLLATE NOCASE AND id<>?", (new_key, repo.id))
+            if taken.fetchone():
+                raise StoreError(f"A {repo_type} repository called {new_repo_id} already exists", status=409)
+            owner = new_repo_id.split("/")[0]
+            conn.execute("UPDATE repos SET repo_id=?, owner=? WHERE id=?", (new_key, owner, repo.id))
+            conn.execute("INSERT OR REPLACE INTO renames (old, repo) VALUES (?, ?)", (repo.key, repo.id))
+        return self._need_repo(new_key)
+
     def delete_repo(self, repo_id: str) -> None:
         """Forget a repo's metadata, history and refs (blobs are shared and kept)."""
         repo = self._need_repo(repo_id)
@@ -376,6 +392,7 @@ class Store:
                 conn.execute("DELETE FROM entries WHERE repo=?", (tree,))
             conn.executemany("DELETE FROM snapshots WHERE commit_oid=?", [(c,) for c, _ in snaps])
             conn.execute("DELETE FROM refs WHERE repo=?", (repo.id,))
+            conn.execute("DELETE FROM renames WHERE repo=?", (repo.id,))
             conn.execute("DELETE FROM changes WHERE repo=?", (repo.id,))
             conn.execute("DELETE FROM commits WHERE repo=?", (repo.id,))
             conn.execute("DELETE FROM repos WHERE id=?", (repo.id,))
@@ -405,25 +422,35 @@ class Store:
         row = conn.execute(
             "SELECT kind, target, tree FROM refs WHERE repo=? AND name=? ORDER BY kind", (repo.id, name)
         ).fetchone()
-        if row is not None and row[0] == "branch":
+        if row is not None and row[0] in ("branch", "pr"):
             return replace(repo, head=row[1], tree=row[2], branch=name)
         if row is not None:
             commit = str(row[1])
-        elif (
-            _is_sha(revision)
-            and conn.execute("SELECT 1 FROM commits WHERE oid=? AND repo=?", (revision, repo.id)).fetchone()
-        ):
-            commit = revision
         else:
-            raise StoreError(f"Invalid rev id: {revision}", status=404, code="RevisionNotFound")
+            commit = self._commit_by_id(repo, revision)
         if commit == main_head[0]:
             return replace(repo, head=commit, tree=repo.id, branch=MAIN)
         on_branch = conn.execute(
-            "SELECT name, tree FROM refs WHERE repo=? AND kind='branch' AND target=?", (repo.id, commit)
+            "SELECT name, tree FROM refs WHERE repo=? AND kind IN ('branch', 'pr') AND target=?", (repo.id, commit)
         ).fetchone()
         if on_branch is not None:
             return replace(repo, head=commit, tree=on_branch[1], branch=on_branch[0])
         return replace(repo, head=commit, tree=self._snapshot(repo, commit), branch=None)
+
+    def _commit_by_id(self, repo: Repo, revision: str) -> str:
+        """A commit of the repo by its id, or by a unique prefix of 7 hex digits or more (as git)."""
+        if 7 <= len(revision) <= 40 and all(c in "0123456789abcdef" for c in revision):
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT oid FROM commits WHERE repo=? AND oid>=? AND oid<? LIMIT 2",
+                    (repo.id, revision, revision + "g"),
+                )
+                .fetchall()
+            )
+            if len(rows) == 1:
+                return str(rows[0][0])
+        raise StoreError(f"Invalid rev id: {revision}", status=404, code="RevisionNotFound")
 
     def resolve_revision(self, repo: Repo, revision: str) -> str:
         """The commit id served for `revision` (see `at_revision`)."""
@@ -470,23 +497,22 @@ class Store:
                     "SELECT 1 FROM refs WHERE repo=? AND kind='branch' AND name=?", (repo.id, name)
                 ).fetchone()
             ):
-                raise StoreError(f"Reference already exists: refs/heads/{name}", status=409)
-            tree = _new_tree_id(conn)
-            conn.execute(
-                "INSERT INTO entries (repo, path, parent, is_dir, oid, size, sha256, lfs, nchildren, last_commit)"
-                " SELECT ?, path, parent, is_dir, oid, size, sha256, lfs, nchildren, last_commit"
-                " FROM entries WHERE repo=?",
-                (tree, source.tree),
-            )
-            conn.execute(
-                "INSERT INTO refs (repo, kind, name, target, tree) VALUES (?,?,?,?,?)",
-                (repo.id, "branch", name, source.head, tree),
-            )
+                raise StoreError(f"Reference refs/heads/{name} already exists", status=409)
+            _copy_ref(conn, repo, "branch", name, source)
         return source.head
+
+    def create_pr(self, repo: Repo, *, start: str = MAIN) -> tuple[int, str]:
+        """A pull request's ref `refs/pr/N` at revision `start`, as `create_pr=1` opens one on the
+        Hub (numbers count up per repo); (N, its ref name)."""
+        source = self.at_revision(repo, start)
+        with self._write_lock, _tx(self._conn()) as conn:
+            n = 1 + conn.execute("SELECT count(*) FROM refs WHERE repo=? AND kind='pr'", (repo.id,)).fetchone()[0]
+            _copy_ref(conn, repo, "pr", f"refs/pr/{n}", source)
+        return n, f"refs/pr/{n}"
 
     def delete_branch(self, repo: Repo, name: str) -> None:
         if name == MAIN:
-            raise StoreError("Cannot delete the default branch", status=403)
+            raise StoreError(f"Cannot delete refs/heads/{MAIN}: it is the default branch", status=403)
         with self._write_lock, _tx(self._conn()) as conn:
             row = conn.execute(
                 "SELECT tree FROM refs WHERE repo=? AND kind='branch' AND name=?", (repo.id, name)
@@ -498,8 +524,8 @@ class Store:
 
     def create_tag(self, repo: Repo, name: str, *, revision: str = MAIN, message: str = "") -> str:
         """Tag the commit `revision` names; 409 if the tag exists. Returns the commit id."""
-        validate_ref_name(name)
         target = self.at_revision(repo, revision).head
+        validate_ref_name(name)
         with self._write_lock, _tx(self._conn()) as conn:
             if conn.execute("SELECT 1 FROM refs WHERE repo=? AND kind='tag' AND name=?", (repo.id, name)).fetchone():
                 raise StoreError(f"Tag already exists: {name}", status=409)
@@ -516,10 +542,10 @@ class Store:
                 raise StoreError(f"Invalid rev id: {name}", status=404, code="RevisionNotFound")
 
     def refs(self, repo: Repo) -> dict[str, list[tuple[str, str]]]:
-        """{"branch": [(name, commit)...], "tag": [...]}, `main` first, then by name."""
+        """{"branch": [(name, commit)...], "tag": [...], "pr": [...]}, `main` first, then by name."""
         conn = self._conn()
         main = conn.execute("SELECT head FROM repos WHERE id=?", (repo.id,)).fetchone()[0]
-        out: dict[str, list[tuple[str, str]]] = {"branch": [(MAIN, main)], "tag": []}
+        out: dict[str, list[tuple[str, str]]] = {"branch": [(MAIN, main)], "tag": [], "pr": []}
         for kind_, name, target in conn.execute(
             "SELECT kind, name, target FROM refs WHERE repo=? ORDER BY name", (repo.id,)
         ):
@@ -817,13 +843,15 @@ class Store:
             head, tree = conn.execute("SELECT head FROM repos WHERE id=?", (repo.id,)).fetchone()[0] or None, repo.id
         else:
             row = conn.execute(
-                "SELECT target, tree FROM refs WHERE repo=? AND kind='branch' AND name=?", (repo.id, branch)
+                "SELECT target, tree FROM refs WHERE repo=? AND kind IN ('branch', 'pr') AND name=?", (repo.id, branch)
             ).fetchone()
             if row is None:
                 raise StoreError(f"Invalid rev id: {branch}", status=404, code="RevisionNotFound")
             head, tree = row
         if parent_commit is not None and parent_commit != head:
-            raise StoreError("A commit has happened since. Please refresh and try again.", status=412)
+            raise StoreError(
+                "The branch was updated since you opened this page. Please refresh and try again.", status=412
+            )
         view = replace(repo, tree=tree)
         oid = _new_commit_oid(repo.key, head)
         deltas: dict[str, int] = {}
@@ -846,7 +874,9 @@ class Store:
         if branch == MAIN:
             conn.execute("UPDATE repos SET head=? WHERE id=?", (oid, repo.id))
         else:
-            conn.execute("UPDATE refs SET target=? WHERE repo=? AND kind='branch' AND name=?", (oid, repo.id, branch))
+            conn.execute(
+                "UPDATE refs SET target=? WHERE repo=? AND kind IN ('branch', 'pr') AND name=?", (oid, repo.id, branch)
+            )
         return oid
 
     def _delete_file(
@@ -1058,8 +1088,17 @@ def _git_sha1_of_blob(store: Store, sha256: str, size: int) -> str:
     return h.hexdigest()
 
 
-def _is_sha(revision: str) -> bool:
-    return len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
+def _copy_ref(conn: sqlite3.Connection, repo: Repo, kind: str, name: str, source: Repo) -> None:
+    """A new branch or PR ref at `source`'s commit, with a copy of its tree."""
+    tree = _new_tree_id(conn)
+    conn.execute(
+        "INSERT INTO entries (repo, path, parent, is_dir, oid, size, sha256, lfs, nchildren, last_commit)"
+        " SELECT ?, path, parent, is_dir, oid, size, sha256, lfs, nchildren, last_commit FROM entries WHERE repo=?",
+        (tree, source.tree),
+    )
+    conn.execute(
+        "INSERT INTO refs (repo, kind, name, target, tree) VALUES (?,?,?,?,?)", (repo.id, kind, name, source.head, tree)
+    )
 
 
 def _new_tree_id(conn: sqlite3.Connection) -> int:

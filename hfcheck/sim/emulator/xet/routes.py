@@ -50,7 +50,10 @@ def _token_answer(request: web.Request, mode: str) -> web.Response:
 @hub.kind("xet_token")
 async def write_token(request: web.Request) -> web.Response:
     repo = hub.writable_repo(request)
-    hub.resolve(request, repo)
+    if request.query.get("create_pr") not in ("1", "true"):
+        hub.resolve(request, repo)
+    # else a token for the pull request about to be opened: its ref does not exist yet (and the
+    # client may name no base revision at all, e.g. `None`), so none is resolved, as on the Hub
     return _token_answer(request, "w")
 
 
