@@ -8,7 +8,7 @@ SCHEME ?= hfcheck-v1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TWS_TELEMETRY := 0
 
-.PHONY: setup test demo bench full-audit lint clean
+.PHONY: setup test demo bench full-audit lint clean conformance
 
 setup: $(STAMP)
 
@@ -31,8 +31,12 @@ full-audit: $(STAMP)
 	$(BIN)/python -m hfcheck audit
 
 lint: $(STAMP)
-	$(BIN)/ruff check hfcheck tests bench
+	$(BIN)/ruff check hfcheck tests bench conformance
 	$(BIN)/mypy
+
+# huggingface_hub's own tests against the emulator, Xet on then LFS-only (conformance/run.py)
+conformance: $(STAMP)
+	$(BIN)/python conformance/run.py -- -n 2
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache

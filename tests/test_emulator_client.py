@@ -45,6 +45,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationW
 REPO = "alice/media"
 N_SMALL = 2_050  # > 2 pages of 1,000
 DS = {"repo_type": "dataset"}
+GA = ".gitattributes"  # a repo created over HTTP starts with the Hub's default one
 
 
 def small_files() -> dict[str, bytes]:
@@ -104,7 +105,7 @@ def test_tree_paginates_with_sizes_and_lfs(api: HfApi, emu: EmulatorThread, seed
     assert emu.control.stats()["kinds"]["tree"] == 3  # 2,060 entries -> 3 pages via Link
     files = {e.path: e for e in entries if isinstance(e, RepoFile)}
     folders = {e.path for e in entries if isinstance(e, RepoFolder)}
-    assert {p: f.size for p, f in files.items()} == {p: len(d) for p, d in seeded.items()}
+    assert {p: f.size for p, f in files.items()} == {p: len(d) for p, d in seeded.items()} | {GA: files[GA].size}
     assert folders == {"meta", "meta/0", "meta/1", "meta/2", "images"}
     for path, data in lfs_files().items():
         sha = hashlib.sha256(data).hexdigest()
@@ -114,12 +115,12 @@ def test_tree_paginates_with_sizes_and_lfs(api: HfApi, emu: EmulatorThread, seed
     some = "meta/0/item-00000.json"
     assert files[some].lfs is None
     assert files[some].blob_id == hashlib.sha1(b"blob %d\0" % len(seeded[some]) + seeded[some]).hexdigest()
-    assert sorted(api.list_repo_files(REPO, **DS)) == sorted(seeded)
+    assert sorted(api.list_repo_files(REPO, **DS)) == sorted([*seeded, GA])
 
 
 def test_tree_of_folder_non_recursive_and_expand(api: HfApi, emu: EmulatorThread, seeded: dict[str, bytes]) -> None:
     top = {e.path for e in api.list_repo_tree(REPO, **DS)}
-    assert top == {"meta", "images"}
+    assert top == {"meta", "images", GA}
     emu.control.reset_stats()
     expanded = list(api.list_repo_tree(REPO, path_in_repo="images", expand=True, **DS))
     assert len(expanded) == 6 and all(e.last_commit is not None for e in expanded)
@@ -226,7 +227,7 @@ def test_upload_file_and_deletions(api: HfApi, emu: EmulatorThread, tmp_path: Pa
     info = api.get_paths_info("alice/churn", ["v/video.bin", "v/notes.txt"], **DS)
     assert {e.path: e.lfs is not None for e in info} == {"v/video.bin": True, "v/notes.txt": False}
     api.create_commit("alice/churn", [CommitOperationDelete("v/video.bin")], commit_message="rm", **DS)
-    assert api.list_repo_files("alice/churn", **DS) == ["v/notes.txt"]
+    assert api.list_repo_files("alice/churn", **DS) == [GA, "v/notes.txt"]
     with pytest.raises(HfHubHTTPError):  # Bob may read but not write
         HfApi(endpoint=emu.url, token=BOB).upload_file(
             path_or_fileobj=b"x", path_in_repo="x", repo_id="alice/churn", **DS
@@ -257,7 +258,7 @@ def test_client_retries_through_faults(
     stats = emu.control.stats()
     assert stats["faults"].get("5xx", 0) + stats["faults"].get("reset", 0) > 0
     assert stats["by_kind"]["commit"] == {"200": 1}
-    assert len(api.list_repo_files("alice/flaky", **DS)) == 240
+    assert len(api.list_repo_files("alice/flaky", **DS)) == 240 + 1  # and GA
 
 
 def test_resolver_rate_limit_and_concurrent_heads(api: HfApi, emu: EmulatorThread, seeded: dict[str, bytes]) -> None:
@@ -297,6 +298,7 @@ def test_restart_keeps_state(tmp_path: Path) -> None:
     assert second.proc is not None and second.proc.returncode == 0
     with start_emulator(data) as third:
         assert sorted(HfApi(endpoint=third.url, token=ALICE).list_repo_files("alice/keep", **DS)) == [
+            GA,
             "k.bin",
             "more.txt",
         ]
@@ -352,4 +354,4 @@ def test_stored_entry_json_equals_the_json_rendered_when_listed(emu: EmulatorThr
             pages[stored] = store.tree_json(repo, "", recursive=True, after=None, limit=5000, expand=False, xet=True)
         finally:
             store._stored_json = True
-    assert len(pages[True]) == len(seeded) + 5 and pages[True] == pages[False]
+    assert len(pages[True]) == len(seeded) + 5 + 1 and pages[True] == pages[False]  # + 5 folders, GA

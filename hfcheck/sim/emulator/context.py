@@ -24,7 +24,8 @@ from hfcheck.sim.emulator.store import Repo, Store, StoreError
 if TYPE_CHECKING:
     from hfcheck.sim.emulator.server import ServerOptions
 
-REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")
+# A namespace or repo name as the Hub takes them (the suite's users include `__DUMMY_HUB_USER__`).
+REPO_NAME_RE = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9_][A-Za-z0-9_.-]{0,95}\Z")
 ADMIN_NAME = "admin"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -91,22 +92,40 @@ def caller(request: web.Request) -> Caller:
     return Caller(request.app[STORE].user_for_token(token), False, True)
 
 
+# The URL's `{type}` (models / datasets / spaces); routes without one (a model's resolve) are models'.
+URL_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+API_REPO = "/api/{type:models|datasets}/{ns}/{name}"  # the API's repo routes (models and datasets)
+
+
+def url_repo_type(request: web.Request) -> str:
+    return URL_TYPES[request.match_info.get("type", "models")]
+
+
+def url_prefix(repo: Repo) -> str:
+    """The path prefix of a repo's pages and git URLs: none for a model, `datasets/`, `spaces/`."""
+    return "" if repo.type == "model" else f"{repo.type}s/"
+
+
 def repo_not_found(c: Caller, repo_id: str) -> HubError:
     status = 404 if c.sent_token else 401
-    return HubError(f"Repository Not Found for url: {repo_id}", status=status, code="RepoNotFound")
+    # the Hub's text (the client prints it after its own "Repository Not Found for url: ...")
+    return HubError("Repository not found", status=status, code="RepoNotFound")
 
 
 def readable_repo(request: web.Request, name: str | None = None, *, download: bool = False) -> tuple[Repo, Caller]:
     """The repo of the URL if the caller may see it (private: owner only; gated: downloads)."""
     c = caller(request)
     repo_id = f"{request.match_info['ns']}/{name or request.match_info['name']}"
-    repo = request.app[STORE].get_repo(repo_id)
+    repo = request.app[STORE].get_repo(repo_id, url_repo_type(request))
     if repo is None or (repo.private and not c.owns(repo)):
         raise repo_not_found(c, repo_id)
     if download and repo.gated and not c.owns(repo):
         status = 403 if c.sent_token else 401
         raise HubError(
-            f"Access to dataset {repo_id} is restricted. You must have access to it.", status=status, code="GatedRepo"
+            f"Access to {repo.type} {repo.repo_id} is restricted and you are not in the authorized list. "
+            f"Visit {base_url(request)}/{url_prefix(repo)}{repo.repo_id} to ask for access.",
+            status=status,
+            code="GatedRepo",
         )
     return repo, c
 
@@ -119,15 +138,18 @@ def require_user(c: Caller) -> str:
 
 
 def writable_repo(request: web.Request, name: str | None = None) -> Repo:
+    """The URL's repo if the caller may write it: its owner, or anyone who may read it when the
+    request opens a pull request (`create_pr=1`), as on the Hub."""
     repo, c = readable_repo(request, name)
     require_user(c)
-    if not c.owns(repo):
+    if not c.owns(repo) and request.query.get("create_pr") not in ("1", "true"):
         raise HubError(f"You don't have the rights to write to {repo.repo_id}", status=403)
     return repo
 
 
-def resolve(request: web.Request, repo: Repo) -> str:
-    return request.app[STORE].resolve_revision(repo, request.match_info["rev"])
+def resolve(request: web.Request, repo: Repo) -> Repo:
+    """The repo at the URL's revision (`head` is the commit served): see `Store.at_revision`."""
+    return request.app[STORE].at_revision(repo, request.match_info["rev"])
 
 
 def base_url(request: web.Request) -> str:

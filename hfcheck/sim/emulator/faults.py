@@ -22,6 +22,7 @@ KIND_BUCKET: dict[str, str] = {
     "whoami": "api",
     "create_repo": "api",
     "delete_repo": "api",
+    "update_repo": "api",
     "repo_info": "api",
     "tree": "api",
     "paths_info": "api",
@@ -33,6 +34,8 @@ KIND_BUCKET: dict[str, str] = {
     "resolve_head": "resolvers",
     "resolve_get": "resolvers",
     "commit": "commits",
+    "list_commits": "api",
+    "refs": "api",
 }
 
 # Kinds the official client does not retry on 5xx / network errors: random faults skip them

@@ -24,8 +24,9 @@ from hfcheck.sim.emulator.context import (
     json_body,
     kind,
     readable_repo,
+    require_user,
     resolve,
-    writable_repo,
+    url_prefix,
 )
 from hfcheck.sim.emulator.store import Repo
 
@@ -36,13 +37,21 @@ async def lfs_batch(request: web.Request) -> web.Response:
     body = await json_body(request)
     operation = body.get("operation")
     if operation == "upload":
-        repo = writable_repo(request, git_name(request))
+        repo = uploadable_repo(request, git_name(request))
     else:
         repo, _ = readable_repo(request, git_name(request), download=True)
     objects = [_batch_object(request, repo, o, operation) for o in body.get("objects") or []]
     return web.json_response(
         {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}, content_type="application/vnd.git-lfs+json"
     )
+
+
+def uploadable_repo(request: web.Request, name: str) -> Repo:
+    """Who may upload LFS objects: any signed-in user who may read the repo (a pull request's
+    author too); the objects are content-addressed and only a commit, guarded, makes them files."""
+    repo, c = readable_repo(request, name)
+    require_user(c)
+    return repo
 
 
 def _batch_object(request: web.Request, repo: Repo, obj: dict, operation: Any) -> dict:
@@ -70,7 +79,7 @@ def _batch_object(request: web.Request, repo: Repo, obj: dict, operation: Any) -
         "authenticated": True,
         "actions": {
             "upload": {"href": f"{base}/lfs-upload/{oid}?size={size}&exp={exp}&sig={sig}"},
-            "verify": {"href": f"{base}/datasets/{repo.repo_id}.git/info/lfs/objects/verify"},
+            "verify": {"href": f"{base}/{url_prefix(repo)}{repo.repo_id}.git/info/lfs/objects/verify"},
         },
     }
 
@@ -96,7 +105,7 @@ async def lfs_upload(request: web.Request) -> web.Response:
 
 @kind("lfs_verify")
 async def lfs_verify(request: web.Request) -> web.Response:
-    writable_repo(request, git_name(request))
+    uploadable_repo(request, git_name(request))
     body = await json_body(request)
     if not request.app[STORE].has_blob(str(body.get("oid")), body.get("size")):
         raise HubError("Object not found or wrong size", status=404)
@@ -108,7 +117,8 @@ async def lfs_verify(request: web.Request) -> web.Response:
 async def resolve_file(request: web.Request) -> web.StreamResponse:
     repo, _ = readable_repo(request, download=True)
     store = request.app[STORE]
-    commit_oid = resolve(request, repo)
+    repo = resolve(request, repo)
+    commit_oid = repo.head
     path = request.match_info["path"]
     e = store.entry(repo, path)
     if e is None or e.is_dir:

@@ -17,16 +17,18 @@ from aiohttp import web
 from hfcheck.sim.emulator.context import (
     OPTIONS,
     STORE,
+    URL_TYPES,
     HubError,
     caller,
     in_reader,
     json_body,
     kind,
     readable_repo,
+    repo_not_found,
     require_user,
     resolve,
 )
-from hfcheck.sim.emulator.store import MAIN, Entry, lfs_pointer
+from hfcheck.sim.emulator.store import MAIN, Entry, Repo, lfs_pointer
 
 PAGE_SIZE = 1000
 PAGE_SIZE_EXPAND = 50
@@ -54,11 +56,12 @@ async def whoami(request: web.Request) -> web.Response:
 async def repo_info(request: web.Request) -> web.Response:
     repo, _ = readable_repo(request)
     store = request.app[STORE]
-    sha = store.resolve_revision(repo, request.match_info.get("rev", MAIN))
+    view = store.at_revision(repo, request.match_info.get("rev", MAIN))
+    sha = view.head
     head = store.commit_info(sha)
     blobs = request.query.get("blobs", "").lower() in ("1", "true")
-    siblings = [_sibling(e, blobs) for e in store.iter_entries(repo)]
-    _, used = store.file_count(repo)
+    siblings = [_sibling(e, blobs) for e in store.iter_entries(view)]
+    _, used = store.file_count(view)
     return web.json_response(
         {
             "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24],
@@ -89,11 +92,56 @@ def _sibling(e: Entry, blobs: bool) -> dict:
     return out
 
 
+@kind("repo_info")
+async def list_repos(request: web.Request) -> web.Response:
+    """`list_models` / `list_datasets`: the repos of that type the caller may see, filtered by
+    `author` and `search` (a part of the id, any case), up to `limit`, newest first."""
+    c = caller(request)
+    repo_type = URL_TYPES[request.match_info["type"]]
+    author, search = request.query.get("author"), request.query.get("search", "").lower()
+    try:
+        limit = int(request.query.get("limit", "1000"))
+    except ValueError:
+        raise HubError("invalid limit", status=400) from None
+    found = [
+        r
+        for r in request.app[STORE].list_repos()
+        if r.type == repo_type
+        and (not r.private or c.owns(r))
+        and (author is None or r.owner.lower() == author.lower())
+        and search in r.repo_id.lower()
+    ]
+    found.sort(key=lambda r: r.created_at, reverse=True)
+    return web.json_response([_listed(r) for r in found[:limit]])
+
+
+def _listed(repo: Repo) -> dict:
+    return {
+        "_id": hashlib.sha1(repo.key.encode()).hexdigest()[:24],
+        "id": repo.repo_id,
+        "author": repo.owner,
+        "private": repo.private,
+        "gated": repo.gated or False,
+        "disabled": False,
+        "createdAt": repo.created_at,
+        "downloads": 0,
+        "likes": 0,
+        "tags": [],
+    }
+
+
+@kind("repo_info")
+async def no_namespace(request: web.Request) -> web.Response:
+    """A repo id without a namespace (`gpt2`): none is ever created here, so none is found."""
+    raise repo_not_found(caller(request), request.match_info["name"])
+
+
 @kind("tree")
 async def tree(request: web.Request) -> web.Response:
     repo, _ = readable_repo(request)
     store = request.app[STORE]
-    commit = resolve(request, repo)
+    repo = resolve(request, repo)
+    commit = repo.head
     prefix = request.match_info.get("path", "").strip("/")
     if prefix:
         e = store.entry(repo, prefix)
@@ -134,7 +182,8 @@ def _json_array(items: list[str], headers: dict[str, str]) -> web.Response:
 async def paths_info(request: web.Request) -> web.Response:
     repo, _ = readable_repo(request)
     store = request.app[STORE]
-    commit = resolve(request, repo)
+    repo = resolve(request, repo)
+    commit = repo.head
     if request.content_type == "application/json":
         body = await json_body(request)
         paths, expand = list(body.get("paths") or []), bool(body.get("expand"))

@@ -13,15 +13,26 @@ Control requests under `/_emulator/` bypass all of it. See docs/emulator.md.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NoReturn
 
 from aiohttp import web
 
-from hfcheck.sim.emulator.context import EXTRA_HEADERS, FAULTS, OPTIONS, READER, STORE, Handler
+from hfcheck.sim.emulator import routes_refs
+from hfcheck.sim.emulator.context import API_REPO, EXTRA_HEADERS, FAULTS, OPTIONS, READER, STORE, Handler
 from hfcheck.sim.emulator.faults import KIND_BUCKET, FaultConfig, Faults
-from hfcheck.sim.emulator.routes_commit import commit, create_repo, delete_repo, preupload, validate_yaml
+from hfcheck.sim.emulator.routes_commit import (
+    commit,
+    create_repo,
+    delete_repo,
+    move_repo,
+    preupload,
+    repo_settings,
+    validate_yaml,
+)
 from hfcheck.sim.emulator.routes_control import (
     ctl_faults,
     ctl_health,
@@ -33,7 +44,7 @@ from hfcheck.sim.emulator.routes_control import (
     ctl_users,
 )
 from hfcheck.sim.emulator.routes_files import cdn, lfs_batch, lfs_upload, lfs_verify, resolve_file
-from hfcheck.sim.emulator.routes_repo import paths_info, repo_info, tree, whoami
+from hfcheck.sim.emulator.routes_repo import list_repos, no_namespace, paths_info, repo_info, tree, whoami
 from hfcheck.sim.emulator.store import Store, StoreError
 
 CONTROL_PREFIX = "/_emulator/"
@@ -143,6 +154,10 @@ def _injected_fault(request: web.Request, faults: Faults, k: str) -> web.StreamR
 async def _add_extra_headers(request: web.Request, response: web.StreamResponse) -> None:
     for key, value in (request.get(EXTRA_HEADERS) or {}).items():
         response.headers[key] = value
+    # Every Hub answer names its request (the client quotes it in error messages): the trace id
+    # the client sent, else a fresh one.
+    trace = request.headers.get("X-Amzn-Trace-Id") or request.headers.get("X-Request-Id")
+    response.headers["X-Request-Id"] = trace or f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
 
 
 async def _stop_reader(app: web.Application) -> None:
@@ -174,22 +189,31 @@ def build_app(store: Store, options: ServerOptions | None = None) -> web.Applica
 
 
 def _add_routes(r: web.UrlDispatcher) -> None:
-    api = "/api/datasets/{ns}/{name}"
+    api = API_REPO
     r.add_get("/api/whoami-v2", whoami)
     r.add_post("/api/repos/create", create_repo)
     r.add_delete("/api/repos/delete", delete_repo)
     r.add_post("/api/validate-yaml", validate_yaml)
+    r.add_post("/api/repos/move", move_repo)
     r.add_get(api, repo_info)
+    r.add_put(api + "/settings", repo_settings)
     r.add_get(api + "/revision/{rev}", repo_info)
     r.add_get(api + "/tree/{rev}", tree)
     r.add_get(api + "/tree/{rev}/{path:.+}", tree)
     r.add_post(api + "/paths-info/{rev}", paths_info)
     r.add_post(api + "/preupload/{rev}", preupload)
     r.add_post(api + "/commit/{rev}", commit)
-    r.add_post("/datasets/{ns}/{namegit}/info/lfs/objects/batch", lfs_batch)
-    r.add_post("/datasets/{ns}/{namegit}/info/lfs/objects/verify", lfs_verify)
+    routes_refs.add_routes(r, api)
+    for prefix in ("/{type:datasets}", ""):  # a model's git and file URLs have no type prefix
+        r.add_post(prefix + "/{ns}/{namegit}/info/lfs/objects/batch", lfs_batch)
+        r.add_post(prefix + "/{ns}/{namegit}/info/lfs/objects/verify", lfs_verify)
+        r.add_get(prefix + "/{ns}/{name}/resolve/{rev}/{path:.+}", resolve_file)
     r.add_put("/lfs-upload/{oid}", lfs_upload)
-    r.add_get("/datasets/{ns}/{name}/resolve/{rev}/{path:.+}", resolve_file)
+    r.add_get("/api/{type:models|datasets}", list_repos)
+    r.add_get("/api/{type:models|datasets}/{name}", no_namespace)
+    r.add_get("/api/{type:models|datasets}/{name}/revision/{rev}", no_namespace)
+    r.add_get("/api/{type:models|datasets}/{name}/commits/{rev}", no_namespace)
+    r.add_get("/{name}/resolve/{rev}/{path:.+}", no_namespace)
     r.add_get("/cdn/{sha256}", cdn)
     c = CONTROL_PREFIX
     r.add_get(c + "health", ctl_health)

@@ -50,7 +50,10 @@ def _token_answer(request: web.Request, mode: str) -> web.Response:
 @hub.kind("xet_token")
 async def write_token(request: web.Request) -> web.Response:
     repo = hub.writable_repo(request)
-    hub.resolve(request, repo)
+    if request.query.get("create_pr") not in ("1", "true"):
+        hub.resolve(request, repo)
+    # else a token for the pull request about to be opened: its ref does not exist yet (and the
+    # client may name no base revision at all, e.g. `None`), so none is resolved, as on the Hub
     return _token_answer(request, "w")
 
 
@@ -134,7 +137,7 @@ def resolve_headers(request: web.Request, repo: Repo, commit_oid: str, f: XetFil
     base = hub.base_url(request)
     cas_url = f"{base}/cas/{request.app[XET].cas.cas_id}"
     link = (
-        f'<{base}/api/datasets/{repo.repo_id}/xet-read-token/{commit_oid}>; rel="xet-auth", '
+        f'<{base}/api/{repo.type}s/{repo.repo_id}/xet-read-token/{commit_oid}>; rel="xet-auth", '
         f'<{cas_url}/v1/reconstructions/{f.xet_hash}>; rel="xet-reconstruction-info"'
     )
     return {
@@ -191,7 +194,7 @@ def install(app: web.Application, store: Any) -> None:
     """Add the Xet routes to the Hub app (called by `server.build_app` unless `xet` is off)."""
     app[XET] = XetState(XetCAS(store))
     r = app.router
-    api = "/api/datasets/{ns}/{name}"
+    api = hub.API_REPO
     r.add_get(api + "/xet-write-token/{rev}", write_token)
     r.add_get(api + "/xet-read-token/{rev}", read_token)
     cas = "/cas/{cid}"
