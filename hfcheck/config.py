@@ -85,6 +85,7 @@ class Config:
     table: str = "tweets"
     columns: Columns = field(default_factory=Columns)
     media_root: Path | None = None
+    search_roots: tuple[Path, ...] = ()  # other folders holding copies of the media (repair looks there)
     repos: tuple[str, ...] = ()
     revision: str = "main"
     endpoint: str = DEFAULT_ENDPOINT
@@ -194,10 +195,15 @@ def _str_list(v: Any) -> tuple[str, ...]:
     return tuple(v)
 
 
+def _path_list(v: Any) -> tuple[Path, ...]:
+    return tuple(_path(x) for x in _str_list(v))
+
+
 KEYS: dict[str, tuple[str, Any]] = {
     "archive.db": ("db", _path),
     "archive.table": ("table", _str),
     "archive.media_root": ("media_root", _path),
+    "archive.search_roots": ("search_roots", _path_list),
     "archive.columns.id": ("columns.id", _str),
     "archive.columns.username": ("columns.username", _str),
     "archive.columns.media_urls": ("columns.media_urls", _str),

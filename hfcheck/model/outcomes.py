@@ -51,6 +51,7 @@ class RunSummary:
     files_failed: int = 0
     files_downloaded: int = 0
     gone_at_source: list[str] = field(default_factory=list)
+    recovered: list[dict[str, str]] = field(default_factory=list)  # lost files found again: where from
     commits: int = 0
     bytes_uploaded: int = 0
     dry_run: bool = False

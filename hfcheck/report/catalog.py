@@ -347,6 +347,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "    empty_media: twscrape でメディアリストを取得し、ダウンロード・アップロードして media_urls を記録",
     },
     "dry_error": {"en": "    error: {reason}", "ja": "    エラー: {reason}"},
+    # -- repair: where a lost file was found again (issue 20: every copy that still exists) --------
+    "from_search_root": {"en": "from search root {root}", "ja": "検索フォルダ {root} から"},
+    "from_history": {"en": "from history @ {commit}", "ja": "リポジトリの履歴 @ {commit} から"},
+    "from_media_url": {"en": "from its media URL", "ja": "メディアURLから"},
+    "dry_origin": {"en": "      {local}: {origin}", "ja": "      {local}: {origin}"},
+    "tweet_origin": {"en": "    {local}: {origin}", "ja": "  {local}: {origin}"},
+    "err_bad_local": {"en": "{local}: {error}", "ja": "{local}: {error}"},
+    "err_history_unavailable": {
+        "en": "local file not found, and the history of {repo} cannot be read: {error}",
+        "ja": "ローカルファイルがなく、{repo} の履歴も読めません: {error}",
+    },
+    "err_history_copy": {
+        "en": "local file not found; the copy of {path} in history @ {commit} does not decrypt: {error}",
+        "ja": "ローカルファイルがありません。履歴 @ {commit} の {path} は復号できません: {error}",
+    },
     # -- why a tweet or file could not be written (kept as `Msg`, rendered per language) ------------
     "err_not_in_db": {"en": "tweet no longer in the database", "ja": "ツイートがデータベースにありません"},
     "err_bad_url": {"en": "{url}: {error}", "ja": "{url}: {error}"},

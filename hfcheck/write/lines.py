@@ -53,6 +53,8 @@ def dry_run_lines(plan: TweetPlan, source: UploadSource, lang: str) -> list[str]
         )
         if fp.old_url:
             out.append(t("dry_replace_url", lang, old=fp.old_url, new=fp.url))
+        if fp.origin is not None:
+            out.append(t("dry_origin", lang, local=fp.local_rel, origin=fp.origin.render(lang)))
     if FileKind.EMPTY_MEDIA in plan.kinds and not plan.files:
         out.append(t("dry_recover", lang))
     out += [t("dry_error", lang, reason=e.render(lang)) for e in plan.errors]
@@ -110,6 +112,17 @@ class TweetLines:
         uploaded = {f.remote_path for f in job.files}
         line = plan_line(i, self.summary.tweets, plan, self.lang)
         out = [t("tweet_ok", self.lang, line=line, uploaded=len(uploaded), present=len(plan.files) - len(uploaded))]
+        for fp in plan.files:
+            if fp.origin is not None:
+                out.append(t("tweet_origin", self.lang, local=fp.local_rel, origin=fp.origin.render(self.lang)))
+                self.summary.recovered.append(
+                    {
+                        "tweet_id": plan.tweet_id,
+                        "local": fp.local_rel or "",
+                        "path": fp.remote_path,
+                        "from": str(fp.origin),
+                    }
+                )
         if self.lang in DETAILED:
             out += detail_lines(plan, self.source, self.lang)
             for fp in plan.files:

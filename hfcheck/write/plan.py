@@ -33,6 +33,15 @@ class FilePlan:
     exists_remote: bool = False
     replace: bool = False  # upload although the path exists: what is there does not decrypt
     source_file: Path | None = None  # the plaintext to encrypt when it is not the local file (migrate: a read-back)
+    sealed: Path | None = None  # ciphertext to upload as it is: an authenticated copy from the repo's history
+    origin: Msg | None = None  # where a lost file was found again (`from history @ 1a2b3c4`), for lines and report
+
+    @property
+    def needs_local(self) -> bool:
+        """The upload (or a recovered media list) reads the local file: it must be on disk."""
+        if self.local_rel is None or self.source_file is not None or self.sealed is not None:
+            return False
+        return not self.exists_remote or self.kind is FileKind.EMPTY_MEDIA
 
     @property
     def media(self) -> str:
@@ -72,7 +81,13 @@ class TweetPlan:
 def to_job(plan: TweetPlan, row: TweetRow, root: Path, i: int) -> TweetJob:
     """The upload job: files not yet in the repo, and the row edit for when they are."""
     files = [
-        FileJob(fp.repo_id, fp.remote_path, fp.source_file or confine(root, fp.local_rel), fp.media)
+        FileJob(
+            fp.repo_id,
+            fp.remote_path,
+            fp.sealed or fp.source_file or confine(root, fp.local_rel),
+            fp.media,
+            sealed=fp.sealed is not None,
+        )
         for fp in plan.files
         if not fp.exists_remote and fp.local_rel
     ]

@@ -1,30 +1,48 @@
-"""Lost media lists: ask X (twscrape) for a tweet's media and plan their backup.
+"""Lost files and lost media lists: every copy that still exists, and X (twscrape).
 
 A repair's one step that the backup has not: a tweet whose backup URLs are recorded but whose
 media list is empty gets its list back from X, and its media are planned like a backup's.
 X's answer is kept in state.db: a tweet X said is deleted or does not exist is not asked about
-again (twscrape accounts are scarce).
+again (twscrape accounts are scarce). A file whose local copy is gone is looked for elsewhere
+first (`CopyFinder`: other folders, the repo's history, the media URL).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hfcheck.atomic import write_stream_atomic
 from hfcheck.config import Config
-from hfcheck.crypto import CryptoError, NameCodec
+from hfcheck.crypto import HEAD_BYTES, Codecs, CryptoError, NameCodec
 from hfcheck.db.archive import TweetRow
 from hfcheck.db.state import FINAL_ON_X, StateDB
-from hfcheck.errors import InputError
+from hfcheck.errors import InputError, UnsafePath, Unverifiable
 from hfcheck.model.outcomes import FileKind
-from hfcheck.model.paths import BackupURL, LocalName, local_path_for, local_relpath, media_ext_from_url, remote_path_for
-from hfcheck.report.catalog import msg
+from hfcheck.model.paths import (
+    BackupURL,
+    LocalName,
+    confine,
+    find_by_tweet,
+    local_path_for,
+    local_relpath,
+    media_ext_from_url,
+    parse_local_relpath,
+    remote_path_for,
+)
+from hfcheck.report.catalog import Msg, msg
+from hfcheck.write.history import SHORT_SHA, RepoHistory
 from hfcheck.write.placement import RepoPlacement
 from hfcheck.write.plan import FilePlan, TweetPlan
 
 if TYPE_CHECKING:
     from hfcheck.net.twitter import TweetSource
+
+HISTORY_DIR = "history-copies"  # under data_dir: backups downloaded from earlier commits, until committed
 
 
 async def tweet_source(cfg: Config) -> TweetSource | None:
@@ -124,3 +142,135 @@ async def recover_media(
         return
     plan.media_urls = urls
     plan.files += empty_media_files(cfg, key, placement, row, urls)
+
+
+# -- lost files: every copy that still exists ----------------------------------------------------
+
+
+class CopyFinder:
+    """Finds a planned file whose local copy is gone, in the README's order, stopping at the
+    first copy that checks out:
+
+        the media root → `archive.search_roots` (same relative path, else tweet id and media
+        index in the same media type) → the repo's history (MISSING/UNREADABLE backups: the
+        newest earlier commit with another version, downloaded and decrypted before use) →
+        the media URL (downloaded by the writer, `runner.ensure_local`) → X (lost media lists)
+
+    A copy found is put back into the media root (a search root's by copying, history's by
+    decrypting) and the file plan says where it came from (`origin`). With `fetch=False`
+    (a dry run) it only looks: nothing is downloaded, copied or written."""
+
+    def __init__(self, cfg: Config, codecs: Codecs, *, fetch: bool) -> None:
+        assert cfg.media_root is not None
+        self.cfg = cfg
+        self.root: Path = cfg.media_root
+        self.codecs = codecs
+        self.fetch = fetch
+        self.histories: dict[str, RepoHistory] = {}
+        self.downloads = cfg.data_dir / HISTORY_DIR  # history copies, deleted at the end of the run
+
+    def history(self, repo_id: str) -> RepoHistory:
+        if repo_id not in self.histories:
+            self.histories[repo_id] = RepoHistory(self.cfg, repo_id)
+        return self.histories[repo_id]
+
+    @property
+    def history_requests(self) -> int:
+        return sum(h.requests for h in self.histories.values())
+
+    async def locate(self, plan: TweetPlan, state: StateDB | None) -> None:
+        """Give every file of the plan that needs a local copy and has none its source."""
+        for fp in plan.files:
+            if not fp.needs_local or fp.local_rel is None:
+                continue
+            try:
+                if confine(self.root, fp.local_rel).is_file():
+                    continue
+                found = self._in_search_roots(fp.local_rel)
+            except UnsafePath as exc:
+                plan.errors.append(msg("err_bad_local", local=fp.local_rel, error=exc))
+                continue
+            if found is not None:
+                copy, root = found
+                if self.fetch:
+                    await asyncio.to_thread(_copy_into, copy, confine(self.root, fp.local_rel))
+                fp.origin = msg("from_search_root", root=str(root))
+                continue
+            if fp.kind in (FileKind.MISSING, FileKind.UNREADABLE):
+                problem = await self._from_history(fp, state)
+                if fp.origin is not None:
+                    continue
+                if problem is not None and not fp.media_url:
+                    plan.errors.append(problem)  # the history copy's fault is the last word
+                    continue
+            if fp.media_url:
+                fp.origin = msg("from_media_url")
+
+    def _in_search_roots(self, rel: str) -> tuple[Path, Path] | None:
+        """(copy, its search root): the same relative path, else the file of the same tweet
+        id and media index in the same media type (any extension of that type)."""
+        media, username, name = parse_local_relpath(rel)
+        for root in self.cfg.search_roots:
+            same = confine(root, rel)
+            if _usable(same):
+                return same, root
+            other = find_by_tweet(root, username, name.tweet_id, name.index, media)
+            if other is not None and _usable(confine(root, other)):
+                return confine(root, other), root
+        return None
+
+    async def _from_history(self, fp: FilePlan, state: StateDB | None) -> Msg | None:
+        """Look for an earlier version of the backup; in a real run download it, decrypt it
+        into the media root and keep the ciphertext to commit again as it is. Returns why the
+        history gave nothing usable (None: found, or simply never there)."""
+        hist = self.history(fp.repo_id)
+        try:
+            commits = await hist.commits()
+            head = None if fp.kind is FileKind.MISSING else await hist.state(commits[0], fp.remote_path)
+            upload = state.get_upload(fp.repo_id, fp.remote_path) if state is not None else None
+            commit = await hist.find(fp.remote_path, head, upload.commit_oid if upload else None)
+            if commit is None:
+                return None
+            short = commit[:SHORT_SHA]
+            if not self.fetch:
+                fp.origin = msg("from_history", commit=short)
+                return None
+            ciphertext = await hist.fetch(commit, fp.remote_path, self.downloads)
+        except Unverifiable as exc:
+            return msg("err_history_unavailable", repo=fp.repo_id, error=exc)
+        assert fp.local_rel is not None
+        try:
+            await asyncio.to_thread(self._authenticate, ciphertext, fp.remote_path, confine(self.root, fp.local_rel))
+        except (CryptoError, OSError) as exc:
+            return msg("err_history_copy", commit=short, path=fp.remote_path, error=exc)
+        fp.sealed = ciphertext
+        fp.origin = msg("from_history", commit=short)
+        return None
+
+    def _authenticate(self, ciphertext: Path, remote_path: str, dest: Path) -> None:
+        """Decrypt the history copy into the media root; CryptoError unless every byte
+        authenticates (no file appears then)."""
+        with open(ciphertext, "rb") as f:
+            codec = self.codecs.codec_for(f.read(HEAD_BYTES))
+        if codec is None:
+            raise CryptoError(f"no configured scheme ({', '.join(self.codecs.schemes)}) recognises it")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        codec.decrypt_file(ciphertext, dest, remote_path)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.downloads, ignore_errors=True)
+
+
+def _usable(path: Path) -> bool:
+    """A copy checks out when it is a readable, non-empty regular file."""
+    try:
+        with open(path, "rb") as f:
+            return path.is_file() and bool(f.read(1))
+    except OSError:
+        return False
+
+
+def _copy_into(src: Path, dest: Path) -> None:
+    """Copy a search root's file into the media root atomically (temp file, fsync, rename)."""
+    with open(src, "rb") as f:
+        write_stream_atomic(dest, lambda out: shutil.copyfileobj(f, out))

@@ -56,7 +56,7 @@ from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from hfcheck.write.placement import RepoPlacement
 from hfcheck.write.plan import FilePlan, TweetPlan
-from hfcheck.write.recover import recover_media, tweet_source
+from hfcheck.write.recover import CopyFinder, recover_media, tweet_source
 from hfcheck.write.runner import WriteOptions, write_tweets
 from hfcheck.write.upload import remote_sizes
 
@@ -277,10 +277,11 @@ class RepairWriter:
 
     cfg: Config
     archive: Archive
-    key: NameCodec
+    key: Codecs
     placement: RepoPlacement
     plans: list[TweetPlan]
     x: TweetSource | None = None
+    finder: CopyFinder | None = None  # where lost local files are looked for before their media URL
     source: UploadSource = UploadSource.REPAIR
 
     async def tweets(self) -> AsyncIterator[TweetPlan]:
@@ -293,6 +294,8 @@ class RepairWriter:
             plan.errors.append(msg("err_not_in_db"))
         elif FileKind.EMPTY_MEDIA in plan.kinds:
             await recover_media(self.cfg, self.key, self.placement, plan, plan.row, self.x, state)
+        if self.finder is not None and not plan.errors:
+            await self.finder.locate(plan, state)
 
 
 async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
@@ -322,7 +325,14 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
         await mark_existing(cfg, plans)
         summary.tweets = len(plans)
         needs_x = not opts.dry_run and any(FileKind.EMPTY_MEDIA in p.kinds for p in plans)
-        writer = RepairWriter(cfg, archive, codecs, placement, plans, x=await tweet_source(cfg) if needs_x else None)
+        finder = CopyFinder(cfg, codecs, fetch=not opts.dry_run)
+        if opts.dry_run:  # the writer prints a dry run's plans as they are: say now where lost files would come from
+            for plan in plans:
+                if not plan.errors:
+                    await finder.locate(plan, None)
+        writer = RepairWriter(
+            cfg, archive, codecs, placement, plans, x=await tweet_source(cfg) if needs_x else None, finder=finder
+        )
         write_opts = WriteOptions(
             dry_run=opts.dry_run,
             concurrency=opts.concurrency,
@@ -330,5 +340,8 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
             progress_bar=opts.progress_bar,
             key=check,
         )
-        await write_tweets(cfg, archive, codecs, writer, summary, write_opts)
+        try:
+            await write_tweets(cfg, archive, codecs, writer, summary, write_opts)
+        finally:
+            finder.cleanup()
     return summary

@@ -30,7 +30,7 @@ from hfcheck.config import Config
 from hfcheck.crypto import Codecs
 from hfcheck.db.archive import Archive
 from hfcheck.db.state import StateDB
-from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
+from hfcheck.model.outcomes import RunSummary, UploadSource
 from hfcheck.model.paths import confine
 from hfcheck.net.download import Downloader, DownloadResult
 from hfcheck.pool import Put, run_pool
@@ -191,11 +191,7 @@ async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[Down
     downloads made are returned for the summary."""
     fetched: list[DownloadResult] = []
     for fp in plan.files:
-        if (
-            fp.local_rel is None
-            or fp.source_file is not None
-            or (fp.exists_remote and fp.kind is not FileKind.EMPTY_MEDIA)
-        ):
+        if not fp.needs_local or fp.local_rel is None:
             continue
         local = confine(root, fp.local_rel)
         if local.is_file():

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from hfcheck.config import Config
-from hfcheck.crypto import Codec
+from hfcheck.crypto import Codec, EncryptResult
 from hfcheck.db.archive import Archive, Key, RowChange, TweetRow
 from hfcheck.db.state import StateDB
 from hfcheck.errors import InputError
 from hfcheck.model.outcomes import UploadSource
+from hfcheck.net.fetch import sha256_file
 from hfcheck.net.outcome import HubOutcome, classify_exception
 from hfcheck.net.ratelimit import run_buckets
 from hfcheck.write.commit import BatchPolicy, Committer, Staged
@@ -37,6 +38,7 @@ class FileJob:
     remote_path: str
     local: Path
     media: str = ""  # images | videos, for --file-type and the summary
+    sealed: bool = False  # `local` is already the ciphertext for `remote_path` (a copy from the repo's history)
 
 
 @dataclass
@@ -120,7 +122,10 @@ class TweetUploader:
         try:
             dst = self.staging / f"{job.tweet_id}_{index}_{abs(hash(f.remote_path)):x}.enc"
             try:
-                result = await asyncio.to_thread(self.codec.encrypt_file, f.local, dst, f.remote_path)
+                if f.sealed:
+                    result = await asyncio.to_thread(_stage_as_is, f.local, dst)
+                else:
+                    result = await asyncio.to_thread(self.codec.encrypt_file, f.local, dst, f.remote_path)
             except OSError as exc:
                 await self._fail_job(job, f"cannot read {f.local}: {exc.strerror or exc}")
                 return
@@ -180,6 +185,13 @@ class TweetUploader:
         result = self._on_done(job)
         if asyncio.iscoroutine(result):
             await result
+
+
+def _stage_as_is(src: Path, dst: Path) -> EncryptResult:
+    """Stage ciphertext that was authenticated elsewhere, byte for byte (the committer deletes
+    the staged copy, never the source)."""
+    shutil.copyfile(src, dst)
+    return EncryptResult(dst.stat().st_size, sha256_file(dst))
 
 
 async def remote_sizes(cfg: Config, repo_id: str, paths: list[str], *, strict: bool = False) -> dict[str, int]:
