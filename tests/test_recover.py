@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
+from huggingface_hub import HfApi, hf_hub_download
 
 from hfcheck.config import Config
 from hfcheck.crypto import generate_key_file, load_codecs, load_key
 from hfcheck.model.outcomes import FileKind
 from hfcheck.model.paths import BackupURL, local_path_for
+from hfcheck.sim.demo import REPO, TOKEN
 from hfcheck.write.plan import FilePlan, TweetPlan
 from hfcheck.write.recover import CopyFinder
-from tests.helpers import demo_world, run_cli
+from tests.helpers import db_rows, demo_world, run_cli
 
 
 @pytest.fixture()
@@ -103,3 +107,136 @@ def test_search_roots_match_kind_tweet_and_index(tmp_path: Path) -> None:
     assert origin("images/alice/222_0.jpg") is None
     assert origin("images/alice/333_0.jpg") == f"from search root {root}"
     assert origin("videos/alice/111_0.mov") == f"from search root {root}"
+
+
+def lose(world, tid: str) -> tuple[str, str, bytes]:
+    """Make the first backup of tweet `tid` a lost file: its local copy deleted, its media URL
+    answering 404. (local rel, remote path, the plaintext it had)."""
+    row = db_rows(world)[tid]
+    url = BackupURL.parse(json.loads(row[2])[0])
+    rel = local_path_for(load_key(world.root / "archive.key"), url.path)
+    plain = (world.root / "media" / rel).read_bytes()
+    (world.root / "media" / rel).unlink()
+    world.media.set_fault(f"/media/{Path(json.loads(row[1])[0]).name}", 404, times=100)
+    return rel, url.path, plain
+
+
+def unrelated_commits(api: HfApi, n: int, revision: str = "main", tag: str = "") -> None:
+    for i in range(n):
+        api.upload_file(
+            path_or_fileobj=f"note {tag}{i}\n".encode(),
+            path_in_repo=f"notes/{tag}{i}.txt",
+            repo_id=REPO,
+            repo_type="dataset",
+            revision=revision,
+        )
+
+
+@pytest.mark.slow
+def test_a_file_deleted_by_a_later_commit_comes_back_from_history(world, tmp_path: Path) -> None:
+    api = HfApi(endpoint=world.hub.url, token=TOKEN)
+    tid = world.planted["tweets"]["ok"][0]
+    rel, path, plain = lose(world, tid)
+    unrelated_commits(api, 12, tag="before")
+    had_it = api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id
+    ciphertext = Path(
+        hf_hub_download(
+            REPO,
+            path,
+            repo_type="dataset",
+            endpoint=world.hub.url,
+            token=TOKEN,
+            revision=had_it,
+            cache_dir=tmp_path / "c1",
+        )
+    ).read_bytes()
+    api.delete_file(path, repo_id=REPO, repo_type="dataset")
+    unrelated_commits(api, 19, tag="after")
+    commits = len(api.list_repo_commits(REPO, repo_type="dataset"))
+    assert run_cli(world, "verify").returncode == 1
+
+    dry = run_cli(world, "repair", "--dry-run")
+    assert f"{rel}: from history @ {had_it[:7]}" in dry.stdout, dry.stdout
+    assert not (world.root / "media" / rel).exists()
+
+    world.hub.control.reset_stats()
+    r = run_cli(world, "repair")
+    assert "Traceback" not in r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if tid in ln)
+    assert "-> ok" in line, r.stdout
+    assert f"{rel}: from history @ {had_it[:7]}" in r.stdout
+    kinds = world.hub.control.stats()["kinds"]
+    # one commits listing (a page: < 50 commits); paths-info: the history search (about
+    # 2·log2(20 commits since the deletion)) and the writer's own existence checks
+    assert kinds.get("list_commits") == 1
+    assert kinds.get("paths_info", 0) <= 2 * math.ceil(math.log2(commits)) + 4, kinds
+    # byte-identical: the same ciphertext at the head, the same plaintext in the media root
+    head = hf_hub_download(
+        REPO, path, repo_type="dataset", endpoint=world.hub.url, token=TOKEN, cache_dir=tmp_path / "c2"
+    )
+    assert Path(head).read_bytes() == ciphertext
+    assert (world.root / "media" / rel).read_bytes() == plain
+    report = json.loads((world.root / "data" / "repair_report.json").read_text())
+    assert {"tweet_id": tid, "local": rel, "path": path, "from": f"from history @ {had_it[:7]}"} in report["recovered"]
+    assert not (world.root / "data" / "history-copies").exists()
+    again = run_cli(world, "verify", "--json")
+    assert path not in again.stdout
+
+
+@pytest.mark.slow
+def test_a_history_copy_that_does_not_decrypt_is_never_used(world, tmp_path: Path) -> None:
+    """Overwritten with junk, then deleted: the junk is passed over for the older good version.
+    Deleted, junk uploaded, deleted again: nothing authenticates, the tweet is an error naming
+    the history copy, and nothing is written."""
+    api = HfApi(endpoint=world.hub.url, token=TOKEN)
+    junk = b"\x00not a backup" * 100
+    tid_a, tid_b = world.planted["tweets"]["ok"][1:3]
+    rel_a, path_a, plain_a = lose(world, tid_a)
+    good = api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id
+    api.upload_file(path_or_fileobj=junk, path_in_repo=path_a, repo_id=REPO, repo_type="dataset")
+    junk_commit = api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id
+    api.delete_file(path_a, repo_id=REPO, repo_type="dataset")
+    rel_b, path_b, _ = lose(world, tid_b)
+    api.delete_file(path_b, repo_id=REPO, repo_type="dataset")
+    api.upload_file(path_or_fileobj=junk, path_in_repo=path_b, repo_id=REPO, repo_type="dataset")
+    junk_b = api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id
+    api.delete_file(path_b, repo_id=REPO, repo_type="dataset")
+    assert run_cli(world, "verify").returncode == 1
+
+    r = run_cli(world, "repair")
+    line_a = next(ln for ln in r.stdout.splitlines() if tid_a in ln)
+    assert "-> ok" in line_a and f"{rel_a}: from history @ {good[:7]}" in r.stdout, r.stdout
+    assert junk_commit[:7] not in r.stdout
+    assert (world.root / "media" / rel_a).read_bytes() == plain_a
+    line_b = next(ln for ln in r.stdout.splitlines() if tid_b in ln)
+    assert "-> error" in line_b and f"history @ {junk_b[:7]} does not decrypt" in line_b, line_b
+    assert not (world.root / "media" / rel_b).exists()
+    files = api.list_repo_files(REPO, repo_type="dataset")
+    assert path_a in files and path_b not in files
+
+
+@pytest.mark.slow
+def test_recovered_at_a_branch(world, tmp_path: Path) -> None:
+    """The archive lives on branch `backup`: its history is searched and the file committed
+    there again; `main` is not touched."""
+    api = HfApi(endpoint=world.hub.url, token=TOKEN)
+    api.create_branch(REPO, branch="backup", repo_type="dataset")
+    con = sqlite3.connect(world.root / "archive.db")
+    con.execute("UPDATE tweets SET huggingface_urls = replace(huggingface_urls, '/resolve/main/', '/resolve/backup/')")
+    con.commit()
+    con.close()
+    tid = world.planted["tweets"]["ok"][2]
+    rel, path, plain = lose(world, tid)
+    unrelated_commits(api, 3, revision="backup", tag="b")
+    had_it = api.list_repo_commits(REPO, repo_type="dataset", revision="backup")[0].commit_id
+    api.delete_file(path, repo_id=REPO, repo_type="dataset", revision="backup")
+    unrelated_commits(api, 5, revision="backup", tag="c")
+    main_before = api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id
+    assert run_cli(world, "verify", "--revision", "backup").returncode == 1
+    r = run_cli(world, "repair", "--revision", "backup")
+    line = next(ln for ln in r.stdout.splitlines() if tid in ln)
+    assert "-> ok" in line, r.stdout
+    assert f"{rel}: from history @ {had_it[:7]}" in r.stdout
+    assert path in api.list_repo_files(REPO, repo_type="dataset", revision="backup")
+    assert api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id == main_before
+    assert (world.root / "media" / rel).read_bytes() == plain

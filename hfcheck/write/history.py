@@ -142,10 +142,16 @@ class RepoHistory:
             self._states[(commit, path)] = found[0].blob_id if found else None
         return self._states[(commit, path)]
 
-    async def find(self, path: str, head: State, uploaded_at: str | None = None) -> str | None:
+    async def find(
+        self, path: str, head: State, uploaded_at: str | None = None, *, below: str | None = None
+    ) -> str | None:
         """The newest earlier commit whose `path` is another version than `head` (None: absent
-        now), or None. `uploaded_at`: the commit state.db recorded for the upload, if any."""
+        now), or None. `uploaded_at`: the commit state.db recorded for the upload, if any.
+        `below`: look only at commits older than this one, whose version is `head` (the next
+        older version, after one that did not authenticate)."""
         commits = await self.commits()
+        if below is not None:
+            commits = commits[commits.index(below) :] if below in commits else []
         anchor = commits.index(uploaded_at) if uploaded_at in commits else None
 
         async def state_at(i: int) -> State:

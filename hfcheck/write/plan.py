@@ -35,6 +35,7 @@ class FilePlan:
     source_file: Path | None = None  # the plaintext to encrypt when it is not the local file (migrate: a read-back)
     sealed: Path | None = None  # ciphertext to upload as it is: an authenticated copy from the repo's history
     origin: Msg | None = None  # where a lost file was found again (`from history @ 1a2b3c4`), for lines and report
+    unusable: list[Msg] = field(default_factory=list)  # copies passed over: said if nothing else works
 
     @property
     def needs_local(self) -> bool:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from hfcheck.net.twitter import TweetSource
 
 HISTORY_DIR = "history-copies"  # under data_dir: backups downloaded from earlier commits, until committed
+HISTORY_VERSIONS = 3  # older versions tried when the newest one in the history does not authenticate
 
 
 async def tweet_source(cfg: Config) -> TweetSource | None:
@@ -197,11 +198,11 @@ class CopyFinder:
                 fp.origin = msg("from_search_root", root=str(root))
                 continue
             if fp.kind in (FileKind.MISSING, FileKind.UNREADABLE):
-                problem = await self._from_history(fp, state)
+                fp.unusable += await self._from_history(fp, state)
                 if fp.origin is not None:
                     continue
-                if problem is not None and not fp.media_url:
-                    plan.errors.append(problem)  # the history copy's fault is the last word
+                if fp.unusable and not fp.media_url:
+                    plan.errors += fp.unusable  # why the history did not give it back is the last word
                     continue
             if fp.media_url:
                 fp.origin = msg("from_media_url")
@@ -219,33 +220,41 @@ class CopyFinder:
                 return confine(root, other), root
         return None
 
-    async def _from_history(self, fp: FilePlan, state: StateDB | None) -> Msg | None:
+    async def _from_history(self, fp: FilePlan, state: StateDB | None) -> list[Msg]:
         """Look for an earlier version of the backup; in a real run download it, decrypt it
-        into the media root and keep the ciphertext to commit again as it is. Returns why the
-        history gave nothing usable (None: found, or simply never there)."""
+        into the media root and keep the ciphertext to commit again as it is. A version that
+        does not authenticate is passed over for the next older one (up to `HISTORY_VERSIONS`).
+        Returns why the history gave nothing usable (empty: found, or never there)."""
         hist = self.history(fp.repo_id)
+        path = fp.remote_path
+        problems: list[Msg] = []
         try:
             commits = await hist.commits()
-            head = None if fp.kind is FileKind.MISSING else await hist.state(commits[0], fp.remote_path)
-            upload = state.get_upload(fp.repo_id, fp.remote_path) if state is not None else None
-            commit = await hist.find(fp.remote_path, head, upload.commit_oid if upload else None)
-            if commit is None:
-                return None
-            short = commit[:SHORT_SHA]
-            if not self.fetch:
+            head = None if fp.kind is FileKind.MISSING else await hist.state(commits[0], path)
+            upload = state.get_upload(fp.repo_id, path) if state is not None else None
+            below: str | None = None
+            for _ in range(HISTORY_VERSIONS):
+                commit = await hist.find(path, head, upload.commit_oid if upload else None, below=below)
+                if commit is None:
+                    break
+                short = commit[:SHORT_SHA]
+                if not self.fetch:
+                    fp.origin = msg("from_history", commit=short)
+                    break
+                ciphertext = await hist.fetch(commit, path, self.downloads)
+                assert fp.local_rel is not None
+                try:
+                    await asyncio.to_thread(self._authenticate, ciphertext, path, confine(self.root, fp.local_rel))
+                except (CryptoError, OSError) as exc:
+                    problems.append(msg("err_history_copy", commit=short, path=path, error=exc))
+                    head, below = await hist.state(commit, path), commit
+                    continue
+                fp.sealed = ciphertext
                 fp.origin = msg("from_history", commit=short)
-                return None
-            ciphertext = await hist.fetch(commit, fp.remote_path, self.downloads)
+                break
         except Unverifiable as exc:
-            return msg("err_history_unavailable", repo=fp.repo_id, error=exc)
-        assert fp.local_rel is not None
-        try:
-            await asyncio.to_thread(self._authenticate, ciphertext, fp.remote_path, confine(self.root, fp.local_rel))
-        except (CryptoError, OSError) as exc:
-            return msg("err_history_copy", commit=short, path=fp.remote_path, error=exc)
-        fp.sealed = ciphertext
-        fp.origin = msg("from_history", commit=short)
-        return None
+            problems.append(msg("err_history_unavailable", repo=fp.repo_id, error=exc))
+        return problems
 
     def _authenticate(self, ciphertext: Path, remote_path: str, dest: Path) -> None:
         """Decrypt the history copy into the media root; CryptoError unless every byte

@@ -202,6 +202,8 @@ async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[Down
         local.parent.mkdir(parents=True, exist_ok=True)
         result = await dl.fetch(fp.media_url, local)
         fetched.append(result)
+        if result.status not in ("ok", "exists"):
+            plan.errors += fp.unusable  # the copies passed over before the media URL, and why
         if result.status == "gone":
             plan.errors.append(msg("err_local_gone", local=fp.local_rel, url=fp.media_url, reason=result.reason))
         elif result.status not in ("ok", "exists"):
