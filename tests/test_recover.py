@@ -240,3 +240,57 @@ def test_recovered_at_a_branch(world, tmp_path: Path) -> None:
     assert path in api.list_repo_files(REPO, repo_type="dataset", revision="backup")
     assert api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id == main_before
     assert (world.root / "media" / rel).read_bytes() == plain
+
+
+@pytest.mark.slow
+def test_an_unreadable_backup_comes_back_from_the_version_before_it(world, tmp_path: Path) -> None:
+    """Junk committed over a backup (a read-back finds it does not decrypt), the local copy and
+    the media URL gone: the version before the junk is committed again."""
+    api = HfApi(endpoint=world.hub.url, token=TOKEN)
+    tid = world.planted["tweets"]["ok"][3]
+    rel, path, plain = lose(world, tid)
+    good = api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id
+    original = Path(
+        hf_hub_download(REPO, path, repo_type="dataset", endpoint=world.hub.url, token=TOKEN, cache_dir=tmp_path / "a")
+    ).read_bytes()
+    tampered = bytearray(original)
+    tampered[len(tampered) // 2] ^= 0x01  # still hfcheck-v1 by its header; fails authentication
+    api.upload_file(path_or_fileobj=bytes(tampered), path_in_repo=path, repo_id=REPO, repo_type="dataset")
+    unrelated_commits(api, 6)
+    deep = run_cli(world, "verify", "--sample", "all", "--json")
+    assert json.loads(deep.stdout)["deep"]["counts"]["decrypt_failed"] == 1
+    r = run_cli(world, "repair")
+    line = next(ln for ln in r.stdout.splitlines() if tid in ln)
+    assert "unreadable" in line and "-> ok" in line, r.stdout
+    assert f"{rel}: from history @ {good[:7]}" in r.stdout
+    head = hf_hub_download(
+        REPO, path, repo_type="dataset", endpoint=world.hub.url, token=TOKEN, cache_dir=tmp_path / "b"
+    )
+    assert Path(head).read_bytes() == original
+    assert (world.root / "media" / rel).read_bytes() == plain
+
+
+@pytest.mark.slow
+def test_the_recorded_upload_commit_bounds_the_search(world, tmp_path: Path) -> None:
+    """A file hfcheck uploaded itself: state.db knows its commit, the search starts there."""
+    api = HfApi(endpoint=world.hub.url, token=TOKEN)
+    before = db_rows(world)
+    assert run_cli(world, "backup", "--limit", "1").returncode == 0
+    tid = next(t for t, row in db_rows(world).items() if row != before[t])
+    rel, path, plain = lose(world, tid)
+    con = sqlite3.connect(world.root / "data" / "state.db")
+    (uploaded,) = con.execute("SELECT commit_oid FROM uploads WHERE path = ?", (path,)).fetchone()
+    con.close()
+    unrelated_commits(api, 24)
+    had_it = api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id
+    api.delete_file(path, repo_id=REPO, repo_type="dataset")
+    unrelated_commits(api, 3, tag="x")
+    assert run_cli(world, "verify").returncode == 1
+    world.hub.control.reset_stats()
+    r = run_cli(world, "repair")
+    line = next(ln for ln in r.stdout.splitlines() if tid in ln)
+    assert "-> ok" in line and f"{rel}: from history @ {had_it[:7]}" in r.stdout, r.stdout
+    assert uploaded != had_it  # found between the upload and the deletion, not at the upload
+    # 29 commits back to the upload: 1 probe there, then log2(29) bisecting; +1 the writer's own check
+    assert world.hub.control.stats()["kinds"]["paths_info"] <= 1 + math.ceil(math.log2(29)) + 1
+    assert (world.root / "media" / rel).read_bytes() == plain
