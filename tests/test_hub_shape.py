@@ -5,6 +5,7 @@ reports them as a problem or `unknown_format`, and they change no count."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,25 @@ def test_root_files_of_a_hub_repo_are_never_problems(tmp_path: Path) -> None:
             assert "Traceback" not in r.stderr, cmd
             assert not mentions_root_file(r.stdout + r.stderr), cmd
         assert set(ROOT_FILES) <= set(api.list_repo_files(REPO, repo_type="dataset"))
+
+        # the same archive read at a branch, a tag and a commit id (URLs and --revision agree)
+        api.create_branch(REPO, branch="archive", repo_type="dataset")
+        api.create_tag(REPO, tag="v1", repo_type="dataset")
+        sha = api.list_repo_commits(REPO, repo_type="dataset")[0].commit_id
+        was = "main"
+        for rev in ("archive", "v1", sha):
+            con = sqlite3.connect(world.root / "archive.db")
+            con.execute(
+                "UPDATE tweets SET huggingface_urls = replace(huggingface_urls, ?, ?)",
+                (f"/resolve/{was}/", f"/resolve/{rev}/"),
+            )
+            con.commit()
+            con.close()
+            was = rev
+            for method in ("list", "head"):
+                r = run_cli(world, "verify", "--json", "--method", method, "--revision", rev)
+                assert json.loads(r.stdout)["counts"] == before, (rev, method, r.stdout)
+                assert not mentions_root_file(r.stdout + r.stderr), (rev, method)
+        deep = run_cli(world, "verify", "--json", "--sample", "all", "--revision", sha)
+        counts = json.loads(deep.stdout)["deep"]["counts"]
+        assert counts["deep_ok"] > 0 and counts["unknown_format"] == 0 and counts["decrypt_failed"] == 0
