@@ -19,6 +19,7 @@ from hfcheck.crypto import generate_key_file, load_codecs, load_key
 from hfcheck.model.outcomes import FileKind
 from hfcheck.model.paths import BackupURL, local_path_for
 from hfcheck.sim.demo import REPO, TOKEN
+from hfcheck.sim.emulator.testing import start_emulator
 from hfcheck.write.plan import FilePlan, TweetPlan
 from hfcheck.write.recover import CopyFinder
 from tests.helpers import db_rows, demo_world, run_cli
@@ -294,3 +295,35 @@ def test_the_recorded_upload_commit_bounds_the_search(world, tmp_path: Path) -> 
     # 29 commits back to the upload: 1 probe there, then log2(29) bisecting; +1 the writer's own check
     assert world.hub.control.stats()["kinds"]["paths_info"] <= 1 + math.ceil(math.log2(29)) + 1
     assert (world.root / "media" / rel).read_bytes() == plain
+
+
+def test_an_unreadable_history_is_said_and_never_a_traceback(tmp_path: Path) -> None:
+    """No such repo (or a bucket, which has no commits): the file's error names the repo; with
+    a media URL the writer goes on to it."""
+    with start_emulator(tmp_path / "hub", users={"alice": "tok"}) as emu:
+        generate_key_file(tmp_path / "k")
+        cfg = Config(
+            media_root=tmp_path / "media", key_file=tmp_path / "k", data_dir=tmp_path, endpoint=emu.url, token="tok"
+        )
+        finder = CopyFinder(cfg, load_codecs(cfg), fetch=True)
+        plan = TweetPlan("111")
+        plan.files += [
+            FilePlan(FileKind.MISSING, "images/alice/111_0.jpg", "alice/none", "encrypted_images/alice/n0", "u0"),
+            FilePlan(
+                FileKind.MISSING,
+                "images/alice/111_1.jpg",
+                "alice/none",
+                "encrypted_images/alice/n1",
+                "u1",
+                media_url="https://pbs.twimg.com/media/x.jpg",
+            ),
+        ]
+        asyncio.run(finder.locate(plan, None))
+        (error,) = [str(e) for e in plan.errors]
+        assert error == (
+            "local file not found, and the history of alice/none cannot be read: "
+            "alice/none@main: repo not found (or private to another account)"
+        )
+        assert "tok" not in str(plan.errors[0])
+        assert plan.files[1].origin is not None and str(plan.files[1].origin) == "from its media URL"
+        assert plan.files[1].unusable  # said if the media URL fails too

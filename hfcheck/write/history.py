@@ -88,7 +88,6 @@ class RepoHistory:
         self._failed: str | None = None
         self._lock = asyncio.Lock()
         self._states: dict[tuple[str, str], State] = {}
-        self.requests = 0  # commits listings, paths-info and downloads made (the README's cost)
 
     async def _call(self, bucket: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """One official-client call under the run's bucket and hfcheck's retry policy; a final
@@ -97,7 +96,6 @@ class RepoHistory:
 
         async def attempt() -> Any:
             await gate.acquire()
-            self.requests += 1
             try:
                 return await asyncio.to_thread(fn, *args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - mapped to one line naming the repo

@@ -175,10 +175,6 @@ class CopyFinder:
             self.histories[repo_id] = RepoHistory(self.cfg, repo_id)
         return self.histories[repo_id]
 
-    @property
-    def history_requests(self) -> int:
-        return sum(h.requests for h in self.histories.values())
-
     async def locate(self, plan: TweetPlan, state: StateDB | None) -> None:
         """Give every file of the plan that needs a local copy and has none its source."""
         for fp in plan.files:
