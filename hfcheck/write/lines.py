@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from hfcheck.model.outcomes import FileKind, RunSummary, TweetResult, UploadSource
 from hfcheck.report.catalog import t
-from hfcheck.write.plan import TweetPlan
+from hfcheck.write.plan import FilePlan, TweetPlan
 from hfcheck.write.upload import TweetJob
 
 # The Japanese users' script printed a block per tweet; hfcheck's English lines are one each.
@@ -112,24 +112,24 @@ class TweetLines:
         uploaded = {f.remote_path for f in job.files}
         line = plan_line(i, self.summary.tweets, plan, self.lang)
         out = [t("tweet_ok", self.lang, line=line, uploaded=len(uploaded), present=len(plan.files) - len(uploaded))]
-        for fp in plan.files:
-            if fp.origin is not None:
-                out.append(t("tweet_origin", self.lang, local=fp.local_rel, origin=fp.origin.render(self.lang)))
-                self.summary.recovered.append(
-                    {
-                        "tweet_id": plan.tweet_id,
-                        "local": fp.local_rel or "",
-                        "path": fp.remote_path,
-                        "from": str(fp.origin),
-                    }
-                )
+        origins = [self._recovered(plan, fp) for fp in plan.files if fp.origin is not None]
         if self.lang in DETAILED:
             out += detail_lines(plan, self.source, self.lang)
             for fp in plan.files:
                 key = f"tweet_uploaded_{self.source}" if fp.remote_path in uploaded else "tweet_present"
                 out.append(t(key, self.lang, path=fp.remote_path))
+            out += origins
             out.append(t("tweet_result", self.lang, ok=len(plan.files), failed=0))
+        else:
+            out += origins
         self._print(out)
+
+    def _recovered(self, plan: TweetPlan, fp: FilePlan) -> str:
+        """A lost file found again: its line, and its entry in the report's `recovered`."""
+        assert fp.origin is not None
+        entry = {"tweet_id": plan.tweet_id, "local": fp.local_rel or "", "path": fp.remote_path, "from": str(fp.origin)}
+        self.summary.recovered.append(entry)
+        return t("tweet_origin", self.lang, local=fp.local_rel, origin=fp.origin.render(self.lang))
 
     def _print(self, lines: list[str]) -> None:
         if self._bar is not None:
