@@ -185,3 +185,15 @@ def test_a_command_loads_only_what_it_needs(tmp_path: Path) -> None:
         r = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
         assert r.stdout.strip().splitlines()[-1] == loaded, (args, r.stdout[-500:], r.stderr[-500:])
     assert r.stdout.startswith("encrypted_images/alice/"), r.stdout  # the crypt run did its work
+
+
+def test_search_roots_are_a_list_of_folders() -> None:
+    from hfcheck.config import parse_set_flags
+
+    cfg = load_config(None, parse_set_flags(['archive.search_roots=["/mnt/a", "~/b"]']), env={})
+    assert cfg.search_roots == (Path("/mnt/a"), Path("~/b").expanduser())
+    assert load_config(None, parse_set_flags(["archive.search_roots=/mnt/c"]), env={}).search_roots == (Path("/mnt/c"),)
+    assert load_config(None, {}, env={}).search_roots == ()
+    for bad in ("archive.search_roots=[1]", 'archive.search_roots=[""]'):
+        with pytest.raises(ConfigError, match="archive.search_roots"):
+            parse_set_flags([bad])
