@@ -10,6 +10,7 @@ set by the runner before anything imports huggingface_hub).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import tomllib
@@ -129,11 +130,21 @@ def _xet_policy(request: pytest.FixtureRequest) -> None:
         pytest.skip("LFS-only test: this run has Xet on")
 
 
-def _reason(nodeid: str, table: dict[str, str]) -> str | None:
-    for prefix, reason in table.items():
-        if nodeid == prefix or nodeid.startswith(prefix + "::") or nodeid.startswith(prefix + "["):
-            return reason
-    return None
+def _names(key: str, nodeid: str) -> bool:
+    """Whether a selection key names this test: the test, its class or file, `*` as wildcards."""
+    test = nodeid.split("[")[0]
+    parts = test.split("::")
+    return any(fnmatch.fnmatchcase("::".join(parts[:n]), key) for n in range(1, len(parts) + 1))
+
+
+def _decide(nodeid: str) -> str | None:
+    """None to run the test, else why it is left out: the longest key naming it decides."""
+    keys = [(len(k), "run", k) for k in SELECTION["run"] if _names(k, nodeid)]
+    keys += [(len(k), "leave_out", k) for k in SELECTION["leave_out"] if _names(k, nodeid)]
+    if not keys:
+        return "not in the selection"
+    _, table, key = max(keys)
+    return None if table == "run" else SELECTION[table][key]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -141,11 +152,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, dropped, left_out = [], [], {}
     for item in items:
         nodeid = item.nodeid.removeprefix("tests/")
-        reason = _reason(nodeid, SELECTION["leave_out"])
-        if reason is None and item.get_closest_marker("production") is not None:
-            reason = SELECTION["markers"]["production"]
-        if reason is None and _reason(nodeid, SELECTION["run"]) is None:
-            reason = "not in the selection"
+        reason = _decide(nodeid)
+        for marker, why in SELECTION["markers"].items():
+            if reason is None and item.get_closest_marker(marker) is not None:
+                reason = why
         if reason is None:
             keep.append(item)
         else:

@@ -66,7 +66,7 @@ def run_mode(mode: str, root: Path, pytest_args: list[str], keep: bool) -> tuple
     work = Path(tempfile.mkdtemp(prefix=f"conformance-{mode}-"))
     args = users() + (["--no-xet"] if mode == "lfs" else [])
     selection = tomllib.loads(SELECTION.read_text())
-    files = sorted({key.split("::")[0] for key in selection["run"]})
+    files = sorted({key.split("::")[0] for key in selection["run"]})  # the files with tests to run
     report, left_out = work / "junit.xml", work / "left_out.json"
     start = time.monotonic()
     with EmulatorProcess(work / "hub", *args) as emu:
@@ -117,10 +117,14 @@ def main() -> int:
     for _, reasons, _ in results.values():
         left_out.update(reasons)
     by_reason = Counter(reason for reason in left_out.values())
+    sys.stdout.flush()
     print(f"\nhuggingface_hub {version('huggingface_hub')} tests against the emulator")
     print(f"left out ({len(left_out)} tests):")
     for reason, n in sorted(by_reason.items(), key=lambda kv: -kv[1]):
         print(f"  {n:5d}  {reason}")
+    print("files not run:")
+    for files, reason in tomllib.loads(SELECTION.read_text())["other_files"].items():
+        print(f"  {reason}: {files}")
     print(f"{'run':10} {'passed':>7} {'failed':>7} {'skipped':>8} {'seconds':>8}")
     for mode, (counts, _, seconds) in results.items():
         label = "Xet" if mode == "xet" else "LFS-only"

@@ -78,7 +78,7 @@ def test_gitignore_is_applied_at_preupload(api: HfApi, emu: EmulatorThread, tmp_
     assert {p: f["shouldIgnore"] for p, f in modes.items()} == {"logs/new.log": True, "new.txt": False}
 
 
-@pytest.mark.parametrize("path", ["..\\x", "../x", "a/../x", "a//b", ".git/config", "./x"])
+@pytest.mark.parametrize("path", ["..\\x", "../x", "a/../x", "a//b", ".git/config", "./x", "a/."])
 def test_invalid_paths_are_422(api: HfApi, emu: EmulatorThread, path: str) -> None:
     api.create_repo("alice/paths", exist_ok=True)
     lines = [
@@ -89,6 +89,13 @@ def test_invalid_paths_are_422(api: HfApi, emu: EmulatorThread, path: str) -> No
     answer = httpx.post(f"{emu.url}/api/models/alice/paths/commit/main", content=payload, headers=AUTH)
     assert answer.status_code == 422, answer.text
     assert _preupload_status(emu, path) == 422
+
+
+@pytest.mark.parametrize("path", ["folder/..\\..\\file", "a b/ü.txt", "x..y/.z"])
+def test_odd_but_valid_names_are_accepted(api: HfApi, emu: EmulatorThread, path: str) -> None:
+    api.create_repo("alice/names", exist_ok=True)
+    api.upload_file(path_or_fileobj=b"ok", path_in_repo=path, repo_id="alice/names")
+    assert path in api.list_repo_files("alice/names")
 
 
 def _preupload_status(emu: EmulatorThread, path: str) -> int:

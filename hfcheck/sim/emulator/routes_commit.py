@@ -150,13 +150,13 @@ async def commit(request: web.Request) -> web.Response:
     store = request.app[STORE]
     rev = request.match_info["rev"]
     branch = store.at_revision(repo, rev).branch  # RevisionNotFound for garbage
+    if branch is None or rev not in (branch, f"refs/heads/{branch}"):  # commits go on a branch
+        raise HubError(f"Invalid rev id: {rev}", status=404, code="RevisionNotFound")
     lines = [json.loads(line) for line in (await request.read()).splitlines() if line.strip()]
     pr_url = None
-    if _flag(request.query.get("create_pr")):  # a pull request: a new refs/pr/N from that revision
-        number, branch = store.create_pr(repo, start=rev)
+    if _flag(request.query.get("create_pr")):  # a pull request: a new refs/pr/N from that branch
+        number, branch = store.create_pr(repo, start=branch)
         pr_url = f"{base_url(request)}/{url_prefix(repo)}{repo.repo_id}/discussions/{number}"
-    elif branch is None or rev not in (branch, f"refs/heads/{branch}"):
-        raise HubError(f"Invalid rev id: {rev} is not a branch", status=400)
     oid = await asyncio.to_thread(_apply_ndjson, store, repo, lines, branch, author)
     request.app[FAULTS].note_committed([str(i["value"]["path"]) for i in lines if i.get("key") in ("file", "lfsFile")])
     url = f"{base_url(request)}/{url_prefix(repo)}{repo.repo_id}/commit/{oid}"

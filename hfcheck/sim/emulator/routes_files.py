@@ -20,10 +20,12 @@ from hfcheck.sim.emulator.context import (
     STORE,
     HubError,
     base_url,
+    caller,
     git_name,
     json_body,
     kind,
     readable_repo,
+    repo_not_found,
     require_user,
     resolve,
     url_prefix,
@@ -52,6 +54,26 @@ def uploadable_repo(request: web.Request, name: str) -> Repo:
     repo, c = readable_repo(request, name)
     require_user(c)
     return repo
+
+
+@kind("lfs_batch")
+async def lfs_duplicate(request: web.Request) -> web.Response:
+    """`copy_files` between repos: the source's LFS files made available to the target. Content
+    is stored once for all repos here, so this checks access and presence only."""
+    readable_repo(request, download=True)
+    body = await json_body(request)
+    target = body.get("target") or {}
+    store = request.app[STORE]
+    dest = store.get_repo(str(target.get("name")), str(target.get("type") or "model"))
+    c = caller(request)
+    if dest is None or not c.owns(dest):
+        raise repo_not_found(c, str(target.get("name")))
+    failed = [
+        {"sha256": str(f.get("sha256")), "error": "not found"}
+        for f in body.get("files") or []
+        if not store.has_blob(str(f.get("sha256")))
+    ]
+    return web.json_response({"failed": failed})
 
 
 def _batch_object(request: web.Request, repo: Repo, obj: dict, operation: Any) -> dict:

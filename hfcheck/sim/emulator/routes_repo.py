@@ -27,6 +27,7 @@ from hfcheck.sim.emulator.context import (
     repo_not_found,
     require_user,
     resolve,
+    writable_repo,
 )
 from hfcheck.sim.emulator.store import MAIN, Entry, Repo, lfs_pointer
 
@@ -90,6 +91,17 @@ def _sibling(e: Entry, blobs: bool) -> dict:
         if e.lfs:
             out["lfs"] = {"sha256": e.sha256, "size": e.size, "pointerSize": len(lfs_pointer(e.sha256 or "", e.size))}
     return out
+
+
+@kind("repo_info")
+async def auth_check(request: web.Request) -> web.Response:
+    """`auth_check`: 200 if the caller may download the repo (`/write`: write it), else the
+    error a download (or a write) would get."""
+    if request.match_info.get("write"):
+        writable_repo(request)
+    else:
+        readable_repo(request, download=True)
+    return web.json_response({})
 
 
 @kind("repo_info")

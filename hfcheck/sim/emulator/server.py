@@ -43,8 +43,8 @@ from hfcheck.sim.emulator.routes_control import (
     ctl_stats_reset,
     ctl_users,
 )
-from hfcheck.sim.emulator.routes_files import cdn, lfs_batch, lfs_upload, lfs_verify, resolve_file
-from hfcheck.sim.emulator.routes_repo import list_repos, no_namespace, paths_info, repo_info, tree, whoami
+from hfcheck.sim.emulator.routes_files import cdn, lfs_batch, lfs_duplicate, lfs_upload, lfs_verify, resolve_file
+from hfcheck.sim.emulator.routes_repo import auth_check, list_repos, no_namespace, paths_info, repo_info, tree, whoami
 from hfcheck.sim.emulator.store import Store, StoreError
 
 CONTROL_PREFIX = "/_emulator/"
@@ -197,6 +197,9 @@ def _add_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/api/repos/move", move_repo)
     r.add_get(api, repo_info)
     r.add_put(api + "/settings", repo_settings)
+    r.add_get(api + "/auth-check", auth_check)
+    r.add_post(api + "/lfs-files/duplicate", lfs_duplicate)
+    r.add_get(api + "/auth-check/{write:write}", auth_check)
     r.add_get(api + "/revision/{rev}", repo_info)
     r.add_get(api + "/tree/{rev}", tree)
     r.add_get(api + "/tree/{rev}/{path:.+}", tree)

@@ -190,10 +190,11 @@ def tree_oid(repo_id: str, path: str) -> str:
 
 def validate_repo_path(path: str) -> str:
     """A repo path as the Hub accepts it (leading/trailing `/` dropped); 422 otherwise: empty
-    parts, `.`/`..` (also behind a backslash, as in `..\\x`), or inside `.git/`."""
+    parts, `.` or `..` parts, a start in `..\\` (a backslash is a name's character in git, so
+    `a/..\\b` is a fine name, but not one that begins the path by climbing), or `.git/`."""
     p = path.strip("/")
-    parts = p.replace("\\", "/").split("/")
-    if not p or any(part in ("", ".", "..") for part in parts) or parts[0] == ".git":
+    parts = p.split("/")
+    if not p or any(part in ("", ".", "..") for part in parts) or parts[0] == ".git" or p.startswith("..\\"):
         raise StoreError(f"Invalid path in repo: {path!r}", status=422)
     return p
 
