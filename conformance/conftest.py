@@ -130,6 +130,9 @@ def _xet_policy(request: pytest.FixtureRequest) -> None:
         pytest.skip("LFS-only test: this run has Xet on")
 
 
+NOT_SELECTED = "not in the selection"
+
+
 def _names(key: str, nodeid: str) -> bool:
     """Whether a selection key names this test: the test, its class or file, `*` as wildcards."""
     test = nodeid.split("[")[0]
@@ -142,7 +145,7 @@ def _decide(nodeid: str) -> str | None:
     keys = [(len(k), "run", k) for k in SELECTION["run"] if _names(k, nodeid)]
     keys += [(len(k), "leave_out", k) for k in SELECTION["leave_out"] if _names(k, nodeid)]
     if not keys:
-        return "not in the selection"
+        return NOT_SELECTED
     _, table, key = max(keys)
     return None if table == "run" else SELECTION[table][key]
 
@@ -153,8 +156,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         nodeid = item.nodeid.removeprefix("tests/")
         reason = _decide(nodeid)
-        for marker, why in SELECTION["markers"].items():
-            if reason is None and item.get_closest_marker(marker) is not None:
+        for marker, why in SELECTION["markers"].items():  # a marker says more than "not selected"
+            if reason in (None, NOT_SELECTED) and item.get_closest_marker(marker) is not None:
                 reason = why
         if reason is None:
             keep.append(item)
