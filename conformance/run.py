@@ -4,7 +4,7 @@ Takes the tests of the INSTALLED huggingface_hub from its sdist (downloaded once
 .cache/conformance/), adds the conftest the sdist lacks (conformance/conftest.py), and runs the
 tests conformance/selection.toml picks, twice: Xet on, and LFS-only (`hub serve --no-xet` with
 HF_HUB_DISABLE_XET=1). Prints passed / failed / skipped per run and what is left out and why.
-Exit code 0 when nothing failed, 1 otherwise.
+Exit code 0 when nothing failed, 1 otherwise (and 1 with one line if the sdist cannot be had).
 
     python conformance/run.py [--mode xet|lfs] [--keep] [-- PYTEST ARGS]
 """
@@ -41,7 +41,8 @@ def suite_dir() -> Path:
         sdist = CACHE / f"huggingface_hub-{ver}.tar.gz"
         if not sdist.exists():
             cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps"]
-            subprocess.run([*cmd, f"huggingface_hub=={ver}", "-d", str(CACHE)], check=True)
+            if subprocess.run([*cmd, f"huggingface_hub=={ver}", "-d", str(CACHE)]).returncode != 0:
+                sys.exit(f"conformance: could not download the sdist of huggingface_hub {ver} (pip download)")
         with tarfile.open(sdist) as tar:
             members = [m for m in tar.getmembers() if m.name.startswith(f"huggingface_hub-{ver}/tests/")]
             tar.extractall(CACHE, members=members, filter="data")
