@@ -36,6 +36,16 @@ KIND_BUCKET: dict[str, str] = {
     "commit": "commits",
     "list_commits": "api",
     "refs": "api",
+    # Storage Buckets (routes_buckets.py): the API quota, as every /api call
+    "bucket_create": "api",
+    "bucket_info": "api",
+    "bucket_delete": "api",
+    "bucket_list": "api",
+    "bucket_settings": "api",
+    "bucket_tree": "api",
+    "bucket_paths_info": "api",
+    "bucket_batch": "api",
+    "bucket_events": "api",
 }
 
 # Kinds the official client does not retry on 5xx / network errors: random faults skip them

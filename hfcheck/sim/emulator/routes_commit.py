@@ -74,6 +74,10 @@ async def delete_repo(request: web.Request) -> web.Response:
 @kind("update_repo")
 async def move_repo(request: web.Request) -> web.Response:
     body = await json_body(request)
+    if body.get("type") == "bucket":  # buckets move through the same route
+        from hfcheck.sim.emulator import routes_buckets
+
+        return await routes_buckets.move_bucket(request, body)
     c = caller(request)
     require_user(c)
     src, dst, repo_type = str(body.get("fromRepo")), str(body.get("toRepo")), str(body.get("type") or "model")

@@ -185,6 +185,9 @@ def build_app(store: Store, options: ServerOptions | None = None) -> web.Applica
         from hfcheck.sim.emulator.xet import routes
 
         routes.install(app, store)
+        from hfcheck.sim.emulator import routes_buckets
+
+        routes_buckets.install(app)  # Storage Buckets live in the Xet CAS
     return app
 
 

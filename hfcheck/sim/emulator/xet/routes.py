@@ -40,7 +40,7 @@ def _token(request: web.Request, mode: str) -> tuple[str, int]:
     return f"xet{mode}.{exp}.{request.app[hub.STORE].sign('xet-' + mode, 'cas', exp)}", exp
 
 
-def _token_answer(request: web.Request, mode: str) -> web.Response:
+def token_answer(request: web.Request, mode: str) -> web.Response:
     token, exp = _token(request, mode)
     cas_url = f"{hub.base_url(request)}/cas/{request.app[XET].cas.cas_id}"
     headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(exp)}
@@ -54,14 +54,14 @@ async def write_token(request: web.Request) -> web.Response:
         hub.resolve(request, repo)
     # else a token for the pull request about to be opened: its ref does not exist yet (and the
     # client may name no base revision at all, e.g. `None`), so none is resolved, as on the Hub
-    return _token_answer(request, "w")
+    return token_answer(request, "w")
 
 
 @hub.kind("xet_token")
 async def read_token(request: web.Request) -> web.Response:
     repo, _ = hub.readable_repo(request, download=True)
     hub.resolve(request, repo)
-    return _token_answer(request, "r")
+    return token_answer(request, "r")
 
 
 def _cas(request: web.Request, *, write: bool) -> XetCAS:
@@ -230,4 +230,4 @@ async def _stop_bridge(app: web.Application) -> None:
         state.bridge_runner = None
 
 
-__all__ = ["XET", "XetState", "install", "resolve_headers", "start_bridge", "xet_file"]
+__all__ = ["XET", "XetState", "bridge_url", "install", "resolve_headers", "start_bridge", "token_answer", "xet_file"]
