@@ -8,7 +8,7 @@ SCHEME ?= hfcheck-v1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TWS_TELEMETRY := 0
 
-.PHONY: setup test demo bench full-audit lint clean conformance
+.PHONY: setup test demo bench full-audit lint clean conformance conformance-buckets
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ lint: $(STAMP)
 # huggingface_hub's own tests against the emulator, Xet on then LFS-only (conformance/run.py)
 conformance: $(STAMP)
 	$(BIN)/python conformance/run.py -- -n 2
+
+# the Storage Buckets part only (buckets need Xet: one run)
+conformance-buckets: $(STAMP)
+	$(BIN)/python conformance/run.py --mode xet --only test_buckets -- -n 2
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache

@@ -121,13 +121,13 @@ def mocker() -> Iterator[Mocker]:
     m.stopall()
 
 
-@pytest.fixture(autouse=True)
-def _xet_policy(request: pytest.FixtureRequest) -> None:
-    """`xet` tests need the Xet transfer, `no_xet` tests the LFS one (as the suite's markers say)."""
-    if request.node.get_closest_marker("xet") is not None and not XET_ON:
-        pytest.skip("Xet test: this run is LFS-only")
-    if request.node.get_closest_marker("no_xet") is not None and XET_ON:
-        pytest.skip("LFS-only test: this run has Xet on")
+def _transfer_policy(item: pytest.Item) -> None:
+    """`xet` tests need the Xet transfer, `no_xet` tests the LFS one (as the suite's markers say):
+    skipped at collection, before any fixture is set up (a module's bucket fixture needs Xet)."""
+    if item.get_closest_marker("xet") is not None and not XET_ON:
+        item.add_marker(pytest.mark.skip(reason="Xet test: this run is LFS-only"))
+    if item.get_closest_marker("no_xet") is not None and XET_ON:
+        item.add_marker(pytest.mark.skip(reason="LFS-only test: this run has Xet on"))
 
 
 NOT_SELECTED = "not in the selection"
@@ -161,6 +161,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 reason = why
         if reason is None:
             keep.append(item)
+            _transfer_policy(item)
         else:
             dropped.append(item)
             left_out[nodeid] = reason

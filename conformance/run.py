@@ -6,7 +6,7 @@ tests conformance/selection.toml picks, twice: Xet on, and LFS-only (`hub serve 
 HF_HUB_DISABLE_XET=1). Prints passed / failed / skipped per run and what is left out and why.
 Exit code 0 when nothing failed, 1 otherwise (and 1 with one line if the sdist cannot be had).
 
-    python conformance/run.py [--mode xet|lfs] [--keep] [-- PYTEST ARGS]
+    python conformance/run.py [--mode xet|lfs] [--only PREFIX] [--keep] [-- PYTEST ARGS]
 """
 
 from __future__ import annotations
@@ -60,14 +60,16 @@ def users() -> list[str]:
     return [f"--user={consts[u]}:{consts[t]}" for u, t in pairs]
 
 
-def run_mode(mode: str, root: Path, pytest_args: list[str], keep: bool) -> tuple[Counter[str], dict[str, str], float]:
+def run_mode(
+    mode: str, root: Path, pytest_args: list[str], keep: bool, only: list[str] | None = None
+) -> tuple[Counter[str], dict[str, str], float]:
     """Start `hub serve` for this mode, run the selection against it; (counts, left out, seconds)."""
     from hfcheck.sim.emulator.testing import EmulatorProcess
 
     work = Path(tempfile.mkdtemp(prefix=f"conformance-{mode}-"))
     args = users() + (["--no-xet"] if mode == "lfs" else [])
     selection = tomllib.loads(SELECTION.read_text())
-    files = sorted({key.split("::")[0] for key in selection["run"]})  # the files with tests to run
+    files = sorted({key.split("::")[0] for key in selection["run"] if not only or key.startswith(tuple(only))})
     report, left_out = work / "junit.xml", work / "left_out.json"
     start = time.monotonic()
     with EmulatorProcess(work / "hub", *args) as emu:
@@ -110,10 +112,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=["xet", "lfs"], action="append", help="one run only (default: both)")
     parser.add_argument("--keep", action="store_true", help="keep the emulator's data and the JUnit report")
+    parser.add_argument("--only", action="append", metavar="PREFIX", help="only the selection's keys starting so")
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     opts = parser.parse_args()
     root = suite_dir()
-    results = {m: run_mode(m, root, opts.pytest_args, opts.keep) for m in (opts.mode or ["xet", "lfs"])}
+    modes = opts.mode or ["xet", "lfs"]
+    results = {m: run_mode(m, root, opts.pytest_args, opts.keep, opts.only) for m in modes}
     left_out: dict[str, str] = {}
     for _, reasons, _ in results.values():
         left_out.update(reasons)
