@@ -280,11 +280,10 @@ def _worker(argv: list[str]) -> None:
 def upload_alone(emu: Any, world: World, enc_dir: Path, encrypted: list[EncryptResult]) -> tuple[Stage, HubCount]:
     """The Committer (default batching, limiter raised) committing the step-2 ciphertexts to a
     second repo from one producer: uploads and commits with nothing else to do."""
-    from aiolimiter import AsyncLimiter
-
     from hfcheck.config import Config, Limits
     from hfcheck.db.state import StateDB
     from hfcheck.model.outcomes import UploadSource
+    from hfcheck.net.hub import Hub
     from hfcheck.write.commit import Committer, Staged
 
     cfg = Config(
@@ -309,13 +308,7 @@ def upload_alone(emu: Any, world: World, enc_dir: Path, encrypted: list[EncryptR
     async def run() -> float:
         with StateDB.in_data_dir(cfg.data_dir) as state:
             started = time.perf_counter()
-            async with Committer(
-                cfg,
-                state,
-                on_committed=committed,
-                on_failed=failed,
-                limiter=AsyncLimiter(cfg.limits.commits_per_hour, 3600),
-            ) as committer:
+            async with Hub(cfg) as hub, Committer(hub, state, on_committed=committed, on_failed=failed) as committer:
                 for item in items:
                     await committer.put(item)
             return time.perf_counter() - started

@@ -18,17 +18,17 @@ os.environ.setdefault(
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import asyncio
+import contextlib
 import hashlib
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from aiolimiter import AsyncLimiter
-
 from hfcheck.config import Config, Limits
 from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import UploadSource
+from hfcheck.net.hub import Hub
 from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
 from hfcheck.write.commit import BatchPolicy, Committer, Staged
 
@@ -69,16 +69,11 @@ async def run_committer(emu: EmulatorThread, cfg: Config, files: list[tuple[str,
 
     repo = cfg.repos[0]
     staged = [Staged(repo, p, f, sha, size, source=UploadSource.BACKUP) for p, f, sha, size in files]
-    with StateDB.in_data_dir(cfg.data_dir) as state:
+    async with contextlib.AsyncExitStack() as stack:
+        state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir))
         started = time.perf_counter()
-        committer = Committer(
-            cfg,
-            state,
-            on_committed=on_committed,
-            on_failed=on_failed,
-            policy=BatchPolicy(),
-            limiter=AsyncLimiter(cfg.limits.commits_per_hour, 3600),
-        )
+        hub = await stack.enter_async_context(Hub(cfg))
+        committer = Committer(hub, state, on_committed=on_committed, on_failed=on_failed, policy=BatchPolicy())
         async with committer:
 
             async def produce(part: list[Staged]) -> None:

@@ -23,7 +23,8 @@ outcome or a retry by the part that called, and never reaches the user as a trac
     ├── GaveUp                      the retry budget is spent
     ├── Unverifiable                retries exhausted or an answer we cannot read: "unverified"
     │   └── Refused                 a listing answered for the whole repo: not found, no access
-    └── FetchFailed                 a final answer for one file (missing, no access, ...)
+    └── HubAnswered                 a final Hub answer, not retried (missing, no access, bad request)
+        └── FetchFailed             a final answer for one file download
     OSError
     └── BlockedAddress              a media host that resolves to a private address only
     RuntimeError
@@ -38,7 +39,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hfcheck.net.hub import Access
     from hfcheck.net.outcome import HubOutcome
 
 EXIT_OK = 0  # everything checked and present / done
@@ -129,19 +129,24 @@ class Refused(Unverifiable):
     """A tree listing answered for the whole repo (`access`: not found, or no access), so that
     verify learns the repo's access from its listing without asking separately."""
 
-    def __init__(self, access: Access, why: str) -> None:
+    def __init__(self, access: HubOutcome, why: str) -> None:
         super().__init__(why)
         self.access = access
         self.why = why
 
 
-class FetchFailed(Exception):
-    """A final answer for one file (not retried): `outcome` says which (missing, no access...)."""
+class HubAnswered(Exception):
+    """A final Hub answer (not retried): `outcome` says which (missing, no access, fatal);
+    `detail` is for people (never a token)."""
 
     def __init__(self, outcome: HubOutcome, detail: str) -> None:
         super().__init__(detail)
         self.outcome = outcome
         self.detail = detail
+
+
+class FetchFailed(HubAnswered):
+    """A final answer for one file download."""
 
 
 class BlockedAddress(OSError):

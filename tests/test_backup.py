@@ -15,7 +15,7 @@ from huggingface_hub import hf_hub_download
 from hfcheck.crypto import decrypt_file, load_key
 from hfcheck.db.state import StateDB
 from hfcheck.model.paths import BackupURL, local_path_for
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.readback.recorded import compare_recorded
 from hfcheck.sim.demo import REPO, TOKEN
 from tests.helpers import DemoWorld, demo_world, run_cli
@@ -161,7 +161,7 @@ async def test_xet_uploads_read_back_through_the_bridge_without_the_token(tmp_pa
         cfg = w.config()
         w.hub.control.reset_stats()
         with StateDB.in_data_dir(cfg.data_dir) as state:
-            async with HubClient(cfg) as http:
+            async with Hub(cfg) as http:
                 rec = await compare_recorded(cfg, http, state)
         assert rec.compared >= 1 and rec.matched == rec.compared and rec.differs == 0
         assert not any(k.startswith(("resolve", "cdn", "bridge")) for k in w.hub.control.stats()["kinds"])

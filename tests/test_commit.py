@@ -21,6 +21,7 @@ from hfcheck.config import Config
 from hfcheck.db.state import StateDB
 from hfcheck.errors import CommitterStopped, IncompleteError
 from hfcheck.model.outcomes import UploadSource
+from hfcheck.net.hub import Hub
 from hfcheck.sim.emulator.faults import XET_KINDS
 from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
 from hfcheck.write.commit import BatchPolicy, Committer, DeleteFailed, Staged, delete_files
@@ -50,6 +51,26 @@ def emu(tmp_path: Path) -> Any:
     with start_emulator(tmp_path / "hub", users={"alice": TOKEN}) as emu:
         emu.store.create_repo(REPO, owner="alice")
         yield emu
+
+
+_HUBS: list[Hub] = []
+
+
+async def hub_of(cfg: Config) -> Hub:
+    """The run's Hub for `cfg` (one per test: the `hubs` fixture closes them)."""
+    for hub in _HUBS:
+        if hub.cfg is cfg:
+            return hub
+    hub = await Hub(cfg).__aenter__()
+    _HUBS.append(hub)
+    return hub
+
+
+@pytest.fixture(autouse=True)
+async def hubs() -> Any:
+    yield
+    while _HUBS:
+        await _HUBS.pop().__aexit__()
 
 
 def make_cfg(emu: EmulatorThread, tmp_path: Path, repos: tuple[str, ...] = (REPO,), **kw: Any) -> Config:
@@ -131,7 +152,7 @@ async def test_concurrent_producers_commit_in_few_batches(emu: EmulatorThread, t
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
         async with Committer(
-            cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST, queue_size=16
+            await hub_of(cfg), state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST, queue_size=16
         ) as c:
             await produce(c, items)
         stats = c.stats
@@ -157,7 +178,7 @@ async def test_small_run_commits_after_linger(emu: EmulatorThread, tmp_path: Pat
     items = stage(tmp_path, 3)
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        c = Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST)
+        c = Committer(await hub_of(cfg), state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST)
         c.start()
         await produce(c, items, producers=3)
         started = time.monotonic()
@@ -175,7 +196,9 @@ async def test_commit_5xx_is_retried_and_nothing_is_committed_twice(emu: Emulato
     items = stage(tmp_path, 60)
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST) as c:
+        async with Committer(
+            await hub_of(cfg), state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST
+        ) as c:
             await produce(c, items)
     stats = emu.control.stats()
     assert stats["faults"].get("5xx", 0) > 0 and c.stats.retries > 0
@@ -193,7 +216,9 @@ async def test_commit_that_landed_despite_an_error_is_not_uploaded_again(emu: Em
     rec = Recorder()
     policy = BatchPolicy(initial=10, minimum=10, maximum=10, linger_s=0.2, backoff_base_s=0.05)
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=policy) as c:
+        async with Committer(
+            await hub_of(cfg), state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=policy
+        ) as c:
             for item in items:
                 await c.put(item)
         stats = emu.control.stats()
@@ -215,7 +240,9 @@ async def test_commit_quota_429_is_waited_out(emu: EmulatorThread, tmp_path: Pat
     rec = Recorder()
     policy = BatchPolicy(initial=10, minimum=10, maximum=10, linger_s=0.1)
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=policy) as c:
+        async with Committer(
+            await hub_of(cfg), state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=policy
+        ) as c:
             await produce(c, items)
     assert emu.control.stats()["faults"].get("rate_limited", 0) >= 1
     assert c.stats.rate_limited >= 1 and c.stats.files_failed == 0 and c.stats.retries == 0
@@ -227,7 +254,9 @@ async def test_missing_repo_fails_items_with_a_clear_reason(emu: EmulatorThread,
     items = stage(tmp_path, 5, repo_id="alice/nope")
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST) as c:
+        async with Committer(
+            await hub_of(cfg), state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST
+        ) as c:
             await produce(c, items, producers=2)
         assert state.count_uploads() == 0
     assert rec.committed == []
@@ -246,7 +275,7 @@ async def test_a_failing_callback_stops_the_committer(emu: EmulatorThread, tmp_p
 
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        c = Committer(cfg, state, on_committed=broken, on_failed=rec.on_failed, policy=FAST)
+        c = Committer(await hub_of(cfg), state, on_committed=broken, on_failed=rec.on_failed, policy=FAST)
         c.start()
         for item in stage(tmp_path, 3):
             await c.put(item)
@@ -263,7 +292,7 @@ async def test_placement_spreads_over_repos_and_commits_there(emu: EmulatorThrea
         REPO, [("encrypted_images/bob/old1.enc", os.urandom(80)), ("encrypted_images/bob/old2.enc", os.urandom(80))]
     )
     cfg = make_cfg(emu, tmp_path, repos=(REPO, "alice/media2"), max_files_per_repo=5, max_files_per_folder=3)
-    placement = await RepoPlacement.load(cfg)
+    placement = await RepoPlacement.load(await hub_of(cfg))
     assert placement.file_count(REPO) == 2 and placement.find_existing("encrypted_images/bob/old1.enc") == REPO
     assert placement.place("encrypted_images/bob/old2.enc") == REPO  # existing paths stay put
 
@@ -278,13 +307,15 @@ async def test_placement_spreads_over_repos_and_commits_there(emu: EmulatorThrea
         placement.place(staged[4].path_in_repo)
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST) as c:
+        async with Committer(
+            await hub_of(cfg), state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST
+        ) as c:
             for p in placed:
                 await c.put(p)
     assert rec.failed == [] and len(rec.committed) == 2  # one commit per repo
     assert sorted(emu.store.list_paths("alice/media2")) == sorted(p.path_in_repo for p in placed[1:])
     # a fresh listing sees what this run placed
-    again = await RepoPlacement.load(cfg)
+    again = await RepoPlacement.load(await hub_of(cfg))
     assert again.file_count(REPO) == 3 and again.folder_entries("alice/media2", "encrypted_images/bob") == 3
 
 
@@ -307,7 +338,7 @@ def test_all_repos_full_is_a_clear_error() -> None:
 async def test_placement_on_a_missing_repo_names_it(emu: EmulatorThread, tmp_path: Path) -> None:
     cfg = make_cfg(emu, tmp_path, repos=(REPO, "alice/absent"))
     with pytest.raises(IncompleteError, match="alice/absent"):
-        await RepoPlacement.load(cfg)
+        await RepoPlacement.load(await hub_of(cfg))
 
 
 async def test_files_already_on_the_hub_are_not_committed_again(emu: EmulatorThread, tmp_path: Path) -> None:
@@ -318,7 +349,9 @@ async def test_files_already_on_the_hub_are_not_committed_again(emu: EmulatorThr
         copy.write_bytes(item.file.read_bytes())
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST) as c:
+        async with Committer(
+            await hub_of(cfg), state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST
+        ) as c:
             for item in items:
                 await c.put(item)
         first = commit_200s(emu)
@@ -327,7 +360,9 @@ async def test_files_already_on_the_hub_are_not_committed_again(emu: EmulatorThr
             for i, copy in zip(items, copies)
         ]
         rec2 = Recorder()
-        async with Committer(cfg, state, on_committed=rec2.on_committed, on_failed=rec2.on_failed, policy=FAST) as c2:
+        async with Committer(
+            await hub_of(cfg), state, on_committed=rec2.on_committed, on_failed=rec2.on_failed, policy=FAST
+        ) as c2:
             for item in again:
                 await c2.put(item)
     assert commit_200s(emu) == first  # the second run made no commit
@@ -343,13 +378,15 @@ async def test_a_deletion_that_landed_despite_a_lost_answer_is_not_sent_again(
     items = stage(tmp_path, 3)
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Committer(cfg, state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST) as c:
+        async with Committer(
+            await hub_of(cfg), state, on_committed=rec.on_committed, on_failed=rec.on_failed, policy=FAST
+        ) as c:
             await produce(c, items, producers=1)
     paths = [i.path_in_repo for i in items]
     before = emu.control.stats()["kinds"]["commit"]
     emu.control.set_faults(lose_commit_answers=1)  # the deletion is applied, its answer lost
     policy = BatchPolicy(backoff_base_s=0.05)
-    oid = await delete_files(cfg, REPO, paths, message="delete", policy=policy)
+    oid = await delete_files(await hub_of(cfg), REPO, paths, message="delete", policy=policy)
     assert emu.control.stats()["kinds"]["commit"] == before + 1  # found by the lookup, not sent twice
     assert all(emu.store.file_info(REPO, p) is None for p in paths)
     assert oid == emu.store.get_repo(REPO).head  # the head the lookup found
@@ -358,5 +395,5 @@ async def test_a_deletion_that_landed_despite_a_lost_answer_is_not_sent_again(
 async def test_a_deletion_in_a_missing_repo_is_one_clear_failure(emu: EmulatorThread, tmp_path: Path) -> None:
     cfg = make_cfg(emu, tmp_path, repos=("alice/nope",))
     with pytest.raises(DeleteFailed) as err:
-        await delete_files(cfg, "alice/nope", ["a.bin"], message="delete", policy=FAST)
+        await delete_files(await hub_of(cfg), "alice/nope", ["a.bin"], message="delete", policy=FAST)
     assert "not found" in str(err.value) and TOKEN not in str(err.value)

@@ -19,7 +19,7 @@ from hfcheck.crypto import load_key
 from hfcheck.db.state import StateDB
 from hfcheck.errors import ConfigError, MalformedURL
 from hfcheck.model.paths import BackupURL, local_path_for
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.readback.deep import deep_check
 from hfcheck.readback.recorded import compare_recorded
 from hfcheck.readback.sample import Sample, stable_slice
@@ -143,7 +143,7 @@ async def test_recorded_hash_vs_listing_without_download(world, present_paths: s
         )
         world.hub.control.reset_stats()
         cfg = world.config(data_dir=tmp_path)
-        async with HubClient(cfg) as http:
+        async with Hub(cfg) as http:
             rec = await compare_recorded(cfg, http, state)
     kinds = world.hub.control.stats()["kinds"]
     assert (rec.compared, rec.matched, rec.differs, rec.absent) == (2, 1, 1, 1)

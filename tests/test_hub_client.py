@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hfcheck.config import Config, Limits
 from hfcheck.errors import GaveUp, RateLimited, TransientError, Unverifiable
-from hfcheck.net.hub import HubClient, token_allowed
+from hfcheck.net.hub import Hub, token_allowed
 from hfcheck.net.outcome import HubOutcome, classify
 from hfcheck.net.ratelimit import hub_buckets
 from hfcheck.net.retry import RetryPolicy, retry_after_seconds
@@ -233,7 +233,7 @@ async def flaky() -> AsyncIterator[tuple[str, list[str]]]:
 async def test_client_retries_a_5xx_and_waits_out_a_429(flaky: tuple[str, list[str]]) -> None:
     url, sent = flaky
     cfg = Config(endpoint=url)
-    async with HubClient(cfg, policy=RetryPolicy(base=0.001), buckets=hub_buckets(Limits())) as client:
+    async with Hub(cfg, policy=RetryPolicy(base=0.001), buckets=hub_buckets(Limits())) as client:
         answer, _ = await client.request("GET", f"{url}/api/x", "api")
     assert answer.status == 200 and sent == ["503", "429", "200"]
     assert (client.retries, client.rate_limited) == (1, 1)
@@ -241,7 +241,7 @@ async def test_client_retries_a_5xx_and_waits_out_a_429(flaky: tuple[str, list[s
 
 async def test_client_gives_up_as_unverifiable(flaky: tuple[str, list[str]]) -> None:
     url, sent = flaky
-    async with HubClient(Config(endpoint=url), policy=RetryPolicy(attempts=1), buckets=hub_buckets(Limits())) as client:
+    async with Hub(Config(endpoint=url), policy=RetryPolicy(attempts=1), buckets=hub_buckets(Limits())) as client:
         with pytest.raises(Unverifiable, match="HTTP 503 after 1 attempts"):
             await client.request("GET", f"{url}/api/x", "api")
     assert sent == ["503"]

@@ -25,7 +25,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.readback.deep import deep_check
 from hfcheck.readback.restore import Selection, run_restore
 from hfcheck.readback.sample import Sample
@@ -204,7 +204,7 @@ async def test_verify_sends_the_token_to_the_endpoint_only(
         result = await run_verify(cfg, VerifyOptions(method=method))
         assert result.progress.counts["present"] > 0  # a private repo: the token reached the endpoint
         assert {f.url for f in result.progress.problems if f.category.value == "malformed"} >= set(foreign)
-    async with HubClient(cfg) as client:
+    async with Hub(cfg) as client:
         for url in (f"http://127.0.0.1:{recorder.port}/api/x", f"http://localhost:{recorder.port}/api/x"):
             await client.request("GET", url, "api")
     assert len(recorder.seen) == 2 and recorder.tokens() == []

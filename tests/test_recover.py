@@ -18,6 +18,7 @@ from hfcheck.config import Config
 from hfcheck.crypto import generate_key_file, load_codecs, load_key
 from hfcheck.model.outcomes import FileKind
 from hfcheck.model.paths import BackupURL, local_path_for
+from hfcheck.net.hub import Hub
 from hfcheck.sim.demo import REPO, TOKEN
 from hfcheck.sim.emulator.testing import start_emulator
 from hfcheck.write.plan import FilePlan, TweetPlan
@@ -90,7 +91,7 @@ def test_search_roots_match_kind_tweet_and_index(tmp_path: Path) -> None:
     root = tmp_path / "elsewhere"
     generate_key_file(tmp_path / "k")
     cfg = Config(media_root=tmp_path / "media", key_file=tmp_path / "k", search_roots=(root,), data_dir=tmp_path)
-    finder = CopyFinder(cfg, load_codecs(cfg), fetch=False)
+    finder = CopyFinder(cfg, load_codecs(cfg), fetch=False, hub=Hub(cfg))
     (root / "videos/alice").mkdir(parents=True)
     (root / "images/alice").mkdir(parents=True)
     (root / "videos/alice/111_0.mp4").write_bytes(b"video")  # same tweet and index, other kind
@@ -305,7 +306,7 @@ def test_an_unreadable_history_is_said_and_never_a_traceback(tmp_path: Path) -> 
         cfg = Config(
             media_root=tmp_path / "media", key_file=tmp_path / "k", data_dir=tmp_path, endpoint=emu.url, token="tok"
         )
-        finder = CopyFinder(cfg, load_codecs(cfg), fetch=True)
+        finder = CopyFinder(cfg, load_codecs(cfg), fetch=True, hub=Hub(cfg))
         plan = TweetPlan("111")
         plan.files += [
             FilePlan(FileKind.MISSING, "images/alice/111_0.jpg", "alice/none", "encrypted_images/alice/n0", "u0"),

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from hfcheck.config import Config, load_config
 from hfcheck.errors import Refused
-from hfcheck.net.hub import Access, HubClient
+from hfcheck.net.hub import Hub
+from hfcheck.net.outcome import HubOutcome
 from hfcheck.sim.emulator.testing import EmulatorThread
 from hfcheck.verify.checkers import Checker, HotSets, PathIndex, RepoState
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
@@ -165,7 +166,7 @@ def expected_chain(paths: list[str]) -> tuple[int, int]:
     return len(top), root_pages + max((math.ceil(len(e) / 1000) for e in top.values()), default=0)
 
 
-class WatchedHub(HubClient):
+class WatchedHub(Hub):
     """The real client, noting how many API requests were in flight at once."""
 
     in_flight = 0
@@ -184,7 +185,7 @@ class WatchedHub(HubClient):
 async def test_folder_listing_same_index_and_request_bound(hub: EmulatorThread, layout: str, tmp_path: Path) -> None:
     repo = f"t/{layout}"
     paths = hub.store.list_paths(repo)
-    async with HubClient(hub_config(hub, tmp_path)) as http:
+    async with Hub(hub_config(hub, tmp_path)) as http:
         hub.control.reset_stats()
         sequential = await PathIndex.build(http, repo, "main", None, HotSets(), folders=False)
         seq_requests = tree_requests(hub)
@@ -216,14 +217,14 @@ async def test_folders_are_listed_at_the_same_time(hub: EmulatorThread, tmp_path
 
 
 async def test_folder_listing_gives_up_past_max_pages(hub: EmulatorThread, tmp_path: Path) -> None:
-    async with HubClient(hub_config(hub, tmp_path)) as http:
+    async with Hub(hub_config(hub, tmp_path)) as http:
         hub.control.reset_stats()
         assert await PathIndex.build(http, "t/uneven", "main", 1, HotSets(), folders=True) is None
         # the root, the pages up to the one that went over, and at most one in flight per other folder
         assert tree_requests(hub) <= 1 + 2 + len(LAYOUTS["uneven"][0])
         with pytest.raises(Refused) as refused:
             await PathIndex.build(http, "t/missing", "main", None, HotSets(), folders=True)
-    assert refused.value.access is Access.NO_ACCESS and "HF_TOKEN" in refused.value.why  # no token: maybe private
+    assert refused.value.access is HubOutcome.NO_ACCESS and "HF_TOKEN" in refused.value.why  # no token: maybe private
 
 
 # --------------------------------------------------------------------------------------
@@ -352,7 +353,7 @@ def test_count_plain_counts_a_row_exactly_when_lookup_finds_each_url_plainly_pre
     """A page of rows settled in bulk is counted only where each URL alone would be: the page
     path (one repo, one match) and the per-URL path agree with `lookup`."""
     cfg = load_config(None, {"db": Path("unused.db")}, env={"HF_ENDPOINT": E})
-    checker = Checker(HubClient(cfg), "list", 0)
+    checker = Checker(Hub(cfg), "list", 0)
     hot = HotSets()
     for repo, paths in LISTED.items():
         index = PathIndex(array("q", map(hash, paths)), hot)

@@ -32,13 +32,13 @@ from hfcheck.atomic import fsync_dir
 from hfcheck.errors import BlockedAddress, GaveUp, RateLimited, TransientError, UnsafePath
 from hfcheck.model.paths import confine
 from hfcheck.net.hosts import AllowList, GuardedResolver, url_problem
+from hfcheck.net.outcome import REDIRECT_CODES
 from hfcheck.net.retry import RetryPolicy, retry_after_seconds
 
 Status = Literal["ok", "exists", "gone", "rejected", "failed"]
 
 MEDIA_TYPES = ("image/", "video/")
 OCTET_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
-REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 CHUNK = 256 * 1024
 USER_AGENT = "hfcheck (media backup repair)"
 

@@ -1,7 +1,7 @@
 """Ciphertext downloads through the Hub client: Range resume into `.part` files, redirects.
 
 A resolve GET of an LFS file answers 302 to the CDN (another origin). Redirects are followed
-by hand through `HubClient.send`, so each hop is paced and authorized by the client's rules
+by hand through `Hub.send`, so each hop is paced and authorized by the client's rules
 (the token stays with the endpoint's origin). A downloaded LFS object is checked against the
 sha256 the Hub announced (`X-Linked-Etag`), and a `.part` remembers which version of the file
 it holds (its ETag, in a sidecar), so a resumed `.part` of an older version is detected and
@@ -23,10 +23,9 @@ from yarl import URL
 
 from hfcheck.errors import FetchFailed, TransientError
 from hfcheck.model.paths import BackupURL
-from hfcheck.net.hub import HubClient
-from hfcheck.net.outcome import HubOutcome
+from hfcheck.net.hub import Hub
+from hfcheck.net.outcome import REDIRECT_CODES, HubOutcome
 
-REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 READ_CHUNK = 1 << 20
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
@@ -65,7 +64,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-async def download(client: HubClient, url: str | BackupURL, part: Path) -> Fetched:
+async def download(client: Hub, url: str | BackupURL, part: Path) -> Fetched:
     """Fetch the whole ciphertext into `part` (continuing what is there), under the client's
     retry policy. Raises FetchFailed for a final answer, `Unverifiable` when retries are
     exhausted (the `.part` is kept for the next run)."""
@@ -89,7 +88,7 @@ class _Restart(Exception):
     """The `.part` on disk cannot be continued (another version, bad range): start again at 0."""
 
 
-async def _attempt(client: HubClient, url: URL, part: Path, first_offset: int) -> Fetched:
+async def _attempt(client: Hub, url: URL, part: Path, first_offset: int) -> Fetched:
     """One pass: resolve (following redirects by hand), then receive into `part`."""
     offset = part.stat().st_size if part.exists() else 0
     linked_sha: str | None = None  # the Hub's sha256 of an LFS object, from its redirect

@@ -1,21 +1,27 @@
-"""The Hub client: every request hfcheck makes itself goes through one `HubClient`.
+"""The Hub: one object per run for every call hfcheck makes to the Hub, passed explicitly.
 
-Resolve HEADs (verify), repo/revision status, tree listings, and the resolve GETs of restore
-and deep (with `Range`, redirects followed by hand: `net/fetch.py`). One aiohttp session, one
-retry policy (`retry.RetryPolicy`), one answer mapping (`outcome.classify`), and pacing from
-the Hub's `RateLimit` headers (`ratelimit.Bucket`, shared by the run) for every request to the
-endpoint. The token goes to the configured endpoint's origin only (`token_allowed`): never to
-a redirect target or another host or port, and it never appears in an exception message.
+A `Hub` owns what every Hub call shares: the aiohttp session (resolve HEADs, repo/revision
+status, tree listings, the resolve GETs of restore and deep, the Xet probe), the one `HfApi` of
+the official client (paths-info, preupload/commit, deletions: run in threads, each bounded by a
+timeout), the run's rate-limit buckets (`ratelimit.Bucket`: api, resolvers, commits; every
+request of a token counts in the same windows, whichever client sends it), the origin rule and
+the token scrubber. Every call goes through the one retry policy (`retry.RetryPolicy`) with one
+429 rule and one answer mapping (`outcome.classify`); a write whose answer was lost gets its
+"did it land?" look-up as the policy's recovery step. The token goes to the configured
+endpoint's origin only (`token_allowed`): never to a redirect target or another host or port,
+and it never appears in an exception message.
+
+What a place that holds backups is to the rest of hfcheck is `destination.Destination`
+(`Hub.destination`); the dataset repo is built on this object.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -24,21 +30,18 @@ from yarl import URL
 
 from hfcheck import __version__
 from hfcheck.config import Config
-from hfcheck.errors import GaveUp, RateLimited, Refused, TransientError, Unverifiable
+from hfcheck.errors import GaveUp, HubAnswered, RateLimited, Refused, TransientError, Unverifiable
 from hfcheck.model.paths import BackupURL
-from hfcheck.net.outcome import HubOutcome, Mapped, classify
-from hfcheck.net.ratelimit import Bucket, run_buckets
+from hfcheck.net.outcome import HubOutcome, Mapped, classify, classify_exception, redact
+from hfcheck.net.ratelimit import Bucket, hub_buckets
 from hfcheck.net.retry import RetryPolicy
 
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+    from hfcheck.net.destination import DatasetRepo
+
 T = TypeVar("T")
-
-
-class Access(enum.Enum):
-    """What a repo/revision answered: the repo-level categories of `verify`."""
-
-    OK = "ok"
-    REPO_NOT_FOUND = "repo_not_found"  # also a missing revision
-    NO_ACCESS = "no_access"  # 401/403, gated, private without a token
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,20 @@ def token_allowed(url: str | URL, endpoint: str | URL) -> bool:
     return mine is not None and origin_of(url) == mine
 
 
-class HubClient:
-    """One aiohttp session to one Hub endpoint, with retries and rate-limit pacing.
+@dataclass
+class CallCounts:
+    """Retries and 429 waits of some Hub calls (a caller's own share of the run's totals)."""
 
-    `timeout` bounds a whole API request; a download (`stream`) is bounded by
-    `download_timeout` in all and `read_timeout` between two reads instead.
+    retries: int = 0
+    rate_limited: int = 0
+
+
+class Hub:
+    """The run's Hub: `async with Hub(cfg) as hub:` and hand `hub` to every part that calls it.
+
+    `timeout` bounds a whole API request; a download (`send` with `download_timeout`) is
+    bounded in all and between two reads instead; `call_timeout` bounds a huggingface_hub call
+    run in a thread (a commit passes its own, longer one).
     """
 
     def __init__(
@@ -110,30 +122,26 @@ class HubClient:
         timeout: float = 30.0,
         download_timeout: float = 600.0,
         read_timeout: float = 60.0,
+        call_timeout: float = 300.0,
         buckets: dict[str, Bucket] | None = None,
     ) -> None:
         self.cfg = cfg
         self.endpoint = cfg.endpoint.rstrip("/")
-        self._origin = origin_of(self.endpoint)
         self.policy = policy or RetryPolicy()
-        self._buckets = buckets
+        self.buckets = buckets or hub_buckets(cfg.limits)
+        self.call_timeout = call_timeout
         self._concurrency = concurrency or cfg.concurrency
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
         self.download_timeout = aiohttp.ClientTimeout(total=download_timeout, sock_connect=10.0, sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._api: HfApi | None = None
+        self._destination: DatasetRepo | None = None
+        self._abandoned: set[asyncio.Future[Any]] = set()  # calls past their timeout, still running
         self.requests = 0
         self.retries = 0
         self.rate_limited = 0
 
-    @property
-    def buckets(self) -> dict[str, Bucket]:
-        """The run's buckets (`ratelimit.run_buckets`) unless some were given."""
-        if self._buckets is None:
-            self._buckets = run_buckets(self.cfg.limits)
-        return self._buckets
-
-    async def __aenter__(self) -> HubClient:
-        _ = self.buckets  # bound to this run's event loop
+    async def __aenter__(self) -> Hub:
         n = self._concurrency
         connector = aiohttp.TCPConnector(limit=2 * n, limit_per_host=n, ttl_dns_cache=300)
         headers = {"User-Agent": f"hfcheck/{__version__}", "Accept-Encoding": "identity"}
@@ -147,17 +155,121 @@ class HubClient:
             await self._session.close()
             self._session = None
 
-    def ours(self, url: URL) -> bool:
+    # -- what the run shares ------------------------------------------------------------------
+    @property
+    def api(self) -> HfApi:
+        """The run's one official client (imported on first use: it is a heavy import)."""
+        if self._api is None:
+            from huggingface_hub import HfApi
+
+            self._api = HfApi(endpoint=self.endpoint, token=self.cfg.token, library_name="hfcheck")
+        return self._api
+
+    @property
+    def destination(self) -> DatasetRepo:
+        """Where backups are kept, as `destination.Destination`: the configured dataset repos."""
+        if self._destination is None:
+            from hfcheck.net.destination import DatasetRepo  # built on this object
+
+            self._destination = DatasetRepo(self)
+        return self._destination
+
+    def ours(self, url: str | URL) -> bool:
         """Whether `url` is of the endpoint's origin (paced, and the token may go there)."""
-        return self._origin is not None and origin_of(url) == self._origin
+        return token_allowed(url, self.endpoint)
+
+    def scrub(self, text: str) -> str:
+        """A reason for people: one line, bounded, and never the token."""
+        return " ".join(redact(text, [self.cfg.token]).split())[:300]
 
     def _auth(self, url: URL) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.cfg.token}"} if self.cfg.token and self.ours(url) else {}
 
     def classify(self, status: int, headers: Mapping[str, str], message: str = "") -> Mapped:
-        """`outcome.classify` with this client's token state."""
+        """`outcome.classify` with this run's token state."""
         return classify(status, headers.get("X-Error-Code"), headers, has_token=bool(self.cfg.token), message=message)
 
+    # -- the retry policy ---------------------------------------------------------------------
+    async def retrying(
+        self,
+        bucket: str,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        policy: RetryPolicy | None = None,
+        recover: Callable[[TransientError], Awaitable[T | None]] | None = None,
+        counts: CallCounts | None = None,
+    ) -> T:
+        """`attempt()` under the retry policy; a 429 pauses the whole bucket. `Unverifiable`
+        when the policy gives up. Retries and 429s count in the run's totals and in `counts`."""
+        b = self.buckets[bucket]
+
+        async def pause(seconds: float) -> None:
+            self.rate_limited += 1
+            if counts is not None:
+                counts.rate_limited += 1
+            b.pause(seconds)  # the next acquire() of any request of this bucket waits
+
+        def count() -> None:
+            self.retries += 1
+            if counts is not None:
+                counts.retries += 1
+
+        try:
+            return await (policy or self.policy).run(attempt, on_rate_limited=pause, on_retry=count, recover=recover)
+        except GaveUp as exc:
+            raise Unverifiable(self.scrub(str(exc))) from None
+
+    # -- the official client's calls ----------------------------------------------------------
+    async def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        buckets: Sequence[str] = ("api",),
+        requests: int = 1,
+        timeout: float | None = None,
+        policy: RetryPolicy | None = None,
+        recover: Callable[[TransientError], Awaitable[T | None]] | None = None,
+        counts: CallCounts | None = None,
+    ) -> T:
+        """`fn()` (a call of `self.api`) in a thread, under the retry policy: paced by `buckets`
+        (`requests` tokens of the first; a 429 pauses it), bounded by `timeout`, its errors
+        mapped by `outcome.classify_exception`. A final answer raises `HubAnswered`; `Unverifiable`
+        when the policy gives up. The thread of a call past its timeout cannot be stopped: it is
+        kept referenced and left to finish."""
+        chosen = policy or self.policy
+
+        async def attempt() -> T:
+            for i, name in enumerate(buckets):
+                for _ in range(requests if i == 0 else 1):
+                    await self.buckets[name].acquire()
+            self.requests += 1
+            fut = asyncio.ensure_future(asyncio.to_thread(fn))
+            done, _ = await asyncio.wait({fut}, timeout=timeout or self.call_timeout)
+            if not done:
+                self._abandoned.add(fut)
+                fut.add_done_callback(self._forget)
+                raise TransientError(f"no answer within {timeout or self.call_timeout:.0f}s")
+            try:
+                return fut.result()
+            except Exception as exc:  # noqa: BLE001 - mapped to the one vocabulary below
+                mapped = classify_exception(
+                    exc, has_token=bool(self.cfg.token), default_retry_after=chosen.default_retry_after
+                )
+            if mapped.outcome is HubOutcome.RATE_LIMITED:
+                raise RateLimited(mapped.retry_after)
+            if mapped.outcome is HubOutcome.TRANSIENT:
+                raise TransientError(self.scrub(mapped.detail), mapped.status)
+            raise HubAnswered(mapped.outcome, self.scrub(mapped.detail))
+
+        return await self.retrying(buckets[0], attempt, policy=chosen, recover=recover, counts=counts)
+
+    def _forget(self, fut: asyncio.Future[Any]) -> None:
+        """An abandoned call ended: drop it and read its outcome (never "never retrieved")."""
+        self._abandoned.discard(fut)
+        if not fut.cancelled():
+            fut.exception()
+
+    # -- aiohttp requests ---------------------------------------------------------------------
     @asynccontextmanager
     async def send(
         self,
@@ -171,7 +283,7 @@ class HubClient:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request, no retry, no redirect followed: paced and authorized when it goes to the
         endpoint; a 429 raises `RateLimited`, a 5xx/408/network error `TransientError`."""
-        assert self._session is not None, "HubClient used outside 'async with'"
+        assert self._session is not None, "Hub used outside 'async with'"
         ours = self.ours(url)
         b = self.buckets[bucket] if ours else None
         if b is not None:
@@ -194,23 +306,6 @@ class HubClient:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise TransientError(_describe(exc)) from None
 
-    async def retrying(self, bucket: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """`attempt()` under the retry policy; a 429 pauses the whole bucket. `Unverifiable`
-        when the policy gives up."""
-        b = self.buckets[bucket]
-
-        async def pause(seconds: float) -> None:
-            self.rate_limited += 1
-            b.pause(seconds)  # the next acquire() of any request of this bucket waits
-
-        def count() -> None:
-            self.retries += 1
-
-        try:
-            return await self.policy.run(attempt, on_rate_limited=pause, on_retry=count)
-        except GaveUp as exc:
-            raise Unverifiable(str(exc)) from None
-
     async def request(
         self, method: str, url: str | URL, bucket: str, *, data: Any = None, want_body: bool = False
     ) -> tuple[Answer, bytes]:
@@ -230,7 +325,7 @@ class HubClient:
         answer, _ = await self.request("HEAD", str(url), "resolvers")
         return answer
 
-    async def access(self, repo_id: str, revision: str) -> tuple[Access, str]:
+    async def access(self, repo_id: str, revision: str) -> tuple[HubOutcome, str]:
         """Can we read this repo at this revision? One API request per repo and run."""
         url = f"{self.endpoint}/api/datasets/{repo_id}/revision/{quote(revision, safe='')}"
         answer, _ = await self.request("GET", url, "api")
@@ -257,7 +352,7 @@ class HubClient:
             answer, body = await self.request("GET", url, "api", want_body=True)
             if answer.status != 200:
                 access, why = classify_access(answer, has_token=bool(self.cfg.token))
-                if access is not Access.OK:
+                if access is not HubOutcome.OK:
                     raise Refused(access, why)
                 raise Unverifiable(f"tree listing answered HTTP {answer.status} {answer.error_code or ''}".strip())
             try:
@@ -270,15 +365,14 @@ class HubClient:
                 raise Unverifiable("tree pagination link points to another origin")
 
 
-def classify_access(answer: Answer, *, has_token: bool) -> tuple[Access, str]:
-    """Repo-level meaning of an answer (from the repo API or a resolve HEAD)."""
+def classify_access(answer: Answer, *, has_token: bool) -> tuple[HubOutcome, str]:
+    """Repo-level meaning of an answer (from the repo API or a resolve HEAD): OK (a missing
+    file is still an accessible repo), REPO_NOT_FOUND or NO_ACCESS."""
     mapped = classify(answer.status, answer.error_code, answer.headers, has_token=has_token, message=answer.detail)
     if mapped.outcome in (HubOutcome.OK, HubOutcome.MISSING):
-        return Access.OK, ""
-    if mapped.outcome is HubOutcome.NO_ACCESS:
-        return Access.NO_ACCESS, mapped.detail
-    if mapped.outcome is HubOutcome.REPO_NOT_FOUND:
-        return Access.REPO_NOT_FOUND, mapped.detail
+        return HubOutcome.OK, ""
+    if mapped.outcome in (HubOutcome.NO_ACCESS, HubOutcome.REPO_NOT_FOUND):
+        return mapped.outcome, mapped.detail
     raise Unverifiable(f"unexpected answer {mapped.detail}".strip())
 
 
@@ -302,4 +396,4 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__  # aiohttp messages can carry URLs; the class name is enough
 
 
-__all__ = ["Access", "Answer", "HubClient", "Unverifiable", "classify_access", "origin_of", "token_allowed"]
+__all__ = ["Answer", "CallCounts", "Hub", "TreeEntry", "Unverifiable", "classify_access", "origin_of", "token_allowed"]

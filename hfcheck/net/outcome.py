@@ -10,17 +10,28 @@ reduced to those two (its typed errors carry the same response) before the same 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from hfcheck.net.retry import TRANSIENT_STATUSES, retry_after_seconds
 
 # Besides 408 and 5xx, answers the Hub gives while another commit holds the branch.
 _RETRY_LATER = TRANSIENT_STATUSES | {409, 412, 423}
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` with every secret (token, key text, webhook URL) replaced by `***`, whatever its
+    length: the one scrubber of hfcheck (`Hub.scrub`, the alerts of `watch/notify.py`)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 class HubOutcome(enum.Enum):
-    """The meaning of one Hub answer."""
+    """The meaning of one Hub answer; also what a repo answered as a whole (OK, REPO_NOT_FOUND,
+    NO_ACCESS), the one vocabulary of every Hub call."""
 
     OK = "ok"
     RATE_LIMITED = "rate_limited"  # 429: wait `retry_after`, not a failure
@@ -105,4 +116,4 @@ def classify_exception(exc: BaseException, *, has_token: bool, default_retry_aft
     return Mapped(HubOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
 
 
-__all__ = ["HubOutcome", "Mapped", "classify", "classify_exception"]
+__all__ = ["REDIRECT_CODES", "HubOutcome", "Mapped", "classify", "classify_exception", "redact"]

@@ -11,24 +11,13 @@ With no configured limit it adopts the server's quota, so a larger plan runs fas
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-import weakref
 from collections.abc import Mapping
 
 from aiolimiter import AsyncLimiter
 
 from hfcheck.config import FREE_PLAN, Limits
-
-_R = re.compile(r"(?:^|;)\s*r=(\d+)")
-_T = re.compile(r"(?:^|;)\s*t=(\d+)")
-_Q = re.compile(r"(?:^|;)\s*q=(\d+)")
-_W = re.compile(r"(?:^|;)\s*w=(\d+)")
-
-
-def _int(pattern: re.Pattern[str], text: str | None) -> int | None:
-    m = pattern.search(text or "")
-    return int(m.group(1)) if m else None
+from hfcheck.net.retry import header_field
 
 
 class Bucket:
@@ -67,11 +56,11 @@ class Bucket:
         """Adjust to the server's view of this bucket's window."""
         state, policy = headers.get("RateLimit"), headers.get("RateLimit-Policy")
         if policy and not self.explicit:
-            q, w = _int(_Q, policy), _int(_W, policy)
+            q, w = header_field(policy, "q"), header_field(policy, "w")
             if q and w and q / w > self.quota / self.window:
                 self.quota, self.window = q, float(w)
                 self._limiter = AsyncLimiter(q, w)
-        remaining, reset = _int(_R, state), _int(_T, state)
+        remaining, reset = header_field(state, "r"), header_field(state, "t")
         if remaining is None or reset is None:
             return
         if remaining == 0:
@@ -84,26 +73,11 @@ class Bucket:
 
 
 def hub_buckets(limits: Limits) -> dict[str, Bucket]:
-    """The two buckets hfcheck reads through: resolvers (HEAD/GET resolve) and api (tree, repo)."""
+    """The buckets of one run (its `Hub` holds them): resolvers (HEAD/GET resolve), api (tree,
+    paths-info, preupload, ...) and commits (the Hub's commit quota, an hour long)."""
     w = limits.window_seconds
     return {
         "resolvers": Bucket("resolvers", limits.resolvers_per_window, w, FREE_PLAN["resolvers"]),
         "api": Bucket("api", limits.api_per_window, w, FREE_PLAN["api"]),
+        "commits": Bucket("commits", limits.commits_per_hour, 3600.0, limits.commits_per_hour),
     }
-
-
-_RunBuckets = dict[Limits, dict[str, Bucket]]
-_RUNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RunBuckets] = weakref.WeakKeyDictionary()
-
-
-def run_buckets(limits: Limits) -> dict[str, Bucket]:
-    """The buckets of this run: one set per event loop (a command runs in one) and limits.
-
-    The Hub counts every request of a token in the same windows, whichever client sends it;
-    so the aiohttp client, the official client's calls (placement listing, paths-info,
-    commits) and restore/deep all draw on these, without passing them through every layer.
-    """
-    per_loop = _RUNS.setdefault(asyncio.get_running_loop(), {})
-    if limits not in per_loop:
-        per_loop[limits] = hub_buckets(limits)
-    return per_loop[limits]

@@ -1,4 +1,4 @@
-"""The one retry policy of hfcheck: the Hub client, the media downloader and the committer.
+"""The one retry policy of hfcheck: every Hub call (through `net/hub.Hub`) and the media downloader.
 
 Two kinds of failure, two budgets:
 - *rate limited* (429): the server says how long to wait (`RateLimit: ...;t=N`, `Retry-After`
@@ -11,7 +11,8 @@ Hand-written rather than tenacity: the two budgets and the server-given delays a
 policy, and they read more plainly here than as tenacity's stop/wait combinators. The loop
 (`RetryPolicy.run`) knows nothing of HTTP: an attempt raises `RateLimited` or `TransientError`
 and the caller decides how to wait on a 429 (a rate-limit bucket pauses every request of the
-bucket, not just this one).
+bucket, not just this one). A write whose answer was lost may still have landed: the caller's
+`recover` step looks before any retry, and what it finds ends the loop as the result.
 """
 
 from __future__ import annotations
@@ -30,17 +31,22 @@ from hfcheck.errors import GaveUp, RateLimited, TransientError
 T = TypeVar("T")
 
 TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
-_RATELIMIT_T = re.compile(r"(?:^|;)\s*t=(\d+)")
+_FIELDS = {name: re.compile(rf"(?:^|;)\s*{name}=(\d+)") for name in "rtqw"}
+
+
+def header_field(value: str | None, name: str) -> int | None:
+    """The integer `name=` field of a `RateLimit`/`RateLimit-Policy` header
+    (`"api";r=REMAINING;t=RESET`, `"fixed window";"api";q=QUOTA;w=WINDOW`), or None."""
+    m = _FIELDS[name].search(value or "")
+    return int(m.group(1)) if m else None
 
 
 def retry_after_seconds(headers: Mapping[str, str], default: float = 1.0, *, now: float | None = None) -> float:
     """Seconds to wait after a 429: `RateLimit` t= (+1, as the official client does), else
     `Retry-After` as delta-seconds or an HTTP date (a date in the past is 0), else `default`."""
-    ratelimit = headers.get("RateLimit") or headers.get("ratelimit")
-    if ratelimit:
-        m = _RATELIMIT_T.search(ratelimit)
-        if m:
-            return float(m.group(1)) + 1.0
+    reset = header_field(headers.get("RateLimit") or headers.get("ratelimit"), "t")
+    if reset is not None:
+        return float(reset) + 1.0
     value = (headers.get("Retry-After") or headers.get("retry-after") or "").strip()
     if value.isdigit():
         return float(value)
@@ -62,6 +68,7 @@ class RetryPolicy:
     cap: float = 30.0
     max_rate_limit_wait: float = 3600.0  # total 429 wait per item before giving up
     max_retry_after: float | None = None  # a server's single wait above this is capped (None: not)
+    default_retry_after: float = 1.0  # a 429 that says nothing of how long
 
     def backoff(self, retry: int) -> float:
         """Delay before retry number `retry` (1 for the first): full jitter (AWS architecture
@@ -78,10 +85,13 @@ class RetryPolicy:
         *,
         on_rate_limited: Callable[[float], Awaitable[None]] | None = None,
         on_retry: Callable[[], None] | None = None,
+        recover: Callable[[TransientError], Awaitable[T | None]] | None = None,
     ) -> T:
         """`await attempt()` until it returns; a `RateLimited` waits (`on_rate_limited(seconds)`,
-        default a plain sleep) without using an attempt, a `TransientError` backs off. Raises
-        `GaveUp` when `attempts` transient failures or `max_rate_limit_wait` seconds are spent."""
+        default a plain sleep) without using an attempt, a `TransientError` first asks
+        `recover` (a result found there is returned: the lost answer's write landed), then
+        backs off. Raises `GaveUp` when `attempts` transient failures or `max_rate_limit_wait`
+        seconds are spent."""
         failures = 0
         waited = 0.0
         while True:
@@ -94,6 +104,8 @@ class RetryPolicy:
                     raise GaveUp(f"rate limited for over {self.max_rate_limit_wait:.0f}s") from None
                 await (on_rate_limited(wait) if on_rate_limited is not None else asyncio.sleep(wait))
             except TransientError as exc:
+                if recover is not None and (found := await recover(exc)) is not None:
+                    return found
                 failures += 1
                 if failures >= self.attempts:
                     raise GaveUp(f"{exc} after {failures} attempts") from None

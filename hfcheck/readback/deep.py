@@ -31,7 +31,7 @@ from hfcheck.db.archive import Archive
 from hfcheck.db.state import DECRYPTED_RESULTS, StateDB
 from hfcheck.model.paths import PathKind
 from hfcheck.net.fetch import Fetched, sha256_file
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.pool import Put, run_pool
 from hfcheck.readback.deep_result import DeepFinding, DeepResult
 from hfcheck.readback.keycheck import KeyCheck, require_key
@@ -149,7 +149,7 @@ async def deep_check(
     seen: set[int] = set()  # 64-bit digests of repo/path: ~70 bytes a file instead of ~250
     action = DeepAction(cfg.media_root, state, key_opens=key_opens)
     with tempfile.TemporaryDirectory(prefix="hfcheck-deep-") as tmp:
-        async with Archive(cfg) as archive, HubClient(cfg, concurrency=concurrency) as client:
+        async with Archive(cfg) as archive, Hub(cfg, concurrency=concurrency) as client:
             walk = Walk(codecs, client, Path(tmp), media_root=cfg.media_root)
 
             async def produce(put: Put[UrlTask]) -> None:
@@ -197,7 +197,7 @@ async def run_deep(
     key = key or await require_key(cfg, writing=False)
     started = time.time()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with HubClient(cfg, concurrency=concurrency) as client:
+        async with Hub(cfg, concurrency=concurrency) as client:
             recorded = await compare_recorded(cfg, client, state, verified_missing=_verified_missing(progress))
         result = await deep_check(
             cfg,

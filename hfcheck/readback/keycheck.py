@@ -37,7 +37,7 @@ from hfcheck.errors import FetchFailed, IncompleteError, InputError, UnsafePath,
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.model.paths import BackupURL, PathKind, local_path_for
 from hfcheck.net.fetch import discard_part, download
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.readback.walk import decrypted_sha256, read_head
 from hfcheck.report.catalog import Msg, msg
 from hfcheck.verify.checkers import UrlTask
@@ -162,9 +162,7 @@ def _plaintext(codec: Codec, part: Path, remote_path: str) -> bytes:
         out.unlink(missing_ok=True)
 
 
-async def _read_record(
-    cfg: Config, codecs: Codecs, client: HubClient, tmp: Path
-) -> tuple[str | None, bool | None, str]:
+async def _read_record(cfg: Config, codecs: Codecs, client: Hub, tmp: Path) -> tuple[str | None, bool | None, str]:
     """(the repo holding the key-check record, whether it opens, why a repo could not be asked)."""
     reasons: list[str] = []
     for repo_id in cfg.repos:
@@ -188,7 +186,7 @@ async def _read_record(
     return None, None, "; ".join(reasons)
 
 
-async def _read_files(codecs: Codecs, client: HubClient, tasks: list[UrlTask], tmp: Path) -> tuple[int, int]:
+async def _read_files(codecs: Codecs, client: Hub, tasks: list[UrlTask], tmp: Path) -> tuple[int, int]:
     """One-way names: read back sampled backups until one decrypts or FILE_TRIES answered;
     (answered, decrypted). A file not there or not answered for says nothing of the key."""
     tried = opened = 0
@@ -217,7 +215,7 @@ async def check_key(
     codecs: Codecs | None = None,
     *,
     archive: Archive | None = None,
-    client: HubClient | None = None,
+    client: Hub | None = None,
 ) -> KeyCheck:
     """Does the configured key open this archive? Names first (no request); when they cannot
     tell, the key-check record and, for one-way names, recorded files (GET requests only).
@@ -233,7 +231,7 @@ async def check_key(
         if opened:
             return KeyCheck(KeyVerdict.OPENS, key_file, "names", len(tasks), opened, len(tasks))
         if client is None:  # the names could not tell: the Hub is asked (GET only)
-            client = await stack.enter_async_context(HubClient(cfg, concurrency=2))
+            client = await stack.enter_async_context(Hub(cfg, concurrency=2))
         names_tried = len(tasks) if all(c.names_reversible for c in codecs.read) else 0
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hfcheck-key-")))
         repo, record_opens, reason = await _read_record(cfg, codecs, client, tmp)
@@ -258,7 +256,7 @@ async def require_key(
     codecs: Codecs | None = None,
     *,
     archive: Archive | None = None,
-    client: HubClient | None = None,
+    client: Hub | None = None,
     writing: bool = True,
 ) -> KeyCheck:
     """`check_key`, refusing a wrong key (WrongKey, exit 2). A writer (`writing`) is also
@@ -273,11 +271,12 @@ async def require_key(
     return check
 
 
-async def write_key_record(cfg: Config, codec: Codec, state: StateDB, source: UploadSource) -> str | None:
+async def write_key_record(hub: Hub, codec: Codec, state: StateDB, source: UploadSource) -> str | None:
     """Commit the key-check record to the first configured repo through the one committer;
     None when done, else the reason it failed (the next writing run tries again)."""
     from hfcheck.write.commit import Committer, Staged
 
+    cfg = hub.cfg
     failed: list[str] = []
 
     async def committed(items: list[Staged], commit_oid: str) -> None:
@@ -291,7 +290,7 @@ async def write_key_record(cfg: Config, codec: Codec, state: StateDB, source: Up
         plain.write_bytes(RECORD_PLAINTEXT)
         result = await asyncio.to_thread(codec.encrypt_file, plain, staged, RECORD_PATH)
         async with Committer(
-            cfg, state, on_committed=committed, on_failed=refused, commit_message="hfcheck: key-check record"
+            hub, state, on_committed=committed, on_failed=refused, commit_message="hfcheck: key-check record"
         ) as committer:
             await committer.put(Staged(cfg.repo, RECORD_PATH, staged, result.sha256, result.size, source=source))
     return failed[0] if failed else None

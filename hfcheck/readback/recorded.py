@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from hfcheck.config import Config
 from hfcheck.db.state import DECRYPTED_RESULTS, StateDB, UploadRecord
 from hfcheck.errors import Unverifiable
-from hfcheck.net.hub import HubClient, TreeEntry
+from hfcheck.net.hub import Hub, TreeEntry
 from hfcheck.readback.deep_result import MAX_LISTED_PROBLEMS, DeepFinding, RecordedComparison
 
 
@@ -29,7 +29,7 @@ def _by_repo(state: StateDB) -> Iterator[tuple[str, dict[str, UploadRecord]]]:
 
 
 async def compare_recorded(
-    cfg: Config, http: HubClient, state: StateDB, *, verified_missing: set[tuple[str, str]] | None = None
+    cfg: Config, http: Hub, state: StateDB, *, verified_missing: set[tuple[str, str]] | None = None
 ) -> RecordedComparison:
     """Recorded ciphertext sha256/size of hfcheck's uploads vs the listing's LFS oid/size.
 

@@ -26,7 +26,7 @@ from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.errors import InputError
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.fetch import Fetched
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.pool import Put, run_pool
 from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.select import Selection, selected_rows, user_sql
@@ -152,7 +152,7 @@ async def run_restore(
         if on_outcome is not None:
             on_outcome(outcome)
 
-    async with Archive(cfg) as archive, HubClient(cfg, concurrency=concurrency) as client:
+    async with Archive(cfg) as archive, Hub(cfg, concurrency=concurrency) as client:
         await require_key(cfg, codecs, archive=archive, client=client, writing=False)  # "wrong key" once
         walk = Walk(codecs, client, out / PARTS_DIR, media_root=cfg.media_root)
         action = RestoreAction(out, overwrite=overwrite)

@@ -36,7 +36,7 @@ from hfcheck.model.paths import (
     remote_media,
 )
 from hfcheck.net.fetch import Fetched, discard_part, download
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.net.outcome import HubOutcome
 from hfcheck.verify.checkers import UrlTask
 
@@ -143,7 +143,7 @@ def part_path(parts: Path, url: BackupURL) -> Path:
 class Walk:
     """Reads recorded URLs back through one Hub client; one instance per run."""
 
-    def __init__(self, codecs: Codecs, client: HubClient, parts: Path, *, media_root: Path | None = None) -> None:
+    def __init__(self, codecs: Codecs, client: Hub, parts: Path, *, media_root: Path | None = None) -> None:
         self.codecs = codecs
         self.media_root = media_root  # where one-way names find their local file
         self.client = client

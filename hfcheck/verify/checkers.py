@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 from hfcheck.errors import MalformedURL, Refused, Unverifiable
 from hfcheck.model.paths import BackupURL, PathKind, joined
-from hfcheck.net.hub import Access, HubClient, classify_access
+from hfcheck.net.hub import Hub, classify_access
+from hfcheck.net.outcome import HubOutcome
 from hfcheck.verify.findings import Category, Finding
 
 # The Hub's API bucket is 5x scarcer than the resolvers bucket (free plan: 1,000 vs 5,000 per
@@ -95,7 +96,7 @@ class PathIndex:
     @classmethod
     async def build(
         cls,
-        http: HubClient,
+        http: Hub,
         repo_id: str,
         revision: str,
         max_pages: int | None,
@@ -169,7 +170,7 @@ class RepoState:
     repo_id: str
     revision: str
     index: PathIndex | None
-    access: Access = Access.OK
+    access: HubOutcome = HubOutcome.OK
     why: str = ""
 
 
@@ -195,11 +196,11 @@ class Checker:
     `local_finding` give the same outcome `check` would, with no request and no queue.
     """
 
-    def __init__(self, http: HubClient, method: str, urls_to_check: int, *, folders: bool = True) -> None:
+    def __init__(self, http: Hub, method: str, urls_to_check: int, *, folders: bool = True) -> None:
         self.http = http
         self.method = method
         self.folders = folders
-        self._access: dict[tuple[str, str], asyncio.Future[tuple[Access, str]]] = {}
+        self._access: dict[tuple[str, str], asyncio.Future[tuple[HubOutcome, str]]] = {}
         self._index: dict[tuple[str, str], asyncio.Task[PathIndex | None]] = {}
         self._states: dict[tuple[str, str], RepoState | None] = {}
         self._prefixes: dict[str, RepoState] = {}  # "{endpoint}/datasets/{repo}/resolve/{rev}/" -> state
@@ -216,7 +217,7 @@ class Checker:
         base = _base(task)
         try:
             access, why = await self._gate(u.repo_id, u.revision)
-            if access is not Access.OK:
+            if access is not HubOutcome.OK:
                 return Finding(Category(access.value), detail=why, **base)
             index = await self._listing(u.repo_id, u.revision)
             if index is not None:
@@ -232,7 +233,7 @@ class Checker:
             access, why = classify_access(answer, has_token=bool(self.http.cfg.token))
         except Unverifiable as exc:
             return Finding(Category.UNVERIFIED, detail=str(exc), **base)
-        category = Category(access.value) if access is not Access.OK else Category.UNVERIFIED
+        category = Category(access.value) if access is not HubOutcome.OK else Category.UNVERIFIED
         return Finding(category, detail=why or f"HTTP {answer.status}", **base)
 
     @staticmethod
@@ -266,7 +267,7 @@ class Checker:
             index = await self._listing(repo_id, revision)
             with contextlib.suppress(Unverifiable):
                 access, why = await self._gate(repo_id, revision)  # learnt from the listing, unless it failed
-                if access is not Access.OK or index is not None:
+                if access is not HubOutcome.OK or index is not None:
                     state = RepoState(repo_id, revision, index, access, why)
         if key not in self._states:  # another task may have resolved it meanwhile: same answer
             self._states[key] = state
@@ -346,7 +347,7 @@ class Checker:
 
     # -- per repo, asked once ---------------------------------------------------------------
 
-    async def _gate(self, repo_id: str, revision: str) -> tuple[Access, str]:
+    async def _gate(self, repo_id: str, revision: str) -> tuple[HubOutcome, str]:
         """Repo access, asked once; a failed ask is forgotten so the next URL asks again."""
         key = (repo_id, revision)
         if key not in self._access:
@@ -378,12 +379,12 @@ class Checker:
             return None
         except Unverifiable:
             return None  # the listing failed for good: fall back to HEADs, which retry per URL
-        self._learn_access(repo_id, revision, Access.OK, "")
+        self._learn_access(repo_id, revision, HubOutcome.OK, "")
         return index
 
-    def _learn_access(self, repo_id: str, revision: str, access: Access, why: str) -> None:
+    def _learn_access(self, repo_id: str, revision: str, access: HubOutcome, why: str) -> None:
         key = (repo_id, revision)
         if key not in self._access:
-            known: asyncio.Future[tuple[Access, str]] = asyncio.get_running_loop().create_future()
+            known: asyncio.Future[tuple[HubOutcome, str]] = asyncio.get_running_loop().create_future()
             known.set_result((access, why))
             self._access[key] = known

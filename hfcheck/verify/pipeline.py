@@ -24,7 +24,7 @@ from hfcheck.db.archive import Archive, Key, TweetRow
 from hfcheck.db.gaps import GapSummary, find_gaps
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, MalformedURL
 from hfcheck.model.paths import BackupURL
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.pool import Put, run_pool
 from hfcheck.verify.checkers import Checker, UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
@@ -137,7 +137,7 @@ async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
     result = VerifyResult(progress, None)
     async with Archive(cfg) as archive:
         if not progress.complete:
-            async with HubClient(cfg, concurrency=opts.concurrency) as http:
+            async with Hub(cfg, concurrency=opts.concurrency) as http:
                 started = time.monotonic()
                 with _fewer_collections():
                     result.limited, listing = await _check_all(archive, http, progress, path, opts)
@@ -197,7 +197,7 @@ def _next_none(items: list[int | None], start: int) -> int:
 
 
 async def _check_all(
-    archive: Archive, http: HubClient, progress: Progress, path: Path, opts: VerifyOptions
+    archive: Archive, http: Hub, progress: Progress, path: Path, opts: VerifyOptions
 ) -> tuple[bool, dict[str, int]]:
     """Run producer, workers and checkpoint writer; returns (True when `limit` stopped it, listing stats).
 

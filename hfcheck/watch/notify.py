@@ -16,6 +16,8 @@ from collections.abc import Iterable
 
 import aiohttp
 
+from hfcheck.net.outcome import redact
+
 log = logging.getLogger(__name__)
 
 MAX_BODY = 10_000  # characters of log sent with a ping (healthchecks keeps the first 100 kB)
@@ -27,14 +29,6 @@ class Ping(enum.Enum):
     START = "/start"
     SUCCESS = ""
     FAIL = "/fail"
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every secret (token, key text) replaced by `***`; short secrets are ignored."""
-    for secret in secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "***")
-    return text
 
 
 class Notifier:

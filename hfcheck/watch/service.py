@@ -37,12 +37,14 @@ from hfcheck.db.archive import Archive
 from hfcheck.db.state import StateDB
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS, ConfigError, IncompleteError, InputError
 from hfcheck.model.outcomes import RunSummary, UploadSource
+from hfcheck.net.hub import Hub
+from hfcheck.net.outcome import redact
 from hfcheck.readback.audit import JSON_NAME, AuditOptions, problem_count, run_audit
 from hfcheck.readback.keycheck import require_key
 from hfcheck.report.catalog import t
 from hfcheck.report.text import write_audit_reports
 from hfcheck.watch.metrics import Metrics, serve_metrics
-from hfcheck.watch.notify import Notifier, Ping, redact
+from hfcheck.watch.notify import Notifier, Ping
 from hfcheck.watch.poll import ArchivePoller
 from hfcheck.watch.schedule import AUDIT_RETRY_S, WatchState, keep_dated_report
 from hfcheck.write.backup import BackupPlanner
@@ -85,6 +87,7 @@ class WatchService:
         self.notifier: Notifier | None = None
         self.poller: ArchivePoller | None = None
         self.placement: RepoPlacement | None = None
+        self.hub: Hub | None = None  # the service's one Hub, open while it runs
         self.committer: Committer | None = None
         self._seen = {"files": 0, "bytes": 0, "commits": 0, "rate_limited": 0}
         self._stop: asyncio.Event | None = None
@@ -110,9 +113,13 @@ class WatchService:
         secrets = [cfg.token, _key_text(cfg), cfg.notify.webhook_url, cfg.notify.ping_url]
         runner = None
         try:
-            async with aiohttp.ClientSession() as session, Archive(cfg, writable=True) as archive:
+            async with (
+                Hub(cfg, concurrency=self.opts.concurrency) as self.hub,
+                aiohttp.ClientSession() as session,
+                Archive(cfg, writable=True) as archive,
+            ):
                 # a wrong key stops the service now (exit 2); a Hub that cannot answer yet only delays it
-                await require_key(cfg, key, archive=archive, writing=False)
+                await require_key(cfg, key, archive=archive, client=self.hub, writing=False)
                 self.notifier = Notifier(
                     session, webhook_url=cfg.notify.webhook_url, ping_url=cfg.notify.ping_url, secrets=secrets
                 )
@@ -221,7 +228,8 @@ class WatchService:
 
     async def _write_session(self, archive: Archive, key: Codecs) -> None:
         """One writer with one committer until stopped; polls feed it through `WatchWriter`."""
-        self.placement = await RepoPlacement.load(self.cfg)
+        assert self.hub is not None
+        self.placement = await RepoPlacement.load(self.hub)
         writer = WatchWriter(self, BackupPlanner(self.cfg, key, self.placement))
         self._seen.update(files=0, bytes=0, commits=0, rate_limited=0)  # a new committer counts from 0
         opts = WriteOptions(
@@ -232,7 +240,7 @@ class WatchService:
             commit_policy=BatchPolicy(linger_s=self.cfg.watch.commit_linger),
         )
         task = asyncio.create_task(
-            write_tweets(self.cfg, archive, key, writer, self.summary, opts), name="hfcheck-watch-writer"
+            write_tweets(self.hub, archive, key, writer, self.summary, opts), name="hfcheck-watch-writer"
         )
         assert self._stop is not None and self._abandon is not None
         stop = asyncio.create_task(self._stop.wait())
@@ -370,7 +378,8 @@ class WatchService:
         found = False
         for repo_id, paths in by_repo.items():
             try:
-                present = list(await remote_sizes(self.cfg, repo_id, paths, strict=True))
+                assert self.hub is not None
+                present = list(await remote_sizes(self.hub, repo_id, paths, strict=True))
             except Exception as exc:  # noqa: BLE001 - unknown: try the tweet later
                 assert self.poller is not None
                 self.poller.finished(plan.tweet_id, _one_line(exc, self.cfg.token))

@@ -29,6 +29,7 @@ from hfcheck.model.paths import (
     media_ext_from_url,
     remote_path_for,
 )
+from hfcheck.net.hub import Hub
 from hfcheck.report.catalog import msg
 from hfcheck.write.placement import RepoPlacement
 from hfcheck.write.plan import FilePlan, TweetPlan
@@ -129,9 +130,8 @@ async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
     cfg.require("db", "media_root", "key_file", "repos")
     codecs = load_codecs(cfg)
     summary = RunSummary(dry_run=opts.dry_run)
-    placement = await RepoPlacement.load(cfg)
-    planner = BackupPlanner(cfg, codecs, placement)
-    async with Archive(cfg, writable=not opts.dry_run) as archive:
+    async with Hub(cfg, concurrency=opts.concurrency) as hub, Archive(cfg, writable=not opts.dry_run) as archive:
+        planner = BackupPlanner(cfg, codecs, await RepoPlacement.load(hub))
         where = f"({gap_tweets_sql(archive)})"
         params: tuple[str, ...] = ()
         if opts.user:
@@ -141,7 +141,7 @@ async def run_backup(cfg: Config, opts: BackupOptions) -> RunSummary:
         write_opts = WriteOptions(
             dry_run=opts.dry_run, concurrency=opts.concurrency, echo=opts.echo, progress_bar=opts.progress_bar
         )
-        await write_tweets(cfg, archive, codecs, writer, summary, write_opts)
+        await write_tweets(hub, archive, codecs, writer, summary, write_opts)
     return summary
 
 

@@ -22,18 +22,13 @@ Nothing is trusted here: the caller downloads the copy (`fetch`) and decrypts it
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hfcheck.config import Config
-from hfcheck.errors import GaveUp, RateLimited, TransientError, Unverifiable
-from hfcheck.net.outcome import HubOutcome, classify_exception
-from hfcheck.net.ratelimit import run_buckets
-from hfcheck.net.retry import RetryPolicy
-
-if TYPE_CHECKING:
-    from huggingface_hub import HfApi
+from hfcheck.errors import HubAnswered, Unverifiable
+from hfcheck.net.hub import Hub
 
 State = str | None  # a path's git blob id at one commit; None: no file there
 
@@ -76,42 +71,23 @@ async def newest_other(
 
 class RepoHistory:
     """One repo's commits at the configured revision, listed once, and paths-info at any of them
-    through the official client, under the run's rate-limit buckets."""
+    through the run's Hub (its official client, rate-limit buckets and retry policy)."""
 
-    def __init__(self, cfg: Config, repo_id: str, api: HfApi | None = None) -> None:
-        from huggingface_hub import HfApi
-
-        self.cfg = cfg
+    def __init__(self, hub: Hub, repo_id: str) -> None:
+        self.hub = hub
+        self.cfg = hub.cfg
         self.repo_id = repo_id
-        self.api = api or HfApi(endpoint=cfg.endpoint, token=cfg.token)
         self._commits: list[str] | None = None
         self._failed: str | None = None
         self._lock = asyncio.Lock()
         self._states: dict[tuple[str, str], State] = {}
 
     async def _call(self, bucket: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One official-client call under the run's bucket and hfcheck's retry policy; a final
-        answer becomes `Unverifiable` naming the repo (never the token)."""
-        gate = run_buckets(self.cfg.limits)[bucket]
-
-        async def attempt() -> Any:
-            await gate.acquire()
-            try:
-                return await asyncio.to_thread(fn, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - mapped to one line naming the repo
-                mapped = classify_exception(exc, has_token=bool(self.cfg.token))
-                if mapped.outcome is HubOutcome.RATE_LIMITED:
-                    raise RateLimited(mapped.retry_after) from None
-                if mapped.outcome is HubOutcome.TRANSIENT:
-                    raise TransientError(mapped.detail) from None
-                raise Unverifiable(f"{self.repo_id}@{self.cfg.revision}: {mapped.detail}") from None
-
-        async def pause(seconds: float) -> None:
-            gate.pause(seconds)
-
+        """One official-client call through the Hub; a final answer or spent retries become
+        `Unverifiable` naming the repo (never the token)."""
         try:
-            return await RetryPolicy().run(attempt, on_rate_limited=pause)
-        except GaveUp as exc:
+            return await self.hub.call(functools.partial(fn, *args, **kwargs), buckets=(bucket,))
+        except (HubAnswered, Unverifiable) as exc:
             raise Unverifiable(f"{self.repo_id}@{self.cfg.revision}: {exc}") from None
 
     async def commits(self) -> list[str]:
@@ -122,7 +98,11 @@ class RepoHistory:
             if self._commits is None:
                 try:
                     listed = await self._call(
-                        "api", self.api.list_repo_commits, self.repo_id, repo_type="dataset", revision=self.cfg.revision
+                        "api",
+                        self.hub.api.list_repo_commits,
+                        self.repo_id,
+                        repo_type="dataset",
+                        revision=self.cfg.revision,
                     )
                 except Unverifiable as exc:
                     self._failed = str(exc)
@@ -134,7 +114,7 @@ class RepoHistory:
         """The path's blob id at `commit` (one paths-info request, remembered)."""
         if (commit, path) not in self._states:
             infos = await self._call(
-                "api", self.api.get_paths_info, self.repo_id, [path], repo_type="dataset", revision=commit
+                "api", self.hub.api.get_paths_info, self.repo_id, [path], repo_type="dataset", revision=commit
             )
             found = [i for i in infos if i.path == path and hasattr(i, "blob_id")]
             self._states[(commit, path)] = found[0].blob_id if found else None
@@ -164,7 +144,7 @@ class RepoHistory:
         """Download `path` as it was at `commit` into `folder` (the ciphertext, not yet trusted)."""
         got = await self._call(
             "resolvers",
-            self.api.hf_hub_download,
+            self.hub.api.hf_hub_download,
             self.repo_id,
             path,
             repo_type="dataset",

@@ -35,7 +35,7 @@ from hfcheck.errors import UnsafePath
 from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
 from hfcheck.model.paths import BackupURL, LocalName, PathKind, confine, remote_path_for
 from hfcheck.net.fetch import Fetched, sha256_file
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.walk import Failure, Target, Walk, local_name
 from hfcheck.report.catalog import msg
@@ -44,7 +44,7 @@ from hfcheck.verify.pipeline import split_row
 from hfcheck.write.commit import DeleteFailed, delete_files
 from hfcheck.write.plan import FilePlan, TweetPlan
 from hfcheck.write.runner import WriteOptions, write_tweets
-from hfcheck.write.upload import PATHS_INFO_CHUNK, TweetJob, remote_sizes
+from hfcheck.write.upload import TweetJob, remote_sizes
 
 PLAIN_DIR = "migrate-plain"  # under data_dir: plaintext read back from old backups, deleted once encrypted
 READ_DIR = "migrate-read"  # under data_dir: downloads in flight (`.part` files)
@@ -259,7 +259,7 @@ async def record_done(archive: Archive, state: StateDB) -> int:
     return len(done)
 
 
-async def delete_old(cfg: Config, archive: Archive, state: StateDB, result: MigrateResult, *, dry_run: bool) -> None:
+async def delete_old(hub: Hub, archive: Archive, state: StateDB, result: MigrateResult, *, dry_run: bool) -> None:
     """Delete the old files whose replacement is verified and recorded, that no row refers to
     (one full pass over the rows), in commits of at most PATHS_INFO_CHUNK paths per repo."""
     candidates = {(m.repo_id, m.path) for m in state.migrations(state="deletable")}
@@ -279,9 +279,10 @@ async def delete_old(cfg: Config, archive: Archive, state: StateDB, result: Migr
     for repo_id, path in sorted(candidates):
         by_repo[repo_id].append(path)
     for repo_id, paths in by_repo.items():
-        for start in range(0, len(paths), PATHS_INFO_CHUNK):
-            chunk = paths[start : start + PATHS_INFO_CHUNK]
-            present = await remote_sizes(cfg, repo_id, chunk)
+        step = hub.destination.limits.paths_per_lookup
+        for start in range(0, len(paths), step):
+            chunk = paths[start : start + step]
+            present = await remote_sizes(hub, repo_id, chunk)
             gone = [p for p in chunk if p not in present]  # deleted by a run killed before it noted it
             if gone:
                 state.mark_migrations("deleted_at", [(repo_id, p) for p in gone])
@@ -290,7 +291,7 @@ async def delete_old(cfg: Config, archive: Archive, state: StateDB, result: Migr
                 continue
             try:
                 oid = await delete_files(
-                    cfg, repo_id, todo, message=f"hfcheck migrate: delete {len(todo)} replaced files"
+                    hub, repo_id, todo, message=f"hfcheck migrate: delete {len(todo)} replaced files"
                 )
             except DeleteFailed as exc:
                 result.errors.append(str(exc))
@@ -311,7 +312,7 @@ async def run_migrate(cfg: Config, opts: MigrateOptions) -> MigrateResult:
         with StateDB.in_data_dir(cfg.data_dir) as state:
             async with (
                 Archive(cfg, writable=not opts.dry_run) as archive,
-                HubClient(cfg, concurrency=opts.concurrency) as client,
+                Hub(cfg, concurrency=opts.concurrency) as client,
             ):
                 key_check = await require_key(cfg, codecs, archive=archive, client=client)  # before any row edit
                 if not opts.dry_run:
@@ -342,12 +343,12 @@ async def run_migrate(cfg: Config, opts: MigrateOptions) -> MigrateResult:
                     progress_bar=opts.progress_bar,
                     key=key_check,
                 )
-                await write_tweets(cfg, archive, codecs, writer, result.run, write_opts)
+                await write_tweets(client, archive, codecs, writer, result.run, write_opts)
                 result.already = planner.already
                 if not opts.dry_run:
                     result.recorded += await record_done(archive, state)
                 if opts.delete_old:
-                    await delete_old(cfg, archive, state, result, dry_run=opts.dry_run)
+                    await delete_old(client, archive, state, result, dry_run=opts.dry_run)
     finally:
         shutil.rmtree(plain_root, ignore_errors=True)
         shutil.rmtree(cfg.data_dir / READ_DIR, ignore_errors=True)

@@ -5,7 +5,8 @@ millions of media files must therefore spread over several repos. `RepoPlacement
 configured repos in order: a new file goes to the first repo that still has room for it (in
 the repo and in its folder), so users only ever add a repo name to `hub.repos` when told.
 
-Counts come from one recursive listing per repo (streamed, counted, not kept as a list), plus
+Counts come from one recursive listing per repo (the destination's `entries`: streamed page by
+page, each page one request under the retry policy and one rate-limit token), plus
 every file this run has placed since. A path that already exists in some repo stays there
 (`find_existing`), so a re-upload replaces the file in place rather than duplicating it.
 A path placed but not yet confirmed (its commit may fail) keeps its repo but does not count as
@@ -15,20 +16,13 @@ must not take a file for uploaded because it was once placed.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from hfcheck.errors import IncompleteError
-from hfcheck.net.outcome import HubOutcome, classify_exception
-from hfcheck.net.ratelimit import run_buckets
-
-if TYPE_CHECKING:
-    from huggingface_hub import HfApi
-
-    from hfcheck.config import Config
+from hfcheck.errors import IncompleteError, Refused, Unverifiable
+from hfcheck.net.destination import Destination
+from hfcheck.net.hub import Hub
 
 
 @dataclass
@@ -64,38 +58,31 @@ class RepoPlacement:
         self._unconfirmed: set[str] = set()  # placed this run, not (yet) known to be in the repo
 
     @classmethod
-    async def load(cls, cfg: Config, api: HfApi | None = None, *, track_paths: bool = True) -> RepoPlacement:
-        """List every configured repo once (in a thread) and count what is there."""
-        from huggingface_hub import HfApi
-
-        api = api or HfApi(endpoint=cfg.endpoint, token=cfg.token)
+    async def load(cls, hub: Hub, destination: Destination | None = None, *, track_paths: bool = True) -> RepoPlacement:
+        """List every configured repo once and count what is there (limits: the destination's)."""
+        cfg, dest = hub.cfg, destination or hub.destination
         placement = cls(
             cfg.repos,
-            max_files_per_repo=cfg.max_files_per_repo,
-            max_files_per_folder=cfg.max_files_per_folder,
+            max_files_per_repo=dest.limits.max_files_per_repo,
+            max_files_per_folder=dest.limits.max_files_per_folder,
             track_paths=track_paths,
         )
-        bucket = run_buckets(cfg.limits)["api"]
         for repo_id in placement.repos:
-            await bucket.acquire()
-            await asyncio.to_thread(placement._list_repo, api, repo_id, cfg.revision, bool(cfg.token))
+            await placement._list_repo(dest, repo_id, cfg.revision)
         return placement
 
-    def _list_repo(self, api: HfApi, repo_id: str, revision: str, has_token: bool = True) -> None:
+    async def _list_repo(self, dest: Destination, repo_id: str, revision: str) -> None:
         """Stream one recursive listing into the counts; a missing repo is a clear error."""
-        from huggingface_hub.hf_api import RepoFile
-
         try:
-            for entry in api.list_repo_tree(repo_id, recursive=True, repo_type="dataset", revision=revision):
-                if isinstance(entry, RepoFile):
+            async for entry in dest.entries(repo_id, revision):
+                if entry.type == "file":
                     self.add_existing(repo_id, [entry.path])
                 else:
                     self._add_folder(repo_id, entry.path)
-        except Exception as exc:  # noqa: BLE001 - mapped to one clear line
-            mapped = classify_exception(exc, has_token=has_token)
-            if mapped.outcome in (HubOutcome.REPO_NOT_FOUND, HubOutcome.NO_ACCESS):
-                raise IncompleteError(f"repo {repo_id}@{revision}: {mapped.detail}") from None
-            raise IncompleteError(f"could not list repo {repo_id}: {mapped.detail}") from None
+        except Refused as exc:
+            raise IncompleteError(f"repo {repo_id}@{revision}: {exc.why}") from None
+        except Unverifiable as exc:
+            raise IncompleteError(f"could not list repo {repo_id}: {exc}") from None
 
     # -- counting ---------------------------------------------------------------------------
     def add_existing(self, repo_id: str, paths: Iterable[str]) -> None:

@@ -34,6 +34,7 @@ from hfcheck.model.paths import (
     parse_local_relpath,
     remote_path_for,
 )
+from hfcheck.net.hub import Hub
 from hfcheck.report.catalog import Msg, msg
 from hfcheck.write.history import SHORT_SHA, RepoHistory
 from hfcheck.write.placement import RepoPlacement
@@ -161,9 +162,10 @@ class CopyFinder:
     decrypting) and the file plan says where it came from (`origin`). With `fetch=False`
     (a dry run) it only looks: nothing is downloaded, copied or written."""
 
-    def __init__(self, cfg: Config, codecs: Codecs, *, fetch: bool) -> None:
+    def __init__(self, cfg: Config, codecs: Codecs, *, fetch: bool, hub: Hub) -> None:
         assert cfg.media_root is not None
         self.cfg = cfg
+        self.hub = hub  # the run's: the history search goes through it
         self.root: Path = cfg.media_root
         self.codecs = codecs
         self.fetch = fetch
@@ -172,7 +174,7 @@ class CopyFinder:
 
     def history(self, repo_id: str) -> RepoHistory:
         if repo_id not in self.histories:
-            self.histories[repo_id] = RepoHistory(self.cfg, repo_id)
+            self.histories[repo_id] = RepoHistory(self.hub, repo_id)
         return self.histories[repo_id]
 
     async def locate(self, plan: TweetPlan, state: StateDB | None) -> None:

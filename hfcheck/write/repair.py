@@ -45,7 +45,7 @@ from hfcheck.model.paths import (
     remote_media,
     remote_path_for,
 )
-from hfcheck.net.hub import HubClient
+from hfcheck.net.hub import Hub
 from hfcheck.readback.deep import DeepAction
 from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.walk import Walk
@@ -99,27 +99,27 @@ def load_unreadable(cfg: Config, key: NameCodec) -> tuple[list[Unreadable], list
     return items, errors
 
 
-async def still_unreadable(cfg: Config, codecs: Codecs, items: list[Unreadable], *, remember: bool) -> list[Unreadable]:
+async def still_unreadable(hub: Hub, codecs: Codecs, items: list[Unreadable], *, remember: bool) -> list[Unreadable]:
     """The remembered unreadable backups that do not decrypt now either, read back with this
     run's key; the outcome of each is recorded (`remember`: not in a dry run), so a good one
     leaves the list for good. One that cannot be read now (the Hub did not answer) is kept."""
     if not items:
         return []
+    cfg = hub.cfg
     assert cfg.media_root is not None
     kept: list[Unreadable] = []
     with contextlib.ExitStack() as stack:
         state = stack.enter_context(StateDB.in_data_dir(cfg.data_dir)) if remember else None
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hfcheck-recheck-")))
-        async with HubClient(cfg, concurrency=4) as client:
-            walk = Walk(codecs, client, tmp, media_root=cfg.media_root)
-            action = DeepAction(cfg.media_root, state)
+        walk = Walk(codecs, hub, tmp, media_root=cfg.media_root)
+        action = DeepAction(cfg.media_root, state)
 
-            async def read(item: Unreadable) -> str:
-                repo_id, path, _, index, tweet_id = item
-                url = BackupURL(client.endpoint, repo_id, cfg.revision, path)
-                return (await walk.read(UrlTask(0, tweet_id, path.split("/")[1], index, url), action)).category
+        async def read(item: Unreadable) -> str:
+            repo_id, path, _, index, tweet_id = item
+            url = BackupURL(hub.endpoint, repo_id, cfg.revision, path)
+            return (await walk.read(UrlTask(0, tweet_id, path.split("/")[1], index, url), action)).category
 
-            outcomes = await asyncio.gather(*(read(item) for item in items))
+        outcomes = await asyncio.gather(*(read(item) for item in items))
     for item, category in zip(items, outcomes):
         if category not in DECRYPTED_RESULTS and category != "missing":  # missing: verify's, repaired as such
             kept.append(item)
@@ -239,7 +239,7 @@ class Planner:
         return FilePlan(FileKind.WRONG_PATH, url.path, repo_id, remote, str(new), old_url=f.url, media_url=media_url)
 
 
-async def mark_existing(cfg: Config, plans: list[TweetPlan]) -> None:
+async def mark_existing(hub: Hub, plans: list[TweetPlan]) -> None:
     """Files already in the repo (an earlier, interrupted repair) are not uploaded again."""
     by_repo: dict[str, list[FilePlan]] = defaultdict(list)
     for plan in plans:
@@ -247,7 +247,7 @@ async def mark_existing(cfg: Config, plans: list[TweetPlan]) -> None:
             if not fp.replace:
                 by_repo[fp.repo_id].append(fp)
     for repo_id, fps in by_repo.items():
-        found = await remote_sizes(cfg, repo_id, [fp.remote_path for fp in fps])
+        found = await remote_sizes(hub, repo_id, [fp.remote_path for fp in fps])
         for fp in fps:
             fp.exists_remote = fp.remote_path in found
 
@@ -308,7 +308,7 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
     findings = load_problems(cfg)
     unreadable, unmapped = load_unreadable(cfg, codecs)
     summary = RunSummary(dry_run=opts.dry_run)
-    async with Archive(cfg, writable=not opts.dry_run) as archive:
+    async with Hub(cfg, concurrency=opts.concurrency) as hub, Archive(cfg, writable=not opts.dry_run) as archive:
         if unmapped and not all(c.names_reversible for c in codecs.read):
             found, unmapped = await map_by_row(cfg, archive, unmapped)
             unreadable += found
@@ -317,15 +317,15 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
             opts.echo(t("run_error_line", cfg.lang, reason=problem.render(cfg.lang)))
             summary.files_failed += 1
             summary.errors.append({"tweet_id": "", "reason": str(problem)})
-        unreadable = await still_unreadable(cfg, codecs, unreadable, remember=not opts.dry_run)
-        placement = await RepoPlacement.load(cfg)
+        unreadable = await still_unreadable(hub, codecs, unreadable, remember=not opts.dry_run)
+        placement = await RepoPlacement.load(hub)
         plans = await Planner(cfg, archive, codecs, placement).plans(
             findings, file_type=opts.file_type, limit=opts.limit, unreadable=unreadable
         )
-        await mark_existing(cfg, plans)
+        await mark_existing(hub, plans)
         summary.tweets = len(plans)
         needs_x = not opts.dry_run and any(FileKind.EMPTY_MEDIA in p.kinds for p in plans)
-        finder = CopyFinder(cfg, codecs, fetch=not opts.dry_run)
+        finder = CopyFinder(cfg, codecs, fetch=not opts.dry_run, hub=hub)
         if opts.dry_run:  # the writer prints a dry run's plans as they are: say now where lost files would come from
             for plan in plans:
                 if not plan.errors:
@@ -341,7 +341,7 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
             key=check,
         )
         try:
-            await write_tweets(cfg, archive, codecs, writer, summary, write_opts)
+            await write_tweets(hub, archive, codecs, writer, summary, write_opts)
         finally:
             finder.cleanup()
     return summary

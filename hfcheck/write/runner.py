@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from hfcheck.config import Config
 from hfcheck.crypto import Codecs
 from hfcheck.db.archive import Archive
 from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import RunSummary, UploadSource
 from hfcheck.model.paths import confine
 from hfcheck.net.download import Downloader, DownloadResult
+from hfcheck.net.hub import Hub
 from hfcheck.pool import Put, run_pool
 from hfcheck.readback.keycheck import RECORD_PATH, KeyCheck, require_key, write_key_record
 from hfcheck.report.catalog import msg, t
@@ -83,15 +83,16 @@ class WriteOptions:
 
 
 async def write_tweets(
-    cfg: Config, archive: Archive, codecs: Codecs, writer: TweetWriter, summary: RunSummary, opts: WriteOptions
+    hub: Hub, archive: Archive, codecs: Codecs, writer: TweetWriter, summary: RunSummary, opts: WriteOptions
 ) -> None:
     """Carry out (or, in a dry run, print) the plan of every tweet `writer` produces.
 
     Files are encrypted with `codecs.write` (crypto.write_scheme). `summary.tweets` must already
     say how many there will be (the `[i/n]` of each line)."""
+    cfg = hub.cfg
     assert cfg.media_root is not None
     root: Path = cfg.media_root
-    check = opts.key or await require_key(cfg, codecs, archive=archive)
+    check = opts.key or await require_key(cfg, codecs, archive=archive, client=hub)
     lines = TweetLines(summary, writer.source, cfg.lang, opts.echo, bar=opts.progress_bar and not opts.dry_run)
     if opts.dry_run:
         async for i, plan in numbered(writer.tweets()):
@@ -116,7 +117,7 @@ async def write_tweets(
         confirming: ConfirmingWriter | None = writer if callable(getattr(writer, "confirm", None)) else None  # type: ignore[assignment]
         up = await stack.enter_async_context(
             TweetUploader(
-                cfg,
+                hub,
                 archive,
                 codecs.write,
                 state,
@@ -129,7 +130,7 @@ async def write_tweets(
         )
         if opts.on_committer is not None:
             opts.on_committer(up.committer)
-        record = _KeyRecord(cfg, codecs, state, writer.source, opts.echo) if check.write_record else None
+        record = _KeyRecord(hub, codecs, state, writer.source, opts.echo) if check.write_record else None
 
         async def produce(put: Put[tuple[int, TweetPlan]]) -> None:
             async for item in numbered(writer.tweets()):
@@ -165,9 +166,9 @@ class _KeyRecord:
     """The key-check record, committed once, before the run's first file (first use)."""
 
     def __init__(
-        self, cfg: Config, codecs: Codecs, state: StateDB, source: UploadSource, echo: Callable[[str], None]
+        self, hub: Hub, codecs: Codecs, state: StateDB, source: UploadSource, echo: Callable[[str], None]
     ) -> None:
-        self.cfg, self.codecs, self.state, self.source, self.echo = cfg, codecs, state, source, echo
+        self.hub, self.codecs, self.state, self.source, self.echo = hub, codecs, state, source, echo
         self._lock = asyncio.Lock()
         self._done = False
 
@@ -176,8 +177,8 @@ class _KeyRecord:
             if self._done:
                 return
             self._done = True
-            failed = await write_key_record(self.cfg, self.codecs.write, self.state, self.source)
-            lang, repo = self.cfg.lang, self.cfg.repo
+            failed = await write_key_record(self.hub, self.codecs.write, self.state, self.source)
+            lang, repo = self.hub.cfg.lang, self.hub.cfg.repo
             if failed is None:
                 self.echo(t("key_record_written", lang, repo=repo, path=RECORD_PATH))
             else:

@@ -16,18 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfcheck.config import Config
 from hfcheck.crypto import Codec, EncryptResult
 from hfcheck.db.archive import Archive, Key, RowChange, TweetRow
 from hfcheck.db.state import StateDB
-from hfcheck.errors import InputError
+from hfcheck.errors import HubAnswered, InputError, Unverifiable
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.net.fetch import sha256_file
-from hfcheck.net.outcome import HubOutcome, classify_exception
-from hfcheck.net.ratelimit import run_buckets
+from hfcheck.net.hub import Hub
 from hfcheck.write.commit import BatchPolicy, Committer, Staged
-
-PATHS_INFO_CHUNK = 500
 
 
 @dataclass
@@ -65,7 +61,7 @@ class TweetUploader:
 
     def __init__(
         self,
-        cfg: Config,
+        hub: Hub,
         archive: Archive,
         codec: Codec,
         state: StateDB,
@@ -76,6 +72,7 @@ class TweetUploader:
         policy: BatchPolicy | None = None,
         confirm: Confirm | None = None,
     ) -> None:
+        cfg = hub.cfg
         self.cfg = cfg
         self.source = source  # what state.db records the uploads as
         self.archive = archive
@@ -85,7 +82,7 @@ class TweetUploader:
         self._on_done = on_done
         self._confirm = confirm  # checks a tweet's committed files before its row changes (migrate's read-back)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.committer = Committer(cfg, state, on_committed=self._committed, on_failed=self._failed, policy=policy)
+        self.committer = Committer(hub, state, on_committed=self._committed, on_failed=self._failed, policy=policy)
 
     async def __aenter__(self) -> TweetUploader:
         shutil.rmtree(self.staging, ignore_errors=True)  # leftovers of a killed run: never committed as such
@@ -194,31 +191,21 @@ def _stage_as_is(src: Path, dst: Path) -> EncryptResult:
     return EncryptResult(dst.stat().st_size, sha256_file(dst))
 
 
-async def remote_sizes(cfg: Config, repo_id: str, paths: list[str], *, strict: bool = False) -> dict[str, int]:
-    """{path: size} of those `paths` that exist in the repo (paths-info, 500 at a time).
+async def remote_sizes(hub: Hub, repo_id: str, paths: list[str], *, strict: bool = False) -> dict[str, int]:
+    """{path: size} of those `paths` the destination holds (looked up a chunk at a time, each
+    under the retry policy).
 
     A chunk the Hub cannot answer is skipped (its files are uploaded, which deterministic names
     keep idempotent), or with `strict` raised: the caller must not take "unknown" for "absent"."""
-    from huggingface_hub import HfApi
-
-    api = HfApi(endpoint=cfg.endpoint, token=cfg.token)
-    bucket = run_buckets(cfg.limits)["api"]
+    dest = hub.destination
+    step = dest.limits.paths_per_lookup
     found: dict[str, int] = {}
-    for start in range(0, len(paths), PATHS_INFO_CHUNK):
-        chunk = paths[start : start + PATHS_INFO_CHUNK]
-        await bucket.acquire()
+    for start in range(0, len(paths), step):
         try:
-            infos = await asyncio.to_thread(
-                api.get_paths_info, repo_id, chunk, repo_type="dataset", revision=cfg.revision
-            )
-        except Exception as exc:  # noqa: BLE001 - unknown: the caller uploads, and deterministic names keep that idempotent
-            mapped = classify_exception(exc, has_token=bool(cfg.token))
-            if mapped.outcome is HubOutcome.RATE_LIMITED:
-                bucket.pause(mapped.retry_after)
+            remote = await dest.lookup(repo_id, paths[start : start + step])
+        except (Unverifiable, HubAnswered):
             if strict:
                 raise
             continue
-        for info in infos:
-            if getattr(info, "size", None) is not None and not hasattr(info, "tree_id"):
-                found[info.path] = int(info.size)
+        found.update((path, f.size) for path, f in remote.items())
     return found
