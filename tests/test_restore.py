@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from hfcheck.model.paths import BackupURL
-from hfcheck.readback.restore import PARTS_DIR, Selection, part_path, run_restore
+from hfcheck.readback.restore import PARTS_DIR, Selection, run_restore
+from hfcheck.readback.walk import part_path
 from hfcheck.sim.demo import REPO
 from tests.helpers import demo_world, run_cli
 
@@ -111,7 +112,7 @@ async def test_interrupted_download_continues_with_range(world, tmp_path: Path) 
     url = BackupURL.parse(hub_urls(world, tweet_id)[0])
     data = ciphertext(world, url.path)
     out = tmp_path / "out"
-    part = part_path(out, url)
+    part = part_path(out / PARTS_DIR, url)
     part.parent.mkdir(parents=True)
     part.write_bytes(data[: len(data) // 2])
     world.hub.control.reset_stats()
@@ -128,7 +129,7 @@ async def test_a_part_of_other_bytes_is_downloaded_again(world, tmp_path: Path) 
     tweet_id = world.planted["tweets"]["ok"][2]
     url = BackupURL.parse(hub_urls(world, tweet_id)[0])
     out = tmp_path / "out"
-    part = part_path(out, url)
+    part = part_path(out / PARTS_DIR, url)
     part.parent.mkdir(parents=True)
     part.write_bytes(b"HFCKENC\x01" + b"\x00" * 100)  # not a prefix of the real ciphertext
     summary = await run_restore(world.config(data_dir=tmp_path / "d"), Selection(tweets=(tweet_id,)), out)

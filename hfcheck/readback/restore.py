@@ -24,14 +24,12 @@ from hfcheck.config import Config
 from hfcheck.crypto import load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.errors import InputError
-from hfcheck.model.paths import BackupURL
 from hfcheck.net.fetch import Fetched
 from hfcheck.net.hub import Hub
 from hfcheck.pool import Put, run_pool
 from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.select import Selection, selected_rows, user_sql
 from hfcheck.readback.walk import Failure, Target, Walk
-from hfcheck.readback.walk import part_path as _part_in
 from hfcheck.verify.checkers import UrlTask
 from hfcheck.verify.pipeline import split_row
 
@@ -77,11 +75,6 @@ class RestoreSummary:
             "resumed_downloads": self.resumed,
             "problems": [p.to_dict() for p in self.problems],
         }
-
-
-def part_path(out: Path, url: BackupURL) -> Path:
-    """Where restore downloads the ciphertext of `url`: stable, so a rerun continues it."""
-    return _part_in(out / PARTS_DIR, url)
 
 
 class RestoreAction:
@@ -188,4 +181,4 @@ async def run_restore(
     return summary
 
 
-__all__ = ["PARTS_DIR", "RestoreAction", "RestoreOutcome", "RestoreSummary", "Selection", "part_path", "run_restore"]
+__all__ = ["PARTS_DIR", "RestoreAction", "RestoreOutcome", "RestoreSummary", "Selection", "run_restore"]

@@ -92,8 +92,6 @@ class WatchService:
         self._seen = {"files": 0, "bytes": 0, "commits": 0, "rate_limited": 0}
         self._stop: asyncio.Event | None = None
         self._abandon: asyncio.Event | None = None
-        self.stopped_by_signal = False
-        self.abandoned = False
         self._failing_since: float | None = None
         self._last_failure = ""
         self._alerted = False
@@ -171,7 +169,6 @@ class WatchService:
         assert self._stop is not None and self._abandon is not None
         if self._stop.is_set():
             self._abandon.set()
-        self.stopped_by_signal = True
         self._stop.set()
 
     @property
@@ -253,7 +250,6 @@ class WatchService:
                 )
                 abandon.cancel()
                 if not task.done():
-                    self.abandoned = True
                     self.opts.echo(t("watch_abandoned", self.cfg.lang, seconds=_secs(self.cfg.watch.stop_grace)))
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
