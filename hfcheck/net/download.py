@@ -32,7 +32,7 @@ from hfcheck.atomic import fsync_dir
 from hfcheck.errors import BlockedAddress, GaveUp, RateLimited, TransientError, UnsafePath
 from hfcheck.model.paths import confine
 from hfcheck.net.hosts import AllowList, GuardedResolver, url_problem
-from hfcheck.net.outcome import REDIRECT_CODES
+from hfcheck.net.outcome import redirect_target
 from hfcheck.net.retry import RetryPolicy, retry_after_seconds
 
 Status = Literal["ok", "exists", "gone", "rejected", "failed"]
@@ -271,16 +271,13 @@ class Downloader:
                 async with self._limiter(current):
                     pass
                 async with self._session.get(current, allow_redirects=False) as resp:
-                    if resp.status in REDIRECT_CODES:
-                        location = resp.headers.get("Location")
-                        if not location:
-                            return DownloadResult("failed", url, dest, 0, f"{url}: redirect without Location")
-                        try:
-                            current = current.join(URL(location))
-                        except ValueError:
-                            return DownloadResult("rejected", url, dest, 0, f"{url}: unparsable redirect")
-                        continue
-                    return await self._receive(url, resp, dest)
+                    try:
+                        hop = redirect_target(current, resp.status, resp.headers.get("Location"))
+                    except ValueError as exc:
+                        return DownloadResult("rejected", url, dest, 0, f"{url}: {exc}")
+                    if hop is None:
+                        return await self._receive(url, resp, dest)
+                    current = hop  # checked against the allow list before it is contacted
             except aiohttp.ClientConnectorError as exc:
                 if isinstance(exc.os_error, BlockedAddress):
                     return DownloadResult("rejected", url, dest, 0, f"{url}: {exc.os_error}")

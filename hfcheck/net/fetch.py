@@ -24,7 +24,7 @@ from yarl import URL
 from hfcheck.errors import FetchFailed, TransientError
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.hub import Hub
-from hfcheck.net.outcome import REDIRECT_CODES, HubOutcome
+from hfcheck.net.outcome import HubOutcome, redirect_target
 
 MAX_REDIRECTS = 5
 READ_CHUNK = 1 << 20
@@ -96,9 +96,10 @@ async def _attempt(client: Hub, url: URL, part: Path, first_offset: int) -> Fetc
     for _ in range(MAX_REDIRECTS + 1):
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         async with client.send("GET", target, "resolvers", headers=headers, timeout=client.download_timeout) as resp:
-            if resp.status in REDIRECT_CODES:
+            hop = _redirect_target(resp, target)
+            if hop is not None:
                 linked_sha = _etag(resp.headers.get("X-Linked-Etag")) or linked_sha
-                target = _redirect_target(resp, target)
+                target = hop
                 offset = _check_version(part, linked_sha, offset)
                 continue
             if resp.status not in (200, 206, 416):
@@ -125,11 +126,14 @@ def _etag(value: str | None) -> str | None:
     return value.strip().removeprefix("W/").strip('"') or None
 
 
-def _redirect_target(resp: aiohttp.ClientResponse, current: URL) -> URL:
-    location = resp.headers.get("Location")
-    if not location:
-        raise FetchFailed(HubOutcome.FATAL, f"HTTP {resp.status} redirect without a Location")
-    target = current.join(URL(location, encoded=True))
+def _redirect_target(resp: aiohttp.ClientResponse, current: URL) -> URL | None:
+    """The next hop (`outcome.redirect_target`), or None when `resp` is no redirect."""
+    try:
+        target = redirect_target(current, resp.status, resp.headers.get("Location"), encoded=True)
+    except ValueError as exc:
+        raise FetchFailed(HubOutcome.FATAL, str(exc)) from None
+    if target is None:
+        return None
     if target.scheme not in ("http", "https"):
         raise FetchFailed(HubOutcome.FATAL, "redirect to a non-http(s) URL")
     return target

@@ -13,11 +13,25 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from yarl import URL
+
 from hfcheck.net.retry import TRANSIENT_STATUSES, retry_after_seconds
 
 # Besides 408 and 5xx, answers the Hub gives while another commit holds the branch.
 _RETRY_LATER = TRANSIENT_STATUSES | {409, 412, 423}
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+
+
+def redirect_target(current: URL, status: int, location: str | None, *, encoded: bool = False) -> URL | None:
+    """Where a redirect answer points, resolved against `current`; None when `status` is not a
+    redirect. The one hop rule of hfcheck's two hand-followed redirect loops (Hub downloads in
+    `fetch.py`, media in `download.py`), each of which then checks the hop by its own rule
+    (origin, allow list). `ValueError` for a redirect without a usable `Location`."""
+    if status not in REDIRECT_CODES:
+        return None
+    if not location:
+        raise ValueError(f"HTTP {status} redirect without a Location")
+    return current.join(URL(location, encoded=encoded))
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -116,4 +130,4 @@ def classify_exception(exc: BaseException, *, has_token: bool, default_retry_aft
     return Mapped(HubOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
 
 
-__all__ = ["REDIRECT_CODES", "HubOutcome", "Mapped", "classify", "classify_exception", "redact"]
+__all__ = ["REDIRECT_CODES", "HubOutcome", "Mapped", "classify", "classify_exception", "redact", "redirect_target"]
