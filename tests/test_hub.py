@@ -26,9 +26,11 @@ from hfcheck.net.destination import Upload, XetChoice
 from hfcheck.net.fetch import download
 from hfcheck.net.hub import Hub
 from hfcheck.net.outcome import HubOutcome
+from hfcheck.net.ratelimit import Bucket, hub_buckets
 from hfcheck.net.retry import RetryPolicy
 from hfcheck.sim.emulator.faults import KIND_BUCKET, XET_KINDS
 from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
+from hfcheck.write.placement import RepoPlacement
 
 TOKEN = "tok-alice-hub"
 CALM, ROUGH = "alice/calm", "alice/rough"
@@ -151,6 +153,29 @@ async def test_a_final_answer_is_not_retried(emu: EmulatorThread, tmp_path: Path
             await hub.destination.lookup("alice/absent", ["a.enc"])
     assert err.value.outcome in (HubOutcome.REPO_NOT_FOUND, HubOutcome.NO_ACCESS) and hub.retries == 0
     assert TOKEN not in str(err.value)
+
+
+class CountingBucket(Bucket):
+    """The api bucket, counting the tokens taken."""
+
+    taken = 0
+
+    async def acquire(self) -> None:
+        self.taken += 1
+        await super().acquire()
+
+
+async def test_placement_takes_one_api_token_per_listing_request(emu: EmulatorThread, tmp_path: Path) -> None:
+    emu.store.create_repo("alice/big", owner="alice")
+    emu.store.commit("alice/big", [(f"encrypted_images/u/{i:04d}.enc", b"x%d" % i) for i in range(2500)])
+    cfg = Config(endpoint=emu.url, token=TOKEN, repos=("alice/big", CALM), data_dir=tmp_path / "data")
+    api = CountingBucket("api", None, 300, 1000)
+    emu.control.reset_stats()
+    async with Hub(cfg, buckets={**hub_buckets(cfg.limits), "api": api}) as hub:
+        placement = await RepoPlacement.load(hub)
+    assert placement.file_count("alice/big") == 2500 and placement.file_count(CALM) == len(SEEDED)
+    listings = emu.control.stats()["kinds"]["tree"]
+    assert listings == 3 + 1 and api.taken == listings  # 1,000 entries a page
 
 
 # -- structure -------------------------------------------------------------------------------
