@@ -117,7 +117,15 @@ class Destination(Protocol):
         was all of them. `HubAnswered` for a final answer, `Unverifiable` when retries ran out."""
         ...
 
-    async def delete(self, repo: str, paths: Sequence[str], *, message: str, policy: RetryPolicy | None = None) -> str:
+    async def delete(
+        self,
+        repo: str,
+        paths: Sequence[str],
+        *,
+        message: str,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> str:
         """Delete `paths`; the version after the deletion."""
         ...
 
@@ -237,7 +245,15 @@ class DatasetRepo:
             return None, []
         return head, [u.path for u in uploads if _same_content(u, remote.get(u.path))]
 
-    async def delete(self, repo: str, paths: Sequence[str], *, message: str, policy: RetryPolicy | None = None) -> str:
+    async def delete(
+        self,
+        repo: str,
+        paths: Sequence[str],
+        *,
+        message: str,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> str:
         from huggingface_hub import CommitOperationDelete
 
         api, rev = self.hub.api, self.revision
@@ -258,7 +274,7 @@ class DatasetRepo:
             except (Unverifiable, HubAnswered):
                 return None
 
-        return await self.hub.call(commit, buckets=("commits", "api"), policy=policy, recover=landed)
+        return await self.hub.call(commit, buckets=("commits", "api"), timeout=timeout, policy=policy, recover=landed)
 
 
 _ONCE = RetryPolicy(attempts=1)  # a recovery look-up: unknown is an answer too

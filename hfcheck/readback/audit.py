@@ -36,6 +36,7 @@ from hfcheck.db.archive import Archive
 from hfcheck.db.gaps import GapSummary, gap_tweets_sql, unbacked_media_sql
 from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, InputError
+from hfcheck.net.ratelimit import Bucket
 from hfcheck.readback.deep import run_deep
 from hfcheck.readback.deep_result import PROBLEM_CATEGORIES, DeepResult, combined_exit_code
 from hfcheck.readback.keycheck import require_key
@@ -64,6 +65,7 @@ class AuditOptions:
     config_path: Path | None = None  # shown in the plan's commands
     progress_bar: bool = False
     seed: int | None = None
+    buckets: dict[str, Bucket] | None = None  # the watch service's: its writer and audits share the Hub's quota
 
 
 # --- deep slice rotation -----------------------------------------------------------------
@@ -493,7 +495,11 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
     previous = previous_problem_keys(cfg.data_dir)
     key = await require_key(cfg, writing=False)  # a wrong key: one line now, not N unreadable files later
     vopts = VerifyOptions(
-        concurrency=opts.concurrency, resume=opts.resume, check_missing=True, progress_bar=opts.progress_bar
+        concurrency=opts.concurrency,
+        resume=opts.resume,
+        check_missing=True,
+        progress_bar=opts.progress_bar,
+        buckets=opts.buckets,
     )
     vr = await run_verify(cfg, vopts)
     sample = opts.sample or next_slice(cfg.data_dir)
@@ -505,6 +511,7 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
         seed=opts.seed,
         covered_since=coverage_since(history),
         key=key,
+        buckets=opts.buckets,
     )
     if opts.sample is None:
         remember_slice(cfg.data_dir, sample)

@@ -25,6 +25,7 @@ from hfcheck.db.gaps import GapSummary, find_gaps
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, MalformedURL
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.hub import Hub
+from hfcheck.net.ratelimit import Bucket
 from hfcheck.pool import Put, run_pool
 from hfcheck.verify.checkers import Checker, UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
@@ -51,6 +52,7 @@ class VerifyOptions:
     progress_bar: bool = False
     progress_path: Path | None = None
     per_url: bool = False  # every URL through the queue, repos listed one after another (benchmark baseline)
+    buckets: dict[str, Bucket] | None = None  # a caller's rate-limit buckets to share (the watch's audit)
 
 
 @dataclass
@@ -137,7 +139,7 @@ async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
     result = VerifyResult(progress, None)
     async with Archive(cfg) as archive:
         if not progress.complete:
-            async with Hub(cfg, concurrency=opts.concurrency) as http:
+            async with Hub(cfg, concurrency=opts.concurrency, buckets=opts.buckets) as http:
                 started = time.monotonic()
                 with _fewer_collections():
                     result.limited, listing = await _check_all(archive, http, progress, path, opts)

@@ -398,7 +398,11 @@ class WatchService:
         cfg = self.cfg
         self.state.last_audit_try_at = time.time()
         try:
-            result = await run_audit(cfg, AuditOptions(concurrency=cfg.concurrency, config_path=self.opts.config_path))
+            assert self.hub is not None  # the audit counts in the same windows as the writer
+            aopts = AuditOptions(
+                concurrency=cfg.concurrency, config_path=self.opts.config_path, buckets=self.hub.buckets
+            )
+            result = await run_audit(cfg, aopts)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - reported, tried again later

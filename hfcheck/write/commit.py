@@ -382,8 +382,11 @@ async def delete_files(
     the one retry policy: a 429 waits as asked, a transient error retries after checking whether
     the deletion landed (none of the paths left). Only `migrate --delete-old` deletes, and only
     files whose replacement is committed, read back and recorded."""
+    policy = policy or BatchPolicy()
     try:
-        return await hub.destination.delete(repo_id, paths, message=message, policy=(policy or BatchPolicy()).retry)
+        return await hub.destination.delete(
+            repo_id, paths, message=message, policy=policy.retry, timeout=policy.commit_timeout_s
+        )
     except HubAnswered as exc:
         raise DeleteFailed(f"{repo_id}: {exc.detail}") from None
     except Unverifiable as exc:

@@ -261,7 +261,7 @@ async def record_done(archive: Archive, state: StateDB) -> int:
 
 async def delete_old(hub: Hub, archive: Archive, state: StateDB, result: MigrateResult, *, dry_run: bool) -> None:
     """Delete the old files whose replacement is verified and recorded, that no row refers to
-    (one full pass over the rows), in commits of at most PATHS_INFO_CHUNK paths per repo."""
+    (one full pass over the rows), in commits of at most one look-up's worth of paths per repo."""
     candidates = {(m.repo_id, m.path) for m in state.migrations(state="deletable")}
     if not candidates:
         return
