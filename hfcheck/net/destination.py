@@ -211,7 +211,7 @@ class DatasetRepo:
                     repo_type="dataset",
                     revision=rev,
                     operations=ops,
-                    commit_message=message.format(n=len(ops)),
+                    commit_message=message,
                     num_threads=self.upload_threads,
                 )
             # When every file is unchanged the client makes no commit and answers the head.
