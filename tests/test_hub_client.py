@@ -144,6 +144,26 @@ async def test_run_counts_transient_failures_not_rate_limits() -> None:
         await RetryPolicy(attempts=2, base=0.001).run(attempt)
 
 
+async def test_recover_runs_before_each_retry_and_what_it_finds_is_the_result() -> None:
+    """A write whose answer was lost: the recovery step looks first; a find ends the loop
+    without a retry, nothing found backs off and tries again."""
+    tries: list[int] = []
+    looked: list[str] = []
+    retries: list[int] = []
+
+    async def attempt() -> str:
+        tries.append(1)
+        raise TransientError("answer lost")
+
+    async def recover(exc: TransientError) -> str | None:
+        looked.append(str(exc))
+        return "landed" if len(looked) == 2 else None
+
+    policy = RetryPolicy(attempts=5, base=0.001)
+    assert await policy.run(attempt, recover=recover, on_retry=lambda: retries.append(1)) == "landed"
+    assert (len(tries), looked, len(retries)) == (2, ["answer lost"] * 2, 1)
+
+
 async def test_run_gives_up_after_the_total_rate_limit_wait() -> None:
     async def attempt() -> None:
         raise RateLimited(0.01)

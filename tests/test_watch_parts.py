@@ -64,7 +64,7 @@ async def test_an_unreachable_receiver_is_counted_not_raised() -> None:
     assert (n.sent, n.failed) == (0, 1)
 
 
-@given(st.text(), st.text(min_size=8).filter(lambda s: "*" not in s))
+@given(st.text(), st.text(min_size=1).filter(lambda s: "*" not in s))
 def test_redact_leaves_no_secret(text: str, secret: str) -> None:
     assert secret not in redact(text + secret + text, [secret])
 
