@@ -35,7 +35,15 @@ from hfcheck.write.placement import RepoPlacement
 TOKEN = "tok-alice-hub"
 CALM, ROUGH = "alice/calm", "alice/rough"
 SEEDED = {f"encrypted_images/u/{i:02d}.enc": os.urandom(100 + i) for i in range(12)}
-ALL_KINDS = sorted({*KIND_BUCKET, *XET_KINDS, "lfs_upload", "resolve_get", "resolve_head", "cdn_get", "cdn_head"})
+# every endpoint kind the emulator names (a request of a kind not listed would be faulted too)
+ALL_KINDS = sorted(
+    {
+        *KIND_BUCKET,
+        *XET_KINDS,
+        "lfs_upload",
+        *(f"{k}_{m}" for k in ("resolve", "cdn", "bridge") for m in ("get", "head")),
+    }
+)
 FAST = RetryPolicy(attempts=15, base=0.01, cap=0.05)
 
 
