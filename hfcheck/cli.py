@@ -21,7 +21,7 @@ from typing import Any, Callable, Coroutine, NoReturn, TypeVar
 import click
 
 from hfcheck.config import Config, load_config, parse_set_flags
-from hfcheck.errors import EXIT_INCOMPLETE, EXIT_USAGE, HfcheckError, IncompleteError
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_USAGE, ConfigError, HfcheckError, IncompleteError
 
 T = TypeVar("T")
 
@@ -58,17 +58,27 @@ COMMON_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def common_options(func: Callable[..., Any], *, stored_token: bool = True) -> Callable[..., Any]:
-    """Add the common flags; the wrapped command gets `cfg: Config` instead of them."""
+def common_options(
+    func: Callable[..., Any], *, stored_token: bool = True, keep_config_error: bool = False
+) -> Callable[..., Any]:
+    """Add the common flags; the wrapped command gets `cfg: Config` instead of them.
+
+    `keep_config_error` (`doctor`): a config that does not load reaches the command as
+    `cfg=None, config_error=...` instead of ending the run, so that it can say so in its own line."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         config_path = kwargs.pop("config_path")
         set_items = kwargs.pop("set_items")
-        overrides = parse_set_flags(set_items)
-        overrides.update({name: kwargs.pop(name) for _, name, _ in COMMON_FLAGS[1:-1]})
-        cfg = load_config(config_path, overrides, stored_token=stored_token)
-        return func(*args, cfg=cfg, **kwargs)
+        flags = {name: kwargs.pop(name) for _, name, _ in COMMON_FLAGS[1:-1]}
+        try:
+            overrides = {**parse_set_flags(set_items), **flags}
+            cfg = load_config(config_path, overrides, stored_token=stored_token)
+        except ConfigError as exc:
+            if not keep_config_error:
+                raise
+            return func(*args, cfg=None, config_error=exc, **kwargs)
+        return func(*args, cfg=cfg, **({"config_error": None} if keep_config_error else {}), **kwargs)
 
     for flag, name, opts in reversed(COMMON_FLAGS):
         wrapper = click.option(flag, name, default=None, **opts)(wrapper)
@@ -79,6 +89,12 @@ def local_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """`common_options` for a command that never contacts the Hub (`crypt`): its `cfg.token` is
     HF_TOKEN or None, never the token `hf auth login` stored (looking that up costs ~0.2 s)."""
     return common_options(func, stored_token=False)
+
+
+def diagnose_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`common_options` for `doctor`: `cfg` is None and `config_error` says why when the config
+    does not load."""
+    return common_options(func, keep_config_error=True)
 
 
 def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -188,4 +204,4 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
-__all__ = ["cli", "common_options", "local_options", "main", "parsed_by", "run_async", "Config"]
+__all__ = ["cli", "common_options", "diagnose_options", "local_options", "main", "parsed_by", "run_async", "Config"]

@@ -4,4 +4,4 @@
 `verify` never pays for what `repair` or the emulator load.
 """
 
-NAMES = ("audit", "backup", "crypt", "demo", "hub", "migrate", "repair", "restore", "verify", "watch")
+NAMES = ("audit", "backup", "crypt", "demo", "doctor", "hub", "migrate", "repair", "restore", "verify", "watch")

@@ -454,6 +454,169 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "the key-check record could not be written to {repo} ({reason}); the next run tries again",
         "ja": "鍵確認レコードを {repo} に書き込めませんでした（{reason}）。次回の実行で再試行します",
     },
+    # -- `hfcheck doctor` (commands/doctor.py): one line per check, and what to fix ------------------
+    "doctor_fix": {"en": "fix", "ja": "対処"},
+    "doctor_name_config": {"en": "config", "ja": "設定"},
+    "doctor_name_database": {"en": "database", "ja": "データベース"},
+    "doctor_name_media_root": {"en": "media root", "ja": "メディアフォルダ"},
+    "doctor_name_key": {"en": "key file", "ja": "鍵ファイル"},
+    "doctor_name_token": {"en": "token", "ja": "トークン"},
+    "doctor_name_endpoint": {"en": "endpoint", "ja": "接続先"},
+    "doctor_name_repo": {"en": "repo", "ja": "リポジトリ"},
+    "doctor_name_hosts": {"en": "media hosts", "ja": "メディアのホスト"},
+    "doctor_skipped": {
+        "en": "not checked ({because} is not set or failed)",
+        "ja": "未確認（{because} が未設定か失敗）",
+    },
+    "doctor_config_ok": {"en": "{where}", "ja": "{where}"},
+    "doctor_config_missing": {
+        "en": "{where}: not set: {names}",
+        "ja": "{where}：未設定の項目 {names}",
+    },
+    "doctor_config_missing_fix": {
+        "en": "set them in hfcheck.toml or pass {flags}",
+        "ja": "hfcheck.toml に書くか {flags} で指定してください",
+    },
+    "doctor_config_bad": {"en": "{error}", "ja": "{error}"},
+    "doctor_config_bad_fix": {
+        "en": "correct the setting named (hfcheck.example.toml lists every key)",
+        "ja": "示された設定を直してください（全項目は hfcheck.example.toml に）",
+    },
+    "doctor_db_not_found": {"en": "{db} not found", "ja": "{db} が見つかりません"},
+    "doctor_db_not_found_fix": {
+        "en": "set archive.db (or --db) to your archive's SQLite file",
+        "ja": "archive.db（または --db）にアーカイブの SQLite ファイルを指定してください",
+    },
+    "doctor_db_bad": {"en": "{error}", "ja": "{error}"},
+    "doctor_db_bad_fix": {
+        "en": "set archive.table and archive.columns.* to your table's names",
+        "ja": "archive.table と archive.columns.* をテーブルの名前に合わせてください",
+    },
+    "doctor_db_ok": {
+        "en": "{db}: table {table} ({columns}), {rows:,} rows, journal mode {journal}",
+        "ja": "{db}：テーブル {table}（{columns}）、{rows:,} 行、ジャーナルモード {journal}",
+    },
+    "doctor_media_not_found": {"en": "{root} is not a folder", "ja": "{root} はフォルダではありません"},
+    "doctor_media_not_found_fix": {
+        "en": "set archive.media_root (or --media-root) to the folder holding images/ and videos/",
+        "ja": "archive.media_root（または --media-root）に images/ と videos/ のあるフォルダを指定してください",
+    },
+    "doctor_media_unreadable": {"en": "{root} cannot be read", "ja": "{root} を読めません"},
+    "doctor_media_unreadable_fix": {
+        "en": "give this user read access to it",
+        "ja": "このユーザーに読み取り権限を与えてください",
+    },
+    "doctor_media_ok": {"en": "{root} ({found})", "ja": "{root}（{found}）"},
+    "doctor_key_bad": {"en": "{error}", "ja": "{error}"},
+    "doctor_key_bad_fix": {
+        "en": "point crypto.key_file (or --key-file) at the archive's key, mode 0600",
+        "ja": "crypto.key_file（または --key-file）にアーカイブの鍵（モード 0600）を指定してください",
+    },
+    "doctor_key_ok": {
+        "en": "{path} (mode {mode}, {scheme}): {opened} of {tried} recorded names decrypt",
+        "ja": "{path}（モード {mode}、{scheme}）：記録済みの名前 {tried} 件中 {opened} 件を復号できます",
+    },
+    "doctor_key_no_names": {
+        "en": "{path} (mode {mode}, {scheme}): no recorded name to try it on yet",
+        "ja": "{path}（モード {mode}、{scheme}）：試せる記録済みの名前がまだありません",
+    },
+    "doctor_key_one_way": {
+        "en": "{path} (mode {mode}, {scheme}): names are one-way, so they cannot prove the key",
+        "ja": "{path}（モード {mode}、{scheme}）：名前は一方向の暗号化のため、鍵の確認に使えません",
+    },
+    "doctor_key_opens_none": {
+        "en": "{path} (mode {mode}): 0 of {tried} recorded names decrypt with {schemes}",
+        "ja": "{path}（モード {mode}）：記録済みの名前 {tried} 件のうち {schemes} で復号できるものは 0 件",
+    },
+    "doctor_key_opens_none_fix": {
+        "en": "is it this archive's key? Point crypto.key_file at the key the backups were made with",
+        "ja": "このアーカイブの鍵ですか？バックアップを作った鍵を crypto.key_file に指定してください",
+    },
+    "doctor_unreachable": {"en": "not checked: {endpoint} did not answer", "ja": "未確認：{endpoint} が応答しません"},
+    "doctor_endpoint_down": {
+        "en": "{endpoint} did not answer ({error})",
+        "ja": "{endpoint} が応答しません（{error}）",
+    },
+    "doctor_endpoint_down_fix": {
+        "en": "check hub.endpoint (or HF_ENDPOINT) and the network, then run doctor again",
+        "ja": "hub.endpoint（または HF_ENDPOINT）とネットワークを確認し、doctor を再実行してください",
+    },
+    "doctor_endpoint_other": {
+        "en": "{endpoint}, but the recorded backups name {recorded}",
+        "ja": "{endpoint} ですが、記録済みのバックアップは {recorded} を指しています",
+    },
+    "doctor_endpoint_other_fix": {
+        "en": "set hub.endpoint (or HF_ENDPOINT) to {recorded}",
+        "ja": "hub.endpoint（または HF_ENDPOINT）を {recorded} にしてください",
+    },
+    "doctor_endpoint_xet": {
+        "en": "{endpoint} answers; uploads go over Xet",
+        "ja": "{endpoint} が応答。アップロードは Xet 経由",
+    },
+    "doctor_endpoint_lfs": {
+        "en": "{endpoint} answers; no Xet there, uploads go over LFS",
+        "ja": "{endpoint} が応答。Xet がないためアップロードは LFS 経由",
+    },
+    "doctor_endpoint_ok": {"en": "{endpoint} answers", "ja": "{endpoint} が応答"},
+    "doctor_token_none": {
+        "en": "none (HF_TOKEN unset, no hf auth login)",
+        "ja": "なし（HF_TOKEN 未設定、hf auth login もなし）",
+    },
+    "doctor_token_fix": {
+        "en": "export HF_TOKEN with a write token of the repos' owner, or run hf auth login",
+        "ja": "リポジトリの所有者の書き込み用トークンを HF_TOKEN に設定するか、hf auth login を実行してください",
+    },
+    "doctor_token_refused": {
+        "en": "refused by the Hub ({status}: {error})",
+        "ja": "Hub に拒否されました（{status}：{error}）",
+    },
+    "doctor_token_ok": {"en": "{user}, may write to {repos}", "ja": "{user}：{repos} に書き込めます"},
+    "doctor_token_who": {
+        "en": "{user} (no repo found to ask for write access)",
+        "ja": "{user}（書き込み権限を確認できるリポジトリなし）",
+    },
+    "doctor_token_unproven": {
+        "en": "{user}; write access to {repos} cannot be asked without Xet (the first upload will tell)",
+        "ja": "{user}：Xet がないため {repos} への書き込み権限は確認できません（最初のアップロードで判明）",
+    },
+    "doctor_token_no_write": {"en": "{user} may not write to {repos}", "ja": "{user} は {repos} に書き込めません"},
+    "doctor_token_no_write_fix": {
+        "en": "use a token with write access to {repos}",
+        "ja": "{repos} に書き込めるトークンを使ってください",
+    },
+    "doctor_repo_ok": {"en": "{repo} found", "ja": "{repo} あり"},
+    "doctor_repo_no_access": {"en": "{repo}: no access ({why})", "ja": "{repo}：アクセス不可（{why}）"},
+    "doctor_repo_no_revision": {"en": "{repo}: {why}", "ja": "{repo}：リビジョンがありません（{why}）"},
+    "doctor_repo_no_revision_fix": {
+        "en": "create branch {revision} on the Hub, or set hub.revision (or --revision) to one that exists",
+        "ja": "Hub にブランチ {revision} を作るか、hub.revision（または --revision）を既存のものにしてください",
+    },
+    "doctor_repo_not_found": {"en": "{repo}: {why}", "ja": "{repo}：見つかりません（{why}）"},
+    "doctor_repo_not_found_fix": {
+        "en": "create the dataset repo {repo}, or correct hub.repos (or --repo)",
+        "ja": "データセットリポジトリ {repo} を作るか、hub.repos（または --repo）を直してください",
+    },
+    "doctor_hosts_ok": {
+        "en": "{hosts} ({n:,} sampled media URLs, all allowed)",
+        "ja": "{hosts}（サンプルのメディアURL {n:,} 件はすべて許可済み）",
+    },
+    "doctor_hosts_refused": {
+        "en": "{n:,} of {total:,} sampled media URLs are on hosts not allowed: {hosts}",
+        "ja": "サンプルのメディアURL {total:,} 件中 {n:,} 件が許可されていないホスト：{hosts}",
+    },
+    "doctor_hosts_refused_fix": {
+        "en": "add the hosts you trust to download.allowed_hosts (now: {allowed})",
+        "ja": "信頼するホストを download.allowed_hosts に追加してください（現在：{allowed}）",
+    },
+    "doctor_all_ok": {"en": "All checks passed.", "ja": "すべての確認に合格しました。"},
+    "doctor_to_fix": {
+        "en": "Fix the lines marked ✗ (the first one first), then run doctor again.",
+        "ja": "✗ の行を（最初のものから）直し、doctor を再実行してください。",
+    },
+    "doctor_unknown": {
+        "en": "Some checks could not run (marked ?): run doctor again when the Hub answers.",
+        "ja": "確認できなかった項目があります（? の行）。Hub が応答するときに doctor を再実行してください。",
+    },
 }
 
 
