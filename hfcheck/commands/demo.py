@@ -63,3 +63,13 @@ def run(directory: Path, tweets: int, seed: int, scheme: str) -> int:
     from hfcheck.sim.demo_cycle import run_cycle
 
     return run_cycle(directory, tweets=tweets, seed=seed, scheme=scheme)
+
+
+@demo.command("serve")
+@click.argument("directory", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def serve(directory: Path) -> int:
+    """Serve a built demo archive's Hub and media server (until Ctrl-C), so that the commands
+    `demo run` printed run as printed."""
+    from hfcheck.sim.demo_cycle import serve as serve_demo
+
+    return serve_demo(directory.resolve())

@@ -220,7 +220,10 @@ class Doctor:
             return
         urls = spread(self.sample.backups, SAMPLE_NAMES)
         where = {"path": path, "mode": mode, "scheme": self.cfg.scheme}
-        if not db_ok or not urls:
+        if not db_ok:
+            self.add(name, Mark.OK, msg("doctor_key_untried", **where))
+            return
+        if not urls:
             self.add(name, Mark.OK, msg("doctor_key_no_names", **where))
             return
         try:

@@ -454,6 +454,59 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "the key-check record could not be written to {repo} ({reason}); the next run tries again",
         "ja": "鍵確認レコードを {repo} に書き込めませんでした（{reason}）。次回の実行で再試行します",
     },
+    # -- the demo's narration (sim/demo_cycle.py): `hfcheck demo run` and `demo serve` -----------------
+    "demo_built": {
+        "en": "demo archive in {root} ({scheme}): planted {counts} and gaps {gaps}",
+        "ja": "デモのアーカイブ {root}（{scheme}）：仕込んだURL {counts}、未バックアップ {gaps}",
+    },
+    "demo_serving": {
+        "en": "Hub emulator at {hub}, media server at {media}; the demo user's token: HF_TOKEN={token}",
+        "ja": "Hub エミュレータ {hub}、メディアサーバー {media}。デモ用ユーザーのトークン：HF_TOKEN={token}",
+    },
+    "demo_serve_stop": {"en": "Press Ctrl-C to stop.", "ja": "Ctrl-C で停止します。"},
+    "demo_step_audit": {
+        "en": "read-only audit: verify, gaps, deep sample, HTML report",
+        "ja": "読み取り専用の監査：検証・未バックアップの集計・読み戻し検査・HTML レポート",
+    },
+    "demo_step_repair": {
+        "en": "repair: missing files, wrong paths, lost media lists",
+        "ja": "修復：欠落ファイル・誤ったパス・失われたメディアリスト",
+    },
+    "demo_step_backup": {
+        "en": "backup: tweets that were never backed up",
+        "ja": "バックアップ：未バックアップのツイート",
+    },
+    "demo_step_audit_again": {
+        "en": "audit again: nothing missing, no gaps",
+        "ja": "再監査：欠落なし・未バックアップなし",
+    },
+    "demo_step_restore": {
+        "en": "restore a sample and compare it with the local files",
+        "ja": "サンプルを復元し、ローカルファイルと比較",
+    },
+    "demo_exit_code": {"en": "exit code {rc}", "ja": "終了コード {rc}"},
+    "demo_identical": {"en": "identical", "ja": "一致    "},
+    "demo_differs": {"en": "DIFFERS  ", "ja": "不一致  "},
+    "demo_html": {"en": "HTML report", "ja": "HTML レポート"},
+    "demo_data": {"en": "data (progress, reports, state)", "ja": "データ（進捗・レポート・状態）"},
+    "demo_afterwards": {
+        "en": (
+            "To run the commands above yourself: python -m hfcheck demo serve {root} (serves its Hub and"
+            " media server until Ctrl-C), then in another terminal export HF_TOKEN={token}"
+        ),
+        "ja": (
+            "上のコマンドを自分で実行するには：python -m hfcheck demo serve {root}（Ctrl-C まで Hub と"
+            "メディアサーバーを提供）を起動し、別の端末で export HF_TOKEN={token} としてください"
+        ),
+    },
+    "demo_ok": {
+        "en": "demo OK: every repairable problem fixed, every restored file identical to its local original",
+        "ja": "デモ成功：修復可能な問題はすべて修復され、復元したファイルはすべてローカルの元ファイルと一致",
+    },
+    "demo_failed": {
+        "en": "demo FAILED: still to repair after repair and backup: {left}",
+        "ja": "デモ失敗：repair と backup の後も修復すべきものが残っています：{left}",
+    },
     # -- `hfcheck doctor` (commands/doctor.py): one line per check, and what to fix ------------------
     "doctor_fix": {"en": "fix", "ja": "対処"},
     "doctor_name_config": {"en": "config", "ja": "設定"},
@@ -519,6 +572,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "doctor_key_no_names": {
         "en": "{path} (mode {mode}, {scheme}): no recorded name to try it on yet",
         "ja": "{path}（モード {mode}、{scheme}）：試せる記録済みの名前がまだありません",
+    },
+    "doctor_key_untried": {
+        "en": "{path} (mode {mode}, {scheme}) reads; not tried on recorded names (the database did not open)",
+        "ja": "{path}（モード {mode}、{scheme}）は読めます。データベースを開けないため記録済みの名前では未確認",
     },
     "doctor_key_one_way": {
         "en": "{path} (mode {mode}, {scheme}): names are one-way, so they cannot prove the key",

@@ -364,7 +364,7 @@ def seed_hub(hub_dir: Path, uploads: list[tuple[str, bytes]]) -> None:
         store.close()
 
 
-def write_config(root: Path, media_port: int, scheme: str = "hfcheck-v1") -> None:
+def write_config(root: Path, media_port: int, scheme: str = "hfcheck-v1", endpoint: str = "http://127.0.0.1:0") -> None:
     (root / "hfcheck.toml").write_text(
         f"""# Demo configuration written by `hfcheck demo init`.
 [archive]
@@ -372,6 +372,8 @@ db = "{root / "archive.db"}"
 media_root = "{root / "media"}"
 
 [hub]
+# The Hub emulator `hfcheck demo serve` (and `demo run`) serves this archive on.
+endpoint = "{endpoint}"
 repos = ["{REPO}"]
 
 [crypto]
@@ -427,7 +429,7 @@ def build_demo(
         "scheme": scheme,
     }
     (root / "planted.json").write_text(json.dumps(planted, indent=1), encoding="utf-8")
-    write_config(root, media_port, scheme)
+    write_config(root, media_port, scheme, endpoint)
     return plan
 
 

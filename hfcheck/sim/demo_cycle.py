@@ -11,6 +11,7 @@ import filecmp
 import json
 import os
 import random
+import shlex
 import socket
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from typing import Any
 
 import click
 
+from hfcheck.config import detect_lang
+from hfcheck.report.catalog import t
 from hfcheck.sim.demo import TOKEN, build_demo
 
 
@@ -41,12 +44,13 @@ def free_port() -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
-def _step(title: str, root: Path, env: dict[str, str], *args: str) -> int:
-    click.secho(f"\n$ python -m hfcheck {' '.join(args)}", bold=True)
-    click.echo(f"# {title}")
-    cmd = [sys.executable, "-m", "hfcheck", *args, "--config", str(root / "hfcheck.toml")]
-    rc = subprocess.run(cmd, env=env).returncode
-    click.echo(f"# exit code {rc}")
+def _step(title: str, root: Path, env: dict[str, str], lang: str, *args: str) -> int:
+    """Run one command as printed: the line shown is the line run (with the demo's config)."""
+    cmd = ["python", "-m", "hfcheck", *args, "--config", str(root / "hfcheck.toml")]
+    click.secho(f"\n$ {' '.join(shlex.quote(c) for c in cmd)}", bold=True)
+    click.echo(f"# {t(title, lang)}")
+    rc = subprocess.run([sys.executable, *cmd[1:]], env=env).returncode
+    click.echo(f"# {t('demo_exit_code', lang, rc=rc)}")
     return rc
 
 
@@ -56,35 +60,61 @@ def run_cycle(root: Path, *, tweets: int, seed: int, scheme: str = "hfcheck-v1")
     from hfcheck.sim.emulator.testing import EmulatorThread
     from hfcheck.sim.mediaserver import start_media_server
 
+    lang = detect_lang(os.environ)
     root = root.resolve()
     port, media_port = free_port(), free_port()
     plan = build_demo(
         root, tweets=tweets, seed=seed, media_port=media_port, endpoint=f"http://127.0.0.1:{port}", scheme=scheme
     )
-    click.echo(f"demo archive in {root} ({scheme}): planted {plan.counts} and gaps {plan.gaps}")
+    click.echo(t("demo_built", lang, root=root, scheme=scheme, counts=plan.counts, gaps=plan.gaps))
     env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_TOKEN": TOKEN}
     hub = EmulatorThread(root / "hub", port=port).start()
     media = start_media_server(root / "source", port=media_port)
-    click.echo(f"hub emulator at {hub.url}, media server at {media.url}")
+    click.echo(t("demo_serving", lang, hub=hub.url, media=media.url, token=TOKEN))
     try:
-        _step("read-only audit: verify, gaps, deep sample, HTML report", root, env, "audit")
-        _step("repair: missing files, wrong paths, lost media lists", root, env, "repair")
-        _step("backup: tweets that were never backed up", root, env, "backup")
-        _step("audit again: nothing missing, no gaps", root, env, "audit")
-        restored = _restore_sample(root, env)
+        _step("demo_step_audit", root, env, lang, "audit")
+        _step("demo_step_repair", root, env, lang, "repair")
+        _step("demo_step_backup", root, env, lang, "backup")
+        _step("demo_step_audit_again", root, env, lang, "audit")
+        restored = _restore_sample(root, env, lang)
     finally:
         media.stop()
         hub.stop()
     left = _repairable_left(json.loads((root / "data" / "audit_report.json").read_text()))
-    click.secho(f"\nHTML report: {root / 'data' / 'audit_report.html'}", bold=True)
-    click.echo(f"data (progress, reports, state): {root / 'data'}")
+    click.secho(f"\n{t('demo_html', lang)}: {root / 'data' / 'audit_report.html'}", bold=True)
+    click.echo(f"{t('demo_data', lang)}: {root / 'data'}")
+    click.echo(t("demo_afterwards", lang, root=shlex.quote(str(root)), token=TOKEN))
     if left:
-        click.secho(f"demo FAILED: still to repair after repair and backup: {left}", fg="red")
+        click.secho(t("demo_failed", lang, left=left), fg="red")
     elif restored:
-        click.secho(
-            "demo OK: every repairable problem fixed, every restored file identical to its local original", fg="green"
-        )
+        click.secho(t("demo_ok", lang), fg="green")
     return 0 if restored and not left else 1
+
+
+def serve(root: Path) -> int:
+    """Serve a built demo archive's Hub and media server on the ports its config and URLs name,
+    until Ctrl-C: the commands `demo run` printed then run as printed."""
+    import time
+
+    from hfcheck.sim.emulator.testing import EmulatorThread
+    from hfcheck.sim.mediaserver import start_media_server
+
+    lang = detect_lang(os.environ)
+    planted = json.loads((root / "planted.json").read_text(encoding="utf-8"))
+    port = int(str(planted["endpoint"]).rsplit(":", 1)[1])
+    hub = EmulatorThread(root / "hub", port=port).start()
+    media = start_media_server(root / "source", port=int(planted["media_port"]))
+    click.echo(t("demo_serving", lang, hub=hub.url, media=media.url, token=TOKEN))
+    click.echo(t("demo_serve_stop", lang))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        media.stop()
+        hub.stop()
+    return 0
 
 
 def _repairable_left(report: dict[str, Any]) -> dict[str, int]:
@@ -97,7 +127,7 @@ def _repairable_left(report: dict[str, Any]) -> dict[str, int]:
     return left
 
 
-def _restore_sample(root: Path, env: dict[str, str]) -> bool:
+def _restore_sample(root: Path, env: dict[str, str], lang: str) -> bool:
     """Restore a few tweets (repaired, backed up, untouched) and compare them byte for byte
     with the local media."""
     out = root / "restored"
@@ -108,15 +138,12 @@ def _restore_sample(root: Path, env: dict[str, str]) -> bool:
         + planted["tweets"].get("ok", [])[:2]
     )
     flags = [arg for tweet_id in sample for arg in ("--tweet", tweet_id)]
-    if (
-        _step("restore a sample and compare it with the local files", root, env, "restore", *flags, "--out", str(out))
-        != 0
-    ):
+    if _step("demo_step_restore", root, env, lang, "restore", *flags, "--out", str(out)) != 0:
         return False
     same = True
     for f in sorted(p for p in out.rglob("*") if p.is_file()):
         local = root / "media" / f.relative_to(out)
         match = local.is_file() and filecmp.cmp(f, local, shallow=False)
         same &= match
-        click.echo(f"  {'identical' if match else 'DIFFERS  '}  {f.relative_to(out)}")
+        click.echo(f"  {t('demo_identical' if match else 'demo_differs', lang)}  {f.relative_to(out)}")
     return same
