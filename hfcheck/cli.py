@@ -22,6 +22,7 @@ import click
 
 from hfcheck.config import Config, load_config, parse_set_flags
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_USAGE, ConfigError, HfcheckError, IncompleteError
+from hfcheck.report.catalog import msg
 
 T = TypeVar("T")
 
@@ -58,6 +59,9 @@ COMMON_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+_lang: list[str] = []  # the language of the run, once its config is loaded (for its error line)
+
+
 def common_options(
     func: Callable[..., Any], *, stored_token: bool = True, keep_config_error: bool = False
 ) -> Callable[..., Any]:
@@ -74,6 +78,7 @@ def common_options(
         try:
             overrides = {**parse_set_flags(set_items), **flags}
             cfg = load_config(config_path, overrides, stored_token=stored_token)
+            _lang[:] = [cfg.lang]
         except ConfigError as exc:
             if not keep_config_error:
                 raise
@@ -175,8 +180,14 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return tuple(kinds)
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"hfcheck: error: {message}", err=True)
+def _fail(message: str | HfcheckError, code: int) -> NoReturn:
+    """One line in the run's language (from its config, else the locale), and the exit code."""
+    from hfcheck.config import detect_lang
+    from hfcheck.report.catalog import t
+
+    lang = _lang[0] if _lang else detect_lang(os.environ)
+    text = message.render(lang) if isinstance(message, HfcheckError) else message
+    click.echo(t("cli_error", lang, message=text), err=True)
     sys.exit(code)
 
 
@@ -193,12 +204,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(EXIT_INCOMPLETE)
     except HfcheckError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(exc, exc.exit_code)
     except _network_errors() as exc:
-        _fail(
-            f"could not complete a request ({type(exc).__name__}): {exc}; what was done is saved, run again",
-            EXIT_INCOMPLETE,
-        )
+        _fail(HfcheckError(msg("cli_network", kind=type(exc).__name__, error=str(exc))), EXIT_INCOMPLETE)
     except OSError as exc:
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), EXIT_USAGE)
     sys.exit(rv if isinstance(rv, int) else 0)

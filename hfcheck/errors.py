@@ -36,7 +36,7 @@ and the emulator (`sim/`), a separate program, keeps its own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from hfcheck.net.outcome import HubOutcome
@@ -47,10 +47,24 @@ EXIT_USAGE = 2  # bad command line, configuration or input file
 EXIT_INCOMPLETE = 3  # the run could not complete (no access, interrupted, Hub unreachable)
 
 
+class Words(Protocol):
+    """A message that renders in the run's language (`report.catalog.Msg`); `str()` is English."""
+
+    def render(self, lang: str) -> str: ...
+
+
 class HfcheckError(Exception):
-    """An expected failure: one clear line for the user, and an exit code."""
+    """An expected failure: one clear line for the user, and an exit code. Raised with a `Msg`
+    (`report.catalog.msg`) it is shown in the run's language; `str()` stays English."""
 
     exit_code = EXIT_INCOMPLETE
+
+    def __init__(self, message: str | Words = "") -> None:
+        super().__init__(str(message))
+        self.words = None if isinstance(message, str) else message
+
+    def render(self, lang: str) -> str:
+        return self.words.render(lang) if self.words is not None else str(self)
 
 
 class ConfigError(HfcheckError):

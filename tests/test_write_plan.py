@@ -285,12 +285,12 @@ def test_a_tweet_prints_once_and_is_tallied(tmp_path: Path, lang: str) -> None:
     assert summary.errors == [{"tweet_id": "2", "reason": "HTTP 500"}]
     if lang == "en":
         assert out == [
-            "[1/2] 1 missing: 2 file(s) -> ok (1 uploaded, 1 already in repo)",
-            "[2/2] 2 : 1 file(s) -> error: HTTP 500",
+            "[1/2] 1 missing: 2 files -> ok (1 uploaded, 1 already in repo)",
+            "[2/2] 2 : 1 file -> error: HTTP 500",
         ]
     else:
         assert out[0].splitlines() == [
-            "[1/2] 処理中: ツイートID 1 (missing)",
+            "[1/2] 処理中: ツイートID 1 (欠落)",
             "  欠落ファイル数: 2",
             "  再処理対象: 画像 1件, 動画 1件",
             "  再アップロード成功: encrypted_images/alice/a",
@@ -300,11 +300,34 @@ def test_a_tweet_prints_once_and_is_tallied(tmp_path: Path, lang: str) -> None:
         assert out[1].splitlines()[-2:] == ["  エラー: HTTP 500", "  完了: 成功 0件, 失敗 1件"]
 
 
+@pytest.mark.parametrize("finished", [(2, 3, 1), (3, 1, 2), (1, 2, 3)])
+def test_tweets_print_in_their_order_whatever_order_they_finish_in(tmp_path: Path, finished: tuple[int, ...]) -> None:
+    out: list[str] = []
+    lines = TweetLines(RunSummary(tweets=3), UploadSource.BACKUP, "en", out.append)
+    plans = {i: TweetPlan(str(i), files=_plan().files[:1]) for i in (1, 2, 3)}
+    for n, i in enumerate(finished):
+        job = TweetJob((str(i),), str(i), [], info={"plan": plans[i], "i": i}, failed="HTTP 500" if i == 2 else None)
+        lines.done(job)
+        assert len(out) == sum(1 for j in range(1, 4) if all(k in finished[: n + 1] for k in range(1, j + 1)))
+    assert [line.split()[0] for line in out] == ["[1/3]", "[2/3]", "[3/3]"]
+
+
+def test_a_tweet_that_never_finished_leaves_a_gap_the_close_prints_past() -> None:
+    out: list[str] = []
+    lines = TweetLines(RunSummary(tweets=3), UploadSource.BACKUP, "en", out.append)
+    for i in (3, 2):
+        lines.fail(i, TweetPlan(str(i)), ["HTTP 500"])
+    assert out == []
+    lines.close()
+    assert [line.split()[0] for line in out] == ["[2/3]", "[3/3]"]
+
+
 def test_dry_run_lines_say_what_would_happen() -> None:
     plan = _plan()
     plan.files[0].old_url = url("images/alice/1_0.jpg")
     plan.errors.append(msg("err_local_no_url", local="images/alice/1_9.jpg"))
-    assert plan_line(3, 4, plan, "en") == "[3/4] 1 missing: 2 file(s)"
+    assert plan_line(3, 4, plan, "en") == "[3/4] 1 missing: 2 files"
+    assert plan_line(3, 4, plan, "ja") == "[3/4] 処理中: ツイートID 1 (欠落)"
     assert dry_run_lines(plan, UploadSource.REPAIR, "en") == [
         f"    missing: upload images/alice/1_0.jpg -> {REPO}:encrypted_images/alice/a",
         f"    replace URL {url('images/alice/1_0.jpg')}\n         with {url('encrypted_images/alice/a')}",
@@ -313,6 +336,7 @@ def test_dry_run_lines_say_what_would_happen() -> None:
     ]
     ja = dry_run_lines(plan, UploadSource.BACKUP, "ja")
     assert ja[:2] == ["  未バックアップのファイル数: 2", "  処理対象: 画像 1件, 動画 1件"]
+    assert ja[2].startswith("    欠落: アップロード予定 images/alice/1_0.jpg")
     assert ja[-1] == "    エラー: ローカルファイルがありません: images/alice/1_9.jpg（取得元のメディアURLなし）"
 
 

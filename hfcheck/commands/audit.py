@@ -16,7 +16,7 @@ from hfcheck.db.gaps import GapSummary
 from hfcheck.readback.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
 from hfcheck.readback.deep_result import DeepResult
 from hfcheck.readback.sample import Sample
-from hfcheck.report.catalog import t
+from hfcheck.report.catalog import count, label, t
 from hfcheck.report.text import deep_summary, gaps_summary, verify_summary, write_audit_reports
 from hfcheck.verify.checkpoint import Progress
 
@@ -43,12 +43,13 @@ def summary_text(report: dict[str, Any], deep_result: DeepResult, lang: str) -> 
     if report["plan"]:
         lines.append(f"== {t('audit_plan', lang)} ==")
         for item in report["plan"]:
-            files = "" if item.get("files") is None else f" {item['files']:,} files"
-            tweets = "" if item.get("tweets") is None else f" {item['tweets']:,} tweets"
-            lines.append(f"- {item['kind']}:{files}{tweets}")
-            lines += [f"    {cmd}" for cmd in item["commands"][:3]] or [
-                "    nothing to run: X says these tweets are deleted"
+            counts = [
+                count(noun, item[noun + "s"], lang) for noun in ("file", "tweet") if item.get(noun + "s") is not None
             ]
+            lines.append(
+                t("plan_item", lang, kind=label("kind", item["kind"], lang), counts=t("list_sep", lang).join(counts))
+            )
+            lines += [f"    {cmd}" for cmd in item["commands"][:3]] or [t("plan_deleted_on_x", lang)]
     return "\n".join(lines)
 
 

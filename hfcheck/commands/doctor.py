@@ -173,7 +173,7 @@ class Doctor:
                     if len(self.sample.media_urls) + len(self.sample.backups) >= SAMPLE_ROWS:
                         break
         except HfcheckError as exc:
-            self.add(name, Mark.FIX, msg("doctor_db_bad", db=self.cfg.db, error=str(exc)), msg("doctor_db_bad_fix"))
+            self.add(name, Mark.FIX, msg("doctor_db_bad", error=exc.words or str(exc)), msg("doctor_db_bad_fix"))
             return False
         c = self.cfg.columns
         self.add(
@@ -183,7 +183,7 @@ class Doctor:
                 "doctor_db_ok",
                 db=self.cfg.db,
                 table=self.cfg.table,
-                columns=", ".join((c.id, c.username, c.media_urls, c.huggingface_urls)),
+                columns=", ".join(repr(n) for n in (c.id, c.username, c.media_urls, c.huggingface_urls)),
                 rows=rows,
                 journal=journal,
             ),
@@ -216,7 +216,7 @@ class Doctor:
             self.add(name, Mark.FIX, msg("doctor_key_bad", error=f"{path}: {exc.strerror}"), msg("doctor_key_bad_fix"))
             return
         except (ConfigError, HfcheckError) as exc:
-            self.add(name, Mark.FIX, msg("doctor_key_bad", error=str(exc)), msg("doctor_key_bad_fix"))
+            self.add(name, Mark.FIX, msg("doctor_key_bad", error=exc.words or str(exc)), msg("doctor_key_bad_fix"))
             return
         urls = spread(self.sample.backups, SAMPLE_NAMES)
         where = {"path": path, "mode": mode, "scheme": self.cfg.scheme}
@@ -390,7 +390,7 @@ def doctor(cfg: Config | None, config_error: ConfigError | None) -> int:
         check = Check(
             "doctor_name_config",
             Mark.FIX,
-            msg("doctor_config_bad", error=str(config_error)),
+            msg("doctor_config_bad", error=config_error.words or str(config_error) if config_error else ""),
             msg("doctor_config_bad_fix"),
         )
         click.echo(check.line(lang))

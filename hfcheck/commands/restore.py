@@ -14,7 +14,7 @@ from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
 from hfcheck.readback.restore import RestoreOutcome, RestoreSummary, Selection, run_restore
-from hfcheck.report.catalog import t
+from hfcheck.report.catalog import label, t
 
 REPORT_NAME = "restore_report.json"
 
@@ -33,10 +33,18 @@ def summary_text(summary: RestoreSummary, lang: str) -> str:
     return "\n".join([t("restore_title", lang), *(f"{label}: {value:,}" for label, value in rows)])
 
 
-def problem_line(o: RestoreOutcome) -> str:
-    """One line per failed file: tweet id, index, where it would have gone, why."""
-    where = o.local or o.url
-    return f"FAILED tweet {o.tweet_id} [{o.index}] {where}: {o.category}: {o.detail}"
+def problem_line(o: RestoreOutcome, lang: str) -> str:
+    """One line per failed file: tweet id, index, where it would have gone, why (in Japanese the
+    category's word; the detail, the Hub's own words, stays in restore_report.json)."""
+    return t(
+        "restore_failed_line",
+        lang,
+        tweet_id=o.tweet_id,
+        index=o.index,
+        where=o.local or o.url,
+        category=label("why", o.category, lang),
+        detail=o.detail,
+    )
 
 
 @click.command()
@@ -77,9 +85,9 @@ def restore(
     def show(o: RestoreOutcome) -> None:
         if o.status in ("failed", "incomplete") and not as_json:
             if bar:
-                tqdm.write(problem_line(o), file=sys.stderr)  # above the bar
+                tqdm.write(problem_line(o, cfg.lang), file=sys.stderr)  # above the bar
             else:
-                click.echo(problem_line(o), err=True)
+                click.echo(problem_line(o, cfg.lang), err=True)
 
     summary = run_async(
         run_restore(cfg, sel, out, concurrency=concurrency, overwrite=overwrite, on_outcome=show, progress_bar=bar)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hfcheck.crypto.names import norm_path, siv_decrypt_name, siv_encrypt_name
 from hfcheck.errors import InputError
+from hfcheck.report.catalog import msg
 
 if TYPE_CHECKING:
     from hfcheck.config import Config
@@ -103,8 +104,10 @@ def read_key_file(path: Path) -> bytes:
     read, that is not a regular file, or that is too large to be a key."""
     try:
         fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise InputError(msg("err_key_absent", path=path)) from None
     except OSError as exc:
-        raise InputError(f"cannot read key file {path}: {exc.strerror}") from None
+        raise InputError(msg("err_key_unreadable", path=path, error=exc.strerror)) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

@@ -26,6 +26,7 @@ import aiosqlite
 from hfcheck.config import Config
 from hfcheck.errors import IncompleteError, InputError
 from hfcheck.model.paths import TWEET_ID, TWEET_ID_RE, USERNAME_RE, joined
+from hfcheck.report.catalog import msg
 
 PAGE_SIZE = 2000
 MAX_GOOD_USERS = 100_000  # valid usernames remembered for the fast lane (accounts, not tweets)
@@ -225,7 +226,7 @@ class Archive:
         async with self.db.execute(f"PRAGMA table_info({self._table})") as cur:
             columns = {row[1] for row in await cur.fetchall()}
         if not columns:
-            raise InputError(f"{self.path}: table {self.cfg.table!r} not found")
+            raise InputError(msg("err_table_not_found", db=self.path, table=self.cfg.table))
         for name in (
             self.cfg.columns.id,
             self.cfg.columns.username,
@@ -233,7 +234,7 @@ class Archive:
             self.cfg.columns.huggingface_urls,
         ):
             if name not in columns:
-                raise InputError(f"{self.path}: table {self.cfg.table!r} has no column {name!r}")
+                raise InputError(msg("err_no_column", db=self.path, table=self.cfg.table, column=name))
 
     def to_row(self, raw: Sequence[Any]) -> TweetRow:
         """Type one raw row and list its problems."""

@@ -62,8 +62,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "hfcheck watch を停止しました：バックアップ {ok} 件、失敗 {failed} 件、コミット {commits} 回",
     },
     "watch_poll": {
-        "en": "poll {n}: {tweets} tweet(s) to back up",
-        "ja": "確認 {n} 回目：バックアップするツイート {tweets} 件",
+        "en": "poll {n}: {tweets} to back up",
+        "ja": "確認 {n} 回目：バックアップ対象 {tweets}",
     },
     "watch_paused": {
         "en": "backups paused ({error}); trying again in {seconds}",
@@ -88,23 +88,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "hfcheck watch：バックアップが再開しました（起動後 {ok} 件）",
     },
     "watch_audit_done": {
-        "en": "audit: {status}, {problems} problem(s); report {report}",
-        "ja": "監査：{status}、問題 {problems} 件。レポート {report}",
+        "en": "audit: {status}, {problems}; report {report}",
+        "ja": "監査：{status}、{problems}。レポート {report}",
     },
     "watch_audit_failed": {
         "en": "the scheduled audit could not run ({error}); next try in {seconds}",
         "ja": "定期監査を実行できませんでした（{error}）。{seconds} 後に再試行します",
     },
     "watch_audit_problems": {
-        "en": "hfcheck audit found {n} problem(s): {counts}. Report: {report}",
-        "ja": "hfcheck の監査で問題が {n} 件見つかりました：{counts}。レポート：{report}",
+        "en": "hfcheck audit found {problems}: {counts}. Report: {report}",
+        "ja": "hfcheck の監査で{problems}が見つかりました：{counts}。レポート：{report}",
     },
     "watch_audit_fix": {"en": "to fix: {command}", "ja": "修復コマンド：{command}"},
     "deep_summary": {
-        "en": "Read-back sample {s}: {n} files, {ok} ok, {bad} problems, {unk} unverified; "
+        "en": "Read-back sample {s}: {n}, {ok} ok, {bad}, {unk} unverified; "
         "recorded uploads: {rc} compared, {rd} differ",
-        "ja": "読み戻し検査 {s}：{n} ファイル、正常 {ok}、問題 {bad}、未確認 {unk}／"
-        "記録済みアップロード：比較 {rc}、不一致 {rd}",
+        "ja": "読み戻し検査 {s}：{n}、正常 {ok}、{bad}、未確認 {unk}／記録済みアップロード：比較 {rc}、不一致 {rd}",
     },
     # the audit page (hfcheck.report.html): titles, sections, table heads (looked up as "page_" + key)
     "page_title": {"en": "hfcheck audit report", "ja": "hfcheck 監査レポート"},
@@ -290,7 +289,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "run_downloaded": {"en": "Downloaded", "ja": "ダウンロード"},
     "run_gone": {"en": "Gone at the source", "ja": "取得元で消失"},
     "run_commits": {"en": "Commits", "ja": "コミット数"},
-    "run_bytes": {"en": "Bytes uploaded", "ja": "アップロード量 (bytes)"},
+    "run_bytes": {"en": "Bytes uploaded", "ja": "アップロード量（バイト）"},
     "run_done": {"en": "Done: {ok:,} succeeded, {failed:,} failed", "ja": "完了: 成功 {ok:,}件, 失敗 {failed:,}件"},
     "run_error_line": {"en": "error: {reason}", "ja": "エラー: {reason}"},
     "run_verify_first": {
@@ -299,7 +298,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # -- repair and backup: per tweet (English: one line; Japanese: the old script's block) --------
     "tweet_line": {
-        "en": "[{i}/{n}] {tweet_id} {kinds}: {files} file(s)",
+        "en": "[{i}/{n}] {tweet_id} {kinds}: {files}",
         "ja": "[{i}/{n}] 処理中: ツイートID {tweet_id} ({kinds})",
     },
     "tweet_ok": {"en": "{line} -> ok ({uploaded} uploaded, {present} already in repo)", "ja": "{line}"},
@@ -408,9 +407,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "err_x_known": {
         "en": "tweet {status} on X (known since {since}): {reason}",
-        "ja": "X でツイートが {status}（{since} から判明）: {reason}",
+        "ja": "X でツイートが{status}（{since} から判明）：「{reason}」",
     },
-    "err_x_status": {"en": "tweet {status} on X: {reason}", "ja": "X でツイートが {status}: {reason}"},
+    "err_x_status": {"en": "tweet {status} on X: {reason}", "ja": "X でツイートが{status}：「{reason}」"},
     "err_no_twscrape": {
         "en": "media list is empty and twscrape is not configured (twitter.accounts_db)",
         "ja": "メディアリストが空で、twscrape が設定されていません（twitter.accounts_db）",
@@ -454,6 +453,74 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "the key-check record could not be written to {repo} ({reason}); the next run tries again",
         "ja": "鍵確認レコードを {repo} に書き込めませんでした（{reason}）。次回の実行で再試行します",
     },
+    # -- words for the run's own identifiers and counts, so that no English is left in Japanese lines
+    # (doctor: kinds, categories, statuses, plurals; `count` picks the singular or plural)
+    "count_file_one": {"en": "{n:,} file", "ja": "{n:,} ファイル"},
+    "count_file_other": {"en": "{n:,} files", "ja": "{n:,} ファイル"},
+    "count_tweet_one": {"en": "{n:,} tweet", "ja": "{n:,} ツイート"},
+    "count_tweet_other": {"en": "{n:,} tweets", "ja": "{n:,} ツイート"},
+    "count_problem_one": {"en": "{n:,} problem", "ja": "問題 {n:,} 件"},
+    "count_problem_other": {"en": "{n:,} problems", "ja": "問題 {n:,} 件"},
+    "sample_all": {"en": "all", "ja": "全件"},
+    "kind_missing": {"en": "missing", "ja": "欠落"},
+    "kind_wrong_path": {"en": "wrong_path", "ja": "誤ったパス"},
+    "kind_empty_media": {"en": "empty_media", "ja": "メディアリストが空"},
+    "kind_unreadable": {"en": "unreadable", "ja": "復号できない"},
+    "kind_unbacked": {"en": "unbacked", "ja": "未バックアップ"},
+    "kind_partial": {"en": "partial", "ja": "一部のみバックアップ"},
+    "kind_migrate": {"en": "migrate", "ja": "移行"},
+    "kind_deleted_on_x": {"en": "deleted_on_x", "ja": "X で削除済み"},
+    "kind_deep_decrypt_failed": {"en": "deep_decrypt_failed", "ja": "バックアップを復号できない"},
+    "kind_deep_unknown_format": {"en": "deep_unknown_format", "ja": "不明な形式のバックアップ"},
+    "kind_deep_local_missing": {"en": "deep_local_missing", "ja": "ローカルファイル消失"},
+    "kind_deep_differs": {"en": "deep_differs", "ja": "バックアップとローカルが不一致"},
+    "kind_recorded_differs": {"en": "recorded_differs", "ja": "Hub上のファイルが記録と異なる"},
+    "kind_unverified": {"en": "unverified", "ja": "未確認"},
+    "plan_item": {"en": "- {kind}: {counts}", "ja": "- {kind}：{counts}"},
+    "list_sep": {"en": ", ", "ja": "、"},
+    "plan_deleted_on_x": {
+        "en": "    nothing to run: X says these tweets are deleted",
+        "ja": "    実行するものはありません：X ではこれらのツイートは削除済みです",
+    },
+    "restore_failed_line": {
+        "en": "FAILED tweet {tweet_id} [{index}] {where}: {category}: {detail}",
+        "ja": "失敗：ツイート {tweet_id} [{index}] {where}：{category}（詳細は restore_report.json）",
+    },
+    "why_wrong_path": {"en": "wrong_path", "ja": "暗号化されていないパス"},
+    "why_malformed": {"en": "malformed", "ja": "バックアップURLではありません"},
+    "why_decrypt_failed": {"en": "decrypt_failed", "ja": "復号できません"},
+    "why_unknown_format": {"en": "unknown_format", "ja": "不明な形式"},
+    "why_too_large": {"en": "too_large", "ja": "大きすぎます"},
+    "why_missing": {"en": "missing", "ja": "リポジトリにありません"},
+    "why_repo_not_found": {"en": "repo_not_found", "ja": "リポジトリが見つかりません"},
+    "why_no_access": {"en": "no_access", "ja": "アクセスできません"},
+    "why_failed": {"en": "failed", "ja": "取得に失敗しました"},
+    "why_unverified": {"en": "unverified", "ja": "確認できませんでした（後で再実行）"},
+    "why_write_failed": {"en": "write_failed", "ja": "書き込めませんでした"},
+    "x_deleted": {"en": "deleted", "ja": "削除済み"},
+    "x_protected": {"en": "protected", "ja": "非公開"},
+    "x_unavailable": {"en": "unavailable", "ja": "表示できません"},
+    "x_not_found": {"en": "not found", "ja": "見つかりません"},
+    "x_error": {"en": "not known (error)", "ja": "不明（エラー）"},
+    "x_ok": {"en": "available", "ja": "表示可能"},
+    "status_ok": {"en": "ok", "ja": "正常"},
+    "status_problems": {"en": "problems", "ja": "問題あり"},
+    "status_incomplete": {"en": "incomplete", "ja": "未完了"},
+    "cli_error": {"en": "hfcheck: error: {message}", "ja": "hfcheck: エラー: {message}"},
+    "cli_network": {
+        "en": "could not complete a request ({kind}): {error}; what was done is saved, run again",
+        "ja": "リクエストを完了できませんでした（{kind}：{error}）。済んだ分は保存済みです。再実行してください",
+    },
+    "err_table_not_found": {"en": "{db}: table {table!r} not found", "ja": "{db}：テーブル {table!r} がありません"},
+    "err_no_column": {
+        "en": "{db}: table {table!r} has no column {column!r}",
+        "ja": "{db}：テーブル {table!r} に列 {column!r} がありません",
+    },
+    "err_key_unreadable": {
+        "en": "cannot read key file {path}: {error}",
+        "ja": "鍵ファイル {path} を読めません：{error}",
+    },
+    "err_key_absent": {"en": "cannot read key file {path}: it does not exist", "ja": "鍵ファイル {path} がありません"},
     # -- the demo's narration (sim/demo_cycle.py): `hfcheck demo run` and `demo serve` -----------------
     "demo_built": {
         "en": "demo archive in {root} ({scheme}): planted {counts} and gaps {gaps}",
@@ -546,8 +613,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "archive.table と archive.columns.* をテーブルの名前に合わせてください",
     },
     "doctor_db_ok": {
-        "en": "{db}: table {table} ({columns}), {rows:,} rows, journal mode {journal}",
-        "ja": "{db}：テーブル {table}（{columns}）、{rows:,} 行、ジャーナルモード {journal}",
+        "en": "{db}: table {table!r} ({columns}), {rows:,} rows, journal mode {journal!r}",
+        "ja": "{db}：テーブル {table!r}（{columns}）、{rows:,} 行、ジャーナルモード {journal!r}",
     },
     "doctor_media_not_found": {"en": "{root} is not a folder", "ja": "{root} はフォルダではありません"},
     "doctor_media_not_found_fix": {
@@ -677,6 +744,17 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+def count(noun: str, n: int, lang: str) -> str:
+    """`1 file`, `2 files` (`count_{noun}_one|other`): English plurals right, one form in Japanese."""
+    return t(f"count_{noun}_{'one' if n == 1 else 'other'}", lang, n=n)
+
+
+def label(prefix: str, word: str, lang: str) -> str:
+    """The catalog's word for an identifier (`kind_missing` -> 欠落), or the identifier itself."""
+    key = f"{prefix}_{word}"
+    return t(key, lang) if key in MESSAGES else word
+
+
 def t(key: str, lang: str, **values: Any) -> str:
     """The message `key` in `lang` (English when a translation is missing), filled with `values`."""
     entry = MESSAGES[key]
@@ -694,7 +772,9 @@ class Msg:
     values: Mapping[str, Any] = field(default_factory=dict)
 
     def render(self, lang: str) -> str:
-        return t(self.key, lang, **self.values).strip()
+        """The text in `lang`; a value that is itself a `Msg` (a status word) is rendered too."""
+        values = {k: v.render(lang) if isinstance(v, Msg) else v for k, v in self.values.items()}
+        return t(self.key, lang, **values).strip()
 
     def __str__(self) -> str:
         return self.render("en")

@@ -10,7 +10,7 @@ from hfcheck.atomic import write_bytes_atomic, write_json_atomic
 from hfcheck.db.gaps import GapSummary
 from hfcheck.model.outcomes import RunSummary, UploadSource
 from hfcheck.readback.deep_result import PROBLEM_CATEGORIES, DeepResult, RecordedComparison
-from hfcheck.report.catalog import t
+from hfcheck.report.catalog import count, t
 from hfcheck.verify.checkpoint import Progress
 
 
@@ -115,13 +115,14 @@ def deep_summary(result: DeepResult, lang: str) -> str:
     c = result.counts
     rec = result.recorded or RecordedComparison()
     bad = sum(c[k] for k in PROBLEM_CATEGORIES)
+    sample = str(result.sample)
     return t(
         "deep_summary",
         lang,
-        s=result.sample,
-        n=result.checked,
+        s=t("sample_all", lang) if sample == "all" else sample,
+        n=count("file", result.checked, lang),
         ok=c["deep_ok"],
-        bad=bad,
+        bad=count("problem", bad, lang),
         unk=c["unverified"],
         rc=rec.compared,
         rd=rec.differs + rec.absent,

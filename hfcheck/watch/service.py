@@ -41,7 +41,7 @@ from hfcheck.net.hub import Hub
 from hfcheck.net.outcome import redact
 from hfcheck.readback.audit import JSON_NAME, AuditOptions, problem_count, run_audit
 from hfcheck.readback.keycheck import require_key
-from hfcheck.report.catalog import t
+from hfcheck.report.catalog import count, label, t
 from hfcheck.report.text import write_audit_reports
 from hfcheck.watch.metrics import Metrics, serve_metrics
 from hfcheck.watch.notify import Notifier, Ping
@@ -324,7 +324,9 @@ class WatchService:
         assert self.poller is not None and self.notifier is not None
         self.metrics.polls.inc()
         if found:
-            self.opts.echo(t("watch_poll", self.cfg.lang, n=self.poller.polls, tweets=found))
+            self.opts.echo(
+                t("watch_poll", self.cfg.lang, n=self.poller.polls, tweets=count("tweet", found, self.cfg.lang))
+            )
         if not self.poller.waiting:
             self._backup_complete()
         self._sync_metrics()
@@ -427,8 +429,8 @@ class WatchService:
         text = t(
             "watch_audit_done",
             cfg.lang,
-            status=report["status"],
-            problems=n,
+            status=label("status", report["status"], cfg.lang),
+            problems=count("problem", n, cfg.lang),
             report=str(kept or cfg.data_dir / JSON_NAME),
         )
         self.opts.echo(text)
@@ -436,7 +438,13 @@ class WatchService:
             counts = ", ".join(f"{k} {v}" for k, v in _problem_counts(report).items() if v)
             fixes = [cmd for item in report.get("plan", []) for cmd in item.get("commands", [])[:1]]
             lines = [
-                t("watch_audit_problems", cfg.lang, n=n, counts=counts, report=str(kept or cfg.data_dir / JSON_NAME))
+                t(
+                    "watch_audit_problems",
+                    cfg.lang,
+                    problems=count("problem", n, cfg.lang),
+                    counts=counts,
+                    report=str(kept or cfg.data_dir / JSON_NAME),
+                )
             ]
             lines += [t("watch_audit_fix", cfg.lang, command=c) for c in dict.fromkeys(fixes)]
             await self._notify("\n".join(lines))

@@ -9,7 +9,9 @@ Japanese keeps the shape of the users' old repair script, a block per tweet:
       再アップロード成功: encrypted_images/...
       完了: 成功 2件, 失敗 0件
 
-Tweets finish in parallel, so a tweet's lines are printed with one call and never interleave.
+Tweets finish in parallel, so a tweet's lines are printed with one call and never interleave,
+and in the order of their numbers: a tweet that finishes early waits for those before it
+(`[2/23]` never comes before `[1/23]`; the progress bar counts it at once).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from tqdm import tqdm
 
 from hfcheck.model.outcomes import FileKind, RunSummary, TweetResult, UploadSource
-from hfcheck.report.catalog import t
+from hfcheck.report.catalog import count, label, t
 from hfcheck.write.plan import FilePlan, TweetPlan
 from hfcheck.write.upload import TweetJob
 
@@ -29,8 +31,9 @@ DETAILED = frozenset({"ja"})
 
 def plan_line(i: int, n: int, plan: TweetPlan, lang: str) -> str:
     """`[1/4] 1234567890 missing, wrong_path: 2 file(s)` (`[1/4] 処理中: ツイートID …` in Japanese)."""
-    kinds = ", ".join(sorted(plan.kinds))
-    return t("tweet_line", lang, i=i, n=n, tweet_id=plan.tweet_id, kinds=kinds, files=len(plan.files))
+    kinds = ", ".join(label("kind", k, lang) for k in sorted(plan.kinds))
+    files = count("file", len(plan.files), lang)
+    return t("tweet_line", lang, i=i, n=n, tweet_id=plan.tweet_id, kinds=kinds, files=files)
 
 
 def detail_lines(plan: TweetPlan, source: UploadSource, lang: str) -> list[str]:
@@ -47,7 +50,12 @@ def dry_run_lines(plan: TweetPlan, source: UploadSource, lang: str) -> list[str]
     """What would be done per file, and why nothing can be done when it cannot."""
     out = detail_lines(plan, source, lang) if lang in DETAILED else []
     for fp in plan.files:
-        fields = {"kind": fp.kind, "local": fp.local_rel, "repo": fp.repo_id, "path": fp.remote_path}
+        fields = {
+            "kind": label("kind", fp.kind, lang),
+            "local": fp.local_rel,
+            "repo": fp.repo_id,
+            "path": fp.remote_path,
+        }
         out.append(
             t("dry_present" if fp.exists_remote else "dry_reupload" if fp.replace else "dry_upload", lang, **fields)
         )
@@ -73,8 +81,13 @@ class TweetLines:
         self.lang = lang
         self._bar = tqdm(total=summary.tweets, unit="tweet", dynamic_ncols=True) if bar else None
         self.echo = (lambda text: tqdm.write(text)) if bar else echo
+        self._next = 1  # the number of the next tweet to print
+        self._waiting: dict[int, str] = {}  # finished tweets after a gap, by number
 
     def close(self) -> None:
+        """Print what still waits (a tweet that never finished leaves a gap), in order."""
+        for i in sorted(self._waiting):
+            self.echo(self._waiting.pop(i))
         if self._bar is not None:
             self._bar.close()
 
@@ -99,7 +112,7 @@ class TweetLines:
             out += detail_lines(plan, self.source, self.lang)
             out += [t("tweet_error", self.lang, reason=r) for r in reasons]
             out.append(t("tweet_result", self.lang, ok=0, failed=failed))
-        self._print(out)
+        self._print(i, out)
 
     def done(self, job: TweetJob) -> None:
         """The uploader's callback: a tweet finished (all files committed, row changed) or failed."""
@@ -122,7 +135,7 @@ class TweetLines:
             out.append(t("tweet_result", self.lang, ok=len(plan.files), failed=0))
         else:
             out += origins
-        self._print(out)
+        self._print(i, out)
 
     def _recovered(self, plan: TweetPlan, fp: FilePlan) -> str:
         """A lost file found again: its line, and its entry in the report's `recovered`."""
@@ -131,7 +144,10 @@ class TweetLines:
         self.summary.recovered.append(entry)
         return t("tweet_origin", self.lang, local=fp.local_rel, origin=fp.origin.render(self.lang))
 
-    def _print(self, lines: list[str]) -> None:
+    def _print(self, i: int, lines: list[str]) -> None:
         if self._bar is not None:
             self._bar.update(1)
-        self.echo("\n".join(lines))
+        self._waiting[i] = "\n".join(lines)
+        while self._next in self._waiting:
+            self.echo(self._waiting.pop(self._next))
+            self._next += 1

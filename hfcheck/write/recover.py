@@ -124,7 +124,7 @@ async def recover_media(
     known = state.x_lookup(plan.tweet_id)
     if known is not None and known.status in FINAL_ON_X:
         since = time.strftime("%Y-%m-%d", time.gmtime(known.checked_at))
-        plan.errors.append(msg("err_x_known", status=known.status, since=since, reason=known.reason))
+        plan.errors.append(msg("err_x_known", status=msg(f"x_{known.status}"), since=since, reason=known.reason))
         return
     if source is None:
         plan.errors.append(msg("err_no_twscrape"))
@@ -136,7 +136,7 @@ async def recover_media(
     if lookup.status != "error":
         state.record_x_lookup(plan.tweet_id, lookup.status, lookup.reason)
     if lookup.status != "ok":
-        plan.errors.append(msg("err_x_status", status=lookup.status, reason=lookup.reason))
+        plan.errors.append(msg("err_x_status", status=msg(f"x_{lookup.status}"), reason=lookup.reason))
         return
     urls = [m.url for m in lookup.media if m.url]
     if not urls:

@@ -1,0 +1,104 @@
+"""Under LANG=ja every line is Japanese: every command runs on the demo archive (served by the
+emulator) and no English word is left outside what is not a word of a language — file names,
+URLs, ids and numbers, command, flag, setting and environment names.
+
+The checker strips those, then looks for runs of three or more Latin letters. The few words
+allowed (`ALLOWED`) are names that stay as they are in Japanese text too."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hfcheck.crypto import generate_key_file
+from tests.helpers import demo_world, run_cli
+
+COMMANDS = {"audit", "backup", "crypt", "demo", "doctor", "hub", "migrate", "repair", "restore", "verify", "watch"}
+# Proper names, kept as they are in Japanese writing (the Hub's and X's own words, formats):
+ALLOWED = {"Hub", "JSON", "URL", "URLs", "SQLite", "HTML", "Xet", "LFS", "twscrape", "fernet", "Ctrl"}
+
+_STRIP = [
+    re.compile(r"^\s*\d+\. \S+\s+[\d,]+$"),  # a row of the per-account table: rank, account, count
+    re.compile(r"\b[a-z][a-z0-9+.-]*://\S+"),  # URLs
+    re.compile(r"'[^']*'|「[^」]*」"),  # quoted values: names from the database, X's own words
+    re.compile(r"`[^`]*`"),  # backticked code
+    re.compile(r"\S*/\S*"),  # paths, repo ids, n/t samples: anything with a slash
+    re.compile(r"\S+\.(?:json|html|toml|db|key|jpg|jpeg|png|gif|webp|mp4|mov)\b"),  # file names
+    re.compile(r"\bpython -m hfcheck\b|\bhfcheck\b"),  # the program (its file names went with the paths)
+    re.compile(r"--?[A-Za-z][\w-]*(?:=\S*)?"),  # flags (and their values)
+    re.compile(r"\b[a-z]+(?:\.[a-z_*]+)+\b"),  # setting keys: crypto.key_file, archive.columns.*
+    re.compile(r"\b\w*_\w*\b"),  # identifiers: wrong_path, HF_TOKEN, deep_decrypt_failed
+    re.compile(r"\b[\w.-]*-v\d+\b"),  # scheme names: hfcheck-v1
+    re.compile(r"\b[0-9a-fA-F]{8,}\b"),  # hashes
+    re.compile(r"\b\d[\w,.:%]*"),  # numbers, sizes, times
+]
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def english_words(line: str) -> list[str]:
+    """The English words of a line once names, paths, URLs, ids, flags and commands are gone."""
+    for pattern in _STRIP:
+        line = pattern.sub(" ", line)
+    return [w for w in _WORD.findall(line) if w not in ALLOWED and w not in COMMANDS]
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("✓ 鍵ファイル: /tmp/a/archive.key（モード 0600、hfcheck-v1）", []),
+        ("    python -m hfcheck repair --config /tmp/x/hfcheck.toml --dry-run", []),
+        ("- missing: 6 files 6 tweets", ["missing", "files", "tweets"]),
+        ("hfcheck: error: archive database not found: /x.db", ["error", "archive", "database", "not", "found"]),
+        ("https://h/datasets/a/b/resolve/main/encrypted_images/x/ABCDEF: 復号できません", []),
+        ("HF_TOKEN を crypto.key_file に（wrong_path）", []),
+        ("(unbacked) 1700000000000000000", ["unbacked"]),
+        ("   2. dave99                  3", []),
+        ("X でツイートが削除済み：「This Post was deleted by the Post author.」", []),
+        ("テーブル 'tweets'（'id', 'username'）", []),
+    ],
+)
+def test_the_checker(line: str, words: list[str]) -> None:
+    assert english_words(line) == words
+
+
+def english_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if english_words(line)]
+
+
+@pytest.mark.slow
+def test_every_command_speaks_japanese(tmp_path: Path) -> None:
+    other_key = tmp_path / "other.key"
+    generate_key_file(other_key)
+    with demo_world(tmp_path / "demo", tweets=30) as w:
+        env = {**w.env(), "LANG": "ja_JP.UTF-8"}
+        planted = w.planted["tweets"]
+        out = tmp_path / "restored"
+        runs: list[tuple[str, ...]] = [
+            ("doctor",),
+            ("doctor", "--key-file", str(other_key)),
+            ("verify",),
+            ("verify", "--check-missing"),
+            ("verify", "--deep", "--sample", "all"),
+            ("audit",),
+            ("restore", "--tweet", planted["missing"][0], "--tweet", planted["ok"][0], "--out", str(out)),
+            ("repair", "--dry-run"),
+            ("backup", "--dry-run"),
+            ("repair",),
+            ("backup",),
+            ("audit",),
+            ("migrate", "--to", "fernet", "--dry-run"),
+            ("watch", "--once"),
+            ("verify", "--set", "archive.table=posts"),  # bad input: one error line
+            ("verify", "--key-file", str(tmp_path / "absent.key"), "--deep"),
+            ("verify", "--deep", "--sample", "all", "--key-file", str(other_key)),  # last: it marks files unreadable
+        ]
+        found: dict[str, list[str]] = {}
+        for args in runs:
+            r = run_cli(w, *args, env=env)
+            assert "Traceback" not in r.stderr, (args, r.stderr[-2000:])
+            bad = english_lines(r.stdout + "\n" + r.stderr)
+            if bad:
+                found[" ".join(args)] = bad
+    assert not found, "\n".join(f"{cmd}:\n  " + "\n  ".join(lines[:12]) for cmd, lines in found.items())
