@@ -23,6 +23,7 @@ from hfcheck.crypto.keys import ArchiveKey, configured_key_file, decode_key, rea
 from hfcheck.crypto.plugin import load_plugin
 from hfcheck.crypto.v1 import HfcheckV1Codec
 from hfcheck.errors import ConfigError, CryptoError, InputError, OneWayNames
+from hfcheck.report.catalog import msg
 
 if TYPE_CHECKING:
     from hfcheck.config import Config
@@ -105,10 +106,8 @@ class Codecs:
                 return codec.decrypt_name(parent, encrypted)
             except CryptoError:
                 continue
-        raise CryptoError(
-            f"encrypted name {encrypted[:300]!r} under {parent!r} does not decrypt with"
-            f" {', '.join(c.name for c in tried)} (wrong key, wrong folder or altered name)"
-        )
+        schemes = ", ".join(c.name for c in tried)
+        raise CryptoError(msg("err_name_does_not_decrypt", name=encrypted[:300], parent=parent, schemes=schemes))
 
     def encrypt_name(self, parent: str, name: str) -> str:
         """The write codec's name (so a `Codecs` can stand where the path model wants a key)."""

@@ -520,6 +520,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "cannot read key file {path}: {error}",
         "ja": "鍵ファイル {path} を読めません：{error}",
     },
+    "err_name_does_not_decrypt": {
+        "en": "encrypted name {name!r} under {parent!r} does not decrypt with {schemes}"
+        " (wrong key, wrong folder or altered name)",
+        "ja": "暗号化された名前 {name!r}（{parent!r} 内）は {schemes} で復号できません"
+        "（鍵違い・フォルダ違い・名前の改変）",
+    },
     "err_key_absent": {"en": "cannot read key file {path}: it does not exist", "ja": "鍵ファイル {path} がありません"},
     # -- the demo's narration (sim/demo_cycle.py): `hfcheck demo run` and `demo serve` -----------------
     "demo_built": {
@@ -772,8 +778,9 @@ class Msg:
     values: Mapping[str, Any] = field(default_factory=dict)
 
     def render(self, lang: str) -> str:
-        """The text in `lang`; a value that is itself a `Msg` (a status word) is rendered too."""
-        values = {k: v.render(lang) if isinstance(v, Msg) else v for k, v in self.values.items()}
+        """The text in `lang`; a value that renders itself (a `Msg`: a status word; an error
+        raised with a `Msg`) is rendered in `lang` too."""
+        values = {k: v.render(lang) if callable(getattr(v, "render", None)) else v for k, v in self.values.items()}
         return t(self.key, lang, **values).strip()
 
     def __str__(self) -> str:
