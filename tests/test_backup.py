@@ -5,6 +5,7 @@ hosts not allowed are never contacted."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -112,10 +113,21 @@ def test_hosts_not_allowed_are_never_contacted(tmp_path: Path) -> None:
             )
         )
         assert prod.read_text() != text
+        dry = run_cli(w, "backup", "--dry-run", config=prod)
+        assert dry.returncode == 0, dry.stderr
+        # the dry run shows the refusals the real run meets: no file that would have to be
+        # fetched from a host not allowed is listed as an upload
+        uploads = re.findall(r": upload (\S+) -> ", dry.stdout)
+        assert uploads and all((w.root / "media" / rel).is_file() for rel in uploads)
+        refused = re.findall(r"(\S+) will not be fetched: 127\.0\.0\.1:\d+ is not an allowed media host", dry.stdout)
+        assert refused and w.media.count() == 0
         r = run_cli(w, "backup", config=prod)
         assert r.returncode == 1
         assert "not allowed" in r.stdout or "rejected" in r.stdout
         assert w.media.count() == 0
+        failed = {line.split()[1] for line in r.stdout.splitlines() if "-> error:" in line}
+        dry_failed = {m.split()[1] for m in dry.stdout.split("\n[") if "will not be fetched" in m}
+        assert failed == dry_failed  # the same tweets, told before and after
 
 
 FALLBACK_LINE = "offers no Xet storage (xet-write-token answered 404): uploading over LFS for this run"

@@ -393,6 +393,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "local file not found: {local}; fetching {url}: {status} {reason}",
         "ja": "ローカルファイルがありません: {local}。{url} の取得: {status} {reason}",
     },
+    "err_local_refused": {
+        "en": "local file not found: {local}; {url} will not be fetched: {host} is not an allowed media host"
+        " (download.allowed_hosts)",
+        "ja": "ローカルファイルがありません: {local}。{url} は取得しません："
+        "{host} は許可されたメディアホストではありません（download.allowed_hosts）",
+    },
     "err_migrate_name": {
         "en": "{url}: cannot tell its local file ({error}); left as it is",
         "ja": "{url}: ローカルファイルを特定できません（{error}）。そのままにします",

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from hfcheck.crypto import Codecs
 from hfcheck.db.archive import Archive
@@ -32,13 +33,14 @@ from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import RunSummary, UploadSource
 from hfcheck.model.paths import confine
 from hfcheck.net.download import Downloader, DownloadResult
+from hfcheck.net.hosts import AllowList, url_problem
 from hfcheck.net.hub import Hub
 from hfcheck.pool import Put, run_pool
 from hfcheck.readback.keycheck import RECORD_PATH, KeyCheck, require_key, write_key_record
 from hfcheck.report.catalog import msg, t
 from hfcheck.write.commit import BatchPolicy, Committer
 from hfcheck.write.lines import TweetLines
-from hfcheck.write.plan import TweetPlan, to_job
+from hfcheck.write.plan import FilePlan, TweetPlan, to_job
 from hfcheck.write.upload import TweetJob, TweetUploader
 
 OnTweet = Callable[[TweetPlan, str | None], Awaitable[None] | None]
@@ -95,7 +97,9 @@ async def write_tweets(
     check = opts.key or await require_key(cfg, codecs, archive=archive, client=hub)
     lines = TweetLines(summary, writer.source, cfg.lang, opts.echo, bar=opts.progress_bar and not opts.dry_run)
     if opts.dry_run:
+        allowed = AllowList(cfg.allowed_hosts)
         async for i, plan in numbered(writer.tweets()):
+            refuse_downloads(root, plan, allowed)
             lines.plan(i, plan)
         return
     async with contextlib.AsyncExitStack() as stack:
@@ -185,6 +189,27 @@ class _KeyRecord:
                 self.echo(t("key_record_failed", lang, repo=repo, reason=failed))
 
 
+def _to_fetch(root: Path, fp: FilePlan) -> Path | None:
+    """Where a file must be downloaded to before it can be uploaded, or None when it need not be."""
+    if not fp.needs_local or fp.local_rel is None:
+        return None
+    local = confine(root, fp.local_rel)
+    return None if local.is_file() else local
+
+
+def refuse_downloads(root: Path, plan: TweetPlan, allowed: AllowList) -> None:
+    """A dry run's word for the downloads the real run would refuse (a host not allowed): the
+    file becomes the plan's error instead of an upload. Pure: no request is made."""
+    keep: list[FilePlan] = []
+    for fp in plan.files:
+        if _to_fetch(root, fp) is not None and fp.media_url and url_problem(fp.media_url, allowed):
+            host = urlsplit(fp.media_url).netloc
+            plan.errors.append(msg("err_local_refused", local=fp.local_rel, url=fp.media_url, host=host))
+        else:
+            keep.append(fp)
+    plan.files = keep
+
+
 async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[DownloadResult]:
     """Every file to upload (and every recovered medium) must be on disk: fetch what is gone.
 
@@ -192,10 +217,8 @@ async def ensure_local(root: Path, plan: TweetPlan, dl: Downloader) -> list[Down
     downloads made are returned for the summary."""
     fetched: list[DownloadResult] = []
     for fp in plan.files:
-        if not fp.needs_local or fp.local_rel is None:
-            continue
-        local = confine(root, fp.local_rel)
-        if local.is_file():
+        local = _to_fetch(root, fp)
+        if local is None:
             continue
         if not fp.media_url:
             plan.errors.append(msg("err_local_no_url", local=fp.local_rel))
