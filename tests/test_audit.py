@@ -245,3 +245,20 @@ def test_html_rendered_in_headless_chromium_shows_the_counts(
     for key, n in world.planted["counts"].items():
         assert shown.get(key) == f"{n:,}", key
     assert "status" in r.stdout and "Problems found" in r.stdout
+
+
+def test_an_audit_that_could_not_read_the_repo_shows_coverage_unknown(tmp_path: Path) -> None:
+    """Earlier audits read every file back; this one cannot read the repo (made private, no
+    token): its coverage is "unknown", not the earlier 100%."""
+    with demo_world(tmp_path / "demo", tweets=24) as w:
+        first = run_cli(w, "audit", "--sample", "all")
+        assert "Read back and decrypted within the last 1 audits: 100.0%" in first.stdout, first.stdout
+        w.hub.control.set_repo(REPO, private=True)
+        env = {k: v for k, v in w.env().items() if k != "HF_TOKEN"} | {"HF_HOME": str(tmp_path / "no-hf")}
+        r = run_cli(w, "audit", "--sample", "all", env=env)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "Read back and decrypted: unknown (the repo could not be read in this audit)" in r.stdout
+    assert "100.0%" not in r.stdout
+    report = json.loads((w.root / "data" / "audit_report.json").read_text())
+    assert report["headline"]["coverage"]["unknown"] is True and report["headline"]["coverage"]["share"] is None
+    assert "the repo could not be read in this audit" in (w.root / "data" / "audit_report.html").read_text()

@@ -34,7 +34,9 @@ def summary_text(report: dict[str, Any], deep_result: DeepResult, lang: str) -> 
     lines = [verify_summary(progress, lang), gaps_summary(GapSummary(**report["gaps"]), lang)]
     lines.append(deep_summary(deep_result, lang))
     cov = report.get("headline", {}).get("coverage", {})
-    if cov.get("share") is not None:
+    if cov.get("unknown"):
+        lines.append(t("audit_coverage_unknown", lang))
+    elif cov.get("share") is not None:
         lines.append(
             t("audit_coverage", lang).format(
                 n=cov["audits"], share=f"{100 * cov['share']:.1f}%", covered=cov["covered"], total=cov["candidates"]

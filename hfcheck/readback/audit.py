@@ -428,6 +428,15 @@ def history_entry(report: dict[str, Any], started: float, known: set[str]) -> di
     v, g = report.get("verify", {}), report.get("gaps", {})
     counts, deep = v.get("counts", {}), report.get("deep") or {}
     new = len(problem_keys(report) - known)
+    unknown = (
+        int(counts.get("unverified", 0))
+        + int(counts.get("no_access", 0))
+        + int(counts.get("repo_not_found", 0))
+        + int(deep.get("counts", {}).get("unverified", 0))
+    )
+    # No file confirmed present and some could not be checked: the repo could not be read, so
+    # how much of it earlier audits read back says nothing about it now (coverage: unknown).
+    unreachable = int(counts.get("present", 0)) == 0 and unknown > 0
     return {
         "at": report.get("generated_at"),
         "started": round(started, 3),
@@ -441,8 +450,9 @@ def history_entry(report: dict[str, Any], started: float, known: set[str]) -> di
         "gaps": int(g.get("unbacked_media", 0)),
         "gap_tweets": sum(int(g.get(k, 0)) for k in ("unbacked", "partial", "empty_media")),
         "read_back": int(deep.get("checked", 0)),
-        "covered": deep.get("covered"),
+        "covered": None if unreachable else deep.get("covered"),
         "candidates": int(deep.get("candidates", 0)),
+        "coverage_unknown": unreachable,
         "new": new,
     }
 
@@ -467,6 +477,7 @@ def headline(history: list[dict[str, Any]]) -> dict[str, Any]:
             "covered": covered,
             "candidates": candidates,
             "share": round(covered / candidates, 4) if isinstance(covered, int) and candidates else None,
+            "unknown": bool(current.get("coverage_unknown")),
             "audits": min(len(history), COVERAGE_AUDITS),
         },
     }

@@ -47,6 +47,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "restore_failed": {"en": "Failed", "ja": "失敗"},
     "restore_incomplete": {"en": "Could not check (retry later)", "ja": "未完了（後で再実行）"},
     "audit_plan": {"en": "What to run", "ja": "実行すべきコマンド"},
+    "audit_coverage_unknown": {
+        "en": "Read back and decrypted: unknown (the repo could not be read in this audit)",
+        "ja": "読み戻し・復号できたファイル：不明（この監査ではリポジトリを読めませんでした）",
+    },
     "audit_html": {"en": "Report (open in a browser)", "ja": "レポート（ブラウザで開く）"},
     "audit_coverage": {
         "en": "Read back and decrypted within the last {n} audits: {share} ({covered:,} of {total:,} files)",
@@ -204,6 +208,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "のファイルを直近 {n} 回の監査で読み戻し・復号しました",
     },
     "pg_coverage_files": {"en": "{covered} of {total} files", "ja": "{total} 件中 {covered} 件"},
+    "pg_coverage_unknown": {
+        "en": "Unknown: the repo could not be read in this audit",
+        "ja": "不明：この監査ではリポジトリを読めませんでした",
+    },
     "pg_coverage_none": {"en": "No file read back yet", "ja": "まだ読み戻したファイルはありません"},
     "pg_history": {"en": "History", "ja": "履歴"},
     "pg_history_note": {

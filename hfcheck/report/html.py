@@ -306,7 +306,8 @@ def _gauge(p: Page, cov: Any) -> str:
             f"<small>{_e(p.label('pg_coverage_what', n=audits))}</small><small>{_e(files)}</small>"
         )
     else:
-        text = f'<span class="pct" id="coverage-figure">—</span><small>{_e(p.label("pg_coverage_none"))}</small>'
+        none = "pg_coverage_unknown" if cov.get("unknown") else "pg_coverage_none"
+        text = f'<span class="pct" id="coverage-figure">—</span><small>{_e(p.label(none))}</small>'
     return (
         f'<div class="gauge" id="coverage" title="{_e(p.label("pg_coverage"))}">{ring}'
         f"<div><b>{_e(p.label('pg_coverage'))}</b>{text}</div></div>"
