@@ -151,3 +151,28 @@ def test_japanese_summary(world, tmp_path: Path) -> None:
     for word in ("総チェック数", "存在", "欠落", "うち誤ったパス"):
         assert word in r.stdout
     assert os.path.exists(tmp_path / "verify_report.json")
+
+
+@pytest.mark.parametrize(
+    ("value", "code"), [('["https://pbs.twimg.com/media/a.jpg"', "invalid_json"), ('{"a": 1}', "not_a_list")]
+)
+async def test_a_bad_media_list_in_a_row_without_backups_is_a_row_problem(
+    tmp_path: Path, value: str, code: str
+) -> None:
+    """ARCHIVE.md: invalid JSON in any row is reported. Verify reads only the rows with backups,
+    so a row without one had its broken media list reported nowhere."""
+    import sqlite3
+
+    with demo_world(tmp_path / "demo", tweets=24) as w:
+        tweet_id = w.planted["tweets"]["unbacked"][0]
+        con = sqlite3.connect(w.root / "archive.db")
+        con.execute("UPDATE tweets SET media_urls = ? WHERE id = ?", (value, tweet_id))
+        con.commit()
+        con.close()
+        result = await run_verify(w.config(), VerifyOptions(check_missing=True))
+        r = run_cli(w, "verify")
+    problems = [p for p in result.progress.row_problems if p["tweet_id"] == tweet_id]
+    assert [(p["column"], p["code"]) for p in problems] == [("media_urls", code)]
+    assert "Rows with other problems" in r.stdout
+    report = json.loads((w.root / "data" / "verify_report.json").read_text())
+    assert [p["code"] for p in report["row_problems"] if p["tweet_id"] == tweet_id] == [code]

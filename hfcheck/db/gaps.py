@@ -1,7 +1,8 @@
 """Gaps: tweets with media and no (or a partial) backup, and backups with an empty media list.
 
 Counted in SQL (SQLite's JSON functions) so the table is never loaded into memory. Rows whose
-columns are not valid JSON are left to the reader, which reports them as malformed rows.
+columns are not valid JSON are left to the reader, which reports them as malformed rows; those
+without a backup URL, which verify does not read, are found here (`unreadable_media_rows`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,26 @@ async def find_gaps(archive: Archive, top: int = TOP_ACCOUNTS) -> GapSummary:
         for username, unbacked, partial in await cur.fetchall():
             summary.per_account.append({"username": username, "unbacked": int(unbacked), "partial": int(partial)})
     return summary
+
+
+async def unreadable_media_rows(archive: Archive) -> list[dict[str, Any]]:
+    """The problems of rows without backup URLs whose media list is not a JSON array (invalid
+    JSON, a bare string...): verify reads only rows with backups, and the gap counts skip these
+    rows, so without this they would be reported nowhere. Same shape as verify's row problems."""
+    c = archive.cfg.columns
+    media, hf = f'"{c.media_urls}"', f'"{c.huggingface_urls}"'
+    where = (
+        f"({hf} IS NULL OR trim({hf}) IN ('', '[]')) AND {media} IS NOT NULL AND trim({media}) NOT IN ('', '[]')"
+        f" AND NOT (json_valid({media}) AND json_type({media}) = 'array')"
+    )
+    out: list[dict[str, Any]] = []
+    async for row in archive.rows(where=where):
+        out += [
+            {"tweet_id": row.tweet_id, "column": p.column, "code": p.code, "detail": p.detail}
+            for p in row.problems
+            if p.column == c.media_urls
+        ]
+    return out
 
 
 def unbacked_media_sql(archive: Archive) -> str:

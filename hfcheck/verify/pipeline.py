@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from hfcheck.config import Config
 from hfcheck.db.archive import Archive, Key, TweetRow
-from hfcheck.db.gaps import GapSummary, find_gaps
+from hfcheck.db.gaps import GapSummary, find_gaps, unreadable_media_rows
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, MalformedURL
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.hub import Hub
@@ -152,6 +152,7 @@ async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
                 }
         if opts.check_missing:
             result.gaps = await find_gaps(archive)
+        progress.row_problems += [p for p in await unreadable_media_rows(archive) if p not in progress.row_problems]
     return result
 
 
