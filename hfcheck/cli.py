@@ -96,6 +96,21 @@ def local_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return common_options(func, stored_token=False)
 
 
+def given_flags() -> tuple[str, ...]:
+    """The common flags the user typed for this command, as typed (`--config`, `--db`,
+    `--media-root`, `--repo`, `--revision`, `--key-file`, `--data-dir`, `--set`): the advice a
+    command prints repeats them, so that it reaches the same archive, key and data folder."""
+    params = click.get_current_context().params
+    out: list[str] = []
+    for flag, name, _ in COMMON_FLAGS:
+        if name == "lang":
+            continue
+        value = params.get(name)
+        for item in value if isinstance(value, tuple) else () if value is None else (value,):
+            out += [flag, str(item)]
+    return tuple(out)
+
+
 def diagnose_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """`common_options` for `doctor`: `cfg` is None and `config_error` says why when the config
     does not load."""
@@ -212,4 +227,14 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
-__all__ = ["cli", "common_options", "diagnose_options", "local_options", "main", "parsed_by", "run_async", "Config"]
+__all__ = [
+    "cli",
+    "common_options",
+    "diagnose_options",
+    "given_flags",
+    "local_options",
+    "main",
+    "parsed_by",
+    "run_async",
+    "Config",
+]

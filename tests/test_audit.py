@@ -262,3 +262,30 @@ def test_an_audit_that_could_not_read_the_repo_shows_coverage_unknown(tmp_path: 
     report = json.loads((w.root / "data" / "audit_report.json").read_text())
     assert report["headline"]["coverage"]["unknown"] is True and report["headline"]["coverage"]["share"] is None
     assert "the repo could not be read in this audit" in (w.root / "data" / "audit_report.html").read_text()
+
+
+def test_the_plan_repeats_the_users_own_flags_and_its_commands_run_as_printed(tmp_path: Path) -> None:
+    """`--db`, `--data-dir`, `--key-file`, `--repo` given beside `--config` are repeated in every
+    command of the plan: dropped, the advice pointed at the config's database instead."""
+    import shlex
+    import sys
+
+    with demo_world(tmp_path / "demo", tweets=24) as w:
+        db = tmp_path / "copy.db"
+        shutil.copy(w.root / "archive.db", db)
+        data = tmp_path / "elsewhere"
+        key = w.root / "archive.key"
+        r = run_cli(w, "audit", "--db", str(db), "--key-file", str(key), "--repo", REPO, data_dir=data)
+        commands = [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("python -m hfcheck")]
+        assert commands, r.stdout
+        for c in commands:
+            assert f"--db {db}" in c and f"--data-dir {data}" in c
+            assert f"--key-file {key}" in c and f"--repo {REPO}" in c
+            assert f"--config {w.root / 'hfcheck.toml'}" in c
+        dry = next(c for c in commands if " repair " in c and "--dry-run" in c)
+        run = subprocess.run(
+            [sys.executable, *shlex.split(dry)[1:]], env=w.env(), capture_output=True, text=True, timeout=120
+        )
+    assert run.returncode == 0, run.stderr
+    report = json.loads((data / "audit_report.json").read_text())
+    assert all(f"--db {db}" in cmd for cmd in report["fixes"].values())

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import click
 
-from hfcheck.cli import common_options, run_async, show_progress_bar
+from hfcheck.cli import common_options, given_flags, run_async, show_progress_bar
 from hfcheck.commands.options import sample_option
 from hfcheck.config import Config
 from hfcheck.db.gaps import GapSummary
@@ -81,13 +80,12 @@ def audit(
     Changes nothing on the Hub, in the database or in the local media.
     Exit codes: 0 complete, 1 problems found, 2 usage error, 3 could not complete.
     """
-    config_path = click.get_current_context().params.get("config_path")
     opts = AuditOptions(
         resume=resume,
         sample=sample,
         concurrency=concurrency or cfg.concurrency,
         deep_concurrency=deep_concurrency,
-        config_path=Path(config_path) if config_path else None,
+        flags=given_flags(),
         progress_bar=show_progress_bar() and not as_json,
     )
     result = run_async(run_audit(cfg, opts))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import click
 
-from hfcheck.cli import common_options, parsed_by, run_async
+from hfcheck.cli import common_options, given_flags, parsed_by, run_async
 from hfcheck.config import Config, parse_duration
 
 
@@ -58,7 +57,6 @@ def watch(
 
     if allow_hosts:
         cfg = dataclasses.replace(cfg, allowed_hosts=cfg.allowed_hosts + allow_hosts)
-    config_path = click.get_current_context().params.get("config_path")
     opts = WatchOptions(
         interval=interval if interval is not None else cfg.watch.interval,
         once=once,
@@ -66,7 +64,7 @@ def watch(
         metrics_port=metrics_port if metrics_port is not None else cfg.watch.metrics_port,
         metrics_host=metrics_host,
         concurrency=concurrency,
-        config_path=Path(config_path) if config_path else None,
+        flags=given_flags(),
         echo=lambda line: click.echo(line),
     )
     return run_async(WatchService(cfg, opts).run())

@@ -62,7 +62,7 @@ class AuditOptions:
     sample: Sample | None = None  # None: the next rotating 1/20 slice
     concurrency: int = 64
     deep_concurrency: int = 4
-    config_path: Path | None = None  # shown in the plan's commands
+    flags: tuple[str, ...] = ()  # the user's own common flags (`cli.given_flags`), repeated in the plan
     progress_bar: bool = False
     seed: int | None = None
     buckets: dict[str, Bucket] | None = None  # the watch service's: its writer and audits share the Hub's quota
@@ -140,14 +140,16 @@ def merge_accounts(
 # --- plan ----------------------------------------------------------------------------------
 
 
-def command_prefix(cfg: Config, config_path: Path | None) -> tuple[str, str]:
-    """(`python -m hfcheck`, the flags that reach this same archive: its config file, or flags)."""
-    if config_path is None and Path(DEFAULT_CONFIG_NAME).is_file():
-        config_path = Path(DEFAULT_CONFIG_NAME)
+def command_prefix(cfg: Config, flags: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(`python -m hfcheck`, the flags that reach this same archive): the user's own flags as
+    given (a --db given beside --config is repeated too), else the config file read by default,
+    else the settings as flags."""
     parts = ["python", "-m", "hfcheck"]
-    if config_path is not None:
-        return " ".join(parts), f"--config {shlex.quote(str(config_path))}"
-    flags = []
+    if flags:
+        return " ".join(parts), " ".join(shlex.quote(f) for f in flags)
+    if Path(DEFAULT_CONFIG_NAME).is_file():
+        return " ".join(parts), f"--config {DEFAULT_CONFIG_NAME}"
+    settings: list[str] = []
     for flag, value in (
         ("--db", cfg.db),
         ("--media-root", cfg.media_root),
@@ -155,9 +157,9 @@ def command_prefix(cfg: Config, config_path: Path | None) -> tuple[str, str]:
         ("--data-dir", cfg.data_dir),
     ):
         if value is not None:
-            flags.append(f"{flag} {shlex.quote(str(value))}")
-    flags += [f"--repo {shlex.quote(r)}" for r in cfg.repos]
-    return " ".join(parts), " ".join(flags)
+            settings.append(f"{flag} {shlex.quote(str(value))}")
+    settings += [f"--repo {shlex.quote(r)}" for r in cfg.repos]
+    return " ".join(parts), " ".join(settings)
 
 
 def _cmd(prefix: tuple[str, str], sub: str, *extra: str) -> str:
@@ -530,7 +532,7 @@ async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
         accounts = merge_accounts(await account_counts(archive), vr.progress.problems, deep)
         deleted_on_x = await known_deleted_on_x(archive, cfg.data_dir) if vr.gaps and vr.gaps.empty_media else 0
     status = combined_exit_code(vr.exit_code, deep)
-    prefix = command_prefix(cfg, opts.config_path)
+    prefix = command_prefix(cfg, opts.flags)
     report: dict[str, Any] = {
         "tool": "hfcheck audit",
         "generated_at": now_iso(),

@@ -26,7 +26,6 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -71,7 +70,7 @@ class WatchOptions:
     metrics_port: int = 0  # 0: no endpoint
     metrics_host: str = "127.0.0.1"
     concurrency: int = 4
-    config_path: Path | None = None  # shown in the audit's fix commands
+    flags: tuple[str, ...] = ()  # the user's own common flags (`cli.given_flags`), in the audit's fix commands
     echo: Callable[[str], None] = print
 
 
@@ -401,9 +400,7 @@ class WatchService:
         self.state.last_audit_try_at = time.time()
         try:
             assert self.hub is not None  # the audit counts in the same windows as the writer
-            aopts = AuditOptions(
-                concurrency=cfg.concurrency, config_path=self.opts.config_path, buckets=self.hub.buckets
-            )
+            aopts = AuditOptions(concurrency=cfg.concurrency, flags=self.opts.flags, buckets=self.hub.buckets)
             result = await run_audit(cfg, aopts)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
