@@ -44,3 +44,43 @@ def test_demo_cycle_fixes_everything_repairable_and_restores_identical_files(tmp
     # the one lost media list left is the tweet deleted on X: the plan says so and promises no repair
     plan = {item["kind"]: item for item in final["plan"]}
     assert gaps["empty_media"] == 1 and plan["deleted_on_x"]["tweets"] == 1 and "empty_media" not in plan
+
+
+@pytest.mark.slow
+def test_the_commands_the_demo_printed_run_as_printed_afterwards(tmp_path: Path) -> None:
+    """After `demo run`, `demo serve` brings its Hub and media server back on the same ports, and
+    a command copied from the demo's output, with the HF_TOKEN it printed, runs as printed: its
+    config names the endpoint (not huggingface.co: every URL malformed, exit 3)."""
+    import os
+    import re
+    import shlex
+    import signal
+
+    root = tmp_path / "demo"
+    r = demo("run", str(root), "--tweets", "20")
+    assert r.returncode == 0, r.stdout[-2000:]
+    printed = re.findall(r"^\$ (python -m hfcheck audit .*)$", r.stdout, re.M)
+    token = re.search(r"export HF_TOKEN=([^`\s]+)", r.stdout)
+    assert printed and token, r.stdout[-2000:]
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_ENDPOINT", "HF_TOKEN")}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "hfcheck", "demo", "serve", str(root)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert serve.stdout is not None and "Hub emulator at" in serve.stdout.readline()
+        cmd = shlex.split(printed[-1])
+        after = subprocess.run(
+            [sys.executable, *cmd[1:]],
+            env={**env, "HF_TOKEN": token.group(1), "LANG": "C.UTF-8"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=30)
+    assert after.returncode == 1, after.stdout + after.stderr  # the one tweet deleted on X is left
+    malformed = json.loads((root / "planted.json").read_text())["counts"]["malformed"]
+    assert re.search(rf"^Malformed\s+{malformed}$", after.stdout, re.M), after.stdout
+    assert "deleted_on_x: 1 tweet" in after.stdout and "Unverified" not in after.stdout

@@ -102,3 +102,22 @@ def test_every_command_speaks_japanese(tmp_path: Path) -> None:
             if bad:
                 found[" ".join(args)] = bad
     assert not found, "\n".join(f"{cmd}:\n  " + "\n  ".join(lines[:12]) for cmd, lines in found.items())
+
+
+@pytest.mark.slow
+def test_the_demo_narrates_in_japanese(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LANG": "ja_JP.UTF-8"}
+    r = subprocess.run(
+        [sys.executable, "-m", "hfcheck", "demo", "run", str(tmp_path / "demo"), "--tweets", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "デモ成功" in r.stdout and "終了コード 0" in r.stdout
+    assert english_lines(r.stdout + "\n" + r.stderr) == []

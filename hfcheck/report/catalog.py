@@ -578,12 +578,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "demo_data": {"en": "data (progress, reports, state)", "ja": "データ（進捗・レポート・状態）"},
     "demo_afterwards": {
         "en": (
-            "To run the commands above yourself: python -m hfcheck demo serve {root} (serves its Hub and"
-            " media server until Ctrl-C), then in another terminal export HF_TOKEN={token}"
+            "To run the commands above yourself: `python -m hfcheck demo serve {root}` (serves its Hub and"
+            " media server until Ctrl-C), then in another terminal `export HF_TOKEN={token}`"
         ),
         "ja": (
-            "上のコマンドを自分で実行するには：python -m hfcheck demo serve {root}（Ctrl-C まで Hub と"
-            "メディアサーバーを提供）を起動し、別の端末で export HF_TOKEN={token} としてください"
+            "上のコマンドを自分で実行するには：`python -m hfcheck demo serve {root}`（Ctrl-C まで Hub と"
+            "メディアサーバーを提供）を起動し、別の端末で `export HF_TOKEN={token}` としてください"
         ),
     },
     "demo_ok": {
