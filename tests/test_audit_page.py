@@ -322,7 +322,7 @@ def test_headline_says_since_when_it_is_safe() -> None:
     ]
     hl = headline(h)
     assert hl["status"] == "ok" and hl["safe_since"] == h[4]["at"] and hl["last_complete_at"] == h[4]["at"]
-    assert hl["coverage"] == {"covered": 5, "candidates": 8, "share": 0.625, "audits": 5}
+    assert hl["coverage"] == {"covered": 5, "candidates": 8, "share": 0.625, "unknown": False, "audits": 5}
     hl = headline(h[:4])
     assert hl["status"] == "incomplete" and hl["safe_since"] is None and hl["last_complete_at"] == h[2]["at"]
 
@@ -517,3 +517,20 @@ def test_page_of_a_million_urls_with_10000_problems_is_under_300_kb(lang: str) -
     assert (
         f"{MAX_PROBLEM_ROWS:,}" in page.decode() and "10,000" in page.decode()
     )  # says the list is capped, and how much there is
+
+
+@pytest.mark.parametrize(
+    ("counts", "unknown"),
+    [
+        ({"present": 0, "unverified": 8}, True),  # the repo could not be read at all
+        ({"present": 0, "no_access": 8}, True),
+        ({"present": 0, "repo_not_found": 8}, True),
+        ({"present": 7, "unverified": 1}, False),  # some files confirmed: the gauge still means something
+        ({"present": 0}, False),  # nothing recorded: no file read back yet, not "unknown"
+    ],
+)
+def test_coverage_is_unknown_when_the_repo_could_not_be_read(counts: dict[str, int], unknown: bool) -> None:
+    report = {"status": "incomplete", "verify": {"counts": counts}, "deep": {"covered": 8, "candidates": 8}}
+    hl = headline([history_entry(report, 0.0, set())])
+    assert hl["coverage"]["unknown"] is unknown
+    assert (hl["coverage"]["share"] is None) is unknown

@@ -66,7 +66,7 @@ def test_repair_speaks_japanese_in_the_old_scripts_shape(ran: Ran) -> None:
     assert re.search(r"^  欠落ファイル数: \d+$", out, re.M)
     assert re.search(r"^  再処理対象: 画像 \d+件, 動画 \d+件$", out, re.M)
     assert re.search(r"^  再アップロード成功: encrypted_(images|videos)/", out, re.M)
-    assert re.search(r"^  エラー: X でツイートが deleted", out, re.M)  # the tweet deleted on X
+    assert re.search(r"^  エラー: X でツイートが削除済み：「", out, re.M)  # the tweet deleted on X
     assert re.search(r"^  完了: 成功 \d+件, 失敗 \d+件$", out, re.M)
     assert "== 修復結果 ==" in out and "コミット数" in out
     assert re.search(r"^完了: 成功 \d+件, 失敗 1件$", out, re.M)
