@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from hfcheck.errors import ConfigError
+from hfcheck.report.catalog import msg
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "hfcheck.toml"
@@ -112,7 +113,7 @@ class Config:
             value = getattr(self, name)
             if value is None or value == ():
                 flag = "--repo" if name == "repos" else "--" + name.replace("_", "-")
-                raise ConfigError(f"setting '{name}' is required (config file or {flag})")
+                raise ConfigError(msg("err_setting_required", name=name, flag=flag))
 
     @property
     def write_scheme_or_default(self) -> str:
@@ -256,9 +257,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise ConfigError(msg("err_config_not_found", path=path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(msg("err_config_not_toml", path=path, error=exc)) from None
     return _convert(_flatten(raw), str(path))
 
 
@@ -267,7 +268,7 @@ def _convert(settings: dict[str, Any], where: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in settings.items():
         if key not in KEYS:
-            raise ConfigError(f"{where}: unknown setting '{key}'")
+            raise ConfigError(msg("err_unknown_setting", where=where, setting=key))
         name, convert = KEYS[key]
         try:
             values[name] = convert(value)
@@ -372,9 +373,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"setting 'endpoint' is not an http(s) URL: {cfg.endpoint!r}")
     for name in (cfg.table, *dataclasses.astuple(cfg.columns)):
         if not SQL_NAME_RE.match(name):
-            raise ConfigError(f"table or column name {name!r} is not a plain SQL identifier")
+            raise ConfigError(msg("err_not_sql_name", name=name))
     for repo in cfg.repos:
         if not REPO_ID_RE.match(repo) or ".." in repo:
-            raise ConfigError(f"setting 'repos': {repo!r} is not a repo id of the form owner/name")
+            raise ConfigError(msg("err_not_repo_id", repo=repo))
     if not cfg.revision or "\x00" in cfg.revision or ".." in cfg.revision:
         raise ConfigError(f"setting 'revision' is not a valid revision: {cfg.revision!r}")

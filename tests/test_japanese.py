@@ -16,8 +16,10 @@ from hfcheck.crypto import generate_key_file
 from tests.helpers import demo_world, run_cli
 
 COMMANDS = {"audit", "backup", "crypt", "demo", "doctor", "hub", "migrate", "repair", "restore", "verify", "watch"}
-# Proper names, kept as they are in Japanese writing (the Hub's and X's own words, formats):
-ALLOWED = {"Hub", "JSON", "URL", "URLs", "SQLite", "HTML", "Xet", "LFS", "twscrape", "fernet", "Ctrl"}
+# Proper names, written in Latin letters in Japanese text too: the Hub and its storages (Xet,
+# LFS), formats and languages (JSON, URL, SQL, SQLite, HTML), a library and a scheme named in
+# settings (twscrape, fernet), and the Ctrl key.
+ALLOWED = {"Hub", "Xet", "LFS", "JSON", "URL", "SQL", "SQLite", "HTML", "twscrape", "fernet", "Ctrl"}
 
 _STRIP = [
     re.compile(r"^\s*\d+\. \S+\s+[\d,]+$"),  # a row of the per-account table: rank, account, count
@@ -91,6 +93,8 @@ def test_every_command_speaks_japanese(tmp_path: Path) -> None:
             ("migrate", "--to", "fernet", "--dry-run"),
             ("watch", "--once"),
             ("verify", "--set", "archive.table=posts"),  # bad input: one error line
+            ("verify", "--set", "archive.tabel=posts"),  # a mistyped setting
+            ("doctor", "--set", "archive.table=x y"),  # a config that does not load: the config line
             ("verify", "--key-file", str(tmp_path / "absent.key"), "--deep"),
             ("verify", "--deep", "--sample", "all", "--key-file", str(other_key)),  # last: it marks files unreadable
         ]

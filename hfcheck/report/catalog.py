@@ -540,6 +540,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "暗号化された名前 {name!r}（{parent!r} 内）は {schemes} で復号できません"
         "（鍵違い・フォルダ違い・名前の改変）",
     },
+    "err_setting_required": {
+        "en": "setting '{name}' is required (config file or {flag})",
+        "ja": "設定 '{name}' が必要です（設定ファイルか {flag}）",
+    },
+    "err_config_not_found": {"en": "config file not found: {path}", "ja": "設定ファイルがありません：{path}"},
+    "err_config_not_toml": {
+        "en": "config file {path} is not valid TOML: {error}",
+        "ja": "設定ファイル {path} は正しい TOML ではありません：「{error}」",
+    },
+    "err_unknown_setting": {"en": "{where}: unknown setting '{setting}'", "ja": "{where}：不明な設定 '{setting}'"},
+    "err_not_sql_name": {
+        "en": "table or column name {name!r} is not a plain SQL identifier",
+        "ja": "テーブル名・列名 {name!r} は SQL の単純な識別子ではありません",
+    },
+    "err_not_repo_id": {
+        "en": "setting 'repos': {repo!r} is not a repo id of the form owner/name",
+        "ja": "設定 'repos'：{repo!r} は owner/name 形式のリポジトリ ID ではありません",
+    },
     "err_key_absent": {"en": "cannot read key file {path}: it does not exist", "ja": "鍵ファイル {path} がありません"},
     # -- the demo's narration (sim/demo_cycle.py): `hfcheck demo run` and `demo serve` -----------------
     "demo_built": {
