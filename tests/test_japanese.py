@@ -96,7 +96,10 @@ def test_every_command_speaks_japanese(tmp_path: Path) -> None:
             ("verify", "--set", "archive.tabel=posts"),  # a mistyped setting
             ("doctor", "--set", "archive.table=x y"),  # a config that does not load: the config line
             ("verify", "--key-file", str(tmp_path / "absent.key"), "--deep"),
-            ("verify", "--deep", "--sample", "all", "--key-file", str(other_key)),  # last: it marks files unreadable
+            # last: a wrong key marks files unreadable; what the commands say about it
+            ("verify", "--deep", "--sample", "all", "--key-file", str(other_key)),
+            ("repair", "--dry-run", "--key-file", str(other_key)),
+            ("restore", "--tweet", planted["ok"][0], "--out", str(tmp_path / "r2"), "--key-file", str(other_key)),
         ]
         found: dict[str, list[str]] = {}
         for args in runs:
