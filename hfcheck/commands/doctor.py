@@ -13,8 +13,6 @@ from __future__ import annotations
 import enum
 import os
 import stat
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,16 +27,13 @@ from hfcheck.errors import (
     EXIT_OK,
     EXIT_USAGE,
     ConfigError,
-    CryptoError,
     HfcheckError,
-    OneWayNames,
     Unverifiable,
 )
-from hfcheck.model.paths import BackupURL, PathKind
+from hfcheck.model.paths import BackupURL
 from hfcheck.report.catalog import Msg, msg, t
 
 SAMPLE_ROWS = 2000  # rows read for the samples below: enough to meet every account of most archives
-SAMPLE_NAMES = 20  # recorded names the key must open, spread across repos and accounts
 
 
 class Mark(enum.Enum):
@@ -70,39 +65,6 @@ class Sample:
     media_urls: list[str] = field(default_factory=list)
 
 
-def names_that_open(codecs: Any, urls: Sequence[BackupURL]) -> tuple[int, int]:
-    """(opened, tried): how many recorded encrypted names decrypt with the configured codecs.
-    OneWayNames when no configured scheme can decrypt names. Kept small on purpose: the place
-    where the archive's own key check can stand in."""
-    tried = opened = 0
-    for url in urls:
-        parent, _, name = url.path.rpartition("/")
-        tried += 1
-        try:
-            codecs.decrypt_name(parent, name)
-        except OneWayNames:
-            raise
-        except CryptoError:
-            continue
-        opened += 1
-    return opened, tried
-
-
-def spread(urls: Sequence[BackupURL], n: int) -> list[BackupURL]:
-    """Up to `n` encrypted-name URLs, taken in turn from each (repo, account) folder."""
-    groups: dict[tuple[str, str], list[BackupURL]] = defaultdict(list)
-    for u in urls:
-        if u.kind is PathKind.ENCRYPTED:
-            groups[(u.repo_id, u.path.rsplit("/", 1)[0])].append(u)
-    out: list[BackupURL] = []
-    lists = list(groups.values())
-    i = 0
-    while len(out) < n and any(i < len(g) for g in lists):
-        out += [g[i] for g in lists if i < len(g)][: n - len(out)]
-        i += 1
-    return out
-
-
 class Doctor:
     """The checks, in order; each appends one `Check`."""
 
@@ -127,7 +89,7 @@ class Doctor:
         self.check_config()
         db_ok = await self.check_database()
         self.check_media_root()
-        self.check_key(db_ok)
+        await self.check_key(db_ok)
         await self.check_hub()
         self.check_hosts(db_ok)
 
@@ -202,8 +164,11 @@ class Doctor:
             found = [d for d in ("images", "videos") if (root / d).is_dir()]
             self.add(name, Mark.OK, msg("doctor_media_ok", root=root, found=", ".join(f"{d}/" for d in found) or "-"))
 
-    def check_key(self, db_ok: bool) -> None:
+    async def check_key(self, db_ok: bool) -> None:
+        """The key file reads (mode, format), and the archive's own key check (`readback.keycheck`:
+        recorded names, else the key-check record or recorded files; GET requests only) opens it."""
         from hfcheck.crypto.registry import load_codecs
+        from hfcheck.readback.keycheck import KeyVerdict, check_key
 
         name, path = "doctor_name_key", self.cfg.key_file
         if path is None:
@@ -215,32 +180,23 @@ class Doctor:
         except OSError as exc:
             self.add(name, Mark.FIX, msg("doctor_key_bad", error=f"{path}: {exc.strerror}"), msg("doctor_key_bad_fix"))
             return
-        except (ConfigError, HfcheckError) as exc:
+        except HfcheckError as exc:
             self.add(name, Mark.FIX, msg("doctor_key_bad", error=exc.words or str(exc)), msg("doctor_key_bad_fix"))
             return
-        urls = spread(self.sample.backups, SAMPLE_NAMES)
         where = {"path": path, "mode": mode, "scheme": self.cfg.scheme}
         if not db_ok:
             self.add(name, Mark.OK, msg("doctor_key_untried", **where))
             return
-        if not urls:
+        check = await check_key(self.cfg, codecs)
+        problem = check.problem()
+        if check.verdict is KeyVerdict.OPENS:
+            self.add(name, Mark.OK, msg(f"doctor_key_ok_{check.how}", opened=check.opened, tried=check.tried, **where))
+        elif check.verdict is KeyVerdict.UNPROVEN:
             self.add(name, Mark.OK, msg("doctor_key_no_names", **where))
-            return
-        try:
-            opened, tried = names_that_open(codecs, urls)
-        except OneWayNames:
-            self.add(name, Mark.OK, msg("doctor_key_one_way", **where))
-            return
-        if opened:
-            self.add(name, Mark.OK, msg("doctor_key_ok", opened=opened, tried=tried, **where))
+        elif check.verdict is KeyVerdict.WRONG and problem is not None:
+            self.add(name, Mark.FIX, problem, msg("doctor_key_opens_none_fix"))
         else:
-            schemes = ", ".join(codecs.schemes)
-            self.add(
-                name,
-                Mark.FIX,
-                msg("doctor_key_opens_none", tried=tried, schemes=schemes, **where),
-                msg("doctor_key_opens_none_fix"),
-            )
+            self.add(name, Mark.UNKNOWN, problem or msg("doctor_key_untried", **where))
 
     def check_hosts(self, db_ok: bool) -> None:
         from hfcheck.net.hosts import AllowList, url_problem

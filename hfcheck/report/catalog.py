@@ -670,25 +670,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "point crypto.key_file (or --key-file) at the archive's key, mode 0600",
         "ja": "crypto.key_file（または --key-file）にアーカイブの鍵（モード 0600）を指定してください",
     },
-    "doctor_key_ok": {
+    "doctor_key_ok_names": {
         "en": "{path} (mode {mode}, {scheme}): {opened} of {tried} recorded names decrypt",
         "ja": "{path}（モード {mode}、{scheme}）：記録済みの名前 {tried} 件中 {opened} 件を復号できます",
     },
+    "doctor_key_ok_files": {
+        "en": "{path} (mode {mode}, {scheme}): {opened} of {tried} recorded backups decrypt (names are one-way)",
+        "ja": "{path}（モード {mode}、{scheme}）：記録済みのバックアップ {tried} 件中 {opened} 件を復号できます"
+        "（名前は一方向）",
+    },
+    "doctor_key_ok_record": {
+        "en": "{path} (mode {mode}, {scheme}): the key-check record decrypts ({opened} of {tried})",
+        "ja": "{path}（モード {mode}、{scheme}）：鍵確認レコードを復号できます（{tried} 件中 {opened} 件）",
+    },
     "doctor_key_no_names": {
-        "en": "{path} (mode {mode}, {scheme}): no recorded name to try it on yet",
-        "ja": "{path}（モード {mode}、{scheme}）：試せる記録済みの名前がまだありません",
+        "en": "{path} (mode {mode}, {scheme}): nothing recorded to try it on yet (the first backup leaves"
+        " a key-check record)",
+        "ja": "{path}（モード {mode}、{scheme}）：試せる記録がまだありません"
+        "（最初のバックアップが鍵確認レコードを残します）",
     },
     "doctor_key_untried": {
         "en": "{path} (mode {mode}, {scheme}) reads; not tried on recorded names (the database did not open)",
         "ja": "{path}（モード {mode}、{scheme}）は読めます。データベースを開けないため記録済みの名前では未確認",
-    },
-    "doctor_key_one_way": {
-        "en": "{path} (mode {mode}, {scheme}): names are one-way, so they cannot prove the key",
-        "ja": "{path}（モード {mode}、{scheme}）：名前は一方向の暗号化のため、鍵の確認に使えません",
-    },
-    "doctor_key_opens_none": {
-        "en": "{path} (mode {mode}): 0 of {tried} recorded names decrypt with {schemes}",
-        "ja": "{path}（モード {mode}）：記録済みの名前 {tried} 件のうち {schemes} で復号できるものは 0 件",
     },
     "doctor_key_opens_none_fix": {
         "en": "is it this archive's key? Point crypto.key_file at the key the backups were made with",
