@@ -694,8 +694,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "{path}（モード {mode}、{scheme}）は読めます。データベースを開けないため記録済みの名前では未確認",
     },
     "doctor_key_opens_none_fix": {
-        "en": "is it this archive's key? Point crypto.key_file at the key the backups were made with",
-        "ja": "このアーカイブの鍵ですか？バックアップを作った鍵を crypto.key_file に指定してください",
+        "en": "point crypto.key_file (or --key-file) at the key the backups were made with",
+        "ja": "バックアップを作った鍵を crypto.key_file（または --key-file）に指定してください",
     },
     "doctor_unreachable": {"en": "not checked: {endpoint} did not answer", "ja": "未確認：{endpoint} が応答しません"},
     "doctor_endpoint_down": {
