@@ -223,11 +223,11 @@ class Doctor:
 
     async def check_hub(self) -> None:
         """token (who, write access per repo), endpoint (reachable, Xet), each repo and revision."""
-        from hfcheck.net.hub import HubClient
+        from hfcheck.net.hub import Hub
         from hfcheck.net.retry import RetryPolicy
 
         cfg = self.cfg
-        async with HubClient(cfg, concurrency=4, policy=RetryPolicy(attempts=2), timeout=15.0) as hub:
+        async with Hub(cfg, concurrency=4, policy=RetryPolicy(attempts=2), timeout=15.0) as hub:
             try:
                 who, body = await hub.request("GET", f"{cfg.endpoint}/api/whoami-v2", "api", want_body=True)
                 access = {repo: await hub.access(repo, cfg.revision) for repo in cfg.repos}
