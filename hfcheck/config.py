@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from hfcheck.errors import ConfigError
+from hfcheck.errors import ConfigError, UnsafePath
+from hfcheck.model.paths import BUCKET_PREFIX, destination_id
 from hfcheck.report.catalog import msg
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -346,6 +347,13 @@ def load_config(
     return _build(values)
 
 
+def _destination(repo: str) -> str:
+    try:
+        return destination_id(repo)
+    except UnsafePath:
+        raise ConfigError(msg("err_not_repo_id", repo=repo)) from None
+
+
 def _build(values: dict[str, Any]) -> Config:
     nested: dict[str, dict[str, Any]] = {"columns": {}, "limits": {}, "watch": {}, "notify": {}}
     flat: dict[str, Any] = {}
@@ -355,6 +363,8 @@ def _build(values: dict[str, Any]) -> Config:
             nested[head][tail] = value
         else:
             flat[name] = value
+    if "repos" in flat:  # hf://datasets/NS/NAME is NS/NAME; hf://buckets/NS/NAME names a Storage Bucket
+        flat["repos"] = tuple(_destination(r) for r in flat["repos"])
     cfg = Config(
         columns=dataclasses.replace(Columns(), **nested["columns"]),
         limits=dataclasses.replace(Limits(), **nested["limits"]),
@@ -375,7 +385,8 @@ def _validate(cfg: Config) -> None:
         if not SQL_NAME_RE.match(name):
             raise ConfigError(msg("err_not_sql_name", name=name))
     for repo in cfg.repos:
-        if not REPO_ID_RE.match(repo) or ".." in repo:
+        name = repo.removeprefix(BUCKET_PREFIX)
+        if not REPO_ID_RE.match(name) or ".." in name:
             raise ConfigError(msg("err_not_repo_id", repo=repo))
     if not cfg.revision or "\x00" in cfg.revision or ".." in cfg.revision:
         raise ConfigError(f"setting 'revision' is not a valid revision: {cfg.revision!r}")

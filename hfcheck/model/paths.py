@@ -7,6 +7,11 @@ rejected (`UnsafePath`), never followed.
     local   images/{username}/{tweet_id}_{index}.{ext}
     remote  encrypted_images/{username}/{encrypted name}
     URL     {endpoint}/datasets/{repo_id}/resolve/{revision}/{remote path}
+            {endpoint}/buckets/{NS}/{NAME}/resolve/{remote path}      (a Storage Bucket: no revision)
+
+A destination is named by its id: `NS/NAME` for a dataset repo (as ever), `hf://buckets/NS/NAME`
+for a bucket (`destination_id` reads both `hf://` forms); the id is what state.db, reports and
+placement key on, so a bucket's files can never be taken for a repo's.
 """
 
 from __future__ import annotations
@@ -29,6 +34,32 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}\Z")
 TWEET_ID_RE = re.compile(rf"^{TWEET_ID}\Z")
 LOCAL_NAME_RE = re.compile(rf"^(?P<tweet_id>{TWEET_ID})_(?P<index>[0-9]{{1,4}})\.(?P<ext>[A-Za-z0-9]{{1,5}})\Z")
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+BUCKET_PREFIX = "hf://buckets/"
+DATASET_PREFIX = "hf://datasets/"
+
+
+def is_bucket(repo_id: str) -> bool:
+    """Whether a destination id names a Storage Bucket (`hf://buckets/NS/NAME`)."""
+    return repo_id.startswith(BUCKET_PREFIX)
+
+
+def bucket_name(repo_id: str) -> str:
+    """`NS/NAME` of a bucket id (what the Hub's bucket API takes)."""
+    return repo_id.removeprefix(BUCKET_PREFIX)
+
+
+def destination_id(text: str) -> str:
+    """A configured destination as its id: `hf://datasets/NS/NAME` and `NS/NAME` are the dataset
+    repo `NS/NAME`; `hf://buckets/NS/NAME` stays as written. UnsafePath naming it otherwise."""
+    if text.startswith(DATASET_PREFIX):
+        name = text.removeprefix(DATASET_PREFIX)
+    elif text.startswith(BUCKET_PREFIX):
+        name = text.removeprefix(BUCKET_PREFIX)
+    else:
+        name = text
+    if not REPO_ID_RE.match(name) or ".." in name:
+        raise UnsafePath(f"{text!r} is not NS/NAME, hf://datasets/NS/NAME or hf://buckets/NS/NAME")
+    return BUCKET_PREFIX + name if text.startswith(BUCKET_PREFIX) else name
 
 
 def joined(pattern: str) -> re.Pattern[str]:
@@ -214,12 +245,18 @@ def classify_path(path: str) -> PathKind:
 
 @dataclass(frozen=True)
 class BackupURL:
-    """`{endpoint}/datasets/{repo_id}/resolve/{revision}/{path}`, parsed."""
+    """A recorded backup URL, parsed: `{endpoint}/datasets/{repo_id}/resolve/{revision}/{path}`,
+    or for a bucket (`repo_id` = `hf://buckets/NS/NAME`) `{endpoint}/buckets/NS/NAME/resolve/{path}`,
+    whose revision is always "" (a bucket has none; one given is dropped)."""
 
     endpoint: str
     repo_id: str
     revision: str
     path: str
+
+    def __post_init__(self) -> None:
+        if self.revision and self.repo_id.startswith(BUCKET_PREFIX):
+            object.__setattr__(self, "revision", "")
 
     @classmethod
     def parse(cls, url: str) -> BackupURL:
@@ -232,24 +269,31 @@ class BackupURL:
             raise MalformedURL(f"unparsable URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise MalformedURL("not an http(s) URL")
-        prefix, sep, rest = parts.path.partition("/datasets/")
+        at_dataset, at_bucket = parts.path.find("/datasets/"), parts.path.find("/buckets/")
+        bucket = at_bucket >= 0 and (at_dataset < 0 or at_bucket < at_dataset)
+        prefix, sep, rest = parts.path.partition("/buckets/" if bucket else "/datasets/")
         segs = rest.split("/")
-        if not sep or len(segs) < 5 or segs[2] != "resolve":
-            raise MalformedURL("not a dataset resolve URL (/datasets/OWNER/NAME/resolve/REV/PATH)")
+        if not sep or len(segs) < (4 if bucket else 5) or segs[2] != "resolve":
+            raise MalformedURL(
+                "not a resolve URL (/datasets/OWNER/NAME/resolve/REV/PATH or /buckets/OWNER/NAME/resolve/PATH)"
+            )
         repo_id = f"{segs[0]}/{segs[1]}"
         if not REPO_ID_RE.match(repo_id):
-            raise MalformedURL(f"invalid repo id {repo_id!r}")
-        revision = unquote(segs[3])
-        path = unquote("/".join(segs[4:]))
+            raise MalformedURL(f"invalid {'bucket' if bucket else 'repo'} id {repo_id!r}")
+        revision = "" if bucket else unquote(segs[3])
+        path = unquote("/".join(segs[3 if bucket else 4 :]))
         try:
             _check_relpath_parts(path)  # validation only: no PurePosixPath per URL
         except UnsafePath as exc:
             raise MalformedURL(str(exc)) from None
-        if not revision:
+        if not bucket and not revision:
             raise MalformedURL("empty revision")
-        return cls(f"{parts.scheme.lower()}://{parts.netloc.lower()}{prefix}", repo_id, revision, path)
+        endpoint = f"{parts.scheme.lower()}://{parts.netloc.lower()}{prefix}"
+        return cls(endpoint, BUCKET_PREFIX + repo_id if bucket else repo_id, revision, path)
 
     def __str__(self) -> str:
+        if self.repo_id.startswith(BUCKET_PREFIX):
+            return f"{self.endpoint}/buckets/{self.repo_id[len(BUCKET_PREFIX) :]}/resolve/{quote(self.path)}"
         return f"{self.endpoint}/datasets/{self.repo_id}/resolve/{quote(self.revision, safe='')}/{quote(self.path)}"
 
     @property

@@ -28,7 +28,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from hfcheck.errors import HubAnswered, TransientError, Unverifiable
-from hfcheck.model.paths import BackupURL
+from hfcheck.model.paths import BackupURL, is_bucket
 from hfcheck.net.hub import CallCounts, Hub, TreeEntry
 from hfcheck.net.retry import RetryPolicy
 
@@ -54,12 +54,13 @@ class DestinationLimits:
 @dataclass(frozen=True)
 class RemoteFile:
     """A file the destination holds: its size and what identifies its content (the LFS sha256,
-    or for a small file kept in git, its blob sha1)."""
+    or for a small file kept in git, its blob sha1; a Xet file's, a bucket file's, Xet hash)."""
 
     path: str
     size: int
     sha256: str | None = None
     blob_id: str | None = None
+    xet_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,62 @@ class DatasetRepo:
         return await self.hub.call(commit, buckets=("commits", "api"), timeout=timeout, policy=policy, recover=landed)
 
 
+class Destinations:
+    """The configured destinations as one `Destination`: each call goes to the dataset repo or,
+    for an id `hf://buckets/NS/NAME`, the Storage Bucket (`net/bucket.py`). `limits` are the
+    repos'; `limits_for(repo)` those of the one named."""
+
+    def __init__(self, hub: Hub) -> None:
+        from hfcheck.net.bucket import StorageBucket  # built on this module
+
+        self.repo = DatasetRepo(hub)
+        self.bucket = StorageBucket(hub)
+        self.limits = self.repo.limits
+
+    def of(self, repo: str) -> Destination:
+        return self.bucket if is_bucket(repo) else self.repo
+
+    def limits_for(self, repo: str) -> DestinationLimits:
+        return self.of(repo).limits
+
+    def url(self, repo: str, path: str, revision: str | None = None) -> str:
+        return self.of(repo).url(repo, path, revision)
+
+    def entries(self, repo: str, revision: str | None = None) -> AsyncIterator[TreeEntry]:
+        return self.of(repo).entries(repo, revision)
+
+    async def lookup(
+        self, repo: str, paths: Sequence[str], revision: str | None = None, *, policy: RetryPolicy | None = None
+    ) -> dict[str, RemoteFile]:
+        return await self.of(repo).lookup(repo, paths, revision, policy=policy)
+
+    async def write(
+        self,
+        repo: str,
+        files: Sequence[Upload],
+        *,
+        message: str,
+        on_landed: OnLanded,
+        counts: CallCounts | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Written | None:
+        return await self.of(repo).write(
+            repo, files, message=message, on_landed=on_landed, counts=counts, policy=policy, timeout=timeout
+        )
+
+    async def delete(
+        self,
+        repo: str,
+        paths: Sequence[str],
+        *,
+        message: str,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        return await self.of(repo).delete(repo, paths, message=message, policy=policy, timeout=timeout)
+
+
 _ONCE = RetryPolicy(attempts=1)  # a recovery look-up: unknown is an answer too
 _ALL_LANDED = Written("")
 
@@ -361,6 +418,7 @@ __all__ = [
     "PATHS_INFO_CHUNK",
     "DatasetRepo",
     "Destination",
+    "Destinations",
     "DestinationLimits",
     "OnLanded",
     "RemoteFile",

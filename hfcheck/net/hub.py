@@ -31,7 +31,7 @@ from yarl import URL
 from hfcheck import __version__
 from hfcheck.config import Config
 from hfcheck.errors import GaveUp, HubAnswered, RateLimited, Refused, TransientError, Unverifiable
-from hfcheck.model.paths import BackupURL
+from hfcheck.model.paths import BackupURL, bucket_name, is_bucket
 from hfcheck.net.outcome import HubOutcome, Mapped, classify, classify_exception, redact
 from hfcheck.net.ratelimit import Bucket, hub_buckets
 from hfcheck.net.retry import RetryPolicy
@@ -39,7 +39,7 @@ from hfcheck.net.retry import RetryPolicy
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
-    from hfcheck.net.destination import DatasetRepo
+    from hfcheck.net.destination import Destinations
 
 T = TypeVar("T")
 
@@ -68,6 +68,7 @@ class TreeEntry(msgspec.Struct, gc=False):
     path: str
     size: int | None = None
     lfs: LfsInfo | None = None
+    xet_hash: str | None = msgspec.field(name="xetHash", default=None)  # a Xet file's (every bucket file)
 
 
 # Decoded into typed entries, not dicts: a 1,000-entry page (~250 KB) in 0.4 ms against 0.9 ms
@@ -135,7 +136,7 @@ class Hub:
         self.download_timeout = aiohttp.ClientTimeout(total=download_timeout, sock_connect=10.0, sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
         self._api: HfApi | None = None
-        self._destination: DatasetRepo | None = None
+        self._destination: Destinations | None = None
         self._abandoned: set[asyncio.Future[Any]] = set()  # calls past their timeout, still running
         self.requests = 0
         self.retries = 0
@@ -166,12 +167,13 @@ class Hub:
         return self._api
 
     @property
-    def destination(self) -> DatasetRepo:
-        """Where backups are kept, as `destination.Destination`: the configured dataset repos."""
+    def destination(self) -> Destinations:
+        """Where backups are kept, as `destination.Destination`: the configured dataset repos
+        and Storage Buckets, each call to the kind its repo id names."""
         if self._destination is None:
-            from hfcheck.net.destination import DatasetRepo  # built on this object
+            from hfcheck.net.destination import Destinations  # built on this object
 
-            self._destination = DatasetRepo(self)
+            self._destination = Destinations(self)
         return self._destination
 
     def ours(self, url: str | URL) -> bool:
@@ -326,8 +328,11 @@ class Hub:
         return answer
 
     async def access(self, repo_id: str, revision: str) -> tuple[HubOutcome, str]:
-        """Can we read this repo at this revision? One API request per repo and run."""
-        url = f"{self.endpoint}/api/datasets/{repo_id}/revision/{quote(revision, safe='')}"
+        """Can we read this repo at this revision (a bucket: at all)? One API request per repo and run."""
+        if is_bucket(repo_id):
+            url = f"{self.endpoint}/api/buckets/{bucket_name(repo_id)}"
+        else:
+            url = f"{self.endpoint}/api/datasets/{repo_id}/revision/{quote(revision, safe='')}"
         answer, _ = await self.request("GET", url, "api")
         return classify_access(answer, has_token=bool(self.cfg.token))
 
@@ -344,10 +349,18 @@ class Hub:
     ) -> AsyncIterator[list[TreeEntry]]:
         """The entries under `path` ('' = the root; one level unless `recursive`), a page (1,000)
         per request, following `Link: rel="next"`. Folders of one repo can be listed concurrently.
-        An answer for the whole repo (not found, no access) raises `Refused`."""
+        An answer for the whole repo (not found, no access) raises `Refused`.
+
+        A bucket (`hf://buckets/NS/NAME`, no revision) pages by the cursor its `Link` carries,
+        and matches `path` as a prefix of names: entries outside the folder are left out here."""
         where = f"/{quote(path)}" if path else ""
-        query = "recursive=true&expand=false" if recursive else "expand=false"
-        url: str | None = f"{self.endpoint}/api/datasets/{repo_id}/tree/{quote(revision, safe='')}{where}?{query}"
+        url: str | None
+        if is_bucket(repo_id):
+            url = f"{self.endpoint}/api/buckets/{bucket_name(repo_id)}/tree{where}?recursive={str(recursive).lower()}"
+        else:
+            query = "recursive=true&expand=false" if recursive else "expand=false"
+            url = f"{self.endpoint}/api/datasets/{repo_id}/tree/{quote(revision, safe='')}{where}?{query}"
+        inside = path.strip("/") + "/" if path and is_bucket(repo_id) else ""
         while url:
             answer, body = await self.request("GET", url, "api", want_body=True)
             if answer.status != 200:
@@ -359,7 +372,7 @@ class Hub:
                 page = _TREE_PAGE.decode(body)
             except msgspec.DecodeError as exc:
                 raise Unverifiable(f"tree listing is not a list of entries: {exc}") from None
-            yield page
+            yield [e for e in page if e.path.startswith(inside)] if inside else page
             url = _next_link(answer.headers)
             if url and not self.ours(URL(url)):
                 raise Unverifiable("tree pagination link points to another origin")

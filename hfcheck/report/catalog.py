@@ -555,8 +555,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "テーブル名・列名 {name!r} は SQL の単純な識別子ではありません",
     },
     "err_not_repo_id": {
-        "en": "setting 'repos': {repo!r} is not a repo id of the form owner/name",
-        "ja": "設定 'repos'：{repo!r} は owner/name 形式のリポジトリ ID ではありません",
+        "en": "setting 'repos': {repo!r} is not a repo id owner/name (or hf://datasets/owner/name, hf://buckets/owner/name)",
+        "ja": "設定 'repos'：{repo!r} は owner/name（または hf://datasets/owner/name、hf://buckets/owner/name）形式ではありません",
     },
     "err_key_absent": {"en": "cannot read key file {path}: it does not exist", "ja": "鍵ファイル {path} がありません"},
     # -- the demo's narration (sim/demo_cycle.py): `hfcheck demo run` and `demo serve` -----------------

@@ -16,6 +16,7 @@ must not take a file for uploaded because it was once placed.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,13 +46,20 @@ class RepoPlacement:
     """
 
     def __init__(
-        self, repos: Sequence[str], *, max_files_per_repo: int, max_files_per_folder: int, track_paths: bool = True
+        self,
+        repos: Sequence[str],
+        *,
+        max_files_per_repo: int,
+        max_files_per_folder: int,
+        track_paths: bool = True,
+        unbounded: Iterable[str] = (),
     ) -> None:
         if not repos:
             raise IncompleteError("no repo configured: add one to hub.repos")
         self.repos = tuple(repos)
         self.max_files_per_repo = max_files_per_repo
         self.max_files_per_folder = max_files_per_folder
+        self.unbounded = frozenset(unbounded)  # destinations with no file-count advice (buckets)
         self._counts = {r: _RepoCounts() for r in self.repos}
         # path -> index of its repo; ~100 bytes a path, so track_paths=False for huge archives
         self._where: dict[str, int] | None = {} if track_paths else None
@@ -61,11 +69,13 @@ class RepoPlacement:
     async def load(cls, hub: Hub, destination: Destination | None = None, *, track_paths: bool = True) -> RepoPlacement:
         """List every configured repo once and count what is there (limits: the destination's)."""
         cfg, dest = hub.cfg, destination or hub.destination
+        limits_for = getattr(dest, "limits_for", lambda repo: dest.limits)
         placement = cls(
             cfg.repos,
             max_files_per_repo=dest.limits.max_files_per_repo,
             max_files_per_folder=dest.limits.max_files_per_folder,
             track_paths=track_paths,
+            unbounded=[r for r in cfg.repos if limits_for(r).max_files_per_repo == sys.maxsize],
         )
         for repo_id in placement.repos:
             await placement._list_repo(dest, repo_id, cfg.revision)
@@ -119,6 +129,8 @@ class RepoPlacement:
     def has_room(self, repo_id: str, folder: str) -> bool:
         """Whether one more file fits in `folder` of `repo_id` under both advised limits."""
         counts = self._counts[repo_id]
+        if repo_id in self.unbounded:
+            return True
         if counts.files >= self.max_files_per_repo:
             return False
         return all(counts.entries[f] < self.max_files_per_folder for f in self._new_entries(repo_id, folder))

@@ -1,0 +1,195 @@
+"""A Hub Storage Bucket as a `Destination`: the second place backups can be kept.
+
+A bucket (`hf://buckets/NS/NAME`) has no commits, no revision and no history: files are
+uploaded over Xet, then registered with `batch` calls of at most 1,000 operations
+(huggingface_hub's own `batch_bucket_files`, run through the one `Hub.call`: one retry policy,
+the `api` quota, no commit limiter). A batch is not atomic: the server may apply part of it and
+list the rest as failed, and a lost answer says nothing. So a write is only ever believed after
+a look-up (`paths-info`) finds each file with our size and Xet hash; what is not found so is
+sent again, up to the policy's attempts. A bucket does not split at 100k files: its limits say
+no file-count bound.
+
+What a bucket gives up: a delete is final (no commit to go back to). hfcheck deletes from a
+bucket only through `delete`, which only `migrate --delete-old` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from hfcheck.errors import HubAnswered, TransientError, Unverifiable
+from hfcheck.model.paths import BackupURL, bucket_name
+from hfcheck.net.destination import DestinationLimits, OnLanded, RemoteFile, Upload, Written
+from hfcheck.net.hub import CallCounts, Hub, TreeEntry
+from hfcheck.net.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+BATCH_OPS = 1000  # operations a `batch` call carries (the client's and the Rust crate's chunk)
+PATHS_INFO_CHUNK = 1000  # paths a `paths-info` call takes
+BUCKET_VERSION = "bucket"  # what state.db records as the "commit" of a bucket write: there is none
+_ONCE = RetryPolicy(attempts=1)
+
+
+def xet_hashes(files: Sequence[Path]) -> list[str]:
+    """The Xet hash of each file, computed locally without upload (hf_xet; what a listing shows)."""
+    import hf_xet  # type: ignore[import-untyped]  # no type stubs
+
+    return [info.hash for info in hf_xet.hash_files([str(f) for f in files])]
+
+
+class StorageBucket:
+    """The configured buckets (ids `hf://buckets/NS/NAME`) as a `Destination`."""
+
+    limits = DestinationLimits(
+        writes_per_hour=0,  # no commit quota: only the api quota paces batches
+        max_files_per_repo=sys.maxsize,  # buckets of millions of files exist; no split
+        max_files_per_folder=sys.maxsize,
+        paths_per_lookup=PATHS_INFO_CHUNK,
+    )
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def url(self, repo: str, path: str, revision: str | None = None) -> str:
+        return str(BackupURL(self.hub.endpoint, repo, "", path))
+
+    def entries(self, repo: str, revision: str | None = None) -> AsyncIterator[TreeEntry]:
+        return self.hub.tree(repo, "")
+
+    async def lookup(
+        self, repo: str, paths: Sequence[str], revision: str | None = None, *, policy: RetryPolicy | None = None
+    ) -> dict[str, RemoteFile]:
+        found: dict[str, RemoteFile] = {}
+        api, bucket = self.hub.api, bucket_name(repo)
+        for start in range(0, len(paths), PATHS_INFO_CHUNK):
+            chunk = list(paths[start : start + PATHS_INFO_CHUNK])
+            infos = await self.hub.call(functools.partial(_paths_info, api, bucket, chunk), policy=policy)
+            for info in infos:
+                found[info.path] = RemoteFile(info.path, int(info.size), xet_hash=info.xet_hash)
+        return found
+
+    async def write(
+        self,
+        repo: str,
+        files: Sequence[Upload],
+        *,
+        message: str,
+        on_landed: OnLanded,
+        counts: CallCounts | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Written:
+        """Upload and register `files`; each one is confirmed by a look-up before it counts.
+
+        `message` is unused (a bucket keeps none). One attempt of the retry policy = the batch
+        calls of what is still pending, then a look-up; files found with our size and Xet hash
+        go to `on_landed` at once, the rest (reported failed, or an answer lost) are sent again
+        on the next attempt. `Unverifiable` when attempts run out; `HubAnswered` for a final answer."""
+        started = time.monotonic()
+        chosen = policy or self.hub.policy
+        once = dataclasses.replace(chosen, attempts=1)  # the outer loop below retries
+        hashes = dict(zip([f.path for f in files], await asyncio.to_thread(xet_hashes, [f.file for f in files])))
+        pending = {f.path: f for f in files}
+
+        async def attempt() -> Written:
+            todo = list(pending.values())
+            for start in range(0, len(todo), BATCH_OPS):
+                try:
+                    failures = await self._send(repo, todo[start : start + BATCH_OPS], timeout=timeout, policy=once)
+                except Unverifiable as exc:  # no answer: the look-up tells what landed
+                    failures = {"*": str(exc)}
+                for path, why in failures.items():
+                    log.info("bucket %s did not take %s: %s", repo, path, self.hub.scrub(why))
+            confirmed = await self._confirmed(repo, todo, hashes, policy=once)
+            for path in confirmed:
+                del pending[path]
+            if pending:
+                if confirmed:
+                    await on_landed(confirmed, BUCKET_VERSION)  # settled: only the rest is sent again
+                raise TransientError(f"{len(pending)} of {len(todo)} file(s) not confirmed in {repo}")
+            return Written(BUCKET_VERSION, 0, time.monotonic() - started)
+
+        return await self.hub.retrying("api", attempt, policy=chosen, counts=counts)
+
+    async def _send(
+        self, repo: str, chunk: list[Upload], *, timeout: float | None, policy: RetryPolicy
+    ) -> dict[str, str]:
+        """One `batch_bucket_files` call (Xet upload, then one batch of at most BATCH_OPS):
+        {path: why} of the operations the server reported failed."""
+        from huggingface_hub.errors import BucketBatchError
+
+        api, bucket = self.hub.api, bucket_name(repo)
+        adds: list[tuple[str | Path | bytes, str]] = [(str(u.file), u.path) for u in chunk]
+
+        def batch() -> dict[str, str]:
+            try:
+                api.batch_bucket_files(bucket, add=adds)
+            except BucketBatchError as exc:
+                return {str(f.get("path")): str(f.get("error", "")) for f in exc.failures}
+            return {}
+
+        return await self.hub.call(batch, timeout=timeout, policy=policy)
+
+    async def _confirmed(
+        self, repo: str, uploads: list[Upload], hashes: dict[str, str], *, policy: RetryPolicy | None
+    ) -> list[str]:
+        """The paths the bucket holds with our size and Xet hash (a failed look-up confirms none)."""
+        try:
+            remote = await self.lookup(repo, [u.path for u in uploads], policy=policy)
+        except (Unverifiable, HubAnswered) as exc:
+            log.info("could not look up %s: %s", repo, self.hub.scrub(str(exc)))
+            return []
+        return [u.path for u in uploads if _same(u, hashes.get(u.path), remote.get(u.path))]
+
+    async def delete(
+        self,
+        repo: str,
+        paths: Sequence[str],
+        *,
+        message: str,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Delete `paths` for good (a bucket keeps no history); done when a look-up finds none
+        of them. Only `migrate --delete-old` calls this."""
+        from huggingface_hub.errors import BucketBatchError
+
+        api, bucket = self.hub.api, bucket_name(repo)
+        for start in range(0, len(paths), BATCH_OPS):
+            chunk = list(paths[start : start + BATCH_OPS])
+
+            def batch(c: list[str] = chunk) -> str:
+                try:
+                    api.batch_bucket_files(bucket, delete=c)
+                except BucketBatchError as exc:
+                    raise TransientError(f"{len(exc.failures)} deletion(s) failed") from None
+                return BUCKET_VERSION
+
+            async def gone(exc: TransientError, c: list[str] = chunk) -> str | None:
+                try:
+                    return None if await self.lookup(repo, c, policy=_ONCE) else BUCKET_VERSION
+                except (Unverifiable, HubAnswered):
+                    return None
+
+            await self.hub.call(batch, timeout=timeout, policy=policy, recover=gone)
+        return BUCKET_VERSION
+
+
+def _paths_info(api: Any, bucket: str, paths: list[str]) -> list[Any]:
+    return list(api.get_bucket_paths_info(bucket, paths))  # a generator: read it in the thread
+
+
+def _same(upload: Upload, xet_hash: str | None, remote: RemoteFile | None) -> bool:
+    return remote is not None and remote.size == upload.size and (xet_hash is None or remote.xet_hash == xet_hash)
+
+
+__all__ = ["BATCH_OPS", "BUCKET_VERSION", "StorageBucket", "xet_hashes"]
