@@ -1,0 +1,171 @@
+"""Storage Buckets as a destination (issue 19), on the emulator, the official client the other party.
+
+What hfcheck puts in a bucket is listed and downloaded by `HfApi` and decrypts to the local bytes;
+a file the official client deletes is found missing by `verify` and put back by `repair`; the
+Destination's batches resend what the server refused; bucket URLs parse and print back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from huggingface_hub import HfApi
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hfcheck.crypto import decrypt_file, load_key
+from hfcheck.errors import MalformedURL, UnsafePath
+from hfcheck.model.paths import BUCKET_PREFIX, BackupURL, destination_id, is_bucket, local_path_for
+from hfcheck.sim.demo import TOKEN, USER
+from tests.helpers import DemoWorld, demo_world, run_cli
+
+BUCKET = f"{USER}/media-bucket"
+BUCKET_ID = BUCKET_PREFIX + BUCKET
+
+# -- the URL model ---------------------------------------------------------------------------------
+
+_SEG = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True).filter(lambda s: ".." not in s)
+_COMPONENT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\"), min_size=1, max_size=12
+).filter(lambda s: s not in (".", "..") and s.strip() == s)
+_ENDPOINT = st.sampled_from(["https://huggingface.co", "http://127.0.0.1:8080", "https://hub.example/mirror"])
+
+
+@given(_ENDPOINT, _SEG, _SEG, st.lists(_COMPONENT, min_size=1, max_size=4))
+def test_bucket_url_round_trips(endpoint: str, ns: str, name: str, parts: list[str]) -> None:
+    url = BackupURL(endpoint, f"{BUCKET_PREFIX}{ns}/{name}", "main", "/".join(parts))
+    assert url.revision == ""  # a bucket has none: one given is dropped
+    text = str(url)
+    assert text.startswith(f"{endpoint}/buckets/{ns}/{name}/resolve/")
+    assert BackupURL.parse(text) == url
+    assert str(BackupURL.parse(text)) == text
+
+
+@given(_ENDPOINT, _SEG, _SEG, _SEG, st.lists(_COMPONENT, min_size=1, max_size=4))
+def test_dataset_url_round_trips_beside_buckets(endpoint: str, ns: str, name: str, rev: str, parts: list[str]) -> None:
+    url = BackupURL(endpoint, f"{ns}/{name}", rev, "/".join(parts))
+    assert BackupURL.parse(str(url)) == url
+    assert not is_bucket(url.repo_id)
+
+
+@given(_SEG, _SEG)
+def test_destination_ids(ns: str, name: str) -> None:
+    assert destination_id(f"{ns}/{name}") == destination_id(f"hf://datasets/{ns}/{name}") == f"{ns}/{name}"
+    assert destination_id(f"hf://buckets/{ns}/{name}") == f"hf://buckets/{ns}/{name}"
+
+
+@pytest.mark.parametrize(
+    "bad", ["hf://buckets/a", "hf://models/a/b", "hf://buckets/a/b/c", "hf://buckets/../b", "a/b\n", ""]
+)
+def test_destination_id_refuses(bad: str) -> None:
+    with pytest.raises(UnsafePath):
+        destination_id(bad)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "https://h/buckets/a/b/resolve/",  # no path
+        "https://h/buckets/a/b/blob/x",  # not resolve
+        "https://h/buckets/a/resolve/x",  # no name
+        "https://h/buckets/a/b/resolve/../x",
+    ],
+)
+def test_bad_bucket_urls(bad: str) -> None:
+    with pytest.raises(MalformedURL):
+        BackupURL.parse(bad)
+
+
+def test_config_takes_both_forms(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=2) as w:
+        cfg = w.config(repos=(f"hf://datasets/{USER}/x", BUCKET_ID, f"{USER}/y"))
+        assert cfg.repos == (f"{USER}/x", BUCKET_ID, f"{USER}/y")
+
+
+# -- end to end ------------------------------------------------------------------------------------
+
+
+def _api(w: DemoWorld) -> HfApi:
+    return HfApi(endpoint=w.hub.url, token=TOKEN)
+
+
+def _bucket_urls(w: DemoWorld) -> dict[str, list[str]]:
+    con = sqlite3.connect(w.root / "archive.db")
+    try:
+        out = {}
+        for tid, hf in con.execute("SELECT id, huggingface_urls FROM tweets WHERE huggingface_urls IS NOT NULL"):
+            try:
+                found = json.loads(hf or "[]")
+            except json.JSONDecodeError:  # the demo plants broken rows
+                continue
+            urls = [u for u in found if isinstance(u, str) and "/buckets/" in u] if isinstance(found, list) else []
+            if urls:
+                out[tid] = urls
+        return out
+    finally:
+        con.close()
+
+
+def _bucket_problems(w: DemoWorld) -> list[dict]:
+    report = json.loads((w.root / "data" / "verify_report.json").read_text())
+    return [p for p in report["problems"] if p.get("repo_id") == BUCKET_ID]
+
+
+def _backup_to_bucket(w: DemoWorld) -> None:
+    _api(w).create_bucket(BUCKET)
+    r = run_cli(w, "backup", "--repo", BUCKET_ID)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_backup_to_bucket_read_by_the_official_client(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=40) as w:
+        _backup_to_bucket(w)
+        kinds = w.hub.control.stats()["kinds"]
+        assert kinds.get("bucket_batch", 0) > 0 and not kinds.get("commit"), kinds  # no commit at all
+        urls = _bucket_urls(w)
+        assert urls, "backup wrote no bucket URL"
+        api, key = _api(w), load_key(w.root / "archive.key")
+        listed = {f.path: f for f in api.list_bucket_tree(BUCKET, recursive=True)}
+        wanted = []
+        for tid, hf in urls.items():
+            for u in hf:
+                url = BackupURL.parse(u)
+                assert url.repo_id == BUCKET_ID and url.revision == ""
+                assert url.path in listed, u
+                wanted.append(url.path)
+        out = tmp_path / "down"
+        api.download_bucket_files(BUCKET, [(p, str(out / p)) for p in wanted])
+        for p in wanted:
+            rel = local_path_for(key, p)
+            plain = tmp_path / "plain"
+            decrypt_file(key, out / p, plain, p)
+            assert plain.read_bytes() == (w.root / "media" / rel).read_bytes(), p
+        # verify, both methods: every bucket URL present (the demo's planted repo problems aside)
+        for method in ("head", "list"):
+            r = run_cli(w, "verify", "--method", method, "--repo", BUCKET_ID)
+            assert r.returncode in (0, 1), (method, r.stdout + r.stderr)
+            assert _bucket_problems(w) == [], method
+            report = json.loads((w.root / "data" / "verify_report.json").read_text())
+            assert report["counts"]["present"] >= len(wanted)
+            assert (report["stats"]["tree_pages"] > 0) == (method == "list"), report["stats"]  # the listing's cost
+
+
+@pytest.mark.slow
+def test_deleted_by_the_official_client_found_missing_and_repaired(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=30) as w:
+        _backup_to_bucket(w)
+        api = _api(w)
+        victim = BackupURL.parse(next(iter(_bucket_urls(w).values()))[0])
+        api.batch_bucket_files(BUCKET, delete=[victim.path])
+        r = run_cli(w, "verify", "--method", "list", "--repo", BUCKET_ID)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert [(p["category"], p["path"]) for p in _bucket_problems(w)] == [("missing", victim.path)]
+        r = run_cli(w, "repair", "--repo", BUCKET_ID)
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+        assert victim.path in {f.path for f in api.list_bucket_tree(BUCKET, recursive=True)}
+        r = run_cli(w, "verify", "--method", "head", "--repo", BUCKET_ID)
+        assert _bucket_problems(w) == [], r.stdout
