@@ -7,8 +7,15 @@ Destination's batches resend what the server refused; bucket URLs parse and prin
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import random
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +27,7 @@ from hfcheck.crypto import decrypt_file, load_key
 from hfcheck.errors import MalformedURL, UnsafePath
 from hfcheck.model.paths import BUCKET_PREFIX, BackupURL, destination_id, is_bucket, local_path_for
 from hfcheck.sim.demo import TOKEN, USER
-from tests.helpers import DemoWorld, demo_world, run_cli
+from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli
 
 BUCKET = f"{USER}/media-bucket"
 BUCKET_ID = BUCKET_PREFIX + BUCKET
@@ -169,3 +176,87 @@ def test_deleted_by_the_official_client_found_missing_and_repaired(tmp_path: Pat
         assert victim.path in {f.path for f in api.list_bucket_tree(BUCKET, recursive=True)}
         r = run_cli(w, "verify", "--method", "head", "--repo", BUCKET_ID)
         assert _bucket_problems(w) == [], r.stdout
+
+
+# -- migrate --to hf://buckets/NS/NAME ---------------------------------------------------------------
+
+
+def _bucket_paths(w: DemoWorld) -> set[str]:
+    return {f.path for f in _api(w).list_bucket_tree(BUCKET, recursive=True)}
+
+
+def _every_url_restorable(w: DemoWorld, original: dict[str, list[str]], missing: set[str]) -> None:
+    """Each tweet keeps as many URLs; each encrypted one names a file that is there (in the repo
+    or the bucket, as the URL says), the planted missing files aside."""
+    in_repo, in_bucket = set(hub_state(w)), _bucket_paths(w)
+    rows = db_rows(w)
+    for tid, urls in original.items():
+        now = _backups(rows[tid][2])
+        assert len(now) == len(urls), tid
+        for u in now:
+            if "/encrypted_" in u:
+                url = BackupURL.parse(u)
+                there = in_bucket if url.repo_id == BUCKET_ID else in_repo
+                assert url.path in there or url.path in missing, (tid, u)
+
+
+def _backups(raw: str | None) -> list[str]:
+    try:
+        urls = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return urls if isinstance(urls, list) and all(isinstance(u, str) for u in urls) else []
+
+
+def _kill_at_random(w: DemoWorld, args: list[str], rng: random.Random, requests: int) -> None:
+    """SIGKILL `hfcheck ARGS` once the Hub has answered a random number of its requests."""
+    w.hub.control.reset_stats()
+    target = rng.randint(0, requests)
+    cmd = [sys.executable, "-m", "hfcheck", *args, "--config", str(w.root / "hfcheck.toml")]
+    proc = subprocess.Popen(cmd, env=w.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while proc.poll() is None and w.hub.control.stats()["requests"] < target:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.slow
+def test_migrate_repo_to_bucket_killed_and_resumed(tmp_path: Path) -> None:
+    seed = int.from_bytes(os.urandom(4), "big")
+    print(f"kill points from random.Random({seed})")  # shown when the test fails: the same kills again
+    rng = random.Random(seed)
+    slow = {"latency_ms": 100, "latency_kinds": ["bucket_batch", "bucket_paths_info"]}  # kills land inside them
+    with demo_world(tmp_path / "demo", tweets=40, **slow) as w:
+        r = run_cli(w, "backup")  # these go over Xet: a Xet hash each, copied server-side
+        assert r.returncode == 0, r.stdout + r.stderr
+        _api(w).create_bucket(BUCKET)
+        original = {tid: _backups(row[2]) for tid, row in db_rows(w).items()}
+        encrypted = [BackupURL.parse(u) for urls in original.values() for u in urls if "/encrypted_" in u]
+        missing = {u.path for u in encrypted} - set(hub_state(w))
+        repo_before = hub_state(w)
+        args = ["migrate", "--to", BUCKET_ID]
+        for _ in range(4):
+            _kill_at_random(w, args, rng, requests=40)
+            _every_url_restorable(w, original, missing)  # at every kill
+        r = run_cli(w, *args)
+        assert r.returncode in (0, 1), r.stdout + r.stderr  # 1: the planted missing files cannot move
+        _every_url_restorable(w, original, missing)
+        assert hub_state(w) == repo_before  # the repo untouched without --delete-old
+        moved = [BackupURL.parse(u) for urls in db_rows(w).values() for u in _backups(urls[2]) if "/buckets/" in u]
+        assert {u.path for u in moved} == {u.path for u in encrypted} - missing
+        kinds = w.hub.control.stats()["kinds"]
+        assert "lfs_upload" not in kinds
+        # the bucket's files are the repo's bytes: byte for byte, through the official client
+        api, out = _api(w), tmp_path / "down"
+        api.download_bucket_files(BUCKET, [(u.path, str(out / u.path)) for u in moved])
+        for u in moved:
+            assert hashlib.sha256((out / u.path).read_bytes()).hexdigest() == repo_before[u.path], u.path
+        # --delete-old: the moved files leave the repo (a commit); the bucket keeps them
+        r = run_cli(w, *args, "--delete-old")
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+        left = set(hub_state(w))
+        assert not ({u.path for u in moved} & left)
+        _every_url_restorable(w, original, missing)
+        r = run_cli(w, "restore", "--all", "--out", str(tmp_path / "restored"), "--json")
+        report = json.loads(r.stdout)
+        assert report["counts"]["restored"] >= len(moved), report["counts"]

@@ -9,6 +9,7 @@ from hfcheck.cli import common_options, parsed_by, run_async, show_progress_bar
 from hfcheck.config import BUILTIN_SCHEMES, Config, parse_scheme
 from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
 from hfcheck.model.outcomes import UploadSource
+from hfcheck.model.paths import BUCKET_PREFIX, destination_id
 from hfcheck.report.catalog import t
 from hfcheck.report.text import run_summary
 from hfcheck.write.migrate import MigrateOptions, run_migrate
@@ -22,9 +23,10 @@ REPORT_NAME = "migrate_report.json"
     "--to",
     "to",
     required=True,
-    callback=parsed_by(parse_scheme),
-    metavar="SCHEME",
-    help=f"The scheme to re-encrypt into: {' | '.join(BUILTIN_SCHEMES)} | python:package.module:attr.",
+    callback=parsed_by(lambda v: destination_id(v) if str(v).startswith(BUCKET_PREFIX) else parse_scheme(v)),
+    metavar="SCHEME|hf://buckets/NS/NAME",
+    help=f"The scheme to re-encrypt into: {' | '.join(BUILTIN_SCHEMES)} | python:package.module:attr; "
+    "or a Storage Bucket to move the dataset repos' backups into (server-side copies, same bytes).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing anywhere.")
 @click.option("--limit", type=click.IntRange(1), help="Migrate at most N tweets (run again for the rest).")
@@ -49,7 +51,12 @@ def migrate(cfg: Config, to: str, dry_run: bool, limit: int | None, delete_old: 
         echo=click.echo,
         progress_bar=show_progress_bar(),
     )
-    result = run_async(run_migrate(cfg, opts))
+    if to.startswith(BUCKET_PREFIX):
+        from hfcheck.write.move import run_move
+
+        result = run_async(run_move(cfg, opts, to))
+    else:
+        result = run_async(run_migrate(cfg, opts))
     click.echo(run_summary(UploadSource.MIGRATE, result.run, cfg.lang))
     click.echo(t("migrate_already", cfg.lang, scheme=to, n=result.already))
     if not dry_run:

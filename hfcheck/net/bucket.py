@@ -21,7 +21,7 @@ import functools
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,28 +88,67 @@ class StorageBucket:
         policy: RetryPolicy | None = None,
         timeout: float | None = None,
     ) -> Written:
-        """Upload and register `files`; each one is confirmed by a look-up before it counts.
+        """Upload and register `files` (`message` is unused: a bucket keeps none); see `_settle`."""
+        hashes = await asyncio.to_thread(xet_hashes, [f.file for f in files])
+        expected = {f.path: (f.size, h) for f, h in zip(files, hashes)}
+        by_path = {f.path: f for f in files}
 
-        `message` is unused (a bucket keeps none). One attempt of the retry policy = the batch
-        calls of what is still pending, then a look-up; files found with our size and Xet hash
-        go to `on_landed` at once, the rest (reported failed, or an answer lost) are sent again
-        on the next attempt. `Unverifiable` when attempts run out; `HubAnswered` for a final answer."""
+        def adds(paths: list[str]) -> dict[str, Any]:
+            return {"add": [(str(by_path[p].file), p) for p in paths]}
+
+        return await self._settle(repo, expected, adds, on_landed, counts=counts, policy=policy, timeout=timeout)
+
+    async def copy(
+        self,
+        repo: str,
+        files: Sequence[tuple[str, str, str, str, int]],
+        *,
+        on_landed: OnLanded,
+        policy: RetryPolicy | None = None,
+    ) -> Written:
+        """Server-side copies by Xet hash, `(source type, source repo, xet hash, path, size)`
+        each: no bytes move. Confirmed, resent and settled as `write`'s uploads."""
+        expected = {path: (size, xet_hash) for _, _, xet_hash, path, size in files}
+        by_path = {f[3]: f[:4] for f in files}
+
+        def copies(paths: list[str]) -> dict[str, Any]:
+            return {"copy": [by_path[p] for p in paths]}
+
+        return await self._settle(repo, expected, copies, on_landed, policy=policy)
+
+    async def _settle(
+        self,
+        repo: str,
+        expected: dict[str, tuple[int, str]],
+        operations: Callable[[list[str]], dict[str, Any]],
+        on_landed: OnLanded,
+        *,
+        counts: CallCounts | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Written:
+        """Send the `operations` of every path of `expected` ({path: (size, Xet hash)}) until a
+        look-up finds each with that size and hash.
+
+        One attempt of the retry policy = the batch calls of what is still pending (BATCH_OPS a
+        call), then a look-up; paths found go to `on_landed` at once, the rest (reported failed,
+        or an answer lost) are sent again on the next attempt. `Unverifiable` when attempts run
+        out; `HubAnswered` for a final answer (no such bucket, no write access)."""
         started = time.monotonic()
         chosen = policy or self.hub.policy
-        once = dataclasses.replace(chosen, attempts=1)  # the outer loop below retries
-        hashes = dict(zip([f.path for f in files], await asyncio.to_thread(xet_hashes, [f.file for f in files])))
-        pending = {f.path: f for f in files}
+        once = dataclasses.replace(chosen, attempts=1)  # the attempts are counted below
+        pending = dict(expected)
 
         async def attempt() -> Written:
-            todo = list(pending.values())
+            todo = list(pending)
             for start in range(0, len(todo), BATCH_OPS):
                 try:
-                    failures = await self._send(repo, todo[start : start + BATCH_OPS], timeout=timeout, policy=once)
+                    failures = await self._send(repo, operations(todo[start : start + BATCH_OPS]), timeout, once)
                 except Unverifiable as exc:  # no answer: the look-up tells what landed
                     failures = {"*": str(exc)}
                 for path, why in failures.items():
                     log.info("bucket %s did not take %s: %s", repo, path, self.hub.scrub(why))
-            confirmed = await self._confirmed(repo, todo, hashes, policy=once)
+            confirmed = await self._confirmed(repo, pending, policy=once)
             for path in confirmed:
                 del pending[path]
             if pending:
@@ -121,18 +160,17 @@ class StorageBucket:
         return await self.hub.retrying("api", attempt, policy=chosen, counts=counts)
 
     async def _send(
-        self, repo: str, chunk: list[Upload], *, timeout: float | None, policy: RetryPolicy
+        self, repo: str, operations: dict[str, Any], timeout: float | None, policy: RetryPolicy
     ) -> dict[str, str]:
-        """One `batch_bucket_files` call (Xet upload, then one batch of at most BATCH_OPS):
-        {path: why} of the operations the server reported failed."""
+        """One `batch_bucket_files` call (Xet upload of the adds, then one batch): {path: why}
+        of the operations the server reported failed."""
         from huggingface_hub.errors import BucketBatchError
 
         api, bucket = self.hub.api, bucket_name(repo)
-        adds: list[tuple[str | Path | bytes, str]] = [(str(u.file), u.path) for u in chunk]
 
         def batch() -> dict[str, str]:
             try:
-                api.batch_bucket_files(bucket, add=adds)
+                api.batch_bucket_files(bucket, **operations)
             except BucketBatchError as exc:
                 return {str(f.get("path")): str(f.get("error", "")) for f in exc.failures}
             return {}
@@ -140,15 +178,15 @@ class StorageBucket:
         return await self.hub.call(batch, timeout=timeout, policy=policy)
 
     async def _confirmed(
-        self, repo: str, uploads: list[Upload], hashes: dict[str, str], *, policy: RetryPolicy | None
+        self, repo: str, expected: dict[str, tuple[int, str]], *, policy: RetryPolicy | None
     ) -> list[str]:
-        """The paths the bucket holds with our size and Xet hash (a failed look-up confirms none)."""
+        """The paths the bucket holds with the expected size and Xet hash (a failed look-up: none)."""
         try:
-            remote = await self.lookup(repo, [u.path for u in uploads], policy=policy)
+            remote = await self.lookup(repo, list(expected), policy=policy)
         except (Unverifiable, HubAnswered) as exc:
             log.info("could not look up %s: %s", repo, self.hub.scrub(str(exc)))
             return []
-        return [u.path for u in uploads if _same(u, hashes.get(u.path), remote.get(u.path))]
+        return [p for p, (size, h) in expected.items() if (r := remote.get(p)) and (r.size, r.xet_hash) == (size, h)]
 
     async def delete(
         self,
@@ -186,10 +224,6 @@ class StorageBucket:
 
 def _paths_info(api: Any, bucket: str, paths: list[str]) -> list[Any]:
     return list(api.get_bucket_paths_info(bucket, paths))  # a generator: read it in the thread
-
-
-def _same(upload: Upload, xet_hash: str | None, remote: RemoteFile | None) -> bool:
-    return remote is not None and remote.size == upload.size and (xet_hash is None or remote.xet_hash == xet_hash)
 
 
 __all__ = ["BATCH_OPS", "BUCKET_VERSION", "StorageBucket", "xet_hashes"]

@@ -272,6 +272,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "移行計画（ドライラン：何も変更していません）",
     },
     "migrate_already": {"en": "Backups already in {scheme}: {n:,}", "ja": "すでに {scheme} のバックアップ：{n:,} 件"},
+    # -- Storage Buckets (issue 19): migrate --to hf://buckets/NS/NAME --
+    "move_plan_line": {"en": "would move {old} -> {new}", "ja": "移動予定：{old} → {new}"},
+    "move_not_in_repo": {
+        "en": "{url}: not in its repo, not moved (run verify and repair first)",
+        "ja": "{url}：リポジトリにないため移動しません（先に verify と repair を実行してください）",
+    },
     "migrate_recorded": {
         "en": "URLs now pointing to a read-back {scheme} file: {n:,}",
         "ja": "読み戻し済みの {scheme} ファイルを指すようになったURL：{n:,} 件",
