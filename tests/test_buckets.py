@@ -26,6 +26,9 @@ from hypothesis import strategies as st
 from hfcheck.crypto import decrypt_file, load_key
 from hfcheck.errors import MalformedURL, UnsafePath
 from hfcheck.model.paths import BUCKET_PREFIX, BackupURL, destination_id, is_bucket, local_path_for
+from hfcheck.net.bucket import BUCKET_VERSION
+from hfcheck.net.destination import Upload
+from hfcheck.net.hub import Hub
 from hfcheck.sim.demo import TOKEN, USER
 from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli
 
@@ -171,9 +174,10 @@ def test_deleted_by_the_official_client_found_missing_and_repaired(tmp_path: Pat
         r = run_cli(w, "verify", "--method", "list", "--repo", BUCKET_ID)
         assert r.returncode == 1, r.stdout + r.stderr
         assert [(p["category"], p["path"]) for p in _bucket_problems(w)] == [("missing", victim.path)]
+        before = _bucket_paths(w)
         r = run_cli(w, "repair", "--repo", BUCKET_ID)
         assert r.returncode in (0, 1), r.stdout + r.stderr
-        assert victim.path in {f.path for f in api.list_bucket_tree(BUCKET, recursive=True)}
+        assert _bucket_paths(w) >= before | {victim.path}  # put back, nothing deleted (planted problems land too)
         r = run_cli(w, "verify", "--method", "head", "--repo", BUCKET_ID)
         assert _bucket_problems(w) == [], r.stdout
 
@@ -260,3 +264,30 @@ def test_migrate_repo_to_bucket_killed_and_resumed(tmp_path: Path) -> None:
         r = run_cli(w, "restore", "--all", "--out", str(tmp_path / "restored"), "--json")
         report = json.loads(r.stdout)
         assert report["counts"]["restored"] >= len(moved), report["counts"]
+
+
+# -- the destination: a batch that is not atomic ------------------------------------------------------
+
+
+async def test_refused_operations_are_sent_again_and_each_file_confirmed(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "demo", tweets=2) as w:
+        _api(w).create_bucket(BUCKET)
+        files = []
+        for i in range(5):
+            f = tmp_path / f"f{i}.bin"
+            f.write_bytes(os.urandom(1000 + i))
+            files.append(Upload(f"encrypted_images/x/f{i}", f, hashlib.sha256(f.read_bytes()).hexdigest(), 1000 + i))
+        w.hub.control.set_faults(refuse_bucket_ops=3)  # the first batch: 3 of 5 listed failed, not applied
+        w.hub.control.reset_stats()
+        landed: list[str] = []
+
+        async def on_landed(paths: list[str], version: str | None) -> None:
+            landed.extend(paths)
+
+        async with Hub(w.config(repos=(BUCKET_ID,))) as hub:
+            written = await hub.destination.write(BUCKET_ID, files, message="", on_landed=on_landed)
+        assert written is not None and written.version == BUCKET_VERSION
+        assert sorted(landed) == [f.path for f in files[3:]]  # confirmed by the first look-up
+        assert w.hub.control.stats()["kinds"]["bucket_batch"] == 2  # the 3 refused, sent again
+        listed = {f.path: f for f in _api(w).list_bucket_tree(BUCKET, recursive=True)}
+        assert {p: listed[p].size for p in listed} == {f.path: f.size for f in files}

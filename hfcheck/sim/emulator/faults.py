@@ -69,6 +69,7 @@ class FaultConfig:
     seed: int | None = None
     lose_commit_answers: int = 0  # the next N commits are applied, then answered by a reset
     latency_kinds: list[str] = field(default_factory=list)  # latency for these kinds only (empty: every kind)
+    refuse_bucket_ops: int = 0  # the next N add/copy operations of bucket batches: listed failed, not applied
 
 
 @dataclass
@@ -113,6 +114,7 @@ class Faults:
         for key in ("exempt", "latency_kinds"):
             merged[key] = _kinds(key, merged[key])
         merged["lose_commit_answers"] = int(_number("lose_commit_answers", merged["lose_commit_answers"], 0, None))
+        merged["refuse_bucket_ops"] = int(_number("refuse_bucket_ops", merged["refuse_bucket_ops"], 0, None))
         if merged["seed"] is not None and not isinstance(merged["seed"], int):
             raise ValueError("seed must be an integer or null")
         with self._lock:
@@ -185,6 +187,14 @@ class Faults:
                 return False
             self.config.lose_commit_answers -= 1
             return True
+
+    def refuse_bucket_ops(self, n: int) -> int:
+        """How many of a batch's next `n` add/copy operations to refuse (a batch that is not
+        atomic, as the Hub's is not: hfcheck must send them again)."""
+        with self._lock:
+            k = min(n, self.config.refuse_bucket_ops)
+            self.config.refuse_bucket_ops -= k
+            return k
 
     def error_status(self) -> int:
         with self._lock:

@@ -213,11 +213,15 @@ async def batch(request: web.Request) -> web.Response:
     if len(ops) > MAX_BATCH_OPS:
         raise hub.HubError(f"too many operations: at most {MAX_BATCH_OPS} a batch", status=400)
     c = hub.caller(request)
+    writes = [op for op in ops if isinstance(op, dict) and op.get("type") in ("addFile", "copyFile")]
+    refused = writes[: request.app[hub.FAULTS].refuse_bucket_ops(len(writes))]  # the fault switch
+    ops = [op for op in ops if not any(op is r for r in refused)]
     result = await asyncio.to_thread(
         request.app[BUCKETS].apply, bucket, ops, lambda kind, repo, h: _may_copy(request, c, kind, repo, h)
     )
     await request.app[FEED].publish(bucket.bucket_id, result.changes)
-    failed = result.failed
+    failed = result.failed + [{"path": str(op.get("path")), "error": "refused (fault)"} for op in refused]
+    ops += refused
     body = {"success": not failed, "processed": len(ops), "succeeded": result.succeeded, "failed": failed}
     return web.json_response(body, status=422 if failed and not result.succeeded else 200)
 
