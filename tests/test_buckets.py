@@ -171,6 +171,8 @@ def test_deleted_by_the_official_client_found_missing_and_repaired(tmp_path: Pat
         api = _api(w)
         victim = BackupURL.parse(next(iter(_bucket_urls(w).values()))[0])
         api.batch_bucket_files(BUCKET, delete=[victim.path])
+        local = w.root / "media" / local_path_for(load_key(w.root / "archive.key"), victim.path)
+        local.unlink()  # and gone here too: a bucket has no history, so the media URL gives it back
         r = run_cli(w, "verify", "--method", "list", "--repo", BUCKET_ID)
         assert r.returncode == 1, r.stdout + r.stderr
         assert [(p["category"], p["path"]) for p in _bucket_problems(w)] == [("missing", victim.path)]
@@ -178,6 +180,7 @@ def test_deleted_by_the_official_client_found_missing_and_repaired(tmp_path: Pat
         r = run_cli(w, "repair", "--repo", BUCKET_ID)
         assert r.returncode in (0, 1), r.stdout + r.stderr
         assert _bucket_paths(w) >= before | {victim.path}  # put back, nothing deleted (planted problems land too)
+        assert local.exists(), r.stdout
         r = run_cli(w, "verify", "--method", "head", "--repo", BUCKET_ID)
         assert _bucket_problems(w) == [], r.stdout
 

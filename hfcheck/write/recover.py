@@ -28,6 +28,7 @@ from hfcheck.model.paths import (
     LocalName,
     confine,
     find_by_tweet,
+    is_bucket,
     local_path_for,
     local_relpath,
     media_ext_from_url,
@@ -222,7 +223,10 @@ class CopyFinder:
         """Look for an earlier version of the backup; in a real run download it, decrypt it
         into the media root and keep the ciphertext to commit again as it is. A version that
         does not authenticate is passed over for the next older one (up to `HISTORY_VERSIONS`).
-        Returns why the history gave nothing usable (empty: found, or never there)."""
+        Returns why the history gave nothing usable (empty: found, or never there). A Storage
+        Bucket keeps no history: nothing to look in."""
+        if is_bucket(fp.repo_id):
+            return []
         hist = self.history(fp.repo_id)
         path = fp.remote_path
         problems: list[Msg] = []
