@@ -34,7 +34,11 @@ COMMON_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("--db", "db", {"type": click.Path(path_type=Path), "help": "Archive SQLite database."}),
     ("--media-root", "media_root", {"type": click.Path(path_type=Path), "help": "Root of images/ and videos/."}),
-    ("--repo", "repos", {"multiple": True, "help": "Dataset repo id owner/name (repeatable; first gets new uploads)."}),
+    (
+        "--repo",
+        "repos",
+        {"multiple": True, "help": "Repo NS/NAME or bucket hf://buckets/NS/NAME (repeatable; first gets new uploads)."},
+    ),
     ("--revision", "revision", {"help": "Repo revision (default main)."}),
     ("--key-file", "key_file", {"type": click.Path(path_type=Path), "help": "Archive key file (base64, mode 0600)."}),
     (
