@@ -294,3 +294,30 @@ async def test_refused_operations_are_sent_again_and_each_file_confirmed(tmp_pat
         assert w.hub.control.stats()["kinds"]["bucket_batch"] == 2  # the 3 refused, sent again
         listed = {f.path: f for f in _api(w).list_bucket_tree(BUCKET, recursive=True)}
         assert {p: listed[p].size for p in listed} == {f.path: f.size for f in files}
+
+
+@pytest.mark.slow
+async def test_verify_on_a_bucket_is_not_fooled_by_429s_or_faults(tmp_path: Path) -> None:
+    from hfcheck.verify.pipeline import VerifyOptions, run_verify
+
+    with demo_world(tmp_path / "demo", tweets=30) as w:
+        _backup_to_bucket(w)
+        cfg = {"repos": (BUCKET_ID,)}
+        clean = {
+            m: await run_verify(w.config(data_dir=tmp_path / f"clean-{m}", **cfg), VerifyOptions(method=m))
+            for m in ("head", "list")
+        }
+        assert clean["head"].progress.counts == clean["list"].progress.counts
+        ctl = w.hub.control
+        ctl.set_faults(error_rate=0.05, reset_rate=0.02, seed=5)
+        ctl.set_rate_limits(window_s=1, resolvers=15, api=2)
+        try:
+            for m in ("head", "list"):
+                faulty = await run_verify(
+                    w.config(data_dir=tmp_path / f"faulty-{m}", **cfg), VerifyOptions(method=m, concurrency=8)
+                )
+                assert faulty.stats["rate_limited"] > 0 or faulty.stats["retries"] > 0, m
+                assert faulty.progress.counts == clean[m].progress.counts, m
+        finally:
+            ctl.clear_faults()
+            ctl.set_rate_limits(window_s=300, resolvers=None, api=None)

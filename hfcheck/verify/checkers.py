@@ -15,7 +15,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
-from urllib.parse import quote
 
 from hfcheck.errors import MalformedURL, Refused, Unverifiable
 from hfcheck.model.paths import BackupURL, PathKind, joined
@@ -277,7 +276,7 @@ class Checker:
 
     def _remember_prefix(self, repo_id: str, revision: str, state: RepoState) -> None:
         """Let `lookup` know this repo's URL prefix, if a URL under it parses to exactly its parts."""
-        prefix = f"{self.http.endpoint}/datasets/{repo_id}/resolve/{quote(revision, safe='')}/"
+        prefix = str(BackupURL(self.http.endpoint, repo_id, revision, "x"))[:-1]  # a repo's or a bucket's
         try:
             same = BackupURL.parse(prefix + "x") == BackupURL(self.http.endpoint, repo_id, revision, "x")
         except MalformedURL:
