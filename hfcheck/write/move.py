@@ -27,7 +27,7 @@ from hfcheck.config import Config
 from hfcheck.db.archive import Archive, RowChange, TweetRow
 from hfcheck.db.state import StateDB
 from hfcheck.errors import FetchFailed, HubAnswered, Refused, Unverifiable
-from hfcheck.model.outcomes import RunSummary
+from hfcheck.model.outcomes import RunSummary, UploadSource
 from hfcheck.model.paths import BackupURL, is_bucket
 from hfcheck.net.bucket import BUCKET_VERSION, StorageBucket
 from hfcheck.net.destination import OnLanded, Upload
@@ -47,7 +47,7 @@ class _Moved:
     path_in_repo: str
     sha256: str
     size: int
-    source: str = "migrate"
+    source: UploadSource = UploadSource.MIGRATE
 
 
 async def run_move(cfg: Config, opts: MigrateOptions, target: str) -> MigrateResult:
@@ -66,7 +66,7 @@ async def run_move(cfg: Config, opts: MigrateOptions, target: str) -> MigrateRes
             async for row in archive.rows(where=archive.has_backup_sql()):
                 urls = _parsed(row)
                 result.already += sum(1 for u in urls if u.repo_id == target)
-                old = [u for u in urls if not is_bucket(u.repo_id)]
+                old = [u for u in urls if not is_bucket(u.repo_id) and u.endpoint == hub.endpoint]
                 if not old:
                     continue
                 page.append((row, old))
@@ -209,7 +209,7 @@ class _Mover:
             sha = entry.lfs.oid if entry.lfs else ""
             items.append(_Moved(self.target, p, sha, int(entry.size or 0)))
         self.state.record_uploads(items, BUCKET_VERSION)
-        for p in paths:
+        for p in paths:  # the "plaintext" sha256 of a move is the ciphertext's: the bytes do not change
             url, entry = sources[p]
             self.state.record_migration_verified(
                 (url.repo_id, p), (self.target, p), self._tweet[p], self.target, entry.lfs.oid if entry.lfs else ""
