@@ -9,8 +9,9 @@ committer, placement, repair's and migrate's look-ups, the watch service) know n
 The Hub dataset repo (`DatasetRepo`) is the first implementation: git commits made with the
 official client, LFS or Xet transfers, the paths-info API. Every call goes through the run's
 `Hub` (one retry policy, the rate-limit buckets, one `HfApi`). A Storage Bucket (no commits, no
-history, a flat key space) will be a second implementation of the same protocol: its `write`
-has nothing to "land" after a lost answer but the objects themselves, which `lookup` finds.
+history, a flat key space) is the second (`net/bucket.py`): its `write` has nothing to "land"
+after a lost answer but the objects themselves, which `lookup` finds. `Destinations` is what
+`hub.destination` gives: each call goes to the kind the repo id names (`hf://buckets/NS/NAME`).
 """
 
 from __future__ import annotations
