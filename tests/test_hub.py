@@ -97,7 +97,7 @@ async def _commit(hub: Hub, repo: str, tmp_path: Path) -> Any:
 
 async def _delete(hub: Hub, repo: str, tmp_path: Path) -> Any:
     version = await hub.destination.delete(repo, list(SEEDED)[:5], message="delete", policy=FAST)
-    assert version == await hub.destination.head(repo)
+    assert version == await hub.destination.repo.head(repo)
     return await state_of(hub, repo)
 
 
