@@ -242,6 +242,10 @@ def test_migrate_repo_to_bucket_killed_and_resumed(tmp_path: Path) -> None:
         missing = {u.path for u in encrypted} - set(hub_state(w))
         repo_before = hub_state(w)
         args = ["migrate", "--to", BUCKET_ID]
+        r = run_cli(w, *args, "--dry-run")  # the plan, one line a file; nothing changes anywhere
+        assert r.returncode in (0, 1) and "would move" in r.stdout, r.stdout + r.stderr
+        assert {tid: _backups(row[2]) for tid, row in db_rows(w).items()} == original
+        assert _bucket_paths(w) == set() and hub_state(w) == repo_before
         for _ in range(4):
             _kill_at_random(w, args, rng, requests=40)
             _every_url_restorable(w, original, missing)  # at every kill
