@@ -50,7 +50,7 @@ class StorageBucket:
     """The configured buckets (ids `hf://buckets/NS/NAME`) as a `Destination`."""
 
     limits = DestinationLimits(
-        writes_per_hour=0,  # no commit quota: only the api quota paces batches
+        writes_per_hour=sys.maxsize,  # no commit quota: only the api quota paces batches
         max_files_per_repo=sys.maxsize,  # buckets of millions of files exist; no split
         max_files_per_folder=sys.maxsize,
         paths_per_lookup=PATHS_INFO_CHUNK,
