@@ -4,7 +4,9 @@ The reader pages through the table in primary-key order (keyset pagination, so m
 not grow with the archive and a run can start after any key) and turns each row into a
 `TweetRow` with its problems listed; a messy row is reported, never a crash. Read-only runs
 open the file read-only; the writer changes only the two URL columns of the rows it repairs,
-each batch in one transaction.
+each batch in one transaction. The database is the user's: its journal mode, pragmas and
+schema stay as they are (a rollback-journal file is not switched to WAL, which a scraper or a
+network share may not expect); a lock held past the busy timeout is one line and exit 3.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import functools
 import json
 import re
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ import aiosqlite
 from hfcheck.config import Config
 from hfcheck.errors import IncompleteError, InputError
 from hfcheck.model.paths import TWEET_ID, TWEET_ID_RE, USERNAME_RE, joined
-from hfcheck.report.catalog import msg
+from hfcheck.report.catalog import msg, t
 
 PAGE_SIZE = 2000
 MAX_GOOD_USERS = 100_000  # valid usernames remembered for the fast lane (accounts, not tweets)
@@ -191,13 +193,14 @@ class Archive:
             self._db = await aiosqlite.connect(
                 f"file:{self.path.resolve()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
             )
+            # busy_timeout is a setting of this connection only, not of the file; the journal
+            # mode is left as the user has it (short transactions let a scraper write meanwhile)
             await self._exec(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if self.writable:
-                # WAL lets the users' scraper keep writing while we read and repair.
-                await self._exec("PRAGMA journal_mode = WAL")
             await self._check_schema()
         except aiosqlite.Error as exc:
             await self.close()
+            if _is_locked(exc):
+                raise self.locked_error() from None
             raise InputError(f"cannot open archive database {self.path}: {exc}") from None
         except BaseException:
             await self.close()  # a schema error must not leave the connection's thread behind
@@ -216,6 +219,20 @@ class Archive:
         """Execute and close the cursor at once (a dangling cursor outlives the event loop)."""
         async with self.db.execute(sql, args):
             pass
+
+    def locked_error(self) -> IncompleteError:
+        """The one line for a lock another program held past the busy timeout (exit 3)."""
+        return IncompleteError(t("db_locked", self.cfg.lang, path=self.path, seconds=BUSY_TIMEOUT_MS // 1000))
+
+    @contextlib.contextmanager
+    def _unlocked(self) -> Iterator[None]:
+        """A read that waited past the busy timeout for another program's lock: `locked_error`."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if _is_locked(exc):
+                raise self.locked_error() from None
+            raise
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -356,8 +373,9 @@ class Archive:
         else:
             sql = f"SELECT {self._cols} FROM {self._table} WHERE {id_col} > ?{extra} ORDER BY {id_col} LIMIT ?"
             args = (after, *params, page_size)
-        async with self._tx, self.db.execute(sql, args) as cur:  # never inside another task's edit
-            return list(await cur.fetchall())
+        with self._unlocked():
+            async with self._tx, self.db.execute(sql, args) as cur:  # never inside another task's edit
+                return list(await cur.fetchall())
 
     def has_backup_sql(self) -> str:
         """SQL condition: the row records at least one backup URL."""
@@ -366,14 +384,16 @@ class Archive:
 
     async def count(self, where: str = "", params: tuple[Any, ...] = ()) -> int:
         sql = f"SELECT count(*) FROM {self._table}" + (f" WHERE {where}" if where else "")
-        async with self._tx, self.db.execute(sql, params) as cur:
-            row = await cur.fetchone()
+        with self._unlocked():
+            async with self._tx, self.db.execute(sql, params) as cur:
+                row = await cur.fetchone()
         return int(row[0]) if row else 0
 
     async def max_key(self) -> Key | None:
         """The highest primary key (None for an empty table): where the next keyset read starts."""
-        async with self._tx, self.db.execute(f'SELECT max("{self.cfg.columns.id}") FROM {self._table}') as cur:
-            row = await cur.fetchone()
+        with self._unlocked():
+            async with self._tx, self.db.execute(f'SELECT max("{self.cfg.columns.id}") FROM {self._table}') as cur:
+                row = await cur.fetchone()
         return None if row is None else row[0]
 
     async def count_urls(self, after: Key | None = None, where: str = "") -> int:
@@ -389,8 +409,9 @@ class Archive:
         if after is not None:
             sql += f' AND "{c.id}" > ?'
             args = (after,)
-        async with self._tx, self.db.execute(sql, args) as cur:
-            row = await cur.fetchone()
+        with self._unlocked():
+            async with self._tx, self.db.execute(sql, args) as cur:
+                row = await cur.fetchone()
         return int(row[0]) if row else 0
 
     async def url_prefixes(self, marker: str, after: Key | None = None) -> list[str]:
@@ -428,8 +449,9 @@ class Archive:
         """One row by tweet id (text or integer key)."""
         sql = f'SELECT {self._cols} FROM {self._table} WHERE "{self.cfg.columns.id}" = ? OR "{self.cfg.columns.id}" = ?'
         alt: Any = int(tweet_id) if tweet_id.isdigit() else tweet_id
-        async with self._tx, self.db.execute(sql, (tweet_id, alt)) as cur:
-            raw = await cur.fetchone()
+        with self._unlocked():
+            async with self._tx, self.db.execute(sql, (tweet_id, alt)) as cur:
+                raw = await cur.fetchone()
         return self.to_row(raw) if raw else None
 
     async def update_rows(self, edits: Iterable[tuple[Key, Callable[[TweetRow], RowChange | None]]]) -> int:
@@ -445,6 +467,8 @@ class Archive:
             try:
                 return await self._update_rows(select, edits)
             except aiosqlite.Error as exc:  # e.g. locked by the scraper past the busy timeout
+                if _is_locked(exc):
+                    raise self.locked_error() from None
                 raise IncompleteError(
                     f"{self.path}: could not write the rows ({exc}); the Hub already has their files:"
                     " run the same command again to record them"
@@ -474,6 +498,14 @@ class Archive:
             await self.db.rollback()
             raise
         return changed
+
+
+def _is_locked(exc: BaseException) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection held a lock past the busy timeout."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 @dataclass(frozen=True)

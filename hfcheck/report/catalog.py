@@ -788,6 +788,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Some checks could not run (marked ?): run doctor again when the Hub answers.",
         "ja": "確認できなかった項目があります（? の行）。Hub が応答するときに doctor を再実行してください。",
     },
+    # -- the user's database, revisions and exit codes (issue 18: 3-5) --
+    "db_locked": {
+        "en": "{path}: the database is locked by another program (waited {seconds} s); what was done is saved,"
+        " run the same command again",
+        "ja": "{path}: データベースが他のプログラムにロックされています（{seconds} 秒待ちました）。"
+        "済んだ分は保存済みです。同じコマンドをもう一度実行してください",
+    },
 }
 
 
