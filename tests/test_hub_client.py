@@ -186,7 +186,7 @@ async def test_run_gives_up_after_the_total_rate_limit_wait() -> None:
         (404, "EntryNotFound", True, HubOutcome.MISSING),
         (404, "RepoNotFound", True, HubOutcome.REPO_NOT_FOUND),
         (401, "RepoNotFound", False, HubOutcome.NO_ACCESS),
-        (404, "RevisionNotFound", True, HubOutcome.REPO_NOT_FOUND),
+        (404, "RevisionNotFound", True, HubOutcome.REVISION_NOT_FOUND),
         (403, "GatedRepo", True, HubOutcome.NO_ACCESS),
         (401, None, True, HubOutcome.NO_ACCESS),
         (400, None, True, HubOutcome.FATAL),

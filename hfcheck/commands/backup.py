@@ -9,7 +9,6 @@ import click
 from hfcheck.atomic import write_json_atomic
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
-from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.report.text import run_summary
 from hfcheck.write.backup import BackupOptions, run_backup
@@ -59,4 +58,4 @@ def backup(
     click.echo(run_summary(UploadSource.BACKUP, summary, cfg.lang))
     if not dry_run:
         write_json_atomic(cfg.data_dir / REPORT_NAME, {"tool": "hfcheck backup", **summary.to_dict()})
-    return EXIT_PROBLEMS if summary.tweets_error else EXIT_OK
+    return summary.exit_code

@@ -40,7 +40,7 @@ def migrate(cfg: Config, to: str, dry_run: bool, limit: int | None, delete_old: 
     file is deleted only with --delete-old, in a later commit. Resumable: run it again.
 
     Exit codes: 0 done, 1 some tweets failed (they keep their old, working URL), 2 usage error,
-    3 could not complete.
+    3 could not complete (a repo the Hub could not answer for left its tweets as they were).
     """
     opts = MigrateOptions(
         to=to,
@@ -69,5 +69,4 @@ def migrate(cfg: Config, to: str, dry_run: bool, limit: int | None, delete_old: 
         click.echo(t("run_error_line", cfg.lang, reason=reason), err=True)
     if not dry_run:
         write_json_atomic(cfg.data_dir / REPORT_NAME, {"tool": "hfcheck migrate", **result.to_dict()})
-    failed = result.run.tweets_error or result.run.files_failed or result.errors
-    return EXIT_PROBLEMS if failed else EXIT_OK
+    return EXIT_PROBLEMS if result.errors and result.run.exit_code == EXIT_OK else result.run.exit_code

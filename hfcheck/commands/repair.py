@@ -7,7 +7,6 @@ import click
 from hfcheck.atomic import write_json_atomic
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
-from hfcheck.errors import EXIT_OK, EXIT_PROBLEMS
 from hfcheck.model.outcomes import UploadSource
 from hfcheck.report.text import run_summary
 from hfcheck.write.repair import RepairOptions, run_repair
@@ -31,7 +30,8 @@ def repair(cfg: Config, dry_run: bool, limit: int | None, file_type: str | None,
 
     Reads the problems of the last verify (data/hf_url_check_progress.json; runs verify when
     there is none). The database changes only after the Hub confirmed the commit.
-    Exit codes: 0 all repaired, 1 some tweets failed, 2 usage error, 3 could not complete.
+    Exit codes: 0 all repaired, 1 some tweets failed, 2 usage error, 3 could not complete (a repo
+    the Hub could not answer for left its files unrepaired; each is named once).
     """
     del resume  # every step checks what is already done; the flag documents the intent
     cfg.require("db", "media_root", "key_file", "repos")
@@ -47,4 +47,4 @@ def repair(cfg: Config, dry_run: bool, limit: int | None, file_type: str | None,
     click.echo(run_summary(UploadSource.REPAIR, summary, cfg.lang))
     if not dry_run:
         write_json_atomic(cfg.data_dir / REPORT_NAME, {"tool": "hfcheck repair", **summary.to_dict()})
-    return EXIT_PROBLEMS if summary.tweets_error or summary.files_failed else EXIT_OK
+    return summary.exit_code

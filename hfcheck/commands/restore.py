@@ -13,14 +13,16 @@ from hfcheck.atomic import write_json_atomic
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.config import Config
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
-from hfcheck.readback.restore import RestoreOutcome, RestoreSummary, Selection, run_restore
+from hfcheck.readback.restore import REPO_LEVEL, RestoreOutcome, RestoreSummary, Selection, run_restore
 from hfcheck.report.catalog import label, t
+from hfcheck.report.text import repo_problem_lines
 
 REPORT_NAME = "restore_report.json"
 
 
 def exit_code(summary: RestoreSummary) -> int:
-    """3 when some files could not be fetched at all (access, network); 1 when some failed."""
+    """3 when the Hub could not answer for some files (repo, revision, access, network); 1 only
+    when some files are proven lost (missing, do not decrypt)."""
     if summary.counts["incomplete"]:
         return EXIT_INCOMPLETE
     return EXIT_PROBLEMS if summary.counts["failed"] else EXIT_OK
@@ -30,7 +32,8 @@ def summary_text(summary: RestoreSummary, lang: str) -> str:
     rows = [(t("restore_tweets", lang), summary.tweets)] + [
         (t(f"restore_{k}", lang), summary.counts[k]) for k in ("restored", "exists", "failed", "incomplete")
     ]
-    return "\n".join([t("restore_title", lang), *(f"{label}: {value:,}" for label, value in rows)])
+    lines = [t("restore_title", lang), *(f"{label}: {value:,}" for label, value in rows)]
+    return "\n".join(lines + repo_problem_lines(summary.repo_problems.values(), lang))
 
 
 def problem_line(o: RestoreOutcome, lang: str) -> str:
@@ -76,14 +79,14 @@ def restore(
 
     A file appears under its final name only after every chunk verified; a ciphertext that
     fails authentication is reported and nothing is written for it. Interrupted downloads
-    continue (HTTP Range) on the next run. Exit codes: 0 all restored, 1 some failed,
-    2 usage error, 3 could not complete.
+    continue (HTTP Range) on the next run. Exit codes: 0 all restored, 1 some files are lost
+    (missing, do not decrypt), 2 usage error, 3 could not complete (the Hub could not answer).
     """
     sel = Selection(tuple(tweets), user, everything).validate()
     bar = show_progress_bar() and not as_json
 
     def show(o: RestoreOutcome) -> None:
-        if o.status in ("failed", "incomplete") and not as_json:
+        if o.status in ("failed", "incomplete") and o.category not in REPO_LEVEL and not as_json:
             if bar:
                 tqdm.write(problem_line(o, cfg.lang), file=sys.stderr)  # above the bar
             else:

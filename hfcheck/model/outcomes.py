@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
+
 
 class UploadSource(StrEnum):
     """Which command made an upload (the `source` column of `state.db`'s `uploads`)."""
@@ -56,6 +58,16 @@ class RunSummary:
     bytes_uploaded: int = 0
     dry_run: bool = False
     errors: list[dict[str, str]] = field(default_factory=list)
+    # repos (at the configured revision) the Hub could not answer for: their work is left undone
+    # (exit 3); each {repo_id, revision, category, detail, urls}, as verify's `repo_problems`
+    repo_problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """3 when repo-level problems left work undone, else 1 when a tweet failed, else 0."""
+        if self.repo_problems:
+            return EXIT_INCOMPLETE
+        return EXIT_PROBLEMS if self.tweets_error or self.files_failed else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

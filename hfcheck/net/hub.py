@@ -380,11 +380,11 @@ class Hub:
 
 def classify_access(answer: Answer, *, has_token: bool) -> tuple[HubOutcome, str]:
     """Repo-level meaning of an answer (from the repo API or a resolve HEAD): OK (a missing
-    file is still an accessible repo), REPO_NOT_FOUND or NO_ACCESS."""
+    file is still an accessible repo), REPO_NOT_FOUND, REVISION_NOT_FOUND or NO_ACCESS."""
     mapped = classify(answer.status, answer.error_code, answer.headers, has_token=has_token, message=answer.detail)
     if mapped.outcome in (HubOutcome.OK, HubOutcome.MISSING):
         return HubOutcome.OK, ""
-    if mapped.outcome in (HubOutcome.NO_ACCESS, HubOutcome.REPO_NOT_FOUND):
+    if mapped.outcome in (HubOutcome.NO_ACCESS, HubOutcome.REPO_NOT_FOUND, HubOutcome.REVISION_NOT_FOUND):
         return mapped.outcome, mapped.detail
     raise Unverifiable(f"unexpected answer {mapped.detail}".strip())
 

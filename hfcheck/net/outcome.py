@@ -51,7 +51,8 @@ class HubOutcome(enum.Enum):
     RATE_LIMITED = "rate_limited"  # 429: wait `retry_after`, not a failure
     TRANSIENT = "transient"  # 408, 5xx, resets, timeouts: retry with backoff
     MISSING = "missing"  # 404 EntryNotFound: the repo is there, the file is not
-    REPO_NOT_FOUND = "repo_not_found"  # the repo or the revision does not exist (for this token)
+    REPO_NOT_FOUND = "repo_not_found"  # the repo does not exist (for this token)
+    REVISION_NOT_FOUND = "revision_not_found"  # the repo does, the revision (branch, tag, commit) does not
     NO_ACCESS = "no_access"  # 401/403, gated, private without a token
     FATAL = "fatal"  # anything else: a bad request, an answer we cannot interpret
 
@@ -96,13 +97,15 @@ def classify(
             "gated or forbidden: accept the repo's conditions or use a token with access",
             status=status,
         )
+    if status == 401 and has_token:  # the Hub answers a valid token 404 for a repo it may not see
+        why = f"the token was refused (HTTP 401 {message or 'Invalid credentials'}): check HF_TOKEN or `hf auth login`"
+        return Mapped(HubOutcome.NO_ACCESS, why.replace("  ", " "), status=status)
     if status == 401 or (code == "RepoNotFound" and not has_token):
-        why = "token has no access to this repo" if has_token else "repo is private or does not exist; set HF_TOKEN"
-        return Mapped(HubOutcome.NO_ACCESS, why, status=status)
+        return Mapped(HubOutcome.NO_ACCESS, "repo is private or does not exist; set HF_TOKEN", status=status)
     if code == "RepoNotFound":
         return Mapped(HubOutcome.REPO_NOT_FOUND, "repo not found (or private to another account)", status=status)
     if code == "RevisionNotFound":
-        return Mapped(HubOutcome.REPO_NOT_FOUND, "revision not found", status=status)
+        return Mapped(HubOutcome.REVISION_NOT_FOUND, "revision not found (404 RevisionNotFound)", status=status)
     return Mapped(HubOutcome.FATAL, f"HTTP {status} {code} {message}".strip(), status=status)
 
 

@@ -124,7 +124,15 @@ def merge_accounts(
     for d in deep.findings if deep else []:
         rows[d.username or ""][f"deep_{d.category}" if not d.category.startswith("deep_") else d.category] += 1
     problem_keys = ("missing", "wrong_path", "malformed", "unverified", "unbacked", "partial", "empty_media")
-    not_present = ("missing", "wrong_path", "malformed", "unverified", "repo_not_found", "no_access")
+    not_present = (
+        "missing",
+        "wrong_path",
+        "malformed",
+        "unverified",
+        "repo_not_found",
+        "revision_not_found",
+        "no_access",
+    )
     out: list[dict[str, Any]] = []
     for name, c in rows.items():
         deep_problems = sum(v for k, v in c.items() if k.startswith("deep_") and k != "deep_ok")

@@ -156,7 +156,7 @@ async def deep_check(
 
             async def produce(put: Put[UrlTask]) -> None:
                 async for row in archive.rows(where=archive.has_backup_sql()):
-                    _, tasks, _ = split_row(row, client.endpoint, cfg.columns.huggingface_urls)
+                    _, tasks, _ = split_row(row, client.endpoint, cfg.columns.huggingface_urls, cfg.revision)
                     for task in tasks:
                         u = task.url
                         digest = _digest64(f"{u.repo_id}/{u.path}")

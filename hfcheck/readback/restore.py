@@ -24,6 +24,7 @@ from hfcheck.config import Config
 from hfcheck.crypto import load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.errors import InputError
+from hfcheck.model.paths import BackupURL
 from hfcheck.net.fetch import Fetched
 from hfcheck.net.hub import Hub
 from hfcheck.pool import Put, run_pool
@@ -35,7 +36,21 @@ from hfcheck.verify.pipeline import split_row
 
 PARTS_DIR = ".hfcheck-parts"
 RESTORE_STATUSES = ("restored", "exists", "failed", "incomplete")
-_INCOMPLETE = frozenset({Failure.NO_ACCESS, Failure.UNVERIFIED, Failure.TOO_LARGE})  # unknown, not failed: run again
+# The Hub (or the local disk) could not answer: unknown, not damaged; exit 3, run again. Only the
+# rest (missing, does not decrypt, unknown format, wrong path, malformed) is a file proven lost.
+_INCOMPLETE = frozenset(
+    {
+        Failure.NO_ACCESS,
+        Failure.REPO_NOT_FOUND,
+        Failure.REVISION_NOT_FOUND,
+        Failure.FETCH_FAILED,
+        Failure.UNVERIFIED,
+        Failure.TOO_LARGE,
+        Failure.WRITE_FAILED,
+    }
+)
+# Answers for a whole repo: one line per repo and revision (`repo_problems`), not one per file.
+REPO_LEVEL = frozenset(f.value for f in (Failure.NO_ACCESS, Failure.REPO_NOT_FOUND, Failure.REVISION_NOT_FOUND))
 
 
 @dataclass
@@ -61,10 +76,18 @@ class RestoreSummary:
     tweets: int = 0
     bytes_written: int = 0
     resumed: int = 0
+    repo_problems: dict[str, dict[str, Any]] = field(default_factory=dict)  # as verify's, by repo@revision
 
     def add(self, outcome: RestoreOutcome) -> None:
         self.counts[outcome.status] += 1
-        if outcome.status in ("failed", "incomplete"):
+        if outcome.category in REPO_LEVEL:
+            u = BackupURL.parse(outcome.url)
+            rp = self.repo_problems.setdefault(
+                f"{u.repo_id}@{u.revision}",
+                dict(repo_id=u.repo_id, revision=u.revision, category=outcome.category, detail=outcome.detail, urls=0),
+            )
+            rp["urls"] += 1
+        elif outcome.status in ("failed", "incomplete"):
             self.problems.append(outcome)
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +97,7 @@ class RestoreSummary:
             "bytes_written": self.bytes_written,
             "resumed_downloads": self.resumed,
             "problems": [p.to_dict() for p in self.problems],
+            "repo_problems": list(self.repo_problems.values()),
         }
 
 
@@ -108,9 +132,9 @@ class RestoreAction:
         return self._outcome(task, status, target.local if target else None, failure.value, detail)
 
 
-def jobs_of(row: TweetRow, endpoint: str, hf_column: str) -> tuple[list[UrlTask], list[RestoreOutcome]]:
+def jobs_of(row: TweetRow, endpoint: str, hf_column: str, revision: str) -> tuple[list[UrlTask], list[RestoreOutcome]]:
     """A row's URLs to restore, and the ones that cannot be (malformed or another host)."""
-    findings, tasks, _ = split_row(row, endpoint, hf_column)
+    findings, tasks, _ = split_row(row, endpoint, hf_column, revision)
     bad = [
         RestoreOutcome("failed", f.tweet_id, f.url, f.index, category="malformed", detail=f.detail) for f in findings
     ]
@@ -158,7 +182,7 @@ async def run_restore(
             async for row in selected_rows(archive, sel):
                 found = True
                 summary.tweets += 1
-                tasks, bad = jobs_of(row, client.endpoint, cfg.columns.huggingface_urls)
+                tasks, bad = jobs_of(row, client.endpoint, cfg.columns.huggingface_urls, cfg.revision)
                 for o in bad:
                     note(o)
                 for task in tasks:

@@ -53,6 +53,7 @@ class Failure(enum.Enum):
     TOO_LARGE = "too_large"  # above a one-shot codec's size limit: not read (unknown)
     MISSING = "missing"  # 404 EntryNotFound
     REPO_NOT_FOUND = "repo_not_found"
+    REVISION_NOT_FOUND = "revision_not_found"
     NO_ACCESS = "no_access"
     FETCH_FAILED = "failed"  # another final answer
     UNVERIFIED = "unverified"  # retries exhausted: unknown
@@ -62,6 +63,7 @@ class Failure(enum.Enum):
 _BY_OUTCOME = {
     HubOutcome.MISSING: Failure.MISSING,
     HubOutcome.REPO_NOT_FOUND: Failure.REPO_NOT_FOUND,
+    HubOutcome.REVISION_NOT_FOUND: Failure.REVISION_NOT_FOUND,
     HubOutcome.NO_ACCESS: Failure.NO_ACCESS,
 }
 

@@ -19,7 +19,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "present": {"en": "Present", "ja": "存在"},
     "missing_all": {"en": "Missing", "ja": "欠落"},
     "wrong_path": {"en": "  of which wrong path", "ja": "  うち誤ったパス"},
-    "repo_not_found": {"en": "Repo or revision not found", "ja": "リポジトリ／リビジョンなし"},
+    "repo_not_found": {"en": "Repo not found", "ja": "リポジトリなし"},
+    "revision_not_found": {"en": "Revision not found (nothing checked)", "ja": "リビジョンなし（未チェック）"},
     "no_access": {"en": "No access", "ja": "アクセス不可"},
     "malformed": {"en": "Malformed", "ja": "不正なURL"},
     "unverified": {"en": "Unverified (retry later)", "ja": "未確認（後で再実行）"},
@@ -789,6 +790,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "確認できなかった項目があります（? の行）。Hub が応答するときに doctor を再実行してください。",
     },
     # -- the user's database, revisions and exit codes (issue 18: 3-5) --
+    "run_repo_problems": {
+        "en": "Work was left undone in the repos above (exit 3): fix their access or revision and run again",
+        "ja": "上記のリポジトリでは作業が残っています（終了コード 3）。アクセスかリビジョンを直して再実行してください",
+    },
     "db_locked": {
         "en": "{path}: the database is locked by another program (waited {seconds} s); what was done is saved,"
         " run the same command again",

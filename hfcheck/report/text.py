@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +34,31 @@ def verify_summary(progress: Progress, lang: str) -> str:
         (t("missing_all", lang), c["missing"] + c["wrong_path"]),
         (t("wrong_path", lang), c["wrong_path"]),
     ]
-    rows += [(t(k, lang), c[k]) for k in ("repo_not_found", "no_access", "malformed", "unverified") if c[k]]
+    rows += [
+        (t(k, lang), c[k])
+        for k in ("repo_not_found", "revision_not_found", "no_access", "malformed", "unverified")
+        if c[k]
+    ]
     if progress.row_problems:
         rows.append((t("row_problems", lang), len(progress.row_problems)))
-    out = [f"== {t('verify_title', lang)} ==", *_lines(rows)]
-    for rp in progress.repo_problems.values():
-        out.append(
-            f"{t('repo_problem', lang)}: {rp['repo_id']}@{rp['revision']}: {rp['category']}"
-            f" ({rp['urls']:,} {t('urls', lang)}) — {rp['detail']}"
-        )
+    out = [
+        f"== {t('verify_title', lang)} ==",
+        *_lines(rows),
+        *repo_problem_lines(progress.repo_problems.values(), lang),
+    ]
     if not progress.complete:
         out.append(t("incomplete", lang))
     return "\n".join(out)
+
+
+def repo_problem_lines(problems: Iterable[dict[str, Any]], lang: str) -> list[str]:
+    """One line per repo (and revision) the Hub could not answer for, with its reason: not one
+    per URL. The same in verify, audit, repair, backup, migrate and restore."""
+    return [
+        f"{t('repo_problem', lang)}: {rp['repo_id']}@{rp['revision']}: {rp['category']}"
+        f" ({rp['urls']:,} {t('urls', lang)}) — {rp['detail']}"
+        for rp in problems
+    ]
 
 
 def gaps_summary(gaps: GapSummary, lang: str) -> str:
@@ -89,6 +103,8 @@ def run_summary(source: UploadSource, s: RunSummary, lang: str) -> str:
     out = [f"== {title} ==", *_lines(rows)]
     if not s.dry_run:
         out.append(t("run_done", lang, ok=s.tweets_completed, failed=s.tweets_error))
+    if s.repo_problems:
+        out += [*repo_problem_lines(s.repo_problems, lang), t("run_repo_problems", lang)]
     return "\n".join(out)
 
 

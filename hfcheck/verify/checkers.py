@@ -216,8 +216,11 @@ class Checker:
         base = _base(task)
         try:
             access, why = await self._gate(u.repo_id, u.revision)
-            if access is not HubOutcome.OK:
-                return Finding(Category(access.value), detail=why, **base)
+        except Unverifiable as exc:  # the repo could not be asked at all: one repo problem, not one per URL
+            return Finding(Category.UNVERIFIED, detail=str(exc), repo_wide=True, **base)
+        if access is not HubOutcome.OK:
+            return Finding(Category(access.value), detail=why, **base)
+        try:
             index = await self._listing(u.repo_id, u.revision)
             if index is not None:
                 return self._finding(u.path in index, u, base)

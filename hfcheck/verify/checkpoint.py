@@ -66,7 +66,7 @@ class Progress:
         for f in entry.findings:
             self.counts["total"] += 1
             self.counts[f.category.value] += 1
-            if f.category in REPO_LEVEL:
+            if f.category in REPO_LEVEL or f.repo_wide:
                 key = f"{f.repo_id}@{f.revision}"
                 rp = self.repo_problems.setdefault(
                     key,

@@ -13,14 +13,15 @@ class Category(str, enum.Enum):
     PRESENT = "present"  # the file is in the repo
     MISSING = "missing"  # the repo answered: no such file (never said on a 429/5xx/timeout)
     WRONG_PATH = "wrong_path"  # an unencrypted images/ or videos/ path was recorded
-    REPO_NOT_FOUND = "repo_not_found"  # the repo or the revision does not exist
+    REPO_NOT_FOUND = "repo_not_found"  # the repo does not exist
+    REVISION_NOT_FOUND = "revision_not_found"  # the configured revision is not in the repo: nothing checked
     NO_ACCESS = "no_access"  # 401/403, gated, or private without a token
     MALFORMED = "malformed"  # not a Hub resolve URL of the configured endpoint, or unparsable
     UNVERIFIED = "unverified"  # still failing after retries: unknown, check again
 
 
 COUNT_KEYS = ["total"] + [c.value for c in Category]
-REPO_LEVEL = frozenset({Category.REPO_NOT_FOUND, Category.NO_ACCESS})
+REPO_LEVEL = frozenset({Category.REPO_NOT_FOUND, Category.REVISION_NOT_FOUND, Category.NO_ACCESS})
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Finding:
     path: str | None = None
     detail: str = ""
     exists: bool | None = None  # for wrong_path: does a file exist at the recorded path?
+    repo_wide: bool | None = None  # unverified because the repo itself could not be asked: a repo problem
 
     def to_dict(self) -> dict[str, Any]:
         # Field by field (all flat), not dataclasses.asdict: its deep copy dominated checkpoints.

@@ -67,7 +67,7 @@ class VerifyResult:
         """0 all present; 1 problems found; 3 could not complete (no access, unverified,
         stopped). One rule for `verify` and `audit`."""
         c = self.progress.counts
-        if c["no_access"] or c["unverified"] or not self.progress.complete:
+        if c["no_access"] or c["unverified"] or c["revision_not_found"] or not self.progress.complete:
             return EXIT_INCOMPLETE
         gaps = self.gaps
         gap_found = bool(gaps and (gaps.unbacked or gaps.partial or gaps.empty_media))
@@ -81,9 +81,10 @@ def progress_path(cfg: Config, opts: VerifyOptions) -> Path:
 
 
 def split_row(
-    row: TweetRow, endpoint: str, hf_column: str
+    row: TweetRow, endpoint: str, hf_column: str, revision: str
 ) -> tuple[list[Finding], list[UrlTask], list[dict[str, Any]]]:
-    """A row's immediate findings (malformed), its URLs to check, and its other row problems.
+    """A row's immediate findings (malformed), its URLs to check at `revision`, and its other
+    row problems.
 
     An unreadable URL column counts as one malformed URL; a salvaged one (a bare string) is
     checked and only noted. Other hosts in the URL column become malformed URLs below.
@@ -91,7 +92,7 @@ def split_row(
     findings, notes = row_notes(row, hf_column)
     tasks: list[UrlTask] = []
     for i, raw in enumerate(row.hf_urls):
-        item = url_task(row, i, raw, endpoint)
+        item = url_task(row, i, raw, endpoint, revision, notes, hf_column)
         if isinstance(item, Finding):
             findings.append(item)
         else:
@@ -117,14 +118,30 @@ def row_notes(row: TweetRow, hf_column: str) -> tuple[list[Finding], list[dict[s
     return findings, notes
 
 
-def url_task(row: TweetRow, i: int, raw: str, endpoint: str) -> UrlTask | Finding:
-    """The URL at position `i` of the row to check, or its malformed finding."""
+def url_task(
+    row: TweetRow, i: int, raw: str, endpoint: str, revision: str, notes: list[dict[str, Any]], hf_column: str
+) -> UrlTask | Finding:
+    """The URL at position `i` of the row to check, or its malformed finding.
+
+    Files are checked, read and written at the configured `revision` (`--revision`, `hub.revision`):
+    a URL recorded at another one is checked there too, and noted in `notes` as the row problem
+    `other_revision`, so that a run never answers for a revision it was not asked about."""
     try:
         url = BackupURL.parse(raw)
         if url.endpoint != endpoint:
             raise MalformedURL(f"not on the configured endpoint {endpoint}")
     except MalformedURL as exc:
         return Finding(Category.MALFORMED, row.tweet_id, raw, index=i, username=row.username, detail=str(exc))
+    if url.revision != revision:
+        notes.append(
+            {
+                "tweet_id": row.tweet_id,
+                "column": hf_column,
+                "code": "other_revision",
+                "detail": f"{raw} is recorded at revision {url.revision!r}; checked at {revision!r}",
+            }
+        )
+        url = replace(url, revision=revision)
     media_url = row.media_urls[i] if i < len(row.media_urls) else None  # a one-way name's extension (read-back)
     return UrlTask(-1, row.tweet_id, row.username, i, url, media_url)
 
@@ -171,7 +188,7 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-async def _prefetch_repos(archive: Archive, checker: Checker, endpoint: str, after: Key | None) -> None:
+async def _prefetch_repos(archive: Archive, checker: Checker, endpoint: str, revision: str, after: Key | None) -> None:
     """Start listing every repo (and revision) the rows after `after` name, all at once, instead
     of each when its first row comes. Found by one scan of the table, on a connection of its own,
     while the rows are read; if the scan fails, each repo is listed when its first row comes."""
@@ -187,7 +204,7 @@ async def _prefetch_repos(archive: Archive, checker: Checker, endpoint: str, aft
         except MalformedURL:
             url = None
         if url is not None and url.endpoint == endpoint:
-            keys[(url.repo_id, url.revision)] = None
+            keys[(url.repo_id, revision)] = None  # every URL is checked at the configured revision
     checker.prefetch(list(keys))
 
 
@@ -222,7 +239,9 @@ async def _check_all(
     checker = Checker(http, opts.method, total, folders=not opts.per_url)
     scan = None
     if bulk and opts.limit is None:
-        scan = asyncio.ensure_future(_prefetch_repos(archive, checker, http.endpoint, progress.position))
+        scan = asyncio.ensure_future(
+            _prefetch_repos(archive, checker, http.endpoint, archive.cfg.revision, progress.position)
+        )
     if counted and opts.method == "list":
         total = await url_count()
     rows_in_flight = asyncio.Semaphore(MAX_ROWS_IN_FLIGHT)
@@ -237,6 +256,7 @@ async def _check_all(
     limited = False
     endpoint = http.endpoint
     hf_column = archive.cfg.columns.huggingface_urls
+    revision = archive.cfg.revision
 
     def split(
         raw: Sequence[Any], plain: int | None
@@ -259,7 +279,7 @@ async def _check_all(
                 url = BackupURL(endpoint, state.repo_id, state.revision, rel)
                 tasks.append(UrlTask(-1, row.tweet_id, row.username, i, url))
             else:
-                item = url_task(row, i, raw, endpoint)
+                item = url_task(row, i, raw, endpoint, revision, notes, hf_column)
                 if isinstance(item, Finding):
                     findings.append(item)
                 else:

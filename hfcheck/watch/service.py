@@ -59,7 +59,15 @@ PING_EVERY_S = 300.0  # success pings after clean polls, at most this often (aud
 RESTART_MIN_S, RESTART_MAX_S = 5.0, 300.0  # pause before the writer is started again after it failed
 KEEP_ERRORS = 100  # per-tweet errors kept in memory for the summary (a service runs for months)
 DEEP_PROBLEMS = ("differs", "decrypt_failed", "local_missing", "missing")
-VERIFY_CATEGORIES = ("missing", "wrong_path", "malformed", "repo_not_found", "no_access", "unverified")
+VERIFY_CATEGORIES = (
+    "missing",
+    "wrong_path",
+    "malformed",
+    "repo_not_found",
+    "revision_not_found",
+    "no_access",
+    "unverified",
+)
 
 
 @dataclass
@@ -160,7 +168,8 @@ class WatchService:
         if self.opts.once:
             if self.stopping:
                 raise IncompleteError("interrupted; what was done is saved (run again to continue)")
-            return EXIT_PROBLEMS if self.summary.tweets_error or self._audit_problems else EXIT_OK
+            code = self.summary.exit_code  # as `backup`: 3 when repo problems left work undone
+            return EXIT_PROBLEMS if code == EXIT_OK and self._audit_problems else code
         return EXIT_OK
 
     def request_stop(self) -> None:

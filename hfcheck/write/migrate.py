@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +31,12 @@ from hfcheck.config import Config
 from hfcheck.crypto import Codec, Codecs, CryptoError, load_codec, load_codecs
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.db.state import StateDB
-from hfcheck.errors import UnsafePath
+from hfcheck.errors import UnsafePath, Unverifiable
 from hfcheck.model.outcomes import FileKind, RunSummary, UploadSource
 from hfcheck.model.paths import BackupURL, LocalName, PathKind, confine, remote_path_for
 from hfcheck.net.fetch import Fetched, sha256_file
 from hfcheck.net.hub import Hub
+from hfcheck.net.outcome import HubOutcome
 from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.walk import Failure, Target, Walk, local_name
 from hfcheck.report.catalog import msg
@@ -121,7 +122,7 @@ class MigratePlanner:
         self.old: dict[tuple[str, str], OldFile] = {}  # (repo, new path) -> the file it replaces
 
     def plan(self, row: TweetRow) -> TweetPlan | None:
-        _, tasks, _ = split_row(row, self.cfg.endpoint, self.cfg.columns.huggingface_urls)
+        _, tasks, _ = split_row(row, self.cfg.endpoint, self.cfg.columns.huggingface_urls, self.cfg.revision)
         plan = TweetPlan(row.tweet_id, kinds={FileKind.MIGRATE}, row=row)
         for task in tasks:
             u = task.url
@@ -301,6 +302,25 @@ async def delete_old(hub: Hub, archive: Archive, state: StateDB, result: Migrate
             result.delete_commits += 1
 
 
+async def answering(client: Hub, plans: list[TweetPlan], revision: str) -> tuple[list[TweetPlan], list[dict[str, Any]]]:
+    """The plans whose repos answer at `revision`, and one problem per repo that does not (not
+    found, no access, no such revision, or could not be asked): its tweets stay as they are."""
+    files: Counter[str] = Counter(fp.repo_id for plan in plans for fp in plan.files)
+    problems: dict[str, dict[str, Any]] = {}
+    for repo_id in sorted(files):
+        try:
+            access, why = await client.access(repo_id, revision)
+            category = access.value
+        except Unverifiable as exc:
+            access, category, why = None, "unverified", str(exc)
+        if access is not HubOutcome.OK:
+            problems[repo_id] = dict(
+                repo_id=repo_id, revision=revision, category=category, detail=why, urls=files[repo_id]
+            )
+    kept = [plan for plan in plans if not any(fp.repo_id in problems for fp in plan.files)]
+    return kept, list(problems.values())
+
+
 async def run_migrate(cfg: Config, opts: MigrateOptions) -> MigrateResult:
     """Migrate (at most `limit` tweets of) the archive's backups into `opts.to`."""
     cfg.require("db", "media_root", "key_file", "repos")
@@ -325,6 +345,7 @@ async def run_migrate(cfg: Config, opts: MigrateOptions) -> MigrateResult:
                         plans.append(plan)
                         if opts.limit is not None and len(plans) >= opts.limit:
                             break
+                plans, result.run.repo_problems = await answering(client, plans, cfg.revision)
                 result.run.tweets = len(plans)
                 read_dir = cfg.data_dir / READ_DIR
                 writer = MigrateWriter(

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hfcheck.config import Config
 from hfcheck.crypto import Codecs, CryptoError, NameCodec, load_codecs
@@ -64,13 +64,15 @@ if TYPE_CHECKING:
     from hfcheck.net.twitter import TweetSource
 
 
-def load_problems(cfg: Config) -> list[Finding]:
-    """The repairable findings of the last verify (its progress file)."""
+def load_problems(cfg: Config) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """The repairable findings of the last verify (its progress file), and its repo problems:
+    repos the Hub could not answer for, whose files nobody can tell missing or present."""
     path = cfg.data_dir / PROGRESS_NAME
     progress = Progress.load(path, archive_identity(cfg))
     if not progress.complete:
         raise InputError(f"the verify run in {path} did not finish: run `hfcheck verify --resume` first")
-    return [f for f in progress.problems if f.category in (Category.MISSING, Category.WRONG_PATH)]
+    found = [f for f in progress.problems if f.category in (Category.MISSING, Category.WRONG_PATH)]
+    return found, list(progress.repo_problems.values())
 
 
 Unreadable = tuple[str, str, str, int, str]  # (repo, path, local rel, media index, tweet id)
@@ -305,9 +307,9 @@ async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
     if not (cfg.data_dir / PROGRESS_NAME).exists():
         opts.echo(t("run_verify_first", cfg.lang))
         await run_verify(cfg, VerifyOptions())
-    findings = load_problems(cfg)
+    findings, repo_problems = load_problems(cfg)
     unreadable, unmapped = load_unreadable(cfg, codecs)
-    summary = RunSummary(dry_run=opts.dry_run)
+    summary = RunSummary(dry_run=opts.dry_run, repo_problems=repo_problems)
     async with Hub(cfg, concurrency=opts.concurrency) as hub, Archive(cfg, writable=not opts.dry_run) as archive:
         if unmapped and not all(c.names_reversible for c in codecs.read):
             found, unmapped = await map_by_row(cfg, archive, unmapped)

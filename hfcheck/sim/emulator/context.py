@@ -89,7 +89,10 @@ def caller(request: web.Request) -> Caller:
     opts = request.app[OPTIONS]
     if opts.admin_token and token == opts.admin_token:
         return Caller(ADMIN_NAME, True, True)
-    return Caller(request.app[STORE].user_for_token(token), False, True)
+    user = request.app[STORE].user_for_token(token)
+    if user is None:  # as the Hub: a token it does not know is refused on every route, public repos too
+        raise HubError("Invalid credentials in Authorization header", status=401)
+    return Caller(user, False, True)
 
 
 # The URL's `{type}` (models / datasets / spaces); routes without one (a model's resolve) are models'.

@@ -1,0 +1,182 @@
+"""Flags honoured and exit codes that tell the truth (issue 18.4 and 18.5), on the emulator:
+`--revision` is where files are checked, read and written; an unknown revision is one repo
+problem and exit 3; a repo the Hub cannot answer for is named once with the Hub's reason and
+leaves `repair`/`backup`/`migrate`/`restore` at exit 3; a refused token is named as such."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hfcheck.sim.demo import REPO
+from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli
+
+GHOST = "demo/no-such-repo"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with demo_world(tmp_path_factory.mktemp("truth"), tweets=30) as w:
+        yield w
+
+
+def report(world: DemoWorld, name: str, data_dir: Path | None = None) -> dict[str, Any]:
+    return json.loads(((data_dir or world.root / "data") / name).read_text())
+
+
+def rewrite_urls(db: Path, old: str, new: str) -> None:
+    con = sqlite3.connect(db)
+    try:
+        with con:
+            con.execute("UPDATE tweets SET huggingface_urls = replace(huggingface_urls, ?, ?)", (old, new))
+    finally:
+        con.close()
+
+
+def repo_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("Repo problem:")]
+
+
+# -- 4. every flag honoured: --revision -------------------------------------------------------
+
+
+def test_verify_at_an_unknown_revision_is_one_repo_problem_exit_3_and_nothing_present(
+    world: DemoWorld, tmp_path: Path
+) -> None:
+    r = run_cli(world, "verify", "--revision", "no-such-branch", data_dir=tmp_path)
+    assert r.returncode == 3, r.stdout + r.stderr
+    rep = report(world, "verify_report.json", tmp_path)
+    assert rep["counts"]["present"] == 0 and rep["counts"]["revision_not_found"] > 0
+    assert [(p["repo_id"], p["revision"], p["category"]) for p in rep["repo_problems"]] == [
+        (REPO, "no-such-branch", "revision_not_found")
+    ]
+    assert len(repo_lines(r.stdout)) == 1 and "RevisionNotFound" in repo_lines(r.stdout)[0]
+
+
+def test_the_emulator_answers_an_unknown_revision_as_the_hub_does(world: DemoWorld) -> None:
+    for path in (f"/api/datasets/{REPO}/revision/no-such-branch", f"/api/datasets/{REPO}/tree/no-such-branch"):
+        answer = httpx.get(world.hub.url + path)
+        assert answer.status_code == 404 and answer.headers["X-Error-Code"] == "RevisionNotFound"
+
+
+@pytest.mark.parametrize("command", [["repair"], ["backup"], ["migrate", "--to", "fernet"]])
+def test_writers_at_an_unknown_revision_exit_3_and_change_nothing(
+    world: DemoWorld, tmp_path: Path, command: list[str]
+) -> None:
+    rows, files = db_rows(world), hub_state(world)
+    r = run_cli(world, *command, "--revision", "no-such-branch", data_dir=tmp_path)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "no-such-branch" in r.stdout + r.stderr and "revision not found" in r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    assert db_rows(world) == rows and hub_state(world) == files
+
+
+def test_restore_at_an_unknown_revision_exits_3_names_the_repo_once_and_writes_nothing(
+    world: DemoWorld, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    r = run_cli(world, "restore", "--all", "--out", str(out), "--revision", "no-such-branch", data_dir=tmp_path)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert len(repo_lines(r.stdout)) == 1 and "revision_not_found" in r.stdout
+    assert "revision_not_found" not in r.stderr  # not one line per file (the planted bad rows have theirs)
+    assert not [p for p in out.rglob("*") if p.is_file()]
+    rep = report(world, "restore_report.json", tmp_path)
+    assert rep["repo_problems"][0]["category"] == "revision_not_found"
+    assert {p["category"] for p in rep["problems"]} <= {"malformed", "wrong_path"}  # the planted rows only
+
+
+def test_a_url_recorded_at_another_revision_is_a_row_problem_and_is_checked_at_the_configured_one(
+    tmp_path: Path,
+) -> None:
+    with demo_world(tmp_path / "w", tweets=20) as w:
+        head = w.hub.store.get_repo(REPO).head  # a commit the repo has: its files are there
+        con = sqlite3.connect(w.root / "archive.db")
+        tweet_id, raw = con.execute(
+            "SELECT id, huggingface_urls FROM tweets WHERE huggingface_urls LIKE ? ORDER BY id LIMIT 1",
+            (f"%/{REPO}/resolve/main/encrypted_%",),
+        ).fetchone()
+        con.close()
+        rewrite_urls(w.root / "archive.db", raw, raw.replace("/resolve/main/", f"/resolve/{head}/"))
+        r = run_cli(w, "verify")
+        rep = report(w, "verify_report.json")
+        other = [p for p in rep["row_problems"] if p["code"] == "other_revision"]
+        assert [p["tweet_id"] for p in other] == [str(tweet_id)] * raw.count("/resolve/main/"), other
+        assert head in other[0]["detail"] and "'main'" in other[0]["detail"]
+        assert not [f for f in rep["problems"] if f["tweet_id"] == str(tweet_id)]  # checked at main: present
+        assert r.returncode in (0, 1)
+        # at the commit itself, that URL is where it should be and every other one is noted
+        r = run_cli(w, "verify", "--revision", head)
+        rep = report(w, "verify_report.json")
+        noted = {p["tweet_id"] for p in rep["row_problems"] if p["code"] == "other_revision"}
+        assert str(tweet_id) not in noted and len(noted) > 1
+        assert not rep["repo_problems"]
+
+
+# -- 5. exit codes that tell the truth --------------------------------------------------------
+
+
+def test_repair_when_every_url_names_a_repo_that_does_not_exist_exits_3_naming_it_once(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "w", tweets=20) as w:
+        rewrite_urls(w.root / "archive.db", f"/datasets/{REPO}/", f"/datasets/{GHOST}/")
+        files = hub_state(w)
+        r = run_cli(w, "repair")
+        assert r.returncode == 3, r.stdout + r.stderr
+        lines = repo_lines(r.stdout)
+        assert len(lines) == 1 and GHOST in lines[0] and "repo_not_found" in lines[0], r.stdout
+        assert "exit 3" in r.stdout
+        assert report(w, "repair_report.json")["repo_problems"][0]["repo_id"] == GHOST
+        r = run_cli(w, "restore", "--all", "--out", str(tmp_path / "out"))
+        assert r.returncode == 3 and len(repo_lines(r.stdout)) == 1 and "repo_not_found" not in r.stderr
+        r = run_cli(w, "migrate", "--to", "fernet")
+        assert r.returncode == 3 and len(repo_lines(r.stdout)) == 1, r.stdout + r.stderr
+        assert hub_state(w) == files
+
+
+def test_a_repo_the_hub_cannot_answer_for_is_one_repo_problem_with_the_reason(tmp_path: Path) -> None:
+    from hfcheck.sim.emulator.faults import KIND_BUCKET
+
+    with demo_world(tmp_path / "w", tweets=20) as w:
+        # every answer about the repo is a 5xx (the official client's kinds are spared: none run here)
+        w.hub.control.set_faults(error_rate=1.0, exempt=[k for k in KIND_BUCKET if k not in ("repo_info", "tree")])
+        r = run_cli(w, "verify")
+        assert r.returncode == 3, r.stdout + r.stderr
+        rep = report(w, "verify_report.json")
+        assert [(p["repo_id"], p["category"]) for p in rep["repo_problems"]] == [(REPO, "unverified")]
+        reason = rep["repo_problems"][0]["detail"]
+        assert re.fullmatch(r"HTTP 5\d\d after 6 attempts", reason), reason  # the emulator's 5xx are random ones
+        assert not [f for f in rep["problems"] if f["category"] == "unverified"]  # not one per URL
+        assert len(repo_lines(r.stdout)) == 1 and reason in repo_lines(r.stdout)[0]
+
+
+def test_a_refused_token_is_named_as_a_token_problem(world: DemoWorld, tmp_path: Path) -> None:
+    answer = httpx.get(f"{world.hub.url}/api/datasets/{REPO}", headers={"Authorization": "Bearer hf_not_a_token"})
+    assert answer.status_code == 401 and "Invalid credentials in Authorization header" in answer.text
+    env = {**world.env(), "HF_TOKEN": "hf_not_a_token"}
+    r = run_cli(world, "verify", env=env, data_dir=tmp_path)
+    assert r.returncode == 3
+    assert re.search(r"no_access .*token was refused \(HTTP 401 Invalid credentials", r.stdout), r.stdout
+    rows, files = db_rows(world), hub_state(world)
+    for command in (["repair"], ["backup"]):
+        r = run_cli(world, *command, env=env, data_dir=tmp_path)
+        assert r.returncode == 3 and "token was refused" in r.stdout + r.stderr, (command, r.stdout, r.stderr)
+    r = run_cli(world, "restore", "--all", "--out", str(tmp_path / "out"), env=env, data_dir=tmp_path)
+    assert r.returncode == 3 and "token was refused" in r.stdout, r.stdout
+    assert db_rows(world) == rows and hub_state(world) == files
+
+
+@pytest.mark.parametrize("message", ["Invalid credentials in Authorization header", ""])
+def test_a_401_with_a_token_is_worded_as_a_refused_token_and_never_carries_it(message: str) -> None:
+    from hfcheck.net.outcome import HubOutcome, classify
+
+    mapped = classify(401, None, {}, has_token=True, message=message)
+    assert mapped.outcome is HubOutcome.NO_ACCESS
+    assert (
+        mapped.detail.startswith("the token was refused (HTTP 401 Invalid credentials") and "hf_" not in mapped.detail
+    )
+    assert "token" not in classify(401, "RepoNotFound", {}, has_token=False).detail.split(";")[0]
