@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hfcheck.model.paths import BackupURL
 from hfcheck.sim.demo import REPO
 from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli
 
@@ -116,6 +117,26 @@ def test_a_url_recorded_at_another_revision_is_a_row_problem_and_is_checked_at_t
         noted = {p["tweet_id"] for p in rep["row_problems"] if p["code"] == "other_revision"}
         assert str(tweet_id) not in noted and len(noted) > 1
         assert not rep["repo_problems"]
+
+
+def test_repair_keeps_a_url_recorded_at_another_revision_as_it_is(tmp_path: Path) -> None:
+    """A missing file whose URL names a commit is uploaded at the configured revision, and the
+    row keeps its one URL (no second URL at main is added)."""
+    with demo_world(tmp_path / "w", tweets=20) as w:
+        head = w.hub.store.get_repo(REPO).head
+        tweet_id = w.planted["tweets"]["missing"][0]
+        db = w.root / "archive.db"
+        con = sqlite3.connect(db)
+        (raw,) = con.execute("SELECT huggingface_urls FROM tweets WHERE id = ?", (tweet_id,)).fetchone()
+        con.close()
+        pinned = raw.replace("/resolve/main/", f"/resolve/{head}/")
+        rewrite_urls(db, raw, pinned)
+        assert run_cli(w, "verify").returncode == 1
+        r = run_cli(w, "repair")
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+        assert db_rows(w)[str(tweet_id)][2] == pinned
+        missing = [BackupURL.parse(u).path for u in json.loads(pinned)]
+        assert all(w.hub.store.file_info(REPO, p) is not None for p in missing)
 
 
 # -- 5. exit codes that tell the truth --------------------------------------------------------

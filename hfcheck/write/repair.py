@@ -220,6 +220,14 @@ class Planner:
                 FilePlan(FileKind.UNREADABLE, rel, repo_id, path, recorded, media_url=media_url, replace=True)
             )
 
+    @staticmethod
+    def _recorded(f: Finding, row: TweetRow) -> str:
+        """The URL as the row records it: verify checked it at the configured revision, which
+        a URL recorded at another one (`other_revision`) does not name; the row edit must find it."""
+        url = BackupURL.parse(f.url)
+        raw = row.hf_urls[f.index] if f.index < len(row.hf_urls) else f.url
+        return raw if _is_at(raw, url.repo_id, url.path) else f.url
+
     def _missing(self, f: Finding, row: TweetRow) -> FilePlan | Msg:
         url = BackupURL.parse(f.url)
         media_url = row.media_urls[f.index] if f.index < len(row.media_urls) else None
@@ -229,7 +237,7 @@ class Planner:
             rel = find_by_tweet(self.root, row.username, row.tweet_id, f.index)  # one-way names, or an older scheme's
             if rel is None:
                 return msg("err_no_local_for_name", url=f.url, user=row.username, tweet_id=row.tweet_id, index=f.index)
-        return FilePlan(FileKind.MISSING, rel, url.repo_id, url.path, f.url, media_url=media_url)
+        return FilePlan(FileKind.MISSING, rel, url.repo_id, url.path, self._recorded(f, row), media_url=media_url)
 
     def _wrong_path(self, f: Finding, row: TweetRow) -> FilePlan:
         url = BackupURL.parse(f.url)
@@ -238,7 +246,8 @@ class Planner:
         repo_id = self.placement.find_existing(remote) or self.placement.place(remote)  # new: where there is room
         new = BackupURL(url.endpoint, repo_id, self.cfg.revision, remote)
         media_url = row.media_urls[f.index] if f.index < len(row.media_urls) else None
-        return FilePlan(FileKind.WRONG_PATH, url.path, repo_id, remote, str(new), old_url=f.url, media_url=media_url)
+        old = self._recorded(f, row)
+        return FilePlan(FileKind.WRONG_PATH, url.path, repo_id, remote, str(new), old_url=old, media_url=media_url)
 
 
 async def mark_existing(hub: Hub, plans: list[TweetPlan]) -> None:
