@@ -55,7 +55,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         present = next(p for p in w.hub.store.list_paths(repo) if p.startswith("encrypted_"))
         extra = {
             "9000000000000000001": [f"{base}/nobody/nothing/resolve/main/encrypted_images/a/x"],  # repo not found
-            "9000000000000000002": [f"{base}/{repo}/resolve/no-such-branch/encrypted_images/a/x"],  # revision not found
+            # recorded at another revision: checked at the configured one (main), where it is missing
+            "9000000000000000002": [f"{base}/{repo}/resolve/no-such-branch/encrypted_images/a/x"],
             "9000000000000000003": [f"{base}/{repo}/resolve/main/{present.replace('/', '%2F', 1)}"],  # not a plain path
             "9000000000000000004": [f"{base}/{repo}/resolve/main/{present}", f"{base}/{repo}/resolve/main/elsewhere/x"],
         }
@@ -82,12 +83,14 @@ async def test_bulk_settle_gives_the_per_url_report(world: Any, method: str, tmp
     assert report_key(bulk.progress) == report_key(per_url.progress) == report_key(head.progress)
     counts = bulk.progress.counts
     assert (
-        counts["repo_not_found"] == 2 and counts["missing"] > 0 and counts["wrong_path"] > 0 and counts["malformed"] > 0
+        counts["repo_not_found"] == 1 and counts["missing"] > 0 and counts["wrong_path"] > 0 and counts["malformed"] > 0
     )
     assert {r["detail"] for r in bulk.progress.repo_problems.values()} == {
-        "repo not found (or private to another account)",
-        "revision not found",
+        "repo not found (or private to another account)"
     }
+    other = [p for p in bulk.progress.row_problems if p["code"] == "other_revision"]
+    assert [p["tweet_id"] for p in other] == ["9000000000000000002"]
+    assert any(f.tweet_id == "9000000000000000002" and f.category.value == "missing" for f in bulk.progress.problems)
 
 
 async def test_bulk_settle_asks_no_access_check_and_no_head(world: Any, tmp_path: Path) -> None:
@@ -96,7 +99,7 @@ async def test_bulk_settle_asks_no_access_check_and_no_head(world: Any, tmp_path
     ctl.reset_stats()
     result = await run_verify(world.config(data_dir=tmp_path), VerifyOptions(method="list"))
     kinds = ctl.stats()["kinds"]
-    assert kinds.get("tree", 0) == result.stats["requests"] == result.stats["tree_pages"] + 2  # + the two refused repos
+    assert kinds.get("tree", 0) == result.stats["requests"] == result.stats["tree_pages"] + 1  # + the refused repo
     assert set(kinds) == {"tree"}
 
 

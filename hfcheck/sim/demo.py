@@ -34,6 +34,7 @@ from cryptography.fernet import Fernet
 
 from hfcheck.crypto import ArchiveKey, Encryptor, generate_key_file, load_key
 from hfcheck.model.paths import BackupURL, LocalName, local_relpath, remote_parent, remote_path_for
+from hfcheck.verify.findings import COUNT_KEYS
 
 REPO = "demo/media-backup"
 USER, TOKEN = "demo", "hf_demo_token_for_the_local_emulator"
@@ -59,9 +60,7 @@ class Plan:
     """The demo's truth: expected verify counts and gaps, and the tweets of each kind."""
 
     counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(
-            ["total", "present", "missing", "wrong_path", "repo_not_found", "no_access", "malformed", "unverified"], 0
-        )
+        default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0)  # verify's counts, every key
     )
     gaps: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(["unbacked", "partial", "empty_media", "unbacked_media"], 0)
