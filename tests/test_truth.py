@@ -201,3 +201,15 @@ def test_a_401_with_a_token_is_worded_as_a_refused_token_and_never_carries_it(me
         mapped.detail.startswith("the token was refused (HTTP 401 Invalid credentials") and "hf_" not in mapped.detail
     )
     assert "token" not in classify(401, "RepoNotFound", {}, has_token=False).detail.split(";")[0]
+
+
+def test_backup_with_a_token_that_may_not_write_exits_3_naming_the_repo_once(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "w", tweets=20) as w:
+        w.hub.control.add_user("mallory", "hf_mallory_token")  # a valid token, of someone else
+        rows, files = db_rows(w), hub_state(w)
+        r = run_cli(w, "backup", env={**w.env(), "HF_TOKEN": "hf_mallory_token"})
+        assert r.returncode == 3, r.stdout + r.stderr
+        lines = repo_lines(r.stdout)
+        assert len(lines) == 1 and REPO in lines[0] and "no_access" in lines[0], r.stdout
+        assert report(w, "backup_report.json")["repo_problems"][0]["urls"] > 0
+        assert db_rows(w) == rows and hub_state(w) == files

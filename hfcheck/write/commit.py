@@ -41,6 +41,7 @@ from hfcheck.model.outcomes import UploadSource
 from hfcheck.net.destination import Destination, Upload
 from hfcheck.net.fetch import sha256_file
 from hfcheck.net.hub import CallCounts, Hub
+from hfcheck.net.outcome import HubOutcome
 from hfcheck.net.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,14 @@ class CommitStats(CallCounts):
     bytes_uploaded: int = 0
     files_failed: int = 0
     batch_size: int = 0
+    # repos whose commits the Hub refused for the whole repo (no write access, a refused token,
+    # no such repo or revision): {repo_id, revision, category, detail, urls}, as verify's
+    repo_problems: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _CLOSE = object()
+# final answers about a whole repo (no write access, a refused token, no such repo or revision)
+_REPO_LEVEL = frozenset({HubOutcome.NO_ACCESS, HubOutcome.REPO_NOT_FOUND, HubOutcome.REVISION_NOT_FOUND})
 
 
 class Committer:
@@ -139,6 +145,7 @@ class Committer:
         self.on_committed = on_committed
         self.on_failed = on_failed
         self.destination = destination or hub.destination
+        self.revision = hub.cfg.revision  # where the commits go: named in a repo problem
         self.commit_message = commit_message
         self.batch_size = max(1, self.policy.initial)
         self.stats = CommitStats(batch_size=self.batch_size)
@@ -310,6 +317,17 @@ class Committer:
             )
         except HubAnswered as exc:
             reason = f"{repo_id}: {exc.detail}"
+            if exc.outcome in _REPO_LEVEL:  # the whole repo refused: one repo problem, named once
+                self.stats.repo_problems.setdefault(
+                    repo_id,
+                    dict(
+                        repo_id=repo_id,
+                        revision=self.revision,
+                        category=exc.outcome.value,
+                        detail=exc.detail,
+                        urls=0,
+                    ),
+                )
             await self._failed(list(unsettled.values()), reason)
             return reason
         except Unverifiable as exc:
@@ -354,6 +372,8 @@ class Committer:
         if not items:
             return
         self.stats.files_failed += len(items)
+        if items[0].repo_id in self.stats.repo_problems:
+            self.stats.repo_problems[items[0].repo_id]["urls"] += len(items)
         log.warning("%d file(s) for %s not uploaded: %s", len(items), items[0].repo_id, reason)
         await self.on_failed(items, reason)
 

@@ -164,6 +164,10 @@ async def write_tweets(
     lines.close()
     summary.commits = up.committer.stats.commits
     summary.bytes_uploaded = up.committer.stats.bytes_uploaded
+    known = {(p["repo_id"], p["category"]) for p in summary.repo_problems}
+    for problem in up.committer.stats.repo_problems.values():  # refused commits: exit 3, each repo named once
+        if (problem["repo_id"], problem["category"]) not in known:
+            summary.repo_problems.append(problem)
 
 
 class _KeyRecord:
