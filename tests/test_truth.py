@@ -213,3 +213,12 @@ def test_backup_with_a_token_that_may_not_write_exits_3_naming_the_repo_once(tmp
         assert len(lines) == 1 and REPO in lines[0] and "no_access" in lines[0], r.stdout
         assert report(w, "backup_report.json")["repo_problems"][0]["urls"] > 0
         assert db_rows(w) == rows and hub_state(w) == files
+
+
+def test_repair_never_acts_on_a_verify_made_at_another_revision(world: DemoWorld, tmp_path: Path) -> None:
+    rows = db_rows(world)
+    assert run_cli(world, "verify", "--revision", "no-such-branch", data_dir=tmp_path).returncode == 3
+    r = run_cli(world, "repair", data_dir=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "checked at revision 'no-such-branch', not 'main'" in r.stderr and "Traceback" not in r.stderr
+    assert db_rows(world) == rows

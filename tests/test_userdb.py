@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hfcheck.sim.demo import REPO
-from tests.helpers import DemoWorld, demo_world, run_cli
+from tests.helpers import demo_world, run_cli
 
 PRAGMAS = ("journal_mode", "user_version", "application_id", "page_size", "auto_vacuum", "encoding")
 
@@ -46,7 +46,7 @@ def set_journal(db: Path, mode: str) -> None:
         con.close()
 
 
-def commands(world: DemoWorld, tmp: Path) -> list[list[str]]:
+def commands(tmp: Path) -> list[list[str]]:
     """Every command that opens the archive, each as a user runs it."""
     from hfcheck.commands import NAMES
 
@@ -73,7 +73,7 @@ def test_every_command_leaves_journal_mode_pragmas_and_schema_as_they_were(tmp_p
         set_journal(db, journal)
         before, kept = db_shape(db), other_columns(db)
         assert before["journal_mode"] == journal
-        for args in commands(world, tmp_path):
+        for args in commands(tmp_path):
             r = run_cli(world, *args)
             assert "Traceback" not in r.stderr, (args, r.stderr[-2000:])
             assert r.returncode in (0, 1, 3), (args, r.returncode, r.stderr[-2000:])

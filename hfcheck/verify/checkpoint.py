@@ -32,12 +32,14 @@ def now_iso() -> str:
 
 
 def archive_identity(cfg: Config) -> dict[str, Any]:
-    """What a progress file must match to be resumed: the same archive on the same Hub."""
+    """What a progress file must match to be resumed (or repaired from): the same archive on the
+    same Hub, checked at the same revision."""
     return {
         "db": str(cfg.db.resolve()) if cfg.db else None,
         "table": cfg.table,
         "columns": [cfg.columns.id, cfg.columns.username, cfg.columns.media_urls, cfg.columns.huggingface_urls],
         "endpoint": cfg.endpoint,
+        "revision": cfg.revision,
     }
 
 
@@ -116,7 +118,15 @@ class Progress:
             raise InputError(f"{path} is not an hfcheck progress file; move it away to start over")
         if data.get("version") != VERSION:
             raise InputError(f"progress file {path} has version {data.get('version')!r}, expected {VERSION}")
-        if data.get("archive") != identity:
+        stored = data.get("archive")
+        if isinstance(stored, dict) and "revision" not in stored:
+            stored = {**stored, "revision": "main"}  # written before revisions were recorded: at the default
+        if stored != identity and isinstance(stored, dict) and stored == {**identity, "revision": stored["revision"]}:
+            raise InputError(
+                f"progress file {path} was checked at revision {stored['revision']!r}, not {identity['revision']!r}:"
+                " run verify again, or give the same --revision"
+            )
+        if stored != identity:
             raise InputError(
                 f"progress file {path} belongs to another archive ({data.get('archive', {}).get('db')});"
                 " use another --data-dir or move it away"
