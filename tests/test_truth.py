@@ -61,8 +61,13 @@ def test_verify_at_an_unknown_revision_is_one_repo_problem_exit_3_and_nothing_pr
 
 
 def test_the_emulator_answers_an_unknown_revision_as_the_hub_does(world: DemoWorld) -> None:
-    for path in (f"/api/datasets/{REPO}/revision/no-such-branch", f"/api/datasets/{REPO}/tree/no-such-branch"):
-        answer = httpx.get(world.hub.url + path)
+    paths = (
+        f"/api/datasets/{REPO}/revision/no-such-branch",
+        f"/api/datasets/{REPO}/tree/no-such-branch",
+        f"/datasets/{REPO}/resolve/no-such-branch/x",
+    )
+    for path in paths:
+        answer = httpx.head(world.hub.url + path) if "/resolve/" in path else httpx.get(world.hub.url + path)
         assert answer.status_code == 404 and answer.headers["X-Error-Code"] == "RevisionNotFound"
 
 
@@ -183,7 +188,7 @@ def test_a_refused_token_is_named_as_a_token_problem(world: DemoWorld, tmp_path:
     assert r.returncode == 3
     assert re.search(r"no_access .*token was refused \(HTTP 401 Invalid credentials", r.stdout), r.stdout
     rows, files = db_rows(world), hub_state(world)
-    for command in (["repair"], ["backup"]):
+    for command in (["repair"], ["backup"], ["watch", "--once"]):
         r = run_cli(world, *command, env=env, data_dir=tmp_path)
         assert r.returncode == 3 and "token was refused" in r.stdout + r.stderr, (command, r.stdout, r.stderr)
     r = run_cli(world, "restore", "--all", "--out", str(tmp_path / "out"), env=env, data_dir=tmp_path)
