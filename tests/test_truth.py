@@ -216,6 +216,7 @@ def test_backup_with_a_token_that_may_not_write_exits_3_naming_the_repo_once(tmp
         assert r.returncode == 3, r.stdout + r.stderr
         lines = repo_lines(r.stdout)
         assert len(lines) == 1 and REPO in lines[0] and "no_access" in lines[0], r.stdout
+        assert "HTTP 403 You don't have the rights to write to" in lines[0], lines[0]
         assert report(w, "backup_report.json")["repo_problems"][0]["urls"] > 0
         assert db_rows(w) == rows and hub_state(w) == files
 

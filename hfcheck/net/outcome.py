@@ -91,12 +91,13 @@ def classify(
         return Mapped(HubOutcome.TRANSIENT, f"HTTP {status}", status=status)
     if code == "EntryNotFound":
         return Mapped(HubOutcome.MISSING, "not in the repo (404 EntryNotFound)", status=status)
-    if code == "GatedRepo" or status == 403:
+    if code == "GatedRepo":
         return Mapped(
-            HubOutcome.NO_ACCESS,
-            "gated or forbidden: accept the repo's conditions or use a token with access",
-            status=status,
+            HubOutcome.NO_ACCESS, "gated: accept the repo's conditions or use a token with access", status=status
         )
+    if status == 403:  # e.g. a write with a token that may only read: the Hub's words say which
+        why = f"forbidden (HTTP 403 {message}".strip() + "): use a token with access (write access to back up)"
+        return Mapped(HubOutcome.NO_ACCESS, why, status=status)
     if status == 401 and has_token:  # the Hub answers a valid token 404 for a repo it may not see
         why = f"the token was refused (HTTP 401 {message or 'Invalid credentials'}): check HF_TOKEN or `hf auth login`"
         return Mapped(HubOutcome.NO_ACCESS, why.replace("  ", " "), status=status)
