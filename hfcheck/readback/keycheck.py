@@ -132,7 +132,7 @@ async def sample_names(archive: Archive, endpoint: str, n: int = SAMPLE) -> list
         async with archive.db.execute(sql) as cur:
             raws = await cur.fetchall()
         for raw in raws:
-            _, tasks, _ = split_row(archive.to_row(raw), endpoint, c.huggingface_urls)
+            _, tasks, _ = split_row(archive.to_row(raw), endpoint, c.huggingface_urls, archive.cfg.revision)
             for task in tasks:
                 if task.url.kind is PathKind.ENCRYPTED and str(task.url) not in seen:
                     seen.add(str(task.url))
