@@ -40,6 +40,15 @@ def rewrite_urls(db: Path, old: str, new: str) -> None:
         con.close()
 
 
+def urls(raw: str | None) -> list[str]:
+    """A row's backup URLs (the demo's planted malformed columns: none)."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [u for u in value if isinstance(u, str)] if isinstance(value, list) else []
+
+
 def repo_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("Repo problem:")]
 
@@ -228,3 +237,25 @@ def test_repair_never_acts_on_a_verify_made_at_another_revision(world: DemoWorld
     assert r.returncode == 2, r.stdout + r.stderr
     assert "checked at revision 'no-such-branch', not 'main'" in r.stderr and "Traceback" not in r.stderr
     assert db_rows(world) == rows
+
+
+def test_backup_writes_at_the_configured_branch_and_records_urls_there(tmp_path: Path) -> None:
+    from huggingface_hub import HfApi
+
+    from hfcheck.sim.demo import TOKEN
+
+    with demo_world(tmp_path / "w", tweets=20) as w:
+        api = HfApi(endpoint=w.hub.url, token=TOKEN)
+        api.create_branch(REPO, branch="archive", repo_type="dataset")
+        on_main = set(api.list_repo_files(REPO, repo_type="dataset"))
+        before = db_rows(w)
+        r = run_cli(w, "backup", "--revision", "archive")
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+        added = [u for tweet_id, row in db_rows(w).items() for u in set(urls(row[2])) - set(urls(before[tweet_id][2]))]
+        assert added and all("/resolve/archive/" in u for u in added), added
+        paths = {BackupURL.parse(u).path for u in added}
+        assert paths <= set(api.list_repo_files(REPO, repo_type="dataset", revision="archive"))
+        assert not paths & set(api.list_repo_files(REPO, repo_type="dataset")) and on_main  # main is untouched
+        r = run_cli(w, "verify", "--revision", "archive")
+        rep = report(w, "verify_report.json")
+        assert rep["counts"]["present"] > 0 and not rep["repo_problems"]
