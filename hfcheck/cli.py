@@ -26,6 +26,9 @@ from hfcheck.report.catalog import msg
 
 T = TypeVar("T")
 
+# The subcommands, one module each in hfcheck/commands/ named like the command it defines.
+COMMANDS = ("audit", "backup", "crypt", "demo", "doctor", "hub", "migrate", "repair", "restore", "verify", "watch")
+
 COMMON_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "--config",
@@ -163,9 +166,7 @@ class _Commands(click.Group):
     """The subcommands of `hfcheck.commands`, each imported when first asked for."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        from hfcheck.commands import NAMES
-
-        return sorted(NAMES)
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.list_commands(ctx):
