@@ -265,11 +265,11 @@ USER = st.sampled_from(["bob", "alice_1", "", "bad name", "x" * 16, None, 3, "bo
     hf=st.one_of(st.lists(st.sampled_from([HF, HF + "2"]), min_size=1, max_size=2).map(json.dumps), COLUMN),
 )
 def test_the_fast_lane_takes_only_rows_to_row_finds_nothing_wrong_with(key, user, media, hf) -> None:
-    """`plain_page` (verify's fast lane) answers only for rows `to_row` types without a problem,
+    """`simple_page` (verify's fast lane) answers only for rows `to_row` types without a problem,
     and with the same URLs; for any other row it leaves the decision to `to_row`."""
     archive = Archive(cfg_for(Path("unused.db")))
     archive.to_row(("1", user, None, None))  # a username becomes known once `to_row` has seen it valid
-    (urls,) = archive.plain_page([(key, user, media, hf)])
+    (urls,) = archive.simple_page([(key, user, media, hf)])
     if urls is not None:
         row = archive.to_row((key, user, media, hf))
         assert row.problems == [] and row.hf_urls == urls and urls
@@ -281,12 +281,12 @@ async def test_the_fast_lane_takes_the_rows_a_scraper_writes(tmp_path: Path) -> 
     )
     async with Archive(cfg_for(tmp_path / "a.db")) as a:
         (page,) = [p async for p in a.raw_pages()]
-        assert a.plain_page(page[:1]) == [None]  # "bob" not yet seen valid
+        assert a.simple_page(page[:1]) == [None]  # "bob" not yet seen valid
         assert a.to_row(page[0]).problems == []
-        assert a.plain_page(page) == [[HF], [HF]]
+        assert a.simple_page(page) == [[HF], [HF]]
 
 
-PLAIN_ROW = st.tuples(
+SIMPLE_ROW = st.tuples(
     st.sampled_from(["17", "18", 19, 2**63]),
     st.sampled_from(["bob", "alice_1"]),
     st.sampled_from([None, "", "[]", json.dumps([PBS]), json.dumps([PBS, PBS + "2"])]),
@@ -295,17 +295,17 @@ PLAIN_ROW = st.tuples(
 ANY_ROW = st.tuples(KEY, USER, COLUMN, COLUMN)
 
 
-@given(rows=st.lists(st.one_of(PLAIN_ROW, PLAIN_ROW, PLAIN_ROW, ANY_ROW), min_size=1, max_size=5))
+@given(rows=st.lists(st.one_of(SIMPLE_ROW, SIMPLE_ROW, SIMPLE_ROW, ANY_ROW), min_size=1, max_size=5))
 def test_the_fast_lane_answers_each_row_of_a_page_as_to_row_would(rows) -> None:
-    """A page is checked a column at a time when every row is plain; the answer for each row is
+    """A page is checked a column at a time when every row is simple; the answer for each row is
     still one `to_row` agrees with, and the same as for that row alone."""
     archive = Archive(cfg_for(Path("unused.db")))
     for user in ("bob", "alice_1"):
         archive.to_row(("1", user, None, None))
-    answers = archive.plain_page(rows)
+    answers = archive.simple_page(rows)
     assert len(answers) == len(rows)
     for row, urls in zip(rows, answers):
-        assert archive.plain_page([row]) == [urls]
+        assert archive.simple_page([row]) == [urls]
         if urls is not None:
             typed = archive.to_row(row)
             assert typed.problems == [] and typed.hf_urls == urls and urls

@@ -18,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import example, given
-from hypothesis import strategies as st
 
 from hfcheck.config import Config, load_config
 from hfcheck.errors import Refused
 from hfcheck.net.hub import Hub
 from hfcheck.net.outcome import HubOutcome
 from hfcheck.sim.emulator.testing import EmulatorThread
-from hfcheck.verify.checkers import Checker, HotSets, PathIndex, RepoState
+from hfcheck.verify.checkers import HotSets, PathIndex
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from tests.helpers import demo_world
 
@@ -332,35 +330,3 @@ def test_hot_sets_keep_a_few_and_answer_the_same_after_eviction() -> None:
             assert index.contains_all(names[r] + ["encrypted_images/u9/0"]) == [True] * 50 + [False]
             assert names[r][7] in index and names[(r + 1) % 3][7] not in index
             assert len(hot._sets) <= 2
-
-
-E = "https://huggingface.co"
-LISTED = {"a/one": ["encrypted_images/u/x1", "encrypted_videos/u/x2", "images/u/1_0.jpg"], "a/two": ["f/y1"]}
-URL_POOL = [
-    *(f"{E}/datasets/{repo}/resolve/main/{path}" for repo, paths in LISTED.items() for path in paths),
-    f"{E}/datasets/a/one/resolve/main/encrypted_images/u/gone",  # listed repo, not there
-    f"{E}/datasets/a/one/resolve/main/encrypted_images/u/a%20b",  # needs the full parse
-    f"{E}/datasets/a/one/resolve/main/.hidden/x",
-    f"{E}/datasets/a/one/resolve/dev/encrypted_images/u/x1",  # another revision
-    f"{E}/datasets/a/three/resolve/main/f/y1",  # a repo not resolved
-    f"{E}/datasets/a/two/resolve/main/f/y1\nf/y1",
-    "",
-]
-
-
-@given(
-    st.lists(st.one_of(st.none(), st.lists(st.sampled_from(URL_POOL), min_size=1, max_size=3)), min_size=1, max_size=6)
-)
-@example([[URL_POOL[0]], [URL_POOL[3]]])  # two repos whose prefixes have the same length
-def test_count_plain_counts_a_row_exactly_when_lookup_finds_each_url_plainly_present(rows) -> None:
-    """A page of rows settled in bulk is counted only where each URL alone would be: the page
-    path (one repo, one match) and the per-URL path agree with `lookup`."""
-    cfg = load_config(None, {"db": Path("unused.db")}, env={"HF_ENDPOINT": E})
-    checker = Checker(Hub(cfg), "list", 0)
-    hot = HotSets()
-    for repo, paths in LISTED.items():
-        index = PathIndex(array("q", map(hash, paths)), hot)
-        checker._remember_prefix(repo, "main", RepoState(repo, "main", index))
-    for page in (rows, [r for r in rows if r and len(r) == 1 and "/a/one/" in r[0]]):
-        expected = [len(urls) if urls and all(checker.lookup(u) is True for u in urls) else None for urls in page]
-        assert checker.count_plain(page) == expected

@@ -71,7 +71,7 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Collection[str]) -> t
     if not isinstance(value, str):
         return [], [RowProblem(column, "not_a_list", f"{type(value).__name__} value {value!r:.80}")]
     try:
-        data = _plain_list(value) or json.loads(value)
+        data = _simple_list(value) or json.loads(value)
     except ValueError:
         text = value.strip()
         if text.startswith(("http://", "https://")) and not any(c.isspace() for c in text):
@@ -99,7 +99,7 @@ def parse_url_list(value: Any, column: str, allowed_hosts: Collection[str]) -> t
     return _check_hosts(urls, column, allowed_hosts, problems)
 
 
-def _plain_list(value: str) -> list[str] | None:
+def _simple_list(value: str) -> list[str] | None:
     """`["u1", "u2"]` as `json.dumps` writes it, split without the JSON parser (a third of the
     cost of reading a row); None whenever the parser might read it otherwise (escapes, other
     spacing, quotes or control characters inside, non-ASCII), so that it decides."""
@@ -111,10 +111,10 @@ def _plain_list(value: str) -> list[str] | None:
     return items if value.count('"') == 2 * len(items) else None
 
 
-def _plain_urls(value: str, hosts: tuple[str, ...]) -> list[str] | None:
+def _simple_urls(value: str, hosts: tuple[str, ...]) -> list[str] | None:
     """The URLs of a `json.dumps` list of distinct URLs that all start with one of the `hosts`
     prefixes, else None: what `parse_url_list` would return with no problem."""
-    urls = _plain_list(value)
+    urls = _simple_list(value)
     if not urls:
         return None
     for url in urls:
@@ -124,7 +124,7 @@ def _plain_urls(value: str, hosts: tuple[str, ...]) -> list[str] | None:
 
 
 def _url_list_patterns(hosts: frozenset[str], *, empty: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """`["URL"]` as `json.dumps` writes a list of one URL on these hosts: `_plain_urls` with the
+    """`["URL"]` as `json.dumps` writes a list of one URL on these hosts: `_simple_urls` with the
     loop in C. With `empty`, also `''` and `[]` (no media). Two patterns: one value (the URL is
     group 1), and a page of values joined by newlines (which a matching value cannot hold)."""
     prefixes = "|".join(map(re.escape, _host_prefixes(hosts))) or "(?!)"
@@ -160,7 +160,7 @@ def _check_hosts(
     return urls, problems
 
 
-_PLAIN_IDS = joined(TWEET_ID)  # a page's tweet ids, newline-joined
+_SIMPLE_IDS = joined(TWEET_ID)  # a page's tweet ids, newline-joined
 
 
 class Archive:
@@ -181,7 +181,7 @@ class Archive:
         self._table = f'"{cfg.table}"'
         self._hub_hosts = frozenset({urlsplit(cfg.endpoint).netloc.lower()})
         self._media_hosts = frozenset(cfg.allowed_hosts)
-        self._good_users: set[str] = set()  # usernames `to_row` found valid (for `plain_page`)
+        self._good_users: set[str] = set()  # usernames `to_row` found valid (for `simple_page`)
         self._media_value, self._media_page = _url_list_patterns(self._media_hosts, empty=True)
         self._hub_value, self._hub_page = _url_list_patterns(self._hub_hosts, empty=False)
 
@@ -270,30 +270,30 @@ class Archive:
         hf, p2 = parse_url_list(hf_raw, c.huggingface_urls, self._hub_hosts)
         return TweetRow(key, tweet_id, username, media, hf, problems + p1 + p2)
 
-    def plain_page(self, page: Sequence[Sequence[Any]]) -> list[list[str] | None]:
+    def simple_page(self, page: Sequence[Sequence[Any]]) -> list[list[str] | None]:
         """For each raw row of a page: its backup URLs when `to_row` would find nothing wrong
-        with it, else None (then `to_row` decides). Plain means: a tweet id of digits, a username
+        with it, else None (then `to_row` decides). Simple means: a tweet id of digits, a username
         seen valid before, and both URL columns lists as `json.dumps` writes them, of distinct
-        URLs on allowed hosts. Verify's fast lane: most rows of a healthy archive are plain, and
+        URLs on allowed hosts. Verify's fast lane: most rows of a healthy archive are simple, and
         skip the `TweetRow`. A page of such rows with at most one medium and one backup URL each
         (most pages) is checked a column at a time, one match each; otherwise each row is matched
-        by patterns with the loops in C, and the rows they do not take go through `_plain_row`."""
+        by patterns with the loops in C, and the rows they do not take go through `_simple_row`."""
         if not page:
             return []
         keys, users, media, hfs = zip(*page)
-        try:  # a page where every row is plain (most): each column is checked in one match
-            plain = (
+        try:  # a page where every row is simple (most): each column is checked in one match
+            simple = (
                 self._good_users.issuperset(users)
-                and _PLAIN_IDS.fullmatch("\n".join(map(str, keys)))  # str(key) of a str is the str itself
+                and _SIMPLE_IDS.fullmatch("\n".join(map(str, keys)))  # str(key) of a str is the str itself
                 and self._media_page.fullmatch("\n".join(media))
                 and self._hub_page.fullmatch("\n".join(hfs))
             )
         except TypeError:  # a column that is not text in some row
-            plain = None
-        if plain:
+            simple = None
+        if simple:
             return [[hf[2:-2]] for hf in hfs]
         return [
-            [hf[1]] if tweet_id and user and medium and hf else self._plain_row(raw)
+            [hf[1]] if tweet_id and user and medium and hf else self._simple_row(raw)
             for raw, tweet_id, user, medium, hf in zip(
                 page,
                 map(TWEET_ID_RE.match, map(str, keys)),
@@ -303,8 +303,8 @@ class Archive:
             )
         ]
 
-    def _plain_row(self, raw: Sequence[Any]) -> list[str] | None:
-        """`plain_page` for one row of any shape."""
+    def _simple_row(self, raw: Sequence[Any]) -> list[str] | None:
+        """`simple_page` for one row of any shape."""
         key, username, media, hf = raw
         tweet_id = key if type(key) is str else str(key) if type(key) is int and key >= 0 else ""
         if (
@@ -313,11 +313,11 @@ class Archive:
             or type(hf) is not str
             or (
                 media not in (None, "", "[]")
-                and (type(media) is not str or not _plain_urls(media, _host_prefixes(self._media_hosts)))
+                and (type(media) is not str or not _simple_urls(media, _host_prefixes(self._media_hosts)))
             )
         ):
             return None
-        return _plain_urls(hf, _host_prefixes(self._hub_hosts))
+        return _simple_urls(hf, _host_prefixes(self._hub_hosts))
 
     async def rows(
         self, *, after: Key | None = None, where: str = "", params: tuple[Any, ...] = (), page_size: int = PAGE_SIZE
@@ -338,8 +338,8 @@ class Archive:
         page_size: int = PAGE_SIZE,
         read_ahead: bool = False,
     ) -> AsyncGenerator[list[Sequence[Any]], None]:
-        """`rows`, a page of raw rows at a time (`to_row` types one; `plain_page` skips that
-        for a plain row), for callers that settle a page of rows at once.
+        """`rows`, a page of raw rows at a time (`to_row` types one; `simple_page` skips that
+        for a simple row), for callers that settle a page of rows at once.
 
         With `read_ahead`, the next page is read (in the database thread) while the caller works
         on this one: for read-only runs, since an edit the caller makes meanwhile might not show.

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
 
 from hfcheck.errors import MalformedURL, Refused, Unverifiable
-from hfcheck.model.paths import BackupURL, PathKind, joined
+from hfcheck.model.paths import BackupURL, PathKind
 from hfcheck.net.hub import Hub, classify_access
 from hfcheck.net.outcome import HubOutcome
+from hfcheck.verify.fastlane import FastLane
 from hfcheck.verify.findings import Category, Finding
 
 # The Hub's API bucket is 5x scarcer than the resolvers bucket (free plan: 1,000 vs 5,000 per
@@ -28,12 +27,6 @@ API_COST_IN_HEADS = 5
 TREE_PAGE = 1000
 FOLDER_CONCURRENCY = 16  # top-level folders of one repo listed at once
 HOT_INDEXES = 2  # repos whose lookups are served from a set at once (see HotSets)
-_WRONG_PREFIXES = ("images/", "videos/")  # where a path may be a wrong (unencrypted) one
-# A path the full URL parse returns unchanged and accepts (safe components, nothing to unquote)
-# and that cannot be a wrong one: such a URL of a listed repo is present or missing, nothing else.
-_PLAIN_PATH = r"(?!images/|videos/)[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*"
-_NO_URL = re.compile("(?!)()()")  # no repo resolved yet: nothing is recognised
-_PLAIN_PATHS = joined(_PLAIN_PATH)
 
 
 @dataclass(frozen=True)
@@ -191,8 +184,9 @@ class Checker:
 
     `check` settles one URL (a HEAD, or a lookup in its repo's listing). For `list`/`auto`, the
     pipeline also settles URLs in bulk: `resolve` learns a repo's `RepoState` once (its access and
-    listing), `lookup` recognises a URL of a resolved repo without parsing it, and `present` /
-    `local_finding` give the same outcome `check` would, with no request and no queue.
+    listing), `fast.lookup` recognises a URL of a resolved repo without parsing it, and
+    `FastLane.present` / `local_finding` give the same outcome `check` would, with no request
+    and no queue.
     """
 
     def __init__(self, http: Hub, method: str, urls_to_check: int, *, folders: bool = True) -> None:
@@ -202,8 +196,7 @@ class Checker:
         self._access: dict[tuple[str, str], asyncio.Future[tuple[HubOutcome, str]]] = {}
         self._index: dict[tuple[str, str], asyncio.Task[PathIndex | None]] = {}
         self._states: dict[tuple[str, str], RepoState | None] = {}
-        self._prefixes: dict[str, RepoState] = {}  # "{endpoint}/datasets/{repo}/resolve/{rev}/" -> state
-        self._plain_url = _NO_URL  # one of those prefixes (group 1), then a plain path (group 2)
+        self.fast = FastLane()  # the resolved repos' URL prefixes
         self._prefetch: list[asyncio.Task[RepoState | None]] = []
         self._hot = HotSets()
         # auto: give up listing a repo once it has cost as much quota as HEADing every URL.
@@ -285,51 +278,7 @@ class Checker:
         except MalformedURL:
             same = False
         if same:
-            self._prefixes[prefix] = state
-            self._plain_url = re.compile(f"({'|'.join(map(re.escape, self._prefixes))})({_PLAIN_PATH})")
-
-    def lookup(self, raw: str) -> bool | tuple[RepoState, str] | None:
-        """A URL of a resolved repo, recognised by its prefix without a full parse (only plain
-        paths, which the full parse would return unchanged): True when it is plainly present
-        (only counted), else its repo's state and its path for `local_finding`; None when the
-        URL needs the full parse."""
-        m = self._plain_url.fullmatch(raw)
-        if m is None:
-            return None
-        state, path = self._prefixes[m[1]], m[2]
-        return self.present(state, path) or (state, path)
-
-    def count_plain(self, rows: list[list[str] | None]) -> list[int | None]:
-        """For a page of rows' URL lists: each row's URL count when `lookup` would find every one
-        plainly present, else None (and None stays None). Rows of one URL (most) are matched,
-        hashed and looked up with the loops in C: when they all share one repo's prefix (most
-        pages), their paths are checked in one match; else each URL is matched, a repo at a time."""
-        one = [urls[0] if urls is not None and len(urls) == 1 else "" for urls in rows]
-        out: list[int | None] = [None] * len(rows)
-        first = self._plain_url.match(one[0]) if one else None
-        prefix = first[1] if first else ""
-        paths = [url[len(prefix) :] for url in one]
-        if not (prefix and all(map(str.startswith, one, repeat(prefix))) and _PLAIN_PATHS.fullmatch("\n".join(paths))):
-            hits = list(map(self._plain_url.fullmatch, one))
-            prefixes = [m[1] if m else "" for m in hits]
-            paths = [m[2] if m else "" for m in hits]
-        else:
-            prefixes = [prefix] * len(rows)
-        for prefix in set(prefixes) - {""}:  # one repo per page, mostly
-            at = [i for i, p in enumerate(prefixes) if p == prefix]
-            index = self._prefixes[prefix].index
-            if index is not None:
-                for i, found in zip(at, index.contains_all([paths[i] for i in at])):
-                    out[i] = 1 if found else None
-        for i, urls in enumerate(rows):
-            if urls is not None and len(urls) > 1 and all(self.lookup(u) is True for u in urls):
-                out[i] = len(urls)
-        return out
-
-    @staticmethod
-    def present(state: RepoState, path: str) -> bool:
-        """The URL is in the listing and its finding would be a plain `present` (only counted)."""
-        return state.index is not None and path in state.index and not path.startswith(_WRONG_PREFIXES)
+            self.fast.learn(prefix, state)
 
     def local_finding(self, state: RepoState, task: UrlTask) -> Finding:
         """What `check` would find for a URL of a resolved repo, without a request."""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
@@ -29,6 +29,7 @@ from hfcheck.net.ratelimit import Bucket
 from hfcheck.pool import Put, run_pool
 from hfcheck.verify.checkers import Checker, UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
+from hfcheck.verify.fastlane import FastLane, run_end
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.ledger import Ledger, RowEntry
 
@@ -208,18 +209,187 @@ async def _prefetch_repos(archive: Archive, checker: Checker, endpoint: str, rev
     checker.prefetch(list(keys))
 
 
-def _next_none(items: list[int | None], start: int) -> int:
-    """The index of the first None at or after `start`, else the length (a search in C)."""
-    try:
-        return items.index(None, start)
-    except ValueError:
-        return len(items)
+class RowSplit(NamedTuple):
+    """A row as the producer sees it: what is settled already, and what is left to settle."""
+
+    key: Key
+    findings: list[Finding]
+    notes: list[dict[str, Any]]
+    present: int  # URLs found present in a listing (counted, no finding kept)
+    tasks: list[UrlTask]  # URLs still to settle: locally against a listing, or by the workers
+
+
+class RowSettler:
+    """Rows settle in key order, so a checkpoint never claims a row after one still in flight.
+
+    A row with nothing to send to the workers and nothing earlier in flight settles on the
+    spot; a run of such rows is folded into one entry (the checkpoint keeps the last key and
+    the sums). Any other row goes through the ledger, at most `MAX_ROWS_IN_FLIGHT` at once."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.ledger = Ledger(self._settled)
+        self.run: RowEntry | None = None  # rows settled on the spot since the last one in the ledger
+        self._in_flight = asyncio.Semaphore(MAX_ROWS_IN_FLIGHT)
+
+    def _settled(self, entry: RowEntry) -> None:
+        self.progress.settle(entry)
+        self._in_flight.release()
+
+    def idle(self) -> bool:
+        """Nothing is in flight: a row may settle on the spot."""
+        return not self.ledger
+
+    def here(self, row: RowSplit) -> None:
+        """Settle a row that is done, with nothing in flight (`idle`)."""
+        run = self.run
+        if run is None:
+            self.run = RowEntry(row.key, 0, row.findings, row.notes, row.present)
+        else:
+            run.key = row.key
+            run.present += row.present
+            run.findings += row.findings
+            run.extra += row.notes
+
+    def fold(self) -> None:
+        """Hand the run of rows settled on the spot to the checkpoint."""
+        if self.run is not None:
+            self.progress.settle(self.run)
+            self.run = None
+
+    async def open(self, row: RowSplit, pending: int) -> int:
+        """A row with `pending` URLs for the workers (or behind one that has): its ledger number."""
+        self.fold()
+        await self._in_flight.acquire()
+        return self.ledger.open(row.key, pending, row.findings, row.notes, row.present)
+
+
+class _Producer:
+    """Reads the rows a page at a time and settles each: counted (the fast lane), settled
+    against a listing here, or its URLs sent to the workers."""
+
+    def __init__(
+        self, archive: Archive, checker: Checker, settler: RowSettler, opts: VerifyOptions, bar: tqdm, bulk: bool
+    ) -> None:
+        self.archive, self.checker, self.settler, self.opts, self.bar = archive, checker, settler, opts, bar
+        self.bulk = bulk  # settle URLs of listed repos here (else every URL goes to the workers)
+        self.endpoint = checker.http.endpoint
+        self.hf_column = archive.cfg.columns.huggingface_urls
+        self.revision = archive.cfg.revision  # every URL is checked at the configured revision
+        self.sent = 0  # URLs taken so far (for `limit` and `batch_size`)
+        self.limited = False  # `limit` stopped the run
+        self.throttled = opts.limit is not None or bool(opts.batch_size and opts.delay)
+
+    async def produce(self, put: Put[UrlTask]) -> None:
+        archive, checker, settler = self.archive, self.checker, self.settler
+        pages = archive.raw_pages(after=self.settler.progress.position, where=archive.has_backup_sql(), read_ahead=True)
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                counts: list[int | None] = [None] * len(page)
+                if self.bulk:
+                    counts = checker.fast.count_present(archive.simple_page(page))
+                done = await self._page(page, counts, put)
+                settler.fold()
+                self.bar.update(done)
+                if self.limited:
+                    break
+                await asyncio.sleep(0)  # the next page may be read already: let checkpoints and workers run
+
+    async def _page(self, page: list[Sequence[Any]], counts: list[int | None], put: Put[UrlTask]) -> int:
+        """Settle or send the rows of one page; the URLs settled here (for the progress bar).
+        `counts[i]` is row i's URL count when the fast lane found them all present."""
+        settler = self.settler
+        done = 0
+        i, j = 0, -1
+        while i < len(page):
+            if j < i:
+                j = run_end(counts, i)
+            # rows i..j-1 are all present (most rows): with nothing earlier in flight, only counted
+            if j > i and settler.run is not None and settler.idle() and not self.throttled:
+                n = sum(counts[i:j])  # type: ignore[arg-type]  # no None before j
+                settler.run.key = page[j - 1][0]
+                settler.run.present += n
+                done += n
+                self.sent += n
+                i = j
+                if i == len(page):
+                    break
+            settled = await self._row(page[i], counts[i], put)
+            if settled is None:
+                self.limited = True
+                break
+            done += settled
+            i += 1
+        return done
+
+    async def _row(self, raw: Sequence[Any], count: int | None, put: Put[UrlTask]) -> int | None:
+        """Settle one row here or send its URLs to the workers; the URLs settled here, or None
+        when the row would pass `limit`."""
+        opts = self.opts
+        row = self._split(raw, count)
+        urls = row.present + len(row.tasks)
+        if opts.limit is not None and self.sent + urls > opts.limit and self.sent > 0:
+            return None
+        row, pending = await self._settle_listed(row)
+        if not pending and self.settler.idle():  # nothing earlier in flight: settled now
+            self.settler.here(row)
+        else:
+            seq = await self.settler.open(row, len(pending))
+            for task in pending:
+                await put(replace(task, seq=seq))
+        before, self.sent = self.sent, self.sent + urls
+        if opts.batch_size and opts.delay and self.sent // opts.batch_size > before // opts.batch_size:
+            self.settler.fold()
+            await asyncio.sleep(opts.delay * (self.sent // opts.batch_size - before // opts.batch_size))
+        return row.present + len(row.findings)
+
+    async def _settle_listed(self, row: RowSplit) -> tuple[RowSplit, list[UrlTask]]:
+        """The row with its URLs of listed (or refused) repos settled, and the URLs left for the
+        workers (one by one)."""
+        if not row.tasks:
+            return row, []
+        present, findings, pending = row.present, row.findings, []
+        for task in row.tasks:
+            state = await self.checker.resolve(task.url.repo_id, task.url.revision) if self.bulk else None
+            if state is None:
+                pending.append(task)
+            elif FastLane.present(state, task.url.path):
+                present += 1
+            else:
+                findings.append(self.checker.local_finding(state, task))
+        return row._replace(present=present, findings=findings, tasks=[]), pending
+
+    def _split(self, raw: Sequence[Any], count: int | None) -> RowSplit:
+        """A raw row split into what is settled and what is left. A row the fast lane counted
+        (`count` URLs, all present) is not typed at all."""
+        if count is not None:
+            return RowSplit(raw[0], [], [], count, [])
+        row = self.archive.to_row(raw)
+        findings, notes = row_notes(row, self.hf_column) if row.problems else ([], [])
+        present = 0
+        tasks: list[UrlTask] = []
+        for i, url in enumerate(row.hf_urls):
+            hit = self.checker.fast.lookup(url) if self.bulk else None
+            if hit is True:
+                present += 1
+            elif isinstance(hit, tuple):
+                state, rel = hit
+                url_in = BackupURL(self.endpoint, state.repo_id, state.revision, rel)
+                tasks.append(UrlTask(-1, row.tweet_id, row.username, i, url_in))
+            else:
+                item = url_task(row, i, url, self.endpoint, self.revision, notes, self.hf_column)
+                if isinstance(item, Finding):
+                    findings.append(item)
+                else:
+                    tasks.append(item)
+        return RowSplit(row.key, findings, notes, present, tasks)
 
 
 async def _check_all(
     archive: Archive, http: Hub, progress: Progress, path: Path, opts: VerifyOptions
 ) -> tuple[bool, dict[str, int]]:
-    """Run producer, workers and checkpoint writer; returns (True when `limit` stopped it, listing stats).
+    """Drive the pool: producer, workers and checkpoint writer; returns (True when `limit`
+    stopped it, listing stats).
 
     URLs of repos that are listed (or answered for the whole repo) are settled by the producer,
     a page of rows at a time, against the repo's index; only the others (HEADs) go through the
@@ -227,15 +397,9 @@ async def _check_all(
     row is in flight, so a resumed run ends with the same report.
     """
     bulk = not opts.per_url and opts.method != "head"
-
-    async def url_count() -> int:
-        """The URLs this run will check (a pass over the table)."""
-        n = await archive.count_urls(after=progress.position)
-        return n if opts.limit is None else min(n, opts.limit)
-
     # `auto` needs the URL count to choose; `list` only for the progress bar, after its listings start
     counted = opts.method != "list" or opts.progress_bar
-    total = await url_count() if opts.method != "list" else 0
+    total = await _url_count(archive, progress, opts) if opts.method != "list" else 0
     checker = Checker(http, opts.method, total, folders=not opts.per_url)
     scan = None
     if bulk and opts.limit is None:
@@ -243,130 +407,19 @@ async def _check_all(
             _prefetch_repos(archive, checker, http.endpoint, archive.cfg.revision, progress.position)
         )
     if counted and opts.method == "list":
-        total = await url_count()
-    rows_in_flight = asyncio.Semaphore(MAX_ROWS_IN_FLIGHT)
-
-    def settle(entry: Any) -> None:
-        progress.settle(entry)
-        rows_in_flight.release()
-
-    ledger = Ledger(settle)
-    shown = total if counted else None
-    bar = tqdm(total=shown, unit="url", disable=not opts.progress_bar, dynamic_ncols=True, smoothing=0.05)
-    limited = False
-    endpoint = http.endpoint
-    hf_column = archive.cfg.columns.huggingface_urls
-    revision = archive.cfg.revision
-
-    def split(
-        raw: Sequence[Any], plain: int | None
-    ) -> tuple[Key, list[Finding], list[dict[str, Any]], int, list[UrlTask]]:
-        """A raw row's key, findings and notes, how many URLs are plainly present (recognised in a
-        listed repo without a parse) and the URLs still to settle. A plain row whose `plain` URLs
-        are all plainly present (most rows) is counted without typing it."""
-        if plain is not None:
-            return raw[0], [], [], plain, []
-        row = archive.to_row(raw)
-        findings, notes = row_notes(row, hf_column) if row.problems else ([], [])
-        present = 0
-        tasks: list[UrlTask] = []
-        for i, raw in enumerate(row.hf_urls):
-            hit = checker.lookup(raw) if bulk else None
-            if hit is True:
-                present += 1
-            elif isinstance(hit, tuple):
-                state, rel = hit
-                url = BackupURL(endpoint, state.repo_id, state.revision, rel)
-                tasks.append(UrlTask(-1, row.tweet_id, row.username, i, url))
-            else:
-                item = url_task(row, i, raw, endpoint, revision, notes, hf_column)
-                if isinstance(item, Finding):
-                    findings.append(item)
-                else:
-                    tasks.append(item)
-        return row.key, findings, notes, present, tasks
-
-    async def produce(put: Put[UrlTask]) -> None:
-        nonlocal limited
-        sent = 0
-        run: RowEntry | None = None  # rows settled on the spot since the last one in the ledger
-        throttled = opts.limit is not None or bool(opts.batch_size and opts.delay)
-
-        def fold() -> None:
-            nonlocal run
-            if run is not None:
-                progress.settle(run)
-                run = None
-
-        async def one(raw: Sequence[Any], n: int | None) -> int | None:
-            """Settle one row here or send its URLs to the workers; its URLs, or None past `limit`."""
-            nonlocal run, sent
-            key, findings, notes, present, tasks = split(raw, n)
-            urls = present + len(tasks)
-            if opts.limit is not None and sent + urls > opts.limit and sent > 0:
-                return None
-            pending: list[UrlTask] = []
-            for task in tasks:  # in a listed repo: settled here; else one by one
-                state = await checker.resolve(task.url.repo_id, task.url.revision) if bulk else None
-                if state is None:
-                    pending.append(task)
-                elif Checker.present(state, task.url.path):
-                    present += 1
-                else:
-                    findings.append(checker.local_finding(state, task))
-            if not pending and not ledger:  # nothing earlier in flight: settled now
-                if run is None:
-                    run = RowEntry(key, 0, findings, notes, present)
-                else:
-                    run.key = key
-                    run.present += present
-                    run.findings += findings
-                    run.extra += notes
-            else:
-                fold()
-                await rows_in_flight.acquire()
-                seq = ledger.open(key, len(pending), findings, notes, present)
-                for task in pending:
-                    await put(replace(task, seq=seq))
-            before, sent = sent, sent + urls
-            if opts.batch_size and opts.delay and sent // opts.batch_size > before // opts.batch_size:
-                fold()
-                await asyncio.sleep(opts.delay * (sent // opts.batch_size - before // opts.batch_size))
-            return present + len(findings)
-
-        pages = archive.raw_pages(after=progress.position, where=archive.has_backup_sql(), read_ahead=True)
-        async with contextlib.aclosing(pages):
-            async for page in pages:
-                done = 0  # URLs of this page settled here, for the progress bar
-                plain: list[int | None] = checker.count_plain(archive.plain_page(page)) if bulk else [None] * len(page)
-                i, j = 0, -1
-                while i < len(page):
-                    if j < i:
-                        j = _next_none(plain, i)
-                    # rows i..j-1 are plainly present (most rows): with nothing earlier in flight, only counted
-                    if j > i and run is not None and not ledger and not throttled:
-                        n = sum(plain[i:j])  # type: ignore[arg-type]  # no None before j
-                        run.key = page[j - 1][0]
-                        run.present += n
-                        done += n
-                        sent += n
-                        i = j
-                        if i == len(page):
-                            break
-                    settled = await one(page[i], plain[i])
-                    if settled is None:
-                        limited = True
-                        break
-                    done += settled
-                    i += 1
-                fold()
-                bar.update(done)
-                if limited:
-                    break
-                await asyncio.sleep(0)  # the next page may be read already: let checkpoints and workers run
+        total = await _url_count(archive, progress, opts)
+    bar = tqdm(
+        total=total if counted else None,
+        unit="url",
+        disable=not opts.progress_bar,
+        dynamic_ncols=True,
+        smoothing=0.05,
+    )
+    settler = RowSettler(progress)
+    producer = _Producer(archive, checker, settler, opts, bar, bulk)
 
     async def work(task: UrlTask) -> None:
-        ledger.add(task.seq, await checker.check(task))
+        settler.ledger.add(task.seq, await checker.check(task))
         bar.update(1)
 
     async def checkpoint() -> None:
@@ -376,8 +429,8 @@ async def _check_all(
 
     writer = asyncio.create_task(checkpoint())
     try:
-        await run_pool(produce, work, opts.concurrency)
-        progress.complete = not limited
+        await run_pool(producer.produce, work, opts.concurrency)
+        progress.complete = not producer.limited
         progress.method = opts.method
     finally:
         if scan is not None:
@@ -388,4 +441,10 @@ async def _check_all(
             await writer
         bar.close()
         progress.save(path)  # also on Ctrl-C / SIGTERM: what settled is kept
-    return limited, checker.listing_stats()
+    return producer.limited, checker.listing_stats()
+
+
+async def _url_count(archive: Archive, progress: Progress, opts: VerifyOptions) -> int:
+    """The URLs this run will check (a pass over the table)."""
+    n = await archive.count_urls(after=progress.position)
+    return n if opts.limit is None else min(n, opts.limit)
