@@ -1,4 +1,5 @@
-# hfcheck — every target builds its own virtual environment from a fresh clone.
+# hfcheck — every target builds its own virtual environment from a fresh clone, with the test tools
+# and the emulator extra (`make demo` and the tests run the Hub emulator).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,emulator]'
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import importlib.util
 import os
 import signal
 import sys
@@ -20,14 +21,16 @@ from typing import Any, Callable, Coroutine, NoReturn, TypeVar
 
 import click
 
-from hfcheck.config import Config, load_config, parse_set_flags
+from hfcheck.config import Config, detect_lang, load_config, parse_set_flags
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_USAGE, ConfigError, HfcheckError, IncompleteError
-from hfcheck.report.catalog import msg
+from hfcheck.report.catalog import msg, t
 
 T = TypeVar("T")
 
 # The subcommands, one module each in hfcheck/commands/ named like the command it defines.
 COMMANDS = ("audit", "backup", "crypt", "demo", "doctor", "hub", "migrate", "repair", "restore", "verify", "watch")
+# What `pip install 'hfcheck[emulator]'` adds (pyproject.toml), needed by `hub serve` and `demo`
+EMULATOR_MODULES = ("blake3", "lz4")
 
 COMMON_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     (
@@ -139,6 +142,13 @@ def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Par
     return callback
 
 
+def require_emulator(command: str) -> None:
+    """`hub serve` and `demo` run the Hub emulator, an optional part: without its extra they
+    stop here with one line saying how to install it (exit 2), before anything imports it."""
+    if any(importlib.util.find_spec(name) is None for name in EMULATOR_MODULES):
+        raise ConfigError(t("need_emulator_extra", detect_lang(os.environ), command=command))
+
+
 def show_progress_bar() -> bool:
     """Progress bars only for people: on a terminal, and never under CI."""
     return sys.stderr.isatty() and not os.environ.get("CI")
@@ -240,6 +250,7 @@ __all__ = [
     "local_options",
     "main",
     "parsed_by",
+    "require_emulator",
     "run_async",
     "Config",
 ]

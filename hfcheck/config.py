@@ -102,7 +102,6 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
     twscrape_accounts_db: Path | None = None
-    twitter_fixtures: Path | None = None  # demo/tests: answer X's GraphQL from canned JSON
     max_files_per_repo: int = 100_000
     max_files_per_folder: int = 10_000
     watch: WatchSettings = field(default_factory=WatchSettings)
@@ -229,7 +228,6 @@ KEYS: dict[str, tuple[str, Any]] = {
     "limits.downloads_per_second_per_host": ("limits.downloads_per_second_per_host", _pos_float),
     "download.allowed_hosts": ("allowed_hosts", _str_list),
     "twitter.accounts_db": ("twscrape_accounts_db", _path),
-    "twitter.fixtures": ("twitter_fixtures", _path),
     "watch.interval": ("watch.interval", _pos_float),
     "watch.audit_every": ("watch.audit_every", parse_duration),
     "watch.rescan_every": ("watch.rescan_every", _pos_int),

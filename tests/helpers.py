@@ -84,9 +84,12 @@ def run_cli(
     timeout: float = 180,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m hfcheck ARGS --config WORLD/hfcheck.toml` with the world's endpoint and token
-    (or `env`), as users run it: a child process, output captured."""
+    (or `env`), as users run it: a child process, output captured. X answers from the world's
+    canned answers (`x_fixtures.json`, read when the command runs)."""
     extra = ["--data-dir", str(data_dir)] if data_dir else []
-    cmd = [sys.executable, "-m", "hfcheck", *args, "--config", str(config or world.root / "hfcheck.toml"), *extra]
+    answers = world.root / "x_fixtures.json"
+    run = ["hfcheck.sim.x_canned", str(answers)] if answers.exists() else ["hfcheck"]
+    cmd = [sys.executable, "-m", *run, *args, "--config", str(config or world.root / "hfcheck.toml"), *extra]
     return subprocess.run(cmd, check=False, env=env or world.env(), capture_output=True, text=True, timeout=timeout)
 
 

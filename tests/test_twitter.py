@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from hfcheck.errors import IncompleteError
-from hfcheck.net.twitter import FixtureReply, FixtureTransport, TweetSource, add_cookie_account
+from hfcheck.net.twitter import TweetSource, add_cookie_account
 from hfcheck.net.x_answers import MediaItem, classify_raw
+from hfcheck.sim.x_canned import FixtureReply, FixtureTransport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "twitter"
 COOKIES = "auth_token=SECRET-AUTH-TOKEN; ct0=SECRET-CT0"

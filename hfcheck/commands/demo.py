@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from hfcheck.cli import require_emulator
 from hfcheck.sim.demo import SCHEMES, build_demo
 from hfcheck.sim.demo_cycle import free_port
 
@@ -39,6 +40,7 @@ def demo() -> None:
 @SCHEME
 def init(directory: Path, tweets: int, seed: int, port: int, media_port: int, scheme: str) -> None:
     """Build DIRECTORY: database, local media, emulator state, key, config, planted counts."""
+    require_emulator("demo init")
     port = port or free_port()
     plan = build_demo(
         directory,
@@ -60,6 +62,7 @@ def init(directory: Path, tweets: int, seed: int, port: int, media_port: int, sc
 @SCHEME
 def run(directory: Path, tweets: int, seed: int, scheme: str) -> int:
     """Build a fresh demo archive, serve it, and run: audit, repair, backup, audit, restore."""
+    require_emulator("demo run")
     from hfcheck.sim.demo_cycle import run_cycle
 
     return run_cycle(directory, tweets=tweets, seed=seed, scheme=scheme)

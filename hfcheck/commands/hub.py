@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hfcheck.cli import run_async
+from hfcheck.cli import require_emulator, run_async
 from hfcheck.errors import ConfigError
 from hfcheck.sim.emulator.faults import DEFAULT_EXEMPT
 
@@ -73,6 +73,7 @@ def _rate(name: str, value: float) -> float:
 @click.option("--no-xet", "no_xet", is_flag=True, help="Serve the LFS-only Hub: no Xet tokens, CAS or bridge host.")
 def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: Any) -> int:
     """Serve dataset repos under --data; prints the base URL once listening."""
+    require_emulator("hub serve")
     from hfcheck.sim.emulator.faults import FaultConfig
     from hfcheck.sim.emulator.server import ServerOptions
 

@@ -10,9 +10,11 @@ twscrape waits forever by default when no account is free. Here the pool raises
 `IncompleteError` line instead of a hang.
 
 Tests and the demo run twscrape's real code with no network through an injected httpx
-transport (`TweetSource(..., transport=...)`, `FixtureTransport`). The hook is a ContextVar read
-by a one-time wrapper around twscrape's client factory: it only changes the calls made inside a
-`lookup` of a source that was given a transport; everything else in the process is untouched.
+transport: `TweetSource(..., transport=...)`, or for a whole process `stand_in_for_x` (how the
+emulator's canned answers, hfcheck/sim/x_canned.py, reach a `hfcheck repair` child process; no
+setting leads there). The hook is a ContextVar read by a one-time wrapper around twscrape's
+client factory: it only changes the calls made inside a `lookup` of a source that was given a
+transport; everything else in the process is untouched.
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import httpx
 
@@ -53,6 +54,14 @@ _TRANSPORT: contextvars.ContextVar[httpx.AsyncBaseTransport | None] = contextvar
     "hfcheck_twscrape_transport", default=None
 )
 _hooks_installed = False
+_stand_in: httpx.AsyncBaseTransport | None = None
+
+
+def stand_in_for_x(transport: httpx.AsyncBaseTransport) -> None:
+    """Send the lookups of every `TweetSource` made later in this process (without a transport
+    of its own) through `transport` instead of X: the demo's and the tests' canned answers."""
+    global _stand_in
+    _stand_in = transport
 
 
 class _StubClIdGen:
@@ -153,7 +162,7 @@ class TweetSource:
         max_concurrency: int | None = None,
     ) -> None:
         self.accounts_db = Path(accounts_db)
-        self.transport = transport
+        self.transport = transport or _stand_in
         self.call_timeout = call_timeout
         self.max_concurrency = max_concurrency
         self.api = API(
@@ -164,7 +173,7 @@ class TweetSource:
         )
         self._sem: asyncio.Semaphore | None = None
         self._init_lock = asyncio.Lock()
-        if transport is not None:
+        if self.transport is not None:
             _install_hooks()
 
     async def active_accounts(self) -> int:
@@ -238,49 +247,3 @@ class TweetSource:
         except (ValueError, json.JSONDecodeError):
             return MediaLookup(tweet_id, "error", reason=f"HTTP {rep.status_code}: answer is not JSON")
         return classify_raw(raw, tweet_id)
-
-
-# --- canned answers ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FixtureReply:
-    """A canned answer with a status and headers (rate limits, server errors)."""
-
-    status: int = 200
-    json: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-NOT_FOUND_ANSWER = {
-    "data": {},
-    "errors": [{"message": "_Missing: No status found with that ID.", "code": 144, "kind": "NonFatal"}],
-}
-
-
-class FixtureTransport(httpx.MockTransport):
-    """Answers TweetDetail GraphQL requests from canned JSON keyed by tweet id.
-
-    The id is read from the `variables` query parameter (`focalTweetId`). Unknown ids get X's
-    own "No status found" answer (200 + error 144); any other request gets a 404. `requests`
-    records the ids asked for, in order."""
-
-    def __init__(self, responses: Mapping[str, Any | FixtureReply | Callable[[], FixtureReply]]) -> None:
-        self.responses = dict(responses)
-        self.requests: list[str] = []
-        super().__init__(self._handle)
-
-    def _handle(self, request: httpx.Request) -> httpx.Response:
-        if not request.url.path.endswith("/TweetDetail"):
-            return httpx.Response(404, json={"errors": [{"message": "not served", "code": 34}]})
-        try:
-            tweet_id = str(json.loads(request.url.params.get("variables", "{}"))["focalTweetId"])
-        except (ValueError, KeyError, TypeError):
-            return httpx.Response(400, json={"errors": [{"message": "bad variables", "code": 214}]})
-        self.requests.append(tweet_id)
-        reply = self.responses.get(tweet_id, NOT_FOUND_ANSWER)
-        if callable(reply):
-            reply = reply()
-        if not isinstance(reply, FixtureReply):
-            reply = FixtureReply(json=reply)
-        return httpx.Response(reply.status, json=reply.json, headers=dict(reply.headers))

@@ -435,6 +435,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "media list is empty and twscrape is not configured (twitter.accounts_db)",
         "ja": "メディアリストが空で、twscrape が設定されていません（twitter.accounts_db）",
     },
+    # the emulator as an optional extra (hfcheck.cli.require_emulator)
+    "need_emulator_extra": {
+        "en": "hfcheck {command} needs the Hub emulator, an optional part: pip install 'hfcheck[emulator]'",
+        "ja": "hfcheck {command} には Hub エミュレーター（オプション）が必要です：pip install 'hfcheck[emulator]'",
+    },
     "err_x_no_media": {
         "en": "X lists no downloadable media for this tweet {reason}",
         "ja": "X にダウンロードできるメディアがありません {reason}",

@@ -386,9 +386,8 @@ data_dir = "{root / "data"}"
 allowed_hosts = ["127.0.0.1:{media_port}"]
 
 [twitter]
-# The demo answers X's GraphQL from canned responses; real archives set accounts_db only.
+# X's answers in the demo are canned (x_fixtures.json), handed in by `demo run`: hfcheck/sim/x_canned.py
 accounts_db = "{root / "data" / "twscrape_accounts.db"}"
-fixtures = "{root / "x_fixtures.json"}"
 """,
         encoding="utf-8",
     )

@@ -1,7 +1,8 @@
 """The demo cycle behind `make demo`: the real CLI, step by step, on the demo archive.
 
 The hub emulator and the media server run in this process (threads); every step is the
-`python -m hfcheck ...` a user would type, so the output is exactly what users see.
+`python -m hfcheck ...` a user would type, so the output is exactly what users see, run with
+X's canned answers handed in (`python -m hfcheck.sim.x_canned x_fixtures.json ...`).
 """
 
 from __future__ import annotations
@@ -45,11 +46,13 @@ def free_port() -> int:
 
 
 def _step(title: str, root: Path, env: dict[str, str], lang: str, *args: str) -> int:
-    """Run one command as printed: the line shown is the line run (with the demo's config)."""
+    """Run one command as printed (with the demo's config), X's canned answers handed in:
+    `python -m hfcheck.sim.x_canned x_fixtures.json` runs the same command line."""
     cmd = ["python", "-m", "hfcheck", *args, "--config", str(root / "hfcheck.toml")]
     click.secho(f"\n$ {' '.join(shlex.quote(c) for c in cmd)}", bold=True)
     click.echo(f"# {t(title, lang)}")
-    rc = subprocess.run([sys.executable, *cmd[1:]], env=env).returncode
+    answers = str(root / "x_fixtures.json")
+    rc = subprocess.run([sys.executable, "-m", "hfcheck.sim.x_canned", answers, *cmd[3:]], env=env).returncode
     click.echo(f"# {t('demo_exit_code', lang, rc=rc)}")
     return rc
 

@@ -10,7 +10,6 @@ first (`CopyFinder`: other folders, the repo's history, the media URL).
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from hfcheck.config import Config
 from hfcheck.crypto import HEAD_BYTES, Codecs, CryptoError, NameCodec
 from hfcheck.db.archive import TweetRow
 from hfcheck.db.state import FINAL_ON_X, StateDB
-from hfcheck.errors import InputError, UnsafePath, Unverifiable
+from hfcheck.errors import UnsafePath, Unverifiable
 from hfcheck.model.outcomes import FileKind
 from hfcheck.model.paths import (
     BackupURL,
@@ -49,23 +48,18 @@ HISTORY_VERSIONS = 3  # older versions tried when the newest one in the history 
 
 
 async def tweet_source(cfg: Config) -> TweetSource | None:
-    """twscrape, set up for this run (with the fixtures' account when X is served from fixtures).
+    """twscrape, set up for this run.
 
     Imported here, not at the top: twscrape costs 0.4 s and 46 MiB to load, and only a repair
     of lost media lists needs it."""
-    from hfcheck.net.twitter import FixtureTransport, TweetSource, add_cookie_account
+    from hfcheck.net.twitter import TweetSource, add_cookie_account
 
     if cfg.twscrape_accounts_db is None:
         return None
-    transport = None
-    if cfg.twitter_fixtures is not None:
-        try:
-            transport = FixtureTransport(json.loads(cfg.twitter_fixtures.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"twitter.fixtures {cfg.twitter_fixtures}: {exc}") from None
-    source = TweetSource(cfg.twscrape_accounts_db, transport=transport)
-    if transport is not None and not await source.active_accounts():
-        await add_cookie_account(cfg.twscrape_accounts_db, "fixtures", "auth_token=fixture; ct0=fixture")
+    source = TweetSource(cfg.twscrape_accounts_db)
+    if source.transport is not None and not await source.active_accounts():
+        # X stood in for by canned answers (the demo, tests): an account to sign the requests with
+        await add_cookie_account(cfg.twscrape_accounts_db, "stand-in", "auth_token=stand-in; ct0=stand-in")
     return source
 
 
