@@ -295,7 +295,7 @@ def upload_alone(emu: Any, world: World, enc_dir: Path, encrypted: list[EncryptR
     )
     items = [
         Staged(UPLOAD_REPO, m.remote, enc_dir / f"{i}.enc", r.sha256, r.size, source=UploadSource.BACKUP)
-        for i, (m, r) in enumerate(zip(world.media, encrypted))
+        for i, (m, r) in enumerate(zip(world.media, encrypted, strict=True))
     ]
     done: list[Staged] = []
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_argv, child_env, mib, run_hfcheck, vmhwm_kib
+from bench.common import bench_argv, child_env, mib, run_hfcheck, table, vmhwm_kib
 
 MIB = 1 << 20
 LATENCY_MS = 20
@@ -438,10 +438,8 @@ def main(argv: list[str] | None = None) -> None:
 
         # ---- table -------------------------------------------------------------------
         header = ("run", "URLs", "wall s", "URLs/s", "req (emulator)", "req (hfcheck)", "peak RSS MiB")
-        widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
         print()
-        for r in (header, tuple("-" * w for w in widths), *rows):
-            print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        print(table(header, rows))
         print()
         for n in notes:
             print(f"  - {n}")

@@ -118,9 +118,8 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
     lines = []
     for r in (header, tuple("-" * w for w in widths), *rows):
-        lines.append(
-            "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        )
+        cells = zip(r, widths, strict=True)
+        lines.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(cells)))
     return "\n".join(lines)
 
 

@@ -304,7 +304,7 @@ def test_the_fast_lane_answers_each_row_of_a_page_as_to_row_would(rows) -> None:
         archive.to_row(("1", user, None, None))
     answers = archive.simple_page(rows)
     assert len(answers) == len(rows)
-    for row, urls in zip(rows, answers):
+    for row, urls in zip(rows, answers, strict=True):
         assert archive.simple_page([row]) == [urls]
         if urls is not None:
             typed = archive.to_row(row)

@@ -345,7 +345,7 @@ async def test_files_already_on_the_hub_are_not_committed_again(emu: EmulatorThr
     cfg = make_cfg(emu, tmp_path)
     items = stage(tmp_path, 12)
     copies = [tmp_path / f"copy{i}.enc" for i in range(12)]
-    for item, copy in zip(items, copies):
+    for item, copy in zip(items, copies, strict=True):
         copy.write_bytes(item.file.read_bytes())
     rec = Recorder()
     with StateDB.in_data_dir(cfg.data_dir) as state:
@@ -357,7 +357,7 @@ async def test_files_already_on_the_hub_are_not_committed_again(emu: EmulatorThr
         first = commit_200s(emu)
         again = [
             Staged(i.repo_id, i.path_in_repo, copy, i.sha256, i.size, i.tag, source=i.source)
-            for i, copy in zip(items, copies)
+            for i, copy in zip(items, copies, strict=True)
         ]
         rec2 = Recorder()
         async with Committer(

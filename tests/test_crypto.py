@@ -11,6 +11,7 @@ import os
 import pickle
 import random
 import unicodedata
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -387,7 +388,7 @@ def splits(n: int) -> st.SearchStrategy[list[int]]:
 
 def pieces(data: bytes, cuts: list[int]) -> list[bytes]:
     edges = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:])]
+    return [data[a:b] for a, b in pairwise(edges)]
 
 
 @FAST

@@ -330,9 +330,9 @@ def _history(p: Page, history: list[dict[str, Any]]) -> None:
         vals = [_int(e.get(key)) for e in shown]
         top = max(vals) or 1
         ys = [h - pad - (h - 2 * pad) * v / top for v in vals]
-        line = " ".join(f"{x:.0f},{y:.0f}" for x, y in zip(xs, ys))
+        line = " ".join(f"{x:.0f},{y:.0f}" for x, y in zip(xs, ys, strict=True))
         dots = []
-        for i, (e, v) in enumerate(zip(shown, vals)):
+        for i, (e, v) in enumerate(zip(shown, vals, strict=True)):
             new = _int(e.get("new"))
             if n <= HISTORY_ALL_POINTS or new or i == n - 1:
                 tip = f"{_when(e.get('at'))}: {v:,}" + (f" ({p.label('pg_h_new', n=new)})" if new else "")

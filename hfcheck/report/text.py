@@ -98,7 +98,7 @@ def run_summary(source: UploadSource, s: RunSummary, lang: str) -> str:
         s.commits,
         s.bytes_uploaded,
     ]
-    rows = [(t(key, lang), value) for key, value in zip(RUN_ROWS, values)]
+    rows = [(t(key, lang), value) for key, value in zip(RUN_ROWS, values, strict=True)]
     title = t(f"run_title_{source}_dry" if s.dry_run else f"run_title_{source}", lang)
     out = [f"== {title} ==", *_lines(rows)]
     if not s.dry_run:
