@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from hfcheck.errors import IncompleteError
+from hfcheck.net import twitter
 from hfcheck.net.twitter import TweetSource, add_cookie_account
 from hfcheck.net.x_answers import MediaItem, classify_raw
 from hfcheck.sim.x_canned import FixtureReply, FixtureTransport
@@ -245,3 +246,16 @@ async def test_slow_answer_times_out_as_an_error_and_frees_the_account(accounts_
     assert found.status == "error"
     assert "0.7" in found.reason
     assert (await src.lookup(PHOTOS)).status == "ok"  # the cancelled call unlocked its account
+
+
+async def test_a_stand_in_answers_for_x_in_every_later_source(accounts_db: Path, monkeypatch) -> None:
+    """`stand_in_for_x` (how `python -m hfcheck.sim.x_canned` hands canned answers to a child
+    process) reaches a source made without a transport; one given its own keeps it."""
+    monkeypatch.setattr(twitter, "_stand_in", None)  # restored after the test
+    canned_x = FixtureTransport(canned())
+    twitter.stand_in_for_x(canned_x)
+    found = await TweetSource(accounts_db, wait_timeout=0.2, call_timeout=10.0).lookup(VIDEO)
+    assert found.status == "ok" and canned_x.requests == [VIDEO]
+    own = FixtureTransport({})
+    assert (await source(accounts_db, own).lookup(PHOTOS)).status == "not_found"
+    assert own.requests == [PHOTOS] and canned_x.requests == [VIDEO]

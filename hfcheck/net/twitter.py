@@ -162,7 +162,7 @@ class TweetSource:
         max_concurrency: int | None = None,
     ) -> None:
         self.accounts_db = Path(accounts_db)
-        self.transport = transport or _stand_in
+        self.transport = transport if transport is not None else _stand_in
         self.call_timeout = call_timeout
         self.max_concurrency = max_concurrency
         self.api = API(

@@ -251,6 +251,16 @@ class RowSettler:
             run.findings += row.findings
             run.extra += row.notes
 
+    def count(self, key: Key, present: int) -> bool:
+        """Rows up to `key` whose `present` URLs are all present, added to the run on the spot;
+        False (they go row by row) when a row is in flight or no run is open."""
+        run = self.run
+        if run is None or self.ledger:
+            return False
+        run.key = key
+        run.present += present
+        return True
+
     def fold(self) -> None:
         """Hand the run of rows settled on the spot to the checkpoint."""
         if self.run is not None:
@@ -305,10 +315,8 @@ class _Producer:
             if j < i:
                 j = run_end(counts, i)
             # rows i..j-1 are all present (most rows): with nothing earlier in flight, only counted
-            if j > i and settler.run is not None and settler.idle() and not self.throttled:
-                n = sum(counts[i:j])  # type: ignore[arg-type]  # no None before j
-                settler.run.key = page[j - 1][0]
-                settler.run.present += n
+            n = sum(counts[i:j]) if j > i and not self.throttled else 0  # type: ignore[arg-type]  # no None before j
+            if n and settler.count(page[j - 1][0], n):
                 done += n
                 self.sent += n
                 i = j
