@@ -354,11 +354,11 @@ class _Producer:
     async def _settle_listed(self, row: RowSplit) -> tuple[RowSplit, list[UrlTask]]:
         """The row with its URLs of listed (or refused) repos settled, and the URLs left for the
         workers (one by one)."""
-        if not row.tasks:
-            return row, []
+        if not self.bulk or not row.tasks:
+            return row, row.tasks
         present, findings, pending = row.present, row.findings, []
         for task in row.tasks:
-            state = await self.checker.resolve(task.url.repo_id, task.url.revision) if self.bulk else None
+            state = await self.checker.resolve(task.url.repo_id, task.url.revision)
             if state is None:
                 pending.append(task)
             elif FastLane.present(state, task.url.path):
