@@ -14,7 +14,8 @@ record every good backup as unreadable; so every writer (`repair`, `backup`, `mi
             archive's key, written (through the one committer) by the first run that writes to
             an archive the names and files cannot speak for (no backup yet, or one-way names)
 
-Nothing here writes but `write_key_record`. `check_key` is the question (a `KeyCheck`, for
+Nothing here writes: the writer commits the record (`write/runner.py` `write_key_record`,
+rank above this). `check_key` is the question (a `KeyCheck`, for
 `doctor` too); `require_key` refuses a wrong key with one line (exit 2).
 """
 
@@ -32,9 +33,7 @@ from hfcheck.config import Config
 from hfcheck.crypto import Codec, Codecs, CryptoError, FileTooLarge, load_codecs
 from hfcheck.crypto.keys import configured_key_file
 from hfcheck.db.archive import Archive
-from hfcheck.db.state import StateDB
 from hfcheck.errors import FetchFailed, IncompleteError, InputError, UnsafePath, Unverifiable, WrongKey
-from hfcheck.model.outcomes import UploadSource
 from hfcheck.model.paths import BackupURL, PathKind, local_path_for
 from hfcheck.net.fetch import discard_part, download
 from hfcheck.net.hub import Hub
@@ -271,31 +270,6 @@ async def require_key(
     return check
 
 
-async def write_key_record(hub: Hub, codec: Codec, state: StateDB, source: UploadSource) -> str | None:
-    """Commit the key-check record to the first configured repo through the one committer;
-    None when done, else the reason it failed (the next writing run tries again)."""
-    from hfcheck.write.commit import Committer, Staged
-
-    cfg = hub.cfg
-    failed: list[str] = []
-
-    async def committed(items: list[Staged], commit_oid: str) -> None:
-        return None
-
-    async def refused(items: list[Staged], reason: str) -> None:
-        failed.append(reason)
-
-    with tempfile.TemporaryDirectory(prefix="hfcheck-key-") as tmp:
-        plain, staged = Path(tmp) / "keycheck", Path(tmp) / "keycheck.enc"
-        plain.write_bytes(RECORD_PLAINTEXT)
-        result = await asyncio.to_thread(codec.encrypt_file, plain, staged, RECORD_PATH)
-        async with Committer(
-            hub, state, on_committed=committed, on_failed=refused, commit_message="hfcheck: key-check record"
-        ) as committer:
-            await committer.put(Staged(cfg.repo, RECORD_PATH, staged, result.sha256, result.size, source=source))
-    return failed[0] if failed else None
-
-
 __all__ = [
     "RECORD_PATH",
     "RECORD_PLAINTEXT",
@@ -305,5 +279,4 @@ __all__ = [
     "check_key",
     "require_key",
     "sample_names",
-    "write_key_record",
 ]

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from hfcheck.crypto import Codecs
+from hfcheck.crypto import Codec, Codecs
 from hfcheck.db.archive import Archive
 from hfcheck.db.state import StateDB
 from hfcheck.model.outcomes import RunSummary, UploadSource
@@ -36,9 +37,9 @@ from hfcheck.net.download import Downloader, DownloadResult
 from hfcheck.net.hosts import AllowList, url_problem
 from hfcheck.net.hub import Hub
 from hfcheck.pool import Put, run_pool
-from hfcheck.readback.keycheck import RECORD_PATH, KeyCheck, require_key, write_key_record
+from hfcheck.readback.keycheck import RECORD_PATH, RECORD_PLAINTEXT, KeyCheck, require_key
 from hfcheck.report.catalog import msg, t
-from hfcheck.write.commit import BatchPolicy, Committer
+from hfcheck.write.commit import BatchPolicy, Committer, Staged
 from hfcheck.write.lines import TweetLines
 from hfcheck.write.plan import FilePlan, TweetPlan, to_job
 from hfcheck.write.upload import TweetJob, TweetUploader
@@ -254,3 +255,26 @@ async def numbered(items: AsyncIterator[TweetPlan]) -> AsyncIterator[tuple[int, 
     async for item in items:
         i += 1
         yield i, item
+
+
+async def write_key_record(hub: Hub, codec: Codec, state: StateDB, source: UploadSource) -> str | None:
+    """Commit the key-check record to the first configured repo through the one committer;
+    None when done, else the reason it failed (the next writing run tries again)."""
+    cfg = hub.cfg
+    failed: list[str] = []
+
+    async def committed(items: list[Staged], commit_oid: str) -> None:
+        return None
+
+    async def refused(items: list[Staged], reason: str) -> None:
+        failed.append(reason)
+
+    with tempfile.TemporaryDirectory(prefix="hfcheck-key-") as tmp:
+        plain, staged = Path(tmp) / "keycheck", Path(tmp) / "keycheck.enc"
+        plain.write_bytes(RECORD_PLAINTEXT)
+        result = await asyncio.to_thread(codec.encrypt_file, plain, staged, RECORD_PATH)
+        async with Committer(
+            hub, state, on_committed=committed, on_failed=refused, commit_message="hfcheck: key-check record"
+        ) as committer:
+            await committer.put(Staged(cfg.repo, RECORD_PATH, staged, result.sha256, result.size, source=source))
+    return failed[0] if failed else None
