@@ -338,7 +338,9 @@ class _Producer:
         urls = row.present + len(row.tasks)
         if opts.limit is not None and self.sent + urls > opts.limit and self.sent > 0:
             return None
-        row, pending = await self._settle_listed(row)
+        pending = row.tasks
+        if self.bulk and pending:  # in a listed repo: settled here; else one by one
+            row, pending = await self._settle_listed(row)
         if not pending and self.settler.idle():  # nothing earlier in flight: settled now
             self.settler.here(row)
         else:
@@ -354,8 +356,6 @@ class _Producer:
     async def _settle_listed(self, row: RowSplit) -> tuple[RowSplit, list[UrlTask]]:
         """The row with its URLs of listed (or refused) repos settled, and the URLs left for the
         workers (one by one)."""
-        if not self.bulk or not row.tasks:
-            return row, row.tasks
         present, findings, pending = row.present, row.findings, []
         for task in row.tasks:
             state = await self.checker.resolve(task.url.repo_id, task.url.revision)
