@@ -29,7 +29,10 @@ def one_line_naming_the_extra(run: subprocess.CompletedProcess[str]) -> str:
     return line
 
 
-@pytest.mark.parametrize("args", [["hub", "serve", "--data", "hub"], ["demo", "run", "demo"], ["demo", "init", "demo"]])
+@pytest.mark.parametrize(
+    "args",
+    [["hub", "serve", "--data", "hub"], ["demo", "run", "demo"], ["demo", "init", "demo"], ["demo", "serve", "."]],
+)
 def test_without_the_extra_each_emulator_command_says_how_to_install_it(tmp_path: Path, args: list[str]) -> None:
     run = subprocess.run(
         [sys.executable, "-c", WITHOUT_LZ4, *args], cwd=tmp_path, env=english(), capture_output=True, text=True

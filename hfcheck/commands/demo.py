@@ -73,6 +73,7 @@ def run(directory: Path, tweets: int, seed: int, scheme: str) -> int:
 def serve(directory: Path) -> int:
     """Serve a built demo archive's Hub and media server (until Ctrl-C), so that the commands
     `demo run` printed run as printed."""
+    require_emulator("demo serve")
     from hfcheck.sim.demo_cycle import serve as serve_demo
 
     return serve_demo(directory.resolve())
