@@ -90,7 +90,7 @@ class StorageBucket:
     ) -> Written:
         """Upload and register `files` (`message` is unused: a bucket keeps none); see `_settle`."""
         hashes = await asyncio.to_thread(xet_hashes, [f.file for f in files])
-        expected = {f.path: (f.size, h) for f, h in zip(files, hashes)}
+        expected = {f.path: (f.size, h) for f, h in zip(files, hashes, strict=True)}
         by_path = {f.path: f for f in files}
 
         def adds(paths: list[str]) -> dict[str, Any]:

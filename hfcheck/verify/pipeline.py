@@ -119,7 +119,7 @@ def row_notes(row: TweetRow, hf_column: str) -> tuple[list[Finding], list[dict[s
     return findings, notes
 
 
-def url_task(
+def url_task(  # noqa: PLR0913  TODO: endpoint, revision and column travel together
     row: TweetRow, i: int, raw: str, endpoint: str, revision: str, notes: list[dict[str, Any]], hf_column: str
 ) -> UrlTask | Finding:
     """The URL at position `i` of the row to check, or its malformed finding.
