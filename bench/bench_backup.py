@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, CliRun, HubCount, bench_argv, child_env, mib, payload, run_hfcheck, table
+from bench.common import MAGIC, ROOT, CliRun, HubCount, bench_argv, child_env, mib, payload, run_hfcheck, table
 from hfcheck.crypto import ArchiveKey, EncryptResult, encrypt_file, generate_key_file, load_key
 from hfcheck.model.paths import LocalName, local_relpath, remote_path_for
 from hfcheck.sim.demo import write_db
@@ -120,8 +120,12 @@ def pick_size(rng: random.Random, video: bool) -> tuple[str, int]:
     return "jpg", rng.randint(PHOTO_KB[0] * 1024, PHOTO_KB[1] * 1024)
 
 
-def build_world(root: Path, media_base: str, n_files: int, video_share: float, seed: int) -> World:
-    """Key, the media server's files and the archive DB: `n_files` media over 1-4 per tweet."""
+def build_world(
+    root: Path, media_base: str, n_files: int, video_share: float, seed: int, *, distinct: bool = False
+) -> World:
+    """Key, the media server's files and the archive DB: `n_files` media over 1-4 per tweet.
+    `distinct`: every byte seeded random, no slice of a shared pool (which Xet's chunk dedupe
+    would find in plaintext but never in ciphertext); slower to build."""
     started = time.perf_counter()
     rng = random.Random(seed)
     generate_key_file(root / "archive.key")
@@ -137,7 +141,8 @@ def build_world(root: Path, media_base: str, n_files: int, video_share: float, s
             ext, size = pick_size(rng, len(world.media) in videos)
             name = LocalName(tweet_id, i, ext)
             source = root / "source" / str(name)
-            source.write_bytes(payload(rng, pool, ext, size))
+            data = MAGIC[ext] + rng.randbytes(size) if distinct else payload(rng, pool, ext, size)
+            source.write_bytes(data[:size])
             rel = local_relpath(user, name)
             url = f"{media_base}/media/{name}"
             world.media.append(Medium(source, url, rel, remote_path_for(world.key, rel), size))

@@ -79,7 +79,7 @@ def _world(root: Path, emu: Any, a: argparse.Namespace, repo: str) -> tuple[Worl
 
     (root / "source").mkdir(parents=True)
     media = start_media_server(root / "source")
-    world = build_world(root, media.url, a.files, a.video_share, a.seed)
+    world = build_world(root, media.url, a.files, a.video_share, a.seed, distinct=True)
     config = write_config(root, emu.url, media.host_port)
     config.write_text(config.read_text().replace(f'repos = ["{REPO_A}"]', f'repos = ["{repo}"]'))
     return world, media, config

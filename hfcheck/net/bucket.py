@@ -21,7 +21,7 @@ import functools
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,15 +88,25 @@ class StorageBucket:
         policy: RetryPolicy | None = None,
         timeout: float | None = None,
     ) -> Written:
-        """Upload and register `files` (`message` is unused: a bucket keeps none); see `_settle`."""
-        hashes = await asyncio.to_thread(xet_hashes, [f.file for f in files])
-        expected = {f.path: (f.size, h) for f, h in zip(files, hashes, strict=True)}
+        """Upload and register `files` (`message` is unused: a bucket keeps none); see `_settle`.
+        The Xet hashes the look-up checks are computed while the first batch call uploads."""
+        hashing = asyncio.ensure_future(asyncio.to_thread(xet_hashes, [f.file for f in files]))
+
+        async def expected() -> dict[str, tuple[int, str]]:
+            return {f.path: (f.size, h) for f, h in zip(files, await hashing, strict=True)}
+
         by_path = {f.path: f for f in files}
 
         def adds(paths: list[str]) -> dict[str, Any]:
             return {"add": [(str(by_path[p].file), p) for p in paths]}
 
-        return await self._settle(repo, expected, adds, on_landed, counts=counts, policy=policy, timeout=timeout)
+        try:
+            return await self._settle(
+                repo, list(by_path), expected, adds, on_landed, counts=counts, policy=policy, timeout=timeout
+            )
+        finally:
+            if not hashing.done():
+                hashing.cancel()
 
     async def copy(
         self,
@@ -108,18 +118,22 @@ class StorageBucket:
     ) -> Written:
         """Server-side copies by Xet hash, `(source type, source repo, xet hash, path, size)`
         each: no bytes move. Confirmed, resent and settled as `write`'s uploads."""
-        expected = {path: (size, xet_hash) for _, _, xet_hash, path, size in files}
+        known = {path: (size, xet_hash) for _, _, xet_hash, path, size in files}
         by_path = {f[3]: f[:4] for f in files}
+
+        async def expected() -> dict[str, tuple[int, str]]:
+            return known
 
         def copies(paths: list[str]) -> dict[str, Any]:
             return {"copy": [by_path[p] for p in paths]}
 
-        return await self._settle(repo, expected, copies, on_landed, policy=policy)
+        return await self._settle(repo, list(known), expected, copies, on_landed, policy=policy)
 
     async def _settle(
         self,
         repo: str,
-        expected: dict[str, tuple[int, str]],
+        paths: list[str],
+        expected: Callable[[], Awaitable[dict[str, tuple[int, str]]]],
         operations: Callable[[list[str]], dict[str, Any]],
         on_landed: OnLanded,
         *,
@@ -127,8 +141,8 @@ class StorageBucket:
         policy: RetryPolicy | None = None,
         timeout: float | None = None,
     ) -> Written:
-        """Send the `operations` of every path of `expected` ({path: (size, Xet hash)}) until a
-        look-up finds each with that size and hash.
+        """Send the `operations` of every one of `paths` until a look-up finds each with the size
+        and Xet hash `expected()` gives ({path: (size, Xet hash)}; awaited after the first send).
 
         One attempt of the retry policy = the batch calls of what is still pending (BATCH_OPS a
         call), then a look-up; paths found go to `on_landed` at once, the rest (reported failed,
@@ -137,10 +151,10 @@ class StorageBucket:
         started = time.monotonic()
         chosen = policy or self.hub.policy
         once = dataclasses.replace(chosen, attempts=1)  # the attempts are counted below
-        pending = dict(expected)
+        pending = set(paths)
 
         async def attempt() -> Written:
-            todo = list(pending)
+            todo = [p for p in paths if p in pending]
             for start in range(0, len(todo), BATCH_OPS):
                 try:
                     failures = await self._send(repo, operations(todo[start : start + BATCH_OPS]), timeout, once)
@@ -148,9 +162,9 @@ class StorageBucket:
                     failures = {"*": str(exc)}
                 for path, why in failures.items():
                     log.info("bucket %s did not take %s: %s", repo, path, self.hub.scrub(why))
-            confirmed = await self._confirmed(repo, pending, policy=once)
-            for path in confirmed:
-                del pending[path]
+            wanted = await expected()
+            confirmed = await self._confirmed(repo, {p: wanted[p] for p in todo}, policy=once)
+            pending.difference_update(confirmed)
             if pending:
                 if confirmed:
                     await on_landed(confirmed, BUCKET_VERSION)  # settled: only the rest is sent again
