@@ -106,7 +106,9 @@ class StorageBucket:
             )
         finally:
             if not hashing.done():
-                hashing.cancel()
+                hashing.cancel()  # the answer came first (e.g. no such bucket): the hashes are not needed
+            elif not hashing.cancelled():
+                hashing.exception()  # read, so an error nobody awaited is not reported as lost
 
     async def copy(
         self,
