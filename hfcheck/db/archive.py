@@ -280,7 +280,7 @@ class Archive:
         by patterns with the loops in C, and the rows they do not take go through `_simple_row`."""
         if not page:
             return []
-        keys, users, media, hfs = zip(*page)
+        keys, users, media, hfs = zip(*page, strict=True)
         try:  # a page where every row is simple (most): each column is checked in one match
             simple = (
                 self._good_users.issuperset(users)
@@ -300,6 +300,7 @@ class Archive:
                 map(self._good_users.__contains__, users),
                 map(self._media_value.fullmatch, map(str, media)),
                 map(self._hub_value.fullmatch, map(str, hfs)),
+                strict=True,
             )
         ]
 

@@ -108,7 +108,9 @@ async def account_counts(archive: Archive) -> dict[str, dict[str, int]]:
         for username, tweets, urls, *gaps in await cur.fetchall():
             name = "" if username is None else str(username)
             row = out.setdefault(name, Counter())
-            row.update({"tweets": int(tweets), "urls": int(urls), **{k: int(v) for k, v in zip(kinds, gaps)}})
+            row.update(
+                {"tweets": int(tweets), "urls": int(urls), **{k: int(v) for k, v in zip(kinds, gaps, strict=True)}}
+            )
     return out
 
 

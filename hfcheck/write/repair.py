@@ -122,7 +122,7 @@ async def still_unreadable(hub: Hub, codecs: Codecs, items: list[Unreadable], *,
             return (await walk.read(UrlTask(0, tweet_id, path.split("/")[1], index, url), action)).category
 
         outcomes = await asyncio.gather(*(read(item) for item in items))
-    for item, category in zip(items, outcomes):
+    for item, category in zip(items, outcomes, strict=True):
         if category not in DECRYPTED_RESULTS and category != "missing":  # missing: verify's, repaired as such
             kept.append(item)
     return kept
@@ -304,7 +304,7 @@ class RepairWriter:
         if plan.row is None:
             plan.errors.append(msg("err_not_in_db"))
         elif FileKind.EMPTY_MEDIA in plan.kinds:
-            await recover_media(self.cfg, self.key, self.placement, plan, plan.row, self.x, state)
+            await recover_media(self.cfg, self.key, self.placement, plan, self.x, state)
         if self.finder is not None and not plan.errors:
             await self.finder.locate(plan, state)
 

@@ -90,7 +90,10 @@ class XetCAS:
             raise bad(f"xorb of {len(data)} bytes exceeds the 64 MiB limit")
         try:
             spans = formats.walk_xorb(data)
-            chunks = [(hashing.chunk_hash(raw), s.unpacked) for raw, s in zip(formats.iter_chunks(data, spans), spans)]
+            chunks = [
+                (hashing.chunk_hash(raw), s.unpacked)
+                for raw, s in zip(formats.iter_chunks(data, spans), spans, strict=True)
+            ]
         except formats.XetFormatError as exc:
             raise bad(f"xorb {xorb[:12]}… is malformed: {exc}") from None
         actual = hashing.hash_to_text(hashing.xorb_hash(chunks))
@@ -103,7 +106,7 @@ class XetCAS:
         os.replace(tmp, dest)
         rows = [
             (xorb, i, hashing.hash_to_text(h), s.offset, s.length, s.unpacked)
-            for i, ((h, _), s) in enumerate(zip(chunks, spans))
+            for i, ((h, _), s) in enumerate(zip(chunks, spans, strict=True))
         ]
         with self.store.transaction() as conn:
             conn.execute(
@@ -165,7 +168,7 @@ class XetCAS:
             raw = [hashing.text_to_hash(c.hash) for c in chunks]
             if info.verification is not None and hashing.verification_hash(raw) != info.verification[n]:
                 raise bad(f"file {xet_hash[:12]}…: verification hash of term {n} does not match")
-            leaves.extend(zip(raw, (c.unpacked for c in chunks)))
+            leaves.extend(zip(raw, (c.unpacked for c in chunks), strict=True))
             plan.append((xorb, chunks))
         actual = hashing.hash_to_text(hashing.file_hash(leaves))
         if actual != xet_hash:
