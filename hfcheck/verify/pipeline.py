@@ -91,9 +91,10 @@ def split_row(
     checked and only noted. Other hosts in the URL column become malformed URLs below.
     """
     findings, notes = row_notes(row, hf_column)
+    at = CheckedAt(endpoint, revision, hf_column)
     tasks: list[UrlTask] = []
     for i, raw in enumerate(row.hf_urls):
-        item = url_task(row, i, raw, endpoint, revision, notes, hf_column)
+        item = url_task(row, i, raw, at, notes)
         if isinstance(item, Finding):
             findings.append(item)
         else:
@@ -119,30 +120,38 @@ def row_notes(row: TweetRow, hf_column: str) -> tuple[list[Finding], list[dict[s
     return findings, notes
 
 
-def url_task(  # noqa: PLR0913  TODO: endpoint, revision and column travel together
-    row: TweetRow, i: int, raw: str, endpoint: str, revision: str, notes: list[dict[str, Any]], hf_column: str
-) -> UrlTask | Finding:
+@dataclass(frozen=True)
+class CheckedAt:
+    """Where a run checks the recorded URLs: the configured endpoint and revision, and the
+    column that records them (named in the row problems noted)."""
+
+    endpoint: str
+    revision: str
+    hf_column: str
+
+
+def url_task(row: TweetRow, i: int, raw: str, at: CheckedAt, notes: list[dict[str, Any]]) -> UrlTask | Finding:
     """The URL at position `i` of the row to check, or its malformed finding.
 
-    Files are checked, read and written at the configured `revision` (`--revision`, `hub.revision`):
+    Files are checked, read and written at the configured `at.revision` (`--revision`, `hub.revision`):
     a URL recorded at another one is checked there too, and noted in `notes` as the row problem
     `other_revision`, so that a run never answers for a revision it was not asked about."""
     try:
         url = BackupURL.parse(raw)
-        if url.endpoint != endpoint:
-            raise MalformedURL(f"not on the configured endpoint {endpoint}")
+        if url.endpoint != at.endpoint:
+            raise MalformedURL(f"not on the configured endpoint {at.endpoint}")
     except MalformedURL as exc:
         return Finding(Category.MALFORMED, row.tweet_id, raw, index=i, username=row.username, detail=str(exc))
-    if url.revision != revision:
+    if url.revision != at.revision:
         notes.append(
             {
                 "tweet_id": row.tweet_id,
-                "column": hf_column,
+                "column": at.hf_column,
                 "code": "other_revision",
-                "detail": f"{raw} is recorded at revision {url.revision!r}; checked at {revision!r}",
+                "detail": f"{raw} is recorded at revision {url.revision!r}; checked at {at.revision!r}",
             }
         )
-        url = replace(url, revision=revision)
+        url = replace(url, revision=at.revision)
     media_url = row.media_urls[i] if i < len(row.media_urls) else None  # a one-way name's extension (read-back)
     return UrlTask(-1, row.tweet_id, row.username, i, url, media_url)
 
@@ -283,9 +292,8 @@ class _Producer:
     ) -> None:
         self.archive, self.checker, self.settler, self.opts, self.bar = archive, checker, settler, opts, bar
         self.bulk = bulk  # settle URLs of listed repos here (else every URL goes to the workers)
-        self.endpoint = checker.http.endpoint
-        self.hf_column = archive.cfg.columns.huggingface_urls
-        self.revision = archive.cfg.revision  # every URL is checked at the configured revision
+        # every URL is checked at the configured revision
+        self.at = CheckedAt(checker.http.endpoint, archive.cfg.revision, archive.cfg.columns.huggingface_urls)
         self.sent = 0  # URLs taken so far (for `limit` and `batch_size`)
         self.limited = False  # `limit` stopped the run
         self.throttled = opts.limit is not None or bool(opts.batch_size and opts.delay)
@@ -373,7 +381,7 @@ class _Producer:
         if count is not None:
             return RowSplit(raw[0], [], [], count, [])
         row = self.archive.to_row(raw)
-        findings, notes = row_notes(row, self.hf_column) if row.problems else ([], [])
+        findings, notes = row_notes(row, self.at.hf_column) if row.problems else ([], [])
         present = 0
         tasks: list[UrlTask] = []
         for i, url in enumerate(row.hf_urls):
@@ -382,10 +390,10 @@ class _Producer:
                 present += 1
             elif isinstance(hit, tuple):
                 state, rel = hit
-                url_in = BackupURL(self.endpoint, state.repo_id, state.revision, rel)
+                url_in = BackupURL(self.at.endpoint, state.repo_id, state.revision, rel)
                 tasks.append(UrlTask(-1, row.tweet_id, row.username, i, url_in))
             else:
-                item = url_task(row, i, url, self.endpoint, self.revision, notes, self.hf_column)
+                item = url_task(row, i, url, self.at, notes)
                 if isinstance(item, Finding):
                     findings.append(item)
                 else:

@@ -110,12 +110,14 @@ async def recover_media(
     key: NameCodec,
     placement: RepoPlacement,
     plan: TweetPlan,
-    row: TweetRow,
     source: TweetSource | None,
     state: StateDB,
 ) -> None:
-    """Ask X for the tweet's media and add their files to the plan; deleted/protected tweets
-    become the plan's error with X's reason (and since when it is known, when it was asked before)."""
+    """Ask X for the media of the plan's tweet (its row read) and add their files to the plan;
+    deleted/protected tweets become the plan's error with X's reason (and since when it is known,
+    when it was asked before)."""
+    row = plan.row
+    assert row is not None  # the caller read it: a tweet not in the database has no media to recover
     known = state.x_lookup(plan.tweet_id)
     if known is not None and known.status in FINAL_ON_X:
         since = time.strftime("%Y-%m-%d", time.gmtime(known.checked_at))

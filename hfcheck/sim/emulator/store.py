@@ -225,6 +225,21 @@ class _Prepared:
     oid: str
 
 
+@dataclass(frozen=True)
+class _Change:
+    """One commit as `_write_commit` applies it: (path, sha256, size, lfs, git oid) additions,
+    deleted paths and folders, on `branch` (checked against `parent_commit` when given)."""
+
+    files: Sequence[tuple[str, str, int, bool, str]]
+    title: str
+    author: str
+    branch: str = MAIN
+    parent_commit: str | None = None
+    deletions: Sequence[str] = ()
+    deleted_folders: Sequence[str] = ()
+    description: str = ""
+
+
 class Store:
     """Repo state under `data_dir`; safe to share between threads (one SQLite connection each)."""
 
@@ -331,7 +346,7 @@ class Store:
             repo = self._row_repo(
                 conn.execute(f"SELECT {REPO_COLS} FROM repos WHERE id=?", (cur.lastrowid,)).fetchone()
             )
-            self._write_commit(conn, repo, MAIN, None, adds, [], [], "initial commit", "", author)
+            self._write_commit(conn, repo, _Change(adds, "initial commit", author))
         created = self.get_repo(key)
         assert created is not None
         return created
@@ -818,28 +833,25 @@ class Store:
         """Apply (path, sha256, size, lfs, git_oid) additions and deletions on `branch` atomically."""
         repo = self._need_repo(repo_id)
         with self._write_lock, _tx(self._conn()) as conn:
-            return self._write_commit(
-                conn, repo, branch, parent_commit, files, deletions, deleted_folders, title, description, author
+            change = _Change(
+                files,
+                title,
+                author,
+                branch=branch,
+                parent_commit=parent_commit,
+                deletions=deletions,
+                deleted_folders=deleted_folders,
+                description=description,
             )
+            return self._write_commit(conn, repo, change)
 
-    def _write_commit(
-        self,
-        conn: sqlite3.Connection,
-        repo: Repo,
-        branch: str,
-        parent_commit: str | None,
-        files: Sequence[tuple[str, str, int, bool, str]],
-        deletions: Sequence[str],
-        deleted_folders: Sequence[str],
-        title: str,
-        description: str,
-        author: str,
-    ) -> str:
-        """One commit on `branch` inside the caller's transaction: the branch's tree, the
+    def _write_commit(self, conn: sqlite3.Connection, repo: Repo, change: _Change) -> str:
+        """One commit on `change.branch` inside the caller's transaction: the branch's tree, the
         history (`changes`) and the branch head move together."""
-        adds = {validate_repo_path(p): (sha, size, lfs, oid) for p, sha, size, lfs, oid in files}
-        dels = [validate_repo_path(p) for p in deletions]
-        folders = [validate_repo_path(p) for p in deleted_folders]
+        branch, parent_commit = change.branch, change.parent_commit
+        adds = {validate_repo_path(p): (sha, size, lfs, oid) for p, sha, size, lfs, oid in change.files}
+        dels = [validate_repo_path(p) for p in change.deletions]
+        folders = [validate_repo_path(p) for p in change.deleted_folders]
         if branch == MAIN:
             head, tree = conn.execute("SELECT head FROM repos WHERE id=?", (repo.id,)).fetchone()[0] or None, repo.id
         else:
@@ -870,7 +882,7 @@ class Store:
         )
         conn.execute(
             "INSERT INTO commits (oid, repo, parent, title, description, created_at, author) VALUES (?,?,?,?,?,?,?)",
-            (oid, repo.id, head, title, description, now_iso(), author),
+            (oid, repo.id, head, change.title, change.description, now_iso(), change.author),
         )
         if branch == MAIN:
             conn.execute("UPDATE repos SET head=? WHERE id=?", (oid, repo.id))
