@@ -152,5 +152,5 @@ def configured_key_file(cfg: Config) -> Path:
 
 
 def archive_key(cfg: Config) -> ArchiveKey:
-    """The configured key file as an hfcheck-v1 key (what every command used to load itself)."""
+    """The configured key file as an hfcheck-v1 key: the one place a command loads it."""
     return load_key(configured_key_file(cfg))

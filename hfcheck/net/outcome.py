@@ -2,9 +2,10 @@
 
 The aiohttp client (verify's HEADs and listings, restore's and deep's downloads) and the calls
 made through `huggingface_hub` (commits, paths-info, the placement listing) meet the same Hub
-answers; they used to map them to outcomes in four places, each a little differently. Here
-the HTTP status and the Hub's `X-Error-Code` decide, and the official client's exceptions are
-reduced to those two (its typed errors carry the same response) before the same rule runs.
+answers; this module maps them to outcomes for all of them, so that no two callers read one
+answer differently. The HTTP status and the Hub's `X-Error-Code` decide, and the official
+client's exceptions are reduced to those two (its typed errors carry the same response) before
+the same rule runs.
 """
 
 from __future__ import annotations
