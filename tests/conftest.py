@@ -15,6 +15,7 @@ import compileall
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,25 @@ os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
 
 if "PYTEST_XDIST_WORKER" not in os.environ:  # the controller (or a run without xdist), before any worker starts
     compileall.compile_dir(Path(__file__).resolve().parents[1] / "hfcheck", quiet=2)
+
+# imported after the settings above: the official client reads them at import
+from huggingface_hub import HfApi
+
+from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
+from tests.helpers import ALICE_TOKEN
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
+    """The test file's own Hub emulator with one user, alice (`ALICE_TOKEN`); a file that needs
+    other users or settings defines its own `emu` (and `api`)."""
+    with start_emulator(tmp_path_factory.mktemp("hub"), users={"alice": ALICE_TOKEN}) as e:
+        yield e
+
+
+@pytest.fixture
+def api(emu: EmulatorThread) -> HfApi:
+    return HfApi(endpoint=emu.url, token=ALICE_TOKEN)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

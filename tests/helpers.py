@@ -20,6 +20,8 @@ from hfcheck.sim.demo_cycle import free_port
 from hfcheck.sim.emulator.testing import EmulatorThread
 from hfcheck.sim.mediaserver import MediaServerHandle, start_media_server
 
+ALICE_TOKEN = "tok-alice"  # the one user of the shared `emu` fixture (tests/conftest.py)
+
 
 @dataclass
 class DemoWorld:

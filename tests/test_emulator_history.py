@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -17,22 +16,11 @@ from hypothesis import strategies as st
 
 from hfcheck.sim.emulator import store as store_mod
 from hfcheck.sim.emulator.store import Store, StoreError
-from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
+from hfcheck.sim.emulator.testing import EmulatorThread
+from tests.helpers import ALICE_TOKEN
 
-TOKEN = "tok-alice"
 GA = ".gitattributes"  # every repo starts with the Hub's default one
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    with start_emulator(tmp_path_factory.mktemp("hub"), users={"alice": TOKEN}) as e:
-        yield e
-
-
-@pytest.fixture
-def api(emu: EmulatorThread) -> HfApi:
-    return HfApi(endpoint=emu.url, token=TOKEN)
 
 
 def _upload(api: HfApi, repo: str, path: str, data: bytes, **kw: str) -> str:
@@ -63,7 +51,13 @@ def test_every_commit_is_kept_and_old_files_stay_readable(
 
     for commit, want in ((c1, b"one"), (c2, b"two")):
         path = hf_hub_download(
-            repo, "a/x.txt", repo_type=repo_type, revision=commit, endpoint=emu.url, cache_dir=tmp_path, token=TOKEN
+            repo,
+            "a/x.txt",
+            repo_type=repo_type,
+            revision=commit,
+            endpoint=emu.url,
+            cache_dir=tmp_path,
+            token=ALICE_TOKEN,
         )
         assert Path(path).read_bytes() == want
         (info,) = api.get_paths_info(repo, ["a/x.txt"], revision=commit, repo_type=repo_type, expand=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -16,22 +15,11 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from hfcheck.sim.emulator import gitrules
-from hfcheck.sim.emulator.testing import EmulatorThread, start_emulator
+from hfcheck.sim.emulator.testing import EmulatorThread
+from tests.helpers import ALICE_TOKEN
 
-TOKEN = "tok-alice"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = {"Authorization": f"Bearer {ALICE_TOKEN}"}
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    with start_emulator(tmp_path_factory.mktemp("hub"), users={"alice": TOKEN}) as e:
-        yield e
-
-
-@pytest.fixture
-def api(emu: EmulatorThread) -> HfApi:
-    return HfApi(endpoint=emu.url, token=TOKEN)
 
 
 def _preupload(emu: EmulatorThread, repo: str, files: dict[str, bytes], **extra: str) -> dict[str, dict]:
