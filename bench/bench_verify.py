@@ -215,6 +215,7 @@ def longest_chain(store: Any, repo_ids: list[str]) -> tuple[int, int]:
 
 async def _hfcheck(config: Path, data_dir: Path, method: str, deadline: float, per_url: bool = False) -> dict[str, Any]:
     from hfcheck.config import load_config
+    from hfcheck.net.hub import Hub
     from hfcheck.verify.checkpoint import PROGRESS_NAME
     from hfcheck.verify.pipeline import VerifyOptions, run_verify
 
@@ -222,7 +223,8 @@ async def _hfcheck(config: Path, data_dir: Path, method: str, deadline: float, p
     opts = VerifyOptions(method=method, concurrency=CONCURRENCY, per_url=per_url)
     started = time.perf_counter()
     try:
-        result = await asyncio.wait_for(run_verify(cfg, opts), deadline)
+        async with Hub(cfg, concurrency=opts.concurrency) as hub:
+            result = await asyncio.wait_for(run_verify(cfg, opts, hub), deadline)
     except asyncio.TimeoutError:
         seconds = time.perf_counter() - started
         saved = json.loads((data_dir / PROGRESS_NAME).read_text())

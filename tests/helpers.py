@@ -9,12 +9,13 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hfcheck.config import Config, load_config
+from hfcheck.net.hub import Hub
 from hfcheck.sim.demo import REPO, TOKEN, build_demo
 from hfcheck.sim.demo_cycle import free_port
 from hfcheck.sim.emulator.testing import EmulatorThread
@@ -260,3 +261,14 @@ def watch_world(root: Path, *, notify: dict[str, str] | None = None, **emulator:
     finally:
         media.stop()
         hub.stop()
+
+
+# -- one Hub per run (issue 21): a part takes the run's Hub; a test opens one as a command does --
+T = TypeVar("T")
+
+
+async def with_hub(part: Callable[..., Awaitable[T]], cfg: Config, *args: Any, **kwargs: Any) -> T:
+    """`part(cfg, *args, hub=hub, **kwargs)` inside one Hub of its own, as a command's entry
+    function opens one for its run."""
+    async with Hub(cfg) as hub:
+        return await part(cfg, *args, hub=hub, **kwargs)

@@ -36,7 +36,7 @@ from hfcheck.readback.sample import Sample, stable_slice
 from hfcheck.report.html import MAX_PROBLEM_ROWS, render_audit_html
 from hfcheck.report.text import write_audit_reports
 from hfcheck.sim.demo import REPO
-from tests.helpers import demo_world
+from tests.helpers import demo_world, with_hub
 
 REPO_DATA = Path(__file__).resolve().parents[1] / "data"  # screenshots for a person (gitignored)
 PAGE_LIMIT = 300_000
@@ -130,7 +130,7 @@ def present_files(world: Any) -> dict[str, Path]:
 
 def audit(cfg: Config, sample: str) -> dict[str, Any]:
     """One audit as `hfcheck audit` runs it: check, then write the reports (the next audit reads them)."""
-    result = asyncio.run(run_audit(cfg, AuditOptions(sample=Sample.parse(sample))))
+    result = asyncio.run(with_hub(run_audit, cfg, AuditOptions(sample=Sample.parse(sample))))
     write_audit_reports(cfg.data_dir, result.report, cfg.lang, result.history)
     return result.report
 

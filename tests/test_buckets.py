@@ -31,7 +31,7 @@ from hfcheck.net.bucket import BUCKET_VERSION
 from hfcheck.net.destination import Upload
 from hfcheck.net.hub import Hub
 from hfcheck.sim.demo import TOKEN, USER
-from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli
+from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli, with_hub
 
 BUCKET = f"{USER}/media-bucket"
 BUCKET_ID = BUCKET_PREFIX + BUCKET
@@ -312,7 +312,7 @@ async def test_verify_on_a_bucket_is_not_fooled_by_429s_or_faults(tmp_path: Path
         _backup_to_bucket(w)
         cfg = {"repos": (BUCKET_ID,)}
         clean = {
-            m: await run_verify(w.config(data_dir=tmp_path / f"clean-{m}", **cfg), VerifyOptions(method=m))
+            m: await with_hub(run_verify, w.config(data_dir=tmp_path / f"clean-{m}", **cfg), VerifyOptions(method=m))
             for m in ("head", "list")
         }
         assert clean["head"].progress.counts == clean["list"].progress.counts
@@ -321,8 +321,10 @@ async def test_verify_on_a_bucket_is_not_fooled_by_429s_or_faults(tmp_path: Path
         ctl.set_rate_limits(window_s=1, resolvers=15, api=2)
         try:
             for m in ("head", "list"):
-                faulty = await run_verify(
-                    w.config(data_dir=tmp_path / f"faulty-{m}", **cfg), VerifyOptions(method=m, concurrency=8)
+                faulty = await with_hub(
+                    run_verify,
+                    w.config(data_dir=tmp_path / f"faulty-{m}", **cfg),
+                    VerifyOptions(method=m, concurrency=8),
                 )
                 assert faulty.stats["rate_limited"] > 0 or faulty.stats["retries"] > 0, m
                 assert faulty.progress.counts == clean[m].progress.counts, m

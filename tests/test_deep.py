@@ -25,7 +25,7 @@ from hfcheck.readback.recorded import compare_recorded
 from hfcheck.readback.sample import Sample, stable_slice
 from hfcheck.sim.demo import REPO
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
-from tests.helpers import demo_world, run_cli
+from tests.helpers import demo_world, run_cli, with_hub
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +63,12 @@ def checked_paths(state_path: Path) -> list[str]:
 
 async def test_slices_cover_every_present_file_exactly_once(world, present_paths: set[str], tmp_path: Path) -> None:
     cfg = world.config(data_dir=tmp_path)
-    verified = await run_verify(cfg, VerifyOptions())
+    verified = await with_hub(run_verify, cfg, VerifyOptions())
     seen: list[str] = []
     for spec in ("1/2", "2/2"):
         state_path = tmp_path / f"state-{spec.replace('/', '-')}.db"
         with StateDB.open(state_path) as state:
-            result = await deep_check(cfg, Sample.parse(spec), progress=verified.progress, state=state)
+            result = await with_hub(deep_check, cfg, Sample.parse(spec), progress=verified.progress, state=state)
         assert result.counts["decrypt_failed"] == result.counts["differs"] == result.counts["unverified"] == 0
         assert result.candidates == len(present_paths)
         seen += checked_paths(state_path)
@@ -90,8 +90,8 @@ async def test_a_local_file_changed_after_backup_differs(world, tmp_path: Path) 
     local.write_bytes(before[:-1] + bytes([before[-1] ^ 0xFF]))
     try:
         with StateDB.open(tmp_path / "state.db") as state:
-            result = await deep_check(
-                cfg, Sample(f"{stable_slice(path, 50)}/50", n=stable_slice(path, 50), t=50), state=state
+            result = await with_hub(
+                deep_check, cfg, Sample(f"{stable_slice(path, 50)}/50", n=stable_slice(path, 50), t=50), state=state
             )
             last = state.last_deep_check(REPO, path)
     finally:
@@ -113,7 +113,7 @@ async def test_a_tampered_backup_fails_to_decrypt(world, tmp_path: Path) -> None
     world.hub.store.commit(REPO, [(path, good[:-1])], lfs=True)  # truncated by one byte
     try:
         n = stable_slice(path, 50)
-        result = await deep_check(world.config(data_dir=tmp_path), Sample(f"{n}/50", n=n, t=50))
+        result = await with_hub(deep_check, world.config(data_dir=tmp_path), Sample(f"{n}/50", n=n, t=50))
     finally:
         world.hub.store.commit(REPO, [(path, good)], lfs=True)
     (bad,) = [f for f in result.findings if f.path == path]

@@ -23,7 +23,7 @@ from hfcheck.readback.keycheck import RECORD_PATH, KeyVerdict, _spread, check_ke
 from hfcheck.readback.walk import Failure, Target
 from hfcheck.sim.demo import REPO, TOKEN
 from hfcheck.verify.checkers import UrlTask
-from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli
+from tests.helpers import DemoWorld, db_rows, demo_world, hub_state, run_cli, with_hub
 
 # requests that change the Hub (the emulator's endpoint kinds); everything else only reads
 WRITING_KINDS = {"commit", "preupload", "lfs_batch", "lfs_upload", "lfs_verify", "create_repo", "delete_repo"}
@@ -133,7 +133,7 @@ def test_a_mixed_archive_goes_on(tmp_path: Path) -> None:
                     moved.append(str(BackupURL(u.endpoint, u.repo_id, u.revision, path)))
                 con.execute("UPDATE tweets SET huggingface_urls = ? WHERE id = ?", (json.dumps(moved), tid))
         con.close()
-        check = asyncio.run(check_key(w.config()))
+        check = asyncio.run(with_hub(check_key, w.config()))
         assert check.verdict is KeyVerdict.OPENS and check.how == "names"
         assert 0 < check.opened < check.tried == 20, check
 
@@ -141,7 +141,7 @@ def test_a_mixed_archive_goes_on(tmp_path: Path) -> None:
 def test_the_key_check_record_is_written_on_first_use_and_proves_the_key(tmp_path: Path) -> None:
     with demo_world(tmp_path / "demo", tweets=30) as w:
         clear_backups(w)
-        before = asyncio.run(check_key(w.config()))
+        before = asyncio.run(with_hub(check_key, w.config()))
         assert before.verdict is KeyVerdict.UNPROVEN and before.write_record
         r = run_cli(w, "backup", "--limit", "2")
         assert r.returncode == 0, r.stdout + r.stderr
@@ -155,7 +155,7 @@ def test_the_key_check_record_is_written_on_first_use_and_proves_the_key(tmp_pat
         assert r.returncode == 2, r.stdout + r.stderr
         assert f"the key-check record {REPO}:{RECORD_PATH} does not decrypt with the key in" in r.stderr
         assert writes(w) == {} and db_rows(w) == rows and hub_state(w) == hub
-        good = asyncio.run(check_key(w.config()))
+        good = asyncio.run(with_hub(check_key, w.config()))
         assert (good.verdict, good.how, good.write_record) == (KeyVerdict.OPENS, "record", False)
         r = run_cli(w, "backup", "--limit", "1")
         assert r.returncode == 0 and "key-check record" not in r.stdout, r.stdout + r.stderr
@@ -313,7 +313,7 @@ def test_one_way_names_are_proven_by_reading_recorded_backups_back(tmp_path: Pat
         r = run_cli(w, "backup", "--limit", "4", env=env)
         assert r.returncode == 0 and "key-check record written" in r.stdout, r.stdout + r.stderr
         HfApi(endpoint=w.hub.url, token=TOKEN).delete_file(RECORD_PATH, REPO, repo_type="dataset")
-        good = asyncio.run(check_key(w.config(scheme=scheme)))
+        good = asyncio.run(with_hub(check_key, w.config(scheme=scheme)))
         assert (good.verdict, good.how, good.opened, good.write_record) == (KeyVerdict.OPENS, "files", 1, True)
         rows, hub = db_rows(w), hub_state(w)
         w.hub.control.reset_stats()

@@ -34,7 +34,7 @@ from hfcheck.sim.emulator.testing import EmulatorThread
 from hfcheck.sim.mediaserver import start_media_server
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
 from hfcheck.write.backup import BackupOptions, run_backup
-from tests.helpers import DemoWorld, free_port
+from tests.helpers import DemoWorld, free_port, with_hub
 
 QUOTA = 12  # resolve requests per window
 WINDOW_S = 1
@@ -143,13 +143,13 @@ async def test_restore_and_deep_pace_from_the_headers(recorded: tuple[DemoWorld,
     world, _ = recorded
     cfg = world.config(data_dir=tmp_path / "d")
     free_restore = await run_restore(cfg, Selection(everything=True), tmp_path / "free", concurrency=8)
-    free_deep = await deep_check(cfg, Sample.parse("all"), concurrency=8)
+    free_deep = await with_hub(deep_check, cfg, Sample.parse("all"), concurrency=8)
 
     world.hub.control.set_rate_limits(window_s=WINDOW_S, resolvers=QUOTA)
     world.hub.control.reset_stats()
     try:
         limited_restore = await run_restore(cfg, Selection(everything=True), tmp_path / "limited", concurrency=8)
-        limited_deep = await deep_check(cfg, Sample.parse("all"), concurrency=8)
+        limited_deep = await with_hub(deep_check, cfg, Sample.parse("all"), concurrency=8)
         stats = world.hub.control.stats()
     finally:
         world.hub.control.set_rate_limits(resolvers=None)
@@ -172,7 +172,7 @@ async def test_restore_and_deep_send_the_token_to_the_endpoint_only(
     cfg = world.config(data_dir=tmp_path / "d")
     restored = await run_restore(cfg, Selection(everything=True), tmp_path / "out")
     assert restored.counts["restored"] == world.planted["counts"]["present"]  # a private repo: the token got there
-    deep = await deep_check(cfg, Sample.parse("all"))
+    deep = await with_hub(deep_check, cfg, Sample.parse("all"))
     assert deep.counts["deep_ok"] > 0 and deep.counts["unverified"] == deep.counts["decrypt_failed"] == 0
     assert recorder.hosts() == {f"127.0.0.1:{recorder.port}", f"localhost:{recorder.port}"}  # both hops were taken
     assert recorder.tokens() == []
@@ -201,7 +201,7 @@ async def test_verify_sends_the_token_to_the_endpoint_only(
     con.close()
     cfg = world.config(data_dir=tmp_path / "d", db=db)
     for method in ("head", "list"):
-        result = await run_verify(cfg, VerifyOptions(method=method))
+        result = await with_hub(run_verify, cfg, VerifyOptions(method=method))
         assert result.progress.counts["present"] > 0  # a private repo: the token reached the endpoint
         assert {f.url for f in result.progress.problems if f.category.value == "malformed"} >= set(foreign)
     async with Hub(cfg) as client:

@@ -177,3 +177,41 @@ def test_a_scraper_writing_during_backups_never_fails_on_a_rollback_journal(tmp_
         assert scraper.wait(60) == 0
         assert set(codes) <= {0, 1}, codes
         assert db_shape(w.db) == before
+
+
+def test_the_key_checks_sample_under_a_lock_past_the_busy_timeout_is_the_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key check picks its names with a query of its own: a lock another program takes
+    after the archive opened, held past the busy timeout, ends in the same one line (exit 3)
+    as every other read, not in a traceback."""
+    import asyncio
+
+    from hfcheck.db import archive
+    from hfcheck.errors import IncompleteError
+    from hfcheck.readback.keycheck import sample_names
+
+    monkeypatch.setattr(archive, "BUSY_TIMEOUT_MS", 300)
+    with demo_world(tmp_path / "w", tweets=30) as world:
+        cfg = world.config()
+        db = world.root / "archive.db"
+        set_journal(db, "delete")
+
+        async def sample_while_locked() -> None:
+            async with archive.Archive(cfg) as arch:
+                assert await sample_names(arch, cfg.endpoint.rstrip("/"))  # unlocked: names are found
+                ready, release = threading.Event(), threading.Event()
+                holder = threading.Thread(target=hold_lock, args=(db, "BEGIN EXCLUSIVE", ready, release))
+                holder.start()
+                try:
+                    assert ready.wait(10)
+                    await sample_names(arch, cfg.endpoint.rstrip("/"))
+                finally:
+                    release.set()
+                    holder.join()
+
+        with pytest.raises(IncompleteError) as caught:
+            asyncio.run(sample_while_locked())
+        assert caught.value.exit_code == 3
+        line = str(caught.value)
+        assert "\n" not in line and "locked by another program" in line and str(db) in line

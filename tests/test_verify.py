@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
-from tests.helpers import demo_world, run_cli
+from tests.helpers import demo_world, run_cli, with_hub
 
 
 def problems_key(progress) -> list[tuple[str, str, str]]:
@@ -31,7 +31,7 @@ def world(tmp_path_factory):
 @pytest.mark.parametrize("method", ["head", "list", "auto"])
 async def test_counts_equal_planted(world, method: str, tmp_path: Path) -> None:
     cfg = world.config(data_dir=tmp_path)
-    result = await run_verify(cfg, VerifyOptions(method=method, concurrency=16, check_missing=True))
+    result = await with_hub(run_verify, cfg, VerifyOptions(method=method, concurrency=16, check_missing=True))
     assert result.progress.complete
     assert (
         dict(result.progress.counts) | {k: 0 for k in world.planted["counts"] if k not in result.progress.counts}
@@ -44,21 +44,21 @@ async def test_counts_equal_planted(world, method: str, tmp_path: Path) -> None:
 
 
 async def test_head_and_list_agree_finding_by_finding(world, tmp_path: Path) -> None:
-    a = await run_verify(world.config(data_dir=tmp_path / "a"), VerifyOptions(method="head"))
-    b = await run_verify(world.config(data_dir=tmp_path / "b"), VerifyOptions(method="list"))
+    a = await with_hub(run_verify, world.config(data_dir=tmp_path / "a"), VerifyOptions(method="head"))
+    b = await with_hub(run_verify, world.config(data_dir=tmp_path / "b"), VerifyOptions(method="list"))
     assert problems_key(a.progress) == problems_key(b.progress)
     assert a.progress.counts == b.progress.counts
 
 
 @pytest.mark.slow
 async def test_faults_and_429_do_not_change_the_classification(world, tmp_path: Path) -> None:
-    clean = await run_verify(world.config(data_dir=tmp_path / "clean"), VerifyOptions(method="head"))
+    clean = await with_hub(run_verify, world.config(data_dir=tmp_path / "clean"), VerifyOptions(method="head"))
     ctl = world.hub.control
     ctl.set_faults(error_rate=0.05, reset_rate=0.02, seed=3)
     ctl.set_rate_limits(window_s=1, resolvers=40)
     try:
-        faulty = await run_verify(
-            world.config(data_dir=tmp_path / "faulty"), VerifyOptions(method="head", concurrency=8)
+        faulty = await with_hub(
+            run_verify, world.config(data_dir=tmp_path / "faulty"), VerifyOptions(method="head", concurrency=8)
         )
         stats = ctl.stats()
     finally:
@@ -169,7 +169,7 @@ async def test_a_bad_media_list_in_a_row_without_backups_is_a_row_problem(
         con.execute("UPDATE tweets SET media_urls = ? WHERE id = ?", (value, tweet_id))
         con.commit()
         con.close()
-        result = await run_verify(w.config(), VerifyOptions(check_missing=True))
+        result = await with_hub(run_verify, w.config(), VerifyOptions(check_missing=True))
         r = run_cli(w, "verify")
     problems = [p for p in result.progress.row_problems if p["tweet_id"] == tweet_id]
     assert [(p["column"], p["code"]) for p in problems] == [("media_urls", code)]

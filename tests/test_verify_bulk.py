@@ -26,7 +26,7 @@ from hfcheck.net.outcome import HubOutcome
 from hfcheck.sim.emulator.testing import EmulatorThread
 from hfcheck.verify.checkers import HotSets, PathIndex
 from hfcheck.verify.pipeline import VerifyOptions, run_verify
-from tests.helpers import demo_world
+from tests.helpers import demo_world, with_hub
 
 CONTENT = b"\x00bulk\n"
 
@@ -75,9 +75,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.mark.parametrize("method", ["list", "auto"])
 async def test_bulk_settle_gives_the_per_url_report(world: Any, method: str, tmp_path: Path) -> None:
-    bulk = await run_verify(world.config(data_dir=tmp_path / "bulk"), VerifyOptions(method=method))
-    per_url = await run_verify(world.config(data_dir=tmp_path / "per-url"), VerifyOptions(method=method, per_url=True))
-    head = await run_verify(world.config(data_dir=tmp_path / "head"), VerifyOptions(method="head"))
+    bulk = await with_hub(run_verify, world.config(data_dir=tmp_path / "bulk"), VerifyOptions(method=method))
+    per_url = await with_hub(
+        run_verify, world.config(data_dir=tmp_path / "per-url"), VerifyOptions(method=method, per_url=True)
+    )
+    head = await with_hub(run_verify, world.config(data_dir=tmp_path / "head"), VerifyOptions(method="head"))
     assert report_key(bulk.progress) == report_key(per_url.progress) == report_key(head.progress)
     counts = bulk.progress.counts
     assert (
@@ -95,7 +97,7 @@ async def test_bulk_settle_asks_no_access_check_and_no_head(world: Any, tmp_path
     """A listing answers for its repo: no separate access request, and not one HEAD."""
     ctl = world.hub.control
     ctl.reset_stats()
-    result = await run_verify(world.config(data_dir=tmp_path), VerifyOptions(method="list"))
+    result = await with_hub(run_verify, world.config(data_dir=tmp_path), VerifyOptions(method="list"))
     kinds = ctl.stats()["kinds"]
     assert kinds.get("tree", 0) == result.stats["requests"] == result.stats["tree_pages"] + 1  # + the refused repo
     assert set(kinds) == {"tree"}
@@ -108,7 +110,7 @@ async def test_private_repo_is_one_no_access_problem_in_bulk(world: Any, tmp_pat
         anonymous = load_config(
             world.root / "hfcheck.toml", {"lang": "en", "data_dir": tmp_path}, env={"HF_ENDPOINT": world.hub.url}
         )
-        result = await run_verify(anonymous, VerifyOptions(method="list"))
+        result = await with_hub(run_verify, anonymous, VerifyOptions(method="list"))
     finally:
         world.hub.control.set_repo(cfg.repos[0], private=False)
     problems = {k: v["category"] for k, v in result.progress.repo_problems.items()}

@@ -12,7 +12,8 @@ from hfcheck.cli import common_options, given_flags, run_async, show_progress_ba
 from hfcheck.commands.options import sample_option
 from hfcheck.config import Config
 from hfcheck.db.gaps import GapSummary
-from hfcheck.readback.audit import HTML_NAME, JSON_NAME, AuditOptions, run_audit
+from hfcheck.net.hub import Hub
+from hfcheck.readback.audit import HTML_NAME, JSON_NAME, AuditOptions, AuditResult, run_audit
 from hfcheck.readback.deep_result import DeepResult
 from hfcheck.readback.sample import Sample
 from hfcheck.report.catalog import count, label, t
@@ -54,6 +55,13 @@ def summary_text(report: dict[str, Any], deep_result: DeepResult, lang: str) -> 
     return "\n".join(lines)
 
 
+async def _audit(cfg: Config, opts: AuditOptions) -> AuditResult:
+    """The audit inside the run's one Hub: verify, the key check and the read-back share its
+    session and rate-limit buckets."""
+    async with Hub(cfg, concurrency=opts.concurrency) as hub:
+        return await run_audit(cfg, opts, hub)
+
+
 @click.command()
 @common_options
 @click.option(
@@ -88,7 +96,7 @@ def audit(
         flags=given_flags(),
         progress_bar=show_progress_bar() and not as_json,
     )
-    result = run_async(run_audit(cfg, opts))
+    result = run_async(_audit(cfg, opts))
     write_audit_reports(cfg.data_dir, result.report, cfg.lang, result.history)
     report = result.report
     if as_json:

@@ -15,7 +15,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import click
@@ -32,6 +32,9 @@ from hfcheck.errors import (
 )
 from hfcheck.model.paths import BackupURL
 from hfcheck.report.catalog import Msg, msg, t
+
+if TYPE_CHECKING:
+    from hfcheck.net.hub import Hub
 
 SAMPLE_ROWS = 2000  # rows read for the samples below: enough to meet every account of most archives
 
@@ -86,11 +89,16 @@ class Doctor:
         return EXIT_USAGE if Mark.FIX in marks else EXIT_INCOMPLETE if Mark.UNKNOWN in marks else EXIT_OK
 
     async def run(self) -> None:
+        from hfcheck.net.hub import Hub
+        from hfcheck.net.retry import RetryPolicy
+
         self.check_config()
         db_ok = await self.check_database()
         self.check_media_root()
-        await self.check_key(db_ok)
-        await self.check_hub()
+        # one Hub for every check that asks it, with a short policy: doctor reports, it does not wait
+        async with Hub(self.cfg, concurrency=4, policy=RetryPolicy(attempts=2), timeout=15.0) as hub:
+            await self.check_key(db_ok, hub)
+            await self.check_hub(hub)
         self.check_hosts(db_ok)
 
     # -- local ----------------------------------------------------------------------------------
@@ -164,7 +172,7 @@ class Doctor:
             found = [d for d in ("images", "videos") if (root / d).is_dir()]
             self.add(name, Mark.OK, msg("doctor_media_ok", root=root, found=", ".join(f"{d}/" for d in found) or "-"))
 
-    async def check_key(self, db_ok: bool) -> None:
+    async def check_key(self, db_ok: bool, hub: Hub) -> None:
         """The key file reads (mode, format), and the archive's own key check (`readback.keycheck`:
         recorded names, else the key-check record or recorded files; GET requests only) opens it."""
         from hfcheck.crypto.registry import load_codecs
@@ -187,7 +195,7 @@ class Doctor:
         if not db_ok:
             self.add(name, Mark.OK, msg("doctor_key_untried", **where))
             return
-        check = await check_key(self.cfg, codecs)
+        check = await check_key(self.cfg, codecs, hub=hub)
         problem = check.problem()
         if check.verdict is KeyVerdict.OPENS:
             self.add(name, Mark.OK, msg(f"doctor_key_ok_{check.how}", opened=check.opened, tried=check.tried, **where))
@@ -221,30 +229,26 @@ class Doctor:
 
     # -- the Hub --------------------------------------------------------------------------------
 
-    async def check_hub(self) -> None:
+    async def check_hub(self, hub: Hub) -> None:
         """token (who, write access per repo), endpoint (reachable, Xet), each repo and revision."""
-        from hfcheck.net.hub import Hub
-        from hfcheck.net.retry import RetryPolicy
-
         cfg = self.cfg
-        async with Hub(cfg, concurrency=4, policy=RetryPolicy(attempts=2), timeout=15.0) as hub:
-            try:
-                who, body = await hub.request("GET", f"{cfg.endpoint}/api/whoami-v2", "api", want_body=True)
-                access = {repo: await hub.access(repo, cfg.revision) for repo in cfg.repos}
-                writes = {
-                    repo: await self._write_token(hub, repo) for repo, (acc, _) in access.items() if acc.value == "ok"
-                }
-            except Unverifiable as exc:
-                down = msg("doctor_unreachable", endpoint=cfg.endpoint)
-                self.add("doctor_name_token", Mark.UNKNOWN, down)
-                self.add(
-                    "doctor_name_endpoint",
-                    Mark.UNKNOWN,
-                    msg("doctor_endpoint_down", endpoint=cfg.endpoint, error=str(exc)),
-                    msg("doctor_endpoint_down_fix"),
-                )
-                self.checks += [Check("doctor_name_repo", Mark.UNKNOWN, down) for _ in cfg.repos]
-                return
+        try:
+            who, body = await hub.request("GET", f"{cfg.endpoint}/api/whoami-v2", "api", want_body=True)
+            access = {repo: await hub.access(repo, cfg.revision) for repo in cfg.repos}
+            writes = {
+                repo: await self._write_token(hub, repo) for repo, (acc, _) in access.items() if acc.value == "ok"
+            }
+        except Unverifiable as exc:
+            down = msg("doctor_unreachable", endpoint=cfg.endpoint)
+            self.add("doctor_name_token", Mark.UNKNOWN, down)
+            self.add(
+                "doctor_name_endpoint",
+                Mark.UNKNOWN,
+                msg("doctor_endpoint_down", endpoint=cfg.endpoint, error=str(exc)),
+                msg("doctor_endpoint_down_fix"),
+            )
+            self.checks += [Check("doctor_name_repo", Mark.UNKNOWN, down) for _ in cfg.repos]
+            return
         self._token_line(who.status, who.detail, _whoami_name(body), writes)
         self._endpoint_line(writes)
         for repo, (acc, why) in access.items():

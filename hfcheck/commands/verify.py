@@ -10,8 +10,9 @@ import click
 from hfcheck.cli import common_options, run_async, show_progress_bar
 from hfcheck.commands.options import add_deep_options
 from hfcheck.config import Config
+from hfcheck.net.hub import Hub
 from hfcheck.readback.deep import run_deep
-from hfcheck.readback.deep_result import combined_exit_code
+from hfcheck.readback.deep_result import DeepResult, combined_exit_code
 from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.sample import DEFAULT_VERIFY_SAMPLE, Sample
 from hfcheck.report.catalog import t
@@ -25,6 +26,17 @@ REPORT_NAME = "verify_report.json"
 def exit_code(result: VerifyResult) -> int:
     """0 all present; 1 problems found; 3 could not complete (`VerifyResult.exit_code`)."""
     return result.exit_code
+
+
+async def _verify(cfg: Config, opts: VerifyOptions, deep: Sample | None) -> tuple[VerifyResult, DeepResult | None]:
+    """verify, and with a `deep` sample the read-back, inside the run's one Hub. A wrong key
+    is refused before verify's hours."""
+    async with Hub(cfg, concurrency=opts.concurrency) as hub:
+        key = await require_key(cfg, hub=hub, writing=False) if deep else None
+        result = await run_verify(cfg, opts, hub)
+        if deep is None:
+            return result, None
+        return result, await run_deep(cfg, deep, hub, progress=result.progress, key=key)
 
 
 @click.command()
@@ -94,13 +106,10 @@ def verify(
         checkpoint_interval=checkpoint_interval,
         progress_bar=show_progress_bar() and not as_json,
     )
-    key = run_async(require_key(cfg, writing=False)) if deep else None  # a wrong key: refused before verify
-    result = run_async(run_verify(cfg, opts))
+    chosen = (sample or Sample.parse(DEFAULT_VERIFY_SAMPLE)) if deep else None
+    result, deep_result = run_async(_verify(cfg, opts, chosen))
     report = verify_report(result.progress, result.gaps, result.stats)
-    deep_result = None
-    if deep:
-        chosen = sample or Sample.parse(DEFAULT_VERIFY_SAMPLE)
-        deep_result = run_async(run_deep(cfg, chosen, progress=result.progress, key=key))
+    if deep_result is not None:
         report["deep"] = deep_result.to_dict()
     path = report_path or cfg.data_dir / REPORT_NAME
     write_report(path, report)

@@ -378,6 +378,13 @@ class Archive:
             async with self._tx, self.db.execute(sql, args) as cur:  # never inside another task's edit
                 return list(await cur.fetchall())
 
+    async def select(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """The raw rows of a read a caller words itself (the key check's sample), under the
+        same lock guard as every other read: a lock held past the busy timeout is one line."""
+        with self._unlocked():
+            async with self._tx, self.db.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+
     def has_backup_sql(self) -> str:
         """SQL condition: the row records at least one backup URL."""
         hf = f'"{self.cfg.columns.huggingface_urls}"'

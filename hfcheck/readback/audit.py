@@ -36,7 +36,7 @@ from hfcheck.db.archive import Archive
 from hfcheck.db.gaps import GapSummary, gap_tweets_sql, unbacked_media_sql
 from hfcheck.db.state import FINAL_ON_X, STATE_DB_NAME, StateDB
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, InputError
-from hfcheck.net.ratelimit import Bucket
+from hfcheck.net.hub import Hub
 from hfcheck.readback.deep import run_deep
 from hfcheck.readback.deep_result import PROBLEM_CATEGORIES, DeepResult, combined_exit_code
 from hfcheck.readback.keycheck import require_key
@@ -65,7 +65,6 @@ class AuditOptions:
     flags: tuple[str, ...] = ()  # the user's own common flags (`cli.given_flags`), repeated in the plan
     progress_bar: bool = False
     seed: int | None = None
-    buckets: dict[str, Bucket] | None = None  # the watch service's: its writer and audits share the Hub's quota
 
 
 # --- deep slice rotation -----------------------------------------------------------------
@@ -510,31 +509,31 @@ class AuditResult:
         return int(self.report["exit_code"])
 
 
-async def run_audit(cfg: Config, opts: AuditOptions) -> AuditResult:
-    """Run everything read-only; the caller writes the reports (`report.text.write_audit_reports`)."""
+async def run_audit(cfg: Config, opts: AuditOptions, hub: Hub) -> AuditResult:
+    """Run everything read-only; the caller writes the reports (`report.text.write_audit_reports`).
+    `hub` is the run's one Hub (the command's, or the watch service's beside its writer)."""
     cfg.require("db", "media_root", "key_file")
     started = time.time()
     history = load_history(cfg.data_dir)  # a bad history stops the audit now, not after hours
     previous = previous_problem_keys(cfg.data_dir)
-    key = await require_key(cfg, writing=False)  # a wrong key: one line now, not N unreadable files later
+    key = await require_key(cfg, hub=hub, writing=False)  # a wrong key: one line now, not N unreadable files later
     vopts = VerifyOptions(
         concurrency=opts.concurrency,
         resume=opts.resume,
         check_missing=True,
         progress_bar=opts.progress_bar,
-        buckets=opts.buckets,
     )
-    vr = await run_verify(cfg, vopts)
+    vr = await run_verify(cfg, vopts, hub)
     sample = opts.sample or next_slice(cfg.data_dir)
     deep = await run_deep(
         cfg,
         sample,
+        hub,
         progress=vr.progress,
         concurrency=opts.deep_concurrency,
         seed=opts.seed,
         covered_since=coverage_since(history),
         key=key,
-        buckets=opts.buckets,
     )
     if opts.sample is None:
         remember_slice(cfg.data_dir, sample)

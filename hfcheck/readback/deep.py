@@ -32,7 +32,6 @@ from hfcheck.db.state import DECRYPTED_RESULTS, StateDB
 from hfcheck.model.paths import PathKind
 from hfcheck.net.fetch import Fetched, sha256_file
 from hfcheck.net.hub import Hub
-from hfcheck.net.ratelimit import Bucket
 from hfcheck.pool import Put, run_pool
 from hfcheck.readback.deep_result import DeepFinding, DeepResult
 from hfcheck.readback.keycheck import KeyCheck, require_key
@@ -125,6 +124,7 @@ def _excluded_urls(progress: Progress | None) -> set[str]:
 async def deep_check(
     cfg: Config,
     sample: Sample,
+    hub: Hub,
     *,
     progress: Progress | None = None,
     state: StateDB | None = None,
@@ -133,7 +133,6 @@ async def deep_check(
     on_finding: Callable[[DeepFinding], None] | None = None,
     covered_since: float | None = None,
     key_opens: bool = True,
-    buckets: dict[str, Bucket] | None = None,
 ) -> DeepResult:
     """Read back the sampled present files of the archive and compare them with local files.
 
@@ -151,12 +150,12 @@ async def deep_check(
     seen: set[int] = set()  # 64-bit digests of repo/path: ~70 bytes a file instead of ~250
     action = DeepAction(cfg.media_root, state, key_opens=key_opens)
     with tempfile.TemporaryDirectory(prefix="hfcheck-deep-") as tmp:
-        async with Archive(cfg) as archive, Hub(cfg, concurrency=concurrency, buckets=buckets) as client:
-            walk = Walk(codecs, client, Path(tmp), media_root=cfg.media_root)
+        async with Archive(cfg) as archive:
+            walk = Walk(codecs, hub, Path(tmp), media_root=cfg.media_root)
 
             async def produce(put: Put[UrlTask]) -> None:
                 async for row in archive.rows(where=archive.has_backup_sql()):
-                    _, tasks, _ = split_row(row, client.endpoint, cfg.columns.huggingface_urls, cfg.revision)
+                    _, tasks, _ = split_row(row, hub.endpoint, cfg.columns.huggingface_urls, cfg.revision)
                     for task in tasks:
                         u = task.url
                         digest = _digest64(f"{u.repo_id}/{u.path}")
@@ -186,33 +185,32 @@ async def deep_check(
 async def run_deep(
     cfg: Config,
     sample: Sample,
+    hub: Hub,
     *,
     progress: Progress | None = None,
     concurrency: int = 4,
     seed: int | None = None,
     covered_since: float | None = None,
     key: KeyCheck | None = None,
-    buckets: dict[str, Bucket] | None = None,
 ) -> DeepResult:
     """Both checks, as `verify --deep` and `audit` run them; deep checks recorded in state.db.
 
     The key is checked first unless the caller did (`key`): WrongKey (exit 2) before any read.
-    `buckets`: a caller's rate-limit buckets to share (the watch service's audit)."""
-    key = key or await require_key(cfg, writing=False)
+    `hub` is the run's one Hub (the caller's: verify's, the audit's, the watch service's)."""
+    key = key or await require_key(cfg, hub=hub, writing=False)
     started = time.time()
     with StateDB.in_data_dir(cfg.data_dir) as state:
-        async with Hub(cfg, concurrency=concurrency, buckets=buckets) as client:
-            recorded = await compare_recorded(cfg, client, state, verified_missing=_verified_missing(progress))
+        recorded = await compare_recorded(cfg, hub, state, verified_missing=_verified_missing(progress))
         result = await deep_check(
             cfg,
             sample,
+            hub,
             progress=progress,
             state=state,
             concurrency=concurrency,
             seed=seed,
             covered_since=covered_since,
             key_opens=key.opens,
-            buckets=buckets,
         )
         accept_read_back(recorded, state, started)
     result.recorded = recorded

@@ -128,9 +128,7 @@ async def sample_names(archive: Archive, endpoint: str, n: int = SAMPLE) -> list
             f" FROM (SELECT {cols} FROM {table} WHERE {archive.has_backup_sql()}"
             f" ORDER BY {id_col} {order} LIMIT {SCAN_ROWS})) WHERE nth <= {n} ORDER BY nth LIMIT {n * 2}"
         )
-        async with archive.db.execute(sql) as cur:
-            raws = await cur.fetchall()
-        for raw in raws:
+        for raw in await archive.select(sql):
             _, tasks, _ = split_row(archive.to_row(raw), endpoint, c.huggingface_urls, archive.cfg.revision)
             for task in tasks:
                 if task.url.kind is PathKind.ENCRYPTED and str(task.url) not in seen:
@@ -214,7 +212,7 @@ async def check_key(
     codecs: Codecs | None = None,
     *,
     archive: Archive | None = None,
-    client: Hub | None = None,
+    hub: Hub,
 ) -> KeyCheck:
     """Does the configured key open this archive? Names first (no request); when they cannot
     tell, the key-check record and, for one-way names, recorded files (GET requests only).
@@ -225,22 +223,21 @@ async def check_key(
     async with contextlib.AsyncExitStack() as stack:
         if archive is None:
             archive = await stack.enter_async_context(Archive(cfg))
-        tasks = await sample_names(archive, client.endpoint if client else cfg.endpoint.rstrip("/"))
+        tasks = await sample_names(archive, hub.endpoint)
         opened = names_open(codecs, tasks)
         if opened:
             return KeyCheck(KeyVerdict.OPENS, key_file, "names", len(tasks), opened, len(tasks))
-        if client is None:  # the names could not tell: the Hub is asked (GET only)
-            client = await stack.enter_async_context(Hub(cfg, concurrency=2))
+        # the names could not tell: the run's Hub is asked (GET only)
         names_tried = len(tasks) if all(c.names_reversible for c in codecs.read) else 0
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hfcheck-key-")))
-        repo, record_opens, reason = await _read_record(cfg, codecs, client, tmp)
+        repo, record_opens, reason = await _read_record(cfg, codecs, hub, tmp)
         if record_opens is not None:
             verdict = KeyVerdict.OPENS if record_opens else KeyVerdict.WRONG
             return KeyCheck(verdict, key_file, "record", 1, int(record_opens), names_tried, record_repo=repo)
         missing = not reason  # every configured repo answered: no record anywhere
         if names_tried:
             return KeyCheck(KeyVerdict.WRONG, key_file, "names", names_tried, 0, names_tried, record_missing=missing)
-        files_tried, files_opened = await _read_files(codecs, client, tasks, tmp) if tasks else (0, 0)
+        files_tried, files_opened = await _read_files(codecs, hub, tasks, tmp) if tasks else (0, 0)
     if files_opened:
         return KeyCheck(KeyVerdict.OPENS, key_file, "files", files_tried, files_opened, record_missing=missing)
     if files_tried:
@@ -255,13 +252,13 @@ async def require_key(
     codecs: Codecs | None = None,
     *,
     archive: Archive | None = None,
-    client: Hub | None = None,
+    hub: Hub,
     writing: bool = True,
 ) -> KeyCheck:
     """`check_key`, refusing a wrong key (WrongKey, exit 2). A writer (`writing`) is also
     refused when the key could not be checked at all (exit 3); a read-back goes on then, and
     records no unreadable file unless one of its files decrypts."""
-    check = await check_key(cfg, codecs, archive=archive, client=client)
+    check = await check_key(cfg, codecs, archive=archive, hub=hub)
     problem = check.problem()
     if check.verdict is KeyVerdict.WRONG and problem is not None:
         raise WrongKey(problem.render(cfg.lang))

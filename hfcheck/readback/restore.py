@@ -170,7 +170,7 @@ async def run_restore(
             on_outcome(outcome)
 
     async with Archive(cfg) as archive, Hub(cfg, concurrency=concurrency) as client:
-        await require_key(cfg, codecs, archive=archive, client=client, writing=False)  # "wrong key" once
+        await require_key(cfg, codecs, archive=archive, hub=client, writing=False)  # "wrong key" once
         walk = Walk(codecs, client, out / PARTS_DIR, media_root=cfg.media_root)
         action = RestoreAction(out, overwrite=overwrite)
         if progress_bar:

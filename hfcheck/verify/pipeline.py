@@ -25,7 +25,6 @@ from hfcheck.db.gaps import GapSummary, find_gaps, unreadable_media_rows
 from hfcheck.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS, MalformedURL
 from hfcheck.model.paths import BackupURL
 from hfcheck.net.hub import Hub
-from hfcheck.net.ratelimit import Bucket
 from hfcheck.pool import Put, run_pool
 from hfcheck.verify.checkers import Checker, UrlTask
 from hfcheck.verify.checkpoint import PROGRESS_NAME, Progress, archive_identity
@@ -53,7 +52,6 @@ class VerifyOptions:
     progress_bar: bool = False
     progress_path: Path | None = None
     per_url: bool = False  # every URL through the queue, repos listed one after another (benchmark baseline)
-    buckets: dict[str, Bucket] | None = None  # a caller's rate-limit buckets to share (the watch's audit)
 
 
 @dataclass
@@ -156,8 +154,9 @@ def url_task(row: TweetRow, i: int, raw: str, at: CheckedAt, notes: list[dict[st
     return UrlTask(-1, row.tweet_id, row.username, i, url, media_url)
 
 
-async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
-    """Check every recorded URL (resuming if asked) and, with `check_missing`, count the gaps."""
+async def run_verify(cfg: Config, opts: VerifyOptions, hub: Hub) -> VerifyResult:
+    """Check every recorded URL (resuming if asked) and, with `check_missing`, count the gaps.
+    `hub` is the run's one Hub; the stats count this verify's share of its requests."""
     path = progress_path(cfg, opts)
     identity = archive_identity(cfg)
     progress = (
@@ -166,17 +165,17 @@ async def run_verify(cfg: Config, opts: VerifyOptions) -> VerifyResult:
     result = VerifyResult(progress, None)
     async with Archive(cfg) as archive:
         if not progress.complete:
-            async with Hub(cfg, concurrency=opts.concurrency, buckets=opts.buckets) as http:
-                started = time.monotonic()
-                with _fewer_collections():
-                    result.limited, listing = await _check_all(archive, http, progress, path, opts)
-                result.stats = {
-                    "seconds": round(time.monotonic() - started, 3),
-                    "requests": http.requests,
-                    "retries": http.retries,
-                    "rate_limited": http.rate_limited,
-                    **listing,
-                }
+            started = time.monotonic()
+            before = (hub.requests, hub.retries, hub.rate_limited)
+            with _fewer_collections():
+                result.limited, listing = await _check_all(archive, hub, progress, path, opts)
+            result.stats = {
+                "seconds": round(time.monotonic() - started, 3),
+                "requests": hub.requests - before[0],
+                "retries": hub.retries - before[1],
+                "rate_limited": hub.rate_limited - before[2],
+                **listing,
+            }
         if opts.check_missing:
             result.gaps = await find_gaps(archive)
         progress.row_problems += [p for p in await unreadable_media_rows(archive) if p not in progress.row_problems]

@@ -124,7 +124,7 @@ class WatchService:
                 Archive(cfg, writable=True) as archive,
             ):
                 # a wrong key stops the service now (exit 2); a Hub that cannot answer yet only delays it
-                await require_key(cfg, key, archive=archive, client=self.hub, writing=False)
+                await require_key(cfg, key, archive=archive, hub=self.hub, writing=False)
                 self.notifier = Notifier(
                     session, webhook_url=cfg.notify.webhook_url, ping_url=cfg.notify.ping_url, secrets=secrets
                 )
@@ -409,8 +409,8 @@ class WatchService:
         self.state.last_audit_try_at = time.time()
         try:
             assert self.hub is not None  # the audit counts in the same windows as the writer
-            aopts = AuditOptions(concurrency=cfg.concurrency, flags=self.opts.flags, buckets=self.hub.buckets)
-            result = await run_audit(cfg, aopts)
+            aopts = AuditOptions(concurrency=cfg.concurrency, flags=self.opts.flags)
+            result = await run_audit(cfg, aopts, self.hub)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - reported, tried again later

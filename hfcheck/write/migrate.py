@@ -334,7 +334,7 @@ async def run_migrate(cfg: Config, opts: MigrateOptions) -> MigrateResult:
                 Archive(cfg, writable=not opts.dry_run) as archive,
                 Hub(cfg, concurrency=opts.concurrency) as client,
             ):
-                key_check = await require_key(cfg, codecs, archive=archive, client=client)  # before any row edit
+                key_check = await require_key(cfg, codecs, archive=archive, hub=client)  # before any row edit
                 if not opts.dry_run:
                     result.recorded += await record_done(archive, state)  # a run killed after its row edits
                 planner = MigratePlanner(cfg, codecs, codecs.write)

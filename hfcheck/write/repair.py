@@ -312,14 +312,19 @@ class RepairWriter:
 async def run_repair(cfg: Config, opts: RepairOptions) -> RunSummary:
     """Plan, then (unless dry run) fix every tweet; the database changes only after commits."""
     codecs = load_codecs(cfg)
-    check = await require_key(cfg, codecs)  # before verify's hours and anything written
+    async with Hub(cfg) as hub:  # the run's one Hub: key check, verify and the writer share its quota
+        return await _repair(cfg, opts, codecs, hub)
+
+
+async def _repair(cfg: Config, opts: RepairOptions, codecs: Codecs, hub: Hub) -> RunSummary:
+    check = await require_key(cfg, codecs, hub=hub)  # before verify's hours and anything written
     if not (cfg.data_dir / PROGRESS_NAME).exists():
         opts.echo(t("run_verify_first", cfg.lang))
-        await run_verify(cfg, VerifyOptions())
+        await run_verify(cfg, VerifyOptions(), hub)
     findings, repo_problems = load_problems(cfg)
     unreadable, unmapped = load_unreadable(cfg, codecs)
     summary = RunSummary(dry_run=opts.dry_run, repo_problems=repo_problems)
-    async with Hub(cfg, concurrency=opts.concurrency) as hub, Archive(cfg, writable=not opts.dry_run) as archive:
+    async with Archive(cfg, writable=not opts.dry_run) as archive:
         if unmapped and not all(c.names_reversible for c in codecs.read):
             found, unmapped = await map_by_row(cfg, archive, unmapped)
             unreadable += found

@@ -95,7 +95,7 @@ async def write_tweets(
     cfg = hub.cfg
     assert cfg.media_root is not None
     root: Path = cfg.media_root
-    check = opts.key or await require_key(cfg, codecs, archive=archive, client=hub)
+    check = opts.key or await require_key(cfg, codecs, archive=archive, hub=hub)
     lines = TweetLines(summary, writer.source, cfg.lang, opts.echo, bar=opts.progress_bar and not opts.dry_run)
     if opts.dry_run:
         allowed = AllowList(cfg.allowed_hosts)
