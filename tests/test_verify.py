@@ -71,6 +71,33 @@ async def test_faults_and_429_do_not_change_the_classification(world, tmp_path: 
     assert json.dumps(stats)  # the emulator counted what we sent
 
 
+@pytest.mark.parametrize("method", ["head", "auto"])
+async def test_an_unanswerable_repo_is_asked_a_bounded_number_of_times(world, tmp_path: Path, method: str) -> None:
+    """Every request 5xx: each repo's access is asked once through the retry policy, then every
+    further URL of it settles with that repo problem, unverified (never missing), with no request
+    of its own: the run's requests are bounded by repos, not URLs x attempts."""
+    from hfcheck.net.hub import Hub
+    from hfcheck.net.retry import RetryPolicy
+
+    attempts = 3
+    cfg = world.config(data_dir=tmp_path)
+    ctl = world.hub.control
+    ctl.set_faults(error_rate=1.0, seed=1)
+    try:
+        async with Hub(cfg, policy=RetryPolicy(attempts=attempts, base=0.001)) as hub:
+            result = await run_verify(cfg, VerifyOptions(method=method, concurrency=16), hub)
+    finally:
+        ctl.clear_faults()
+    counts = result.progress.counts
+    urls = counts["total"] - counts["malformed"]
+    repos = len(result.progress.repo_problems)
+    assert repos >= 1 and urls > 10 * repos
+    assert counts["missing"] == 0 and counts["present"] == 0
+    assert counts["unverified"] + counts["no_access"] + counts["repo_not_found"] == urls - counts["wrong_path"]
+    # per repo: the listing (auto) and the access check, each through the policy's attempts
+    assert result.stats["requests"] <= 2 * attempts * repos < urls
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume_gives_the_same_report(world, tmp_path: Path) -> None:
     full = run_cli(world, "verify", "--method", "head", "--data-dir", str(tmp_path / "full"), "--json")

@@ -253,7 +253,8 @@ class Checker:
 
     async def resolve(self, repo_id: str, revision: str) -> RepoState | None:
         """Learn once whether a repo's URLs can be settled locally; None means one by one
-        (`head`, a listing given up or failed, or an access check that failed: `check` retries it)."""
+        (`head`, a listing given up or failed, or an access check that failed: `check` settles
+        each URL with the remembered failure, no request)."""
         key = (repo_id, revision)
         if key in self._states:
             return self._states[key]
@@ -299,15 +300,13 @@ class Checker:
     # -- per repo, asked once ---------------------------------------------------------------
 
     async def _gate(self, repo_id: str, revision: str) -> tuple[HubOutcome, str]:
-        """Repo access, asked once; a failed ask is forgotten so the next URL asks again."""
+        """Repo access, asked once per run. An ask that failed after the retry policy's attempts
+        (5xx, resets) is kept too: the repo is unanswerable in this run, and each further URL of
+        it settles with that repo problem (Unverifiable, unverified) without another request."""
         key = (repo_id, revision)
         if key not in self._access:
             self._access[key] = asyncio.ensure_future(self.http.access(repo_id, revision))
-        try:
-            return await self._access[key]
-        except Unverifiable:
-            self._access.pop(key, None)
-            raise
+        return await self._access[key]
 
     async def _listing(self, repo_id: str, revision: str) -> PathIndex | None:
         """The repo's index for `list`/`auto`; None means HEAD this repo's URLs."""
