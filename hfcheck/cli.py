@@ -221,6 +221,42 @@ def _fail(message: str | HfcheckError, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def _click_failed(exc: click.ClickException) -> NoReturn:
+    """Click's own usage errors. Click has no Japanese: under Japanese the common ones (unknown
+    option or command, missing argument, bad value, extra argument) are worded from the catalog,
+    naming the command's help; English keeps click's own text and usage lines."""
+    from hfcheck.config import detect_lang
+
+    lang = _lang[0] if _lang else detect_lang(os.environ)
+    help_asked = getattr(click.exceptions, "NoArgsIsHelpError", ())  # a group run bare: its help
+    if lang == "en" or not isinstance(exc, click.UsageError) or isinstance(exc, help_asked):
+        exc.show()
+        sys.exit(exc.exit_code)
+    command = exc.ctx.command_path if exc.ctx else "hfcheck"
+    if isinstance(exc, click.NoSuchOption):
+        words = msg("usage_no_such_option", option=exc.option_name, command=command)
+    elif isinstance(exc, click.MissingParameter) and exc.param is not None:
+        words = msg("usage_missing", param=_param_name(exc.param), command=command)
+    elif isinstance(exc, click.BadParameter) and exc.param is not None:
+        words = msg("usage_bad_value", param=_param_name(exc.param), detail=exc.message, command=command)
+    elif isinstance(exc, click.BadOptionUsage) and "requires an argument" in exc.message:
+        words = msg("usage_needs_value", option=exc.option_name, command=command)
+    elif exc.message.startswith("No such command"):
+        words = msg("usage_no_such_command", detail=exc.message.split(" ", 3)[-1].rstrip("."), command=command)
+    elif exc.message.startswith("Got unexpected extra argument"):
+        words = msg("usage_extra_argument", detail=exc.message.partition("(")[2].rstrip(")"), command=command)
+    else:
+        words = msg("usage_other", detail=exc.format_message(), command=command)
+    _fail(HfcheckError(words), exc.exit_code)
+
+
+def _param_name(param: click.Parameter) -> str:
+    """How the user writes the parameter: its longest flag, or the argument's metavar."""
+    if isinstance(param, click.Option) and param.opts:
+        return max(param.opts, key=len)
+    return param.human_readable_name
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `python -m hfcheck` and the `hfcheck` script."""
     try:
@@ -228,8 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _click_failed(exc)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_INCOMPLETE)

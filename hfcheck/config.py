@@ -131,37 +131,37 @@ class Config:
 # exactly one flag and one line in hfcheck.example.toml.
 def _path(v: Any) -> Path:
     if not isinstance(v, str) or not v:
-        raise ValueError("expected a non-empty path string")
+        raise ValueError(msg("err_value_path"))
     return Path(v).expanduser()
 
 
 def _str(v: Any) -> str:
     if not isinstance(v, str) or not v:
-        raise ValueError("expected a non-empty string")
+        raise ValueError(msg("err_value_string"))
     return v
 
 
 def _pos_int(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError("expected a positive integer")
+        raise ValueError(msg("err_value_pos_int"))
     return v
 
 
 def _pos_float(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-        raise ValueError("expected a positive number")
+        raise ValueError(msg("err_value_pos_number"))
     return float(v)
 
 
 def _port(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 65535:
-        raise ValueError("expected a port number (0 = off)")
+        raise ValueError(msg("err_value_port"))
     return v
 
 
 def _http_url(v: Any) -> str:
     if not isinstance(v, str) or not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
-        raise ValueError("expected an http(s) URL")  # the value itself is a secret: never echoed
+        raise ValueError(msg("err_value_url"))  # the value itself is a secret: never echoed
     return v
 
 
@@ -171,20 +171,18 @@ DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_duration(v: Any) -> float:
     """Seconds from `90`, `"90s"`, `"15m"`, `"24h"`, `"7d"`; `0`/`"0"` means off."""
     if isinstance(v, bool):
-        raise ValueError("expected a duration such as 24h, 15m, 90s or 0")
+        raise ValueError(msg("err_value_duration"))
     if isinstance(v, (int, float)) and v >= 0:
         return float(v)
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", v) if isinstance(v, str) else None
     if not m:
-        raise ValueError("expected a duration such as 24h, 15m, 90s or 0")
+        raise ValueError(msg("err_value_duration"))
     return float(m.group(1)) * DURATION_UNITS[m.group(2) or "s"]
 
 
 def parse_scheme(v: Any) -> str:
     if not isinstance(v, str) or not (v in BUILTIN_SCHEMES or PLUGIN_SCHEME_RE.fullmatch(v)):
-        raise ValueError(
-            f"expected {' | '.join(repr(s) for s in BUILTIN_SCHEMES)} | 'python:package.module:attr', not {v!r}"
-        )
+        raise ValueError(msg("err_value_scheme", schemes=" | ".join(repr(s) for s in BUILTIN_SCHEMES), value=repr(v)))
     return v
 
 
@@ -192,7 +190,7 @@ def _str_list(v: Any) -> tuple[str, ...]:
     if isinstance(v, str):
         v = [v]
     if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
-        raise ValueError("expected a list of strings")
+        raise ValueError(msg("err_value_str_list"))
     return tuple(v)
 
 
@@ -272,7 +270,8 @@ def _convert(settings: dict[str, Any], where: str) -> dict[str, Any]:
         try:
             values[name] = convert(value)
         except ValueError as exc:
-            raise ConfigError(f"{where}: setting '{key}': {exc}") from None
+            problem = exc.args[0] if exc.args else exc
+            raise ConfigError(msg("err_setting_value", where=where, setting=key, problem=problem)) from None
     return values
 
 
@@ -282,7 +281,7 @@ def parse_set_flags(items: Iterable[str]) -> dict[str, Any]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected section.key=VALUE")
+            raise ConfigError(msg("err_set_flag", item=repr(item)))
         try:
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
@@ -376,9 +375,9 @@ def _build(values: dict[str, Any]) -> Config:
 
 def _validate(cfg: Config) -> None:
     if cfg.lang not in ("en", "ja"):
-        raise ConfigError(f"setting 'lang' must be en, ja or auto, not {cfg.lang!r}")
+        raise ConfigError(msg("err_setting_lang", value=repr(cfg.lang)))
     if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", cfg.endpoint):
-        raise ConfigError(f"setting 'endpoint' is not an http(s) URL: {cfg.endpoint!r}")
+        raise ConfigError(msg("err_setting_endpoint", value=repr(cfg.endpoint)))
     for name in (cfg.table, *dataclasses.astuple(cfg.columns)):
         if not SQL_NAME_RE.match(name):
             raise ConfigError(msg("err_not_sql_name", name=name))
@@ -387,4 +386,4 @@ def _validate(cfg: Config) -> None:
         if not REPO_ID_RE.match(name) or ".." in name:
             raise ConfigError(msg("err_not_repo_id", repo=repo))
     if not cfg.revision or "\x00" in cfg.revision or ".." in cfg.revision:
-        raise ConfigError(f"setting 'revision' is not a valid revision: {cfg.revision!r}")
+        raise ConfigError(msg("err_setting_revision", value=repr(cfg.revision)))

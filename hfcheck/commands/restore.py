@@ -36,11 +36,16 @@ def summary_text(summary: RestoreSummary, lang: str) -> str:
     return "\n".join(lines + repo_problem_lines(summary.repo_problems.values(), lang))
 
 
+# The categories whose detail is the Hub's own answer: quoted as is, in a Japanese frame.
+HUB_DETAIL = {"missing", "repo_not_found", "revision_not_found", "no_access", "failed"}
+
+
 def problem_line(o: RestoreOutcome, lang: str) -> str:
-    """One line per failed file: tweet id, index, where it would have gone, why (in Japanese the
-    category's word; the detail, the Hub's own words, stays in restore_report.json)."""
+    """One line per failed file: tweet id, index, where it would have gone, why. In Japanese the
+    category's word, and the detail quoted when it is the Hub's answer (our own English detail
+    stays in restore_report.json)."""
     return t(
-        "restore_failed_line",
+        "restore_failed_line_hub" if o.category in HUB_DETAIL and o.detail else "restore_failed_line",
         lang,
         tweet_id=o.tweet_id,
         index=o.index,

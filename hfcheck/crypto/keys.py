@@ -84,9 +84,9 @@ def generate_key_file(path: Path, *, urlsafe: bool = False) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise InputError(f"key file {path} already exists; refusing to overwrite it") from None
+        raise InputError(msg("err_key_exists", path=path)) from None
     except OSError as exc:
-        raise InputError(f"cannot create key file {path}: {exc.strerror}") from None
+        raise InputError(msg("err_key_cannot_create", path=path, error=exc.strerror)) from None
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)  # the umask could only have removed bits; make it exact
@@ -111,23 +111,20 @@ def read_key_file(path: Path) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"key file {path} is not a regular file")
+            raise InputError(msg("err_key_not_regular", path=path))
         if os.name == "posix" and st.st_mode & 0o077:
-            raise InputError(
-                f"key file {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):04o});"
-                f" run: chmod 600 {path}"
-            )
+            raise InputError(msg("err_key_mode", path=path, mode=f"{stat.S_IMODE(st.st_mode):04o}"))
         data = os.read(fd, MAX_KEY_FILE_BYTES + 1)
     finally:
         os.close(fd)
     if len(data) > MAX_KEY_FILE_BYTES:
-        raise InputError(f"key file {path} is not valid: larger than {MAX_KEY_FILE_BYTES} bytes")
+        raise InputError(msg("err_key_too_large", path=path, limit=MAX_KEY_FILE_BYTES))
     return data.strip()
 
 
 def decode_key(data: bytes, path: Path | str = "key file") -> bytes:
     """One line of base64 (standard or url-safe alphabet) encoding exactly 32 bytes."""
-    bad = InputError(f"key file {path} is not valid: expected one line of base64 encoding {KEY_SIZE} bytes")
+    bad = InputError(msg("err_key_not_base64", path=path, size=KEY_SIZE))
     if len(data.splitlines()) != 1:
         raise bad
     try:

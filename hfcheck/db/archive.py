@@ -187,7 +187,7 @@ class Archive:
 
     async def __aenter__(self) -> Archive:
         if not self.path.is_file():
-            raise InputError(f"archive database not found: {self.path}")
+            raise InputError(msg("err_db_not_found", path=self.path))
         mode = "rw" if self.writable else "ro"
         try:
             self._db = await aiosqlite.connect(
@@ -201,7 +201,7 @@ class Archive:
             await self.close()
             if _is_locked(exc):
                 raise self.locked_error() from None
-            raise InputError(f"cannot open archive database {self.path}: {exc}") from None
+            raise InputError(msg("err_db_cannot_open", path=self.path, error=str(exc))) from None
         except BaseException:
             await self.close()  # a schema error must not leave the connection's thread behind
             raise

@@ -805,6 +805,111 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "{path}: データベースが他のプログラムにロックされています（{seconds} 秒待ちました）。"
         "済んだ分は保存済みです。同じコマンドをもう一度実行してください",
     },
+    # -- jafix (issue 18 point 7): error details in the run's language -------------------------------
+    # config values (hfcheck.config): `err_setting_value` frames the converter's `err_value_*`
+    "err_setting_value": {
+        "en": "{where}: setting '{setting}': {problem}",
+        "ja": "{where}：設定 '{setting}'：{problem}",
+    },
+    "err_value_path": {"en": "expected a non-empty path string", "ja": "空でないパスの文字列を指定してください"},
+    "err_value_string": {"en": "expected a non-empty string", "ja": "空でない文字列を指定してください"},
+    "err_value_pos_int": {"en": "expected a positive integer", "ja": "正の整数を指定してください"},
+    "err_value_pos_number": {"en": "expected a positive number", "ja": "正の数を指定してください"},
+    "err_value_port": {"en": "expected a port number (0 = off)", "ja": "ポート番号を指定してください（0 で無効）"},
+    "err_value_url": {"en": "expected an http(s) URL", "ja": "http(s) の URL を指定してください"},
+    "err_value_duration": {
+        "en": "expected a duration such as 24h, 15m, 90s or 0",
+        "ja": "24h、15m、90s、0 のような時間を指定してください",
+    },
+    "err_value_scheme": {
+        "en": "expected {schemes} | 'python:package.module:attr', not {value}",
+        "ja": "{schemes} | 'python:package.module:attr' のいずれかを指定してください（指定値：{value}）",
+    },
+    "err_value_str_list": {"en": "expected a list of strings", "ja": "文字列のリストを指定してください"},
+    "err_set_flag": {
+        "en": "--set {item}: expected section.key=VALUE",
+        "ja": "--set {item}：section.key=値 の形で指定してください",
+    },
+    "err_setting_lang": {
+        "en": "setting 'lang' must be en, ja or auto, not {value}",
+        "ja": "設定 'lang' は 'en'、'ja'、'auto' のいずれかです（指定値：{value}）",
+    },
+    "err_setting_endpoint": {
+        "en": "setting 'endpoint' is not an http(s) URL: {value}",
+        "ja": "設定 'endpoint' が http(s) の URL ではありません：{value}",
+    },
+    "err_setting_revision": {
+        "en": "setting 'revision' is not a valid revision: {value}",
+        "ja": "設定 'revision' が正しいリビジョンではありません：{value}",
+    },
+    # the archive database and the key file
+    "err_db_not_found": {
+        "en": "archive database not found: {path}",
+        "ja": "アーカイブのデータベースがありません：{path}",
+    },
+    "err_db_cannot_open": {
+        "en": "cannot open archive database {path}: {error}",
+        "ja": "アーカイブのデータベース {path} を開けません：「{error}」",
+    },
+    "err_key_exists": {
+        "en": "key file {path} already exists; refusing to overwrite it",
+        "ja": "鍵ファイル {path} は既にあります。上書きしません",
+    },
+    "err_key_cannot_create": {
+        "en": "cannot create key file {path}: {error}",
+        "ja": "鍵ファイル {path} を作成できません：「{error}」",
+    },
+    "err_key_not_regular": {
+        "en": "key file {path} is not a regular file",
+        "ja": "鍵ファイル {path} は通常のファイルではありません",
+    },
+    "err_key_mode": {
+        "en": "key file {path} is accessible by group or others (mode {mode}); run: chmod 600 {path}",
+        "ja": "鍵ファイル {path} がグループや他のユーザーから読めます（モード {mode}）。"
+        "`chmod 600 {path}` を実行してください",
+    },
+    "err_key_too_large": {
+        "en": "key file {path} is not valid: larger than {limit} bytes",
+        "ja": "鍵ファイル {path} が正しくありません：{limit} バイトを超えています",
+    },
+    "err_key_not_base64": {
+        "en": "key file {path} is not valid: expected one line of base64 encoding {size} bytes",
+        "ja": "鍵ファイル {path} が正しくありません：{size} バイトを表す base64 の1行が必要です",
+    },
+    # restore: a failed file whose detail is the Hub's own answer (quoted, in its English)
+    "restore_failed_line_hub": {
+        "en": "FAILED tweet {tweet_id} [{index}] {where}: {category}: {detail}",
+        "ja": "失敗：ツイート {tweet_id} [{index}] {where}：{category}（Hub の応答：「{detail}」）",
+    },
+    # click's usage errors under Japanese (hfcheck.cli._click_failed); English keeps click's text
+    "usage_no_such_option": {
+        "en": "no such option: {option} (see {command} --help)",
+        "ja": "不明なオプションです：{option}（`{command} --help` で使い方を表示）",
+    },
+    "usage_missing": {
+        "en": "missing {param} (see {command} --help)",
+        "ja": "{param} の指定がありません（`{command} --help` で使い方を表示）",
+    },
+    "usage_bad_value": {
+        "en": "invalid value for {param}: {detail} (see {command} --help)",
+        "ja": "{param} の値が正しくありません：「{detail}」（`{command} --help` で使い方を表示）",
+    },
+    "usage_needs_value": {
+        "en": "option {option} requires an argument (see {command} --help)",
+        "ja": "オプション {option} には値が必要です（`{command} --help` で使い方を表示）",
+    },
+    "usage_no_such_command": {
+        "en": "no such command: {detail} (see {command} --help)",
+        "ja": "不明なコマンドです：{detail}（`{command} --help` で使い方を表示）",
+    },
+    "usage_extra_argument": {
+        "en": "unexpected extra argument: {detail} (see {command} --help)",
+        "ja": "余分な引数があります：「{detail}」（`{command} --help` で使い方を表示）",
+    },
+    "usage_other": {
+        "en": "{detail} (see {command} --help)",
+        "ja": "コマンドラインが正しくありません：「{detail}」（`{command} --help` で使い方を表示）",
+    },
 }
 
 
