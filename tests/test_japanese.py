@@ -7,19 +7,25 @@ allowed (`ALLOWED`) are names that stay as they are in Japanese text too."""
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from hfcheck.commands.restore import problem_line
 from hfcheck.crypto import generate_key_file
+from hfcheck.readback.restore import RestoreOutcome
 from tests.helpers import demo_world, run_cli
 
 COMMANDS = {"audit", "backup", "crypt", "demo", "doctor", "hub", "migrate", "repair", "restore", "verify", "watch"}
 # Proper names, written in Latin letters in Japanese text too: the Hub and its storages (Xet,
-# LFS), formats and languages (JSON, URL, SQL, SQLite, HTML), a library and a scheme named in
+# LFS), formats and languages (JSON, TOML, URL, SQL, SQLite, HTML), a library and a scheme named in
 # settings (twscrape, fernet), and the Ctrl key.
-ALLOWED = {"Hub", "Xet", "LFS", "JSON", "URL", "SQL", "SQLite", "HTML", "twscrape", "fernet", "Ctrl"}
+ALLOWED = {"Hub", "Xet", "LFS", "JSON", "TOML", "URL", "SQL", "SQLite", "HTML", "twscrape", "fernet", "Ctrl"}
 
 _STRIP = [
     re.compile(r"^\s*\d+\. \S+\s+[\d,]+$"),  # a row of the per-account table: rank, account, count
@@ -113,10 +119,6 @@ def test_every_command_speaks_japanese(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_demo_narrates_in_japanese(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
     env = {**os.environ, "LANG": "ja_JP.UTF-8"}
     r = subprocess.run(
         [sys.executable, "-m", "hfcheck", "demo", "run", str(tmp_path / "demo"), "--tweets", "20"],
@@ -128,3 +130,106 @@ def test_the_demo_narrates_in_japanese(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "デモ成功" in r.stdout and "終了コード 0" in r.stdout
     assert english_lines(r.stdout + "\n" + r.stderr) == []
+
+
+# -- bad inputs: every error line in Japanese, details included (issue 18 point 7) ---------------
+
+# One bad value per config check: (section, key, TOML value).
+BAD_SETTINGS = [
+    ("archive", "db", '""'),  # not a path
+    ("archive", "table", '""'),  # not a string
+    ("archive", "table", '"x y"'),  # not an SQL name
+    ("archive", "tabel", '"x"'),  # unknown setting
+    ("hub", "max_files_per_repo", "0"),  # not a positive integer
+    ("limits", "window_seconds", "-1"),  # not a positive number
+    ("watch", "metrics_port", "70000"),  # not a port
+    ("notify", "webhook_url", '"nope"'),  # not a URL
+    ("watch", "audit_every", '"soon"'),  # not a duration
+    ("crypto", "scheme", '"rot13"'),  # not a scheme
+    ("hub", "repos", "5"),  # not a list of strings
+    ("hub", "repos", '["nope"]'),  # not a repo id
+    ("run", "lang", '"fr"'),  # not a language
+    ("hub", "endpoint", '"ftp://x"'),  # not an http(s) URL
+    ("hub", "revision", '"a..b"'),  # not a revision
+]
+
+
+def _hfcheck(cwd: Path, *args: str, lang: str = "ja_JP.UTF-8") -> subprocess.CompletedProcess[str]:
+    """`python -m hfcheck ARGS` as a user runs it, with no token and the given language."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "LC_", "HFCHECK"))}
+    env["LANG"] = lang
+    cmd = [sys.executable, "-m", "hfcheck", *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _one_japanese_error(r: subprocess.CompletedProcess[str]) -> str:
+    """The run failed with exit 2 and one error line, in Japanese."""
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = (r.stdout + r.stderr).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hfcheck: エラー: "), lines
+    assert english_words(lines[0]) == [], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(("section", "key", "value"), BAD_SETTINGS, ids=[f"{s}.{k}={v}" for s, k, v in BAD_SETTINGS])
+def test_each_config_error_is_japanese(tmp_path: Path, section: str, key: str, value: str) -> None:
+    db = "" if (section, key) == ("archive", "db") else 'db = "archive.db"\n'
+    text = f"[archive]\n{db}" + (f"{key} = {value}\n" if section == "archive" else f"[{section}]\n{key} = {value}\n")
+    (tmp_path / "hfcheck.toml").write_text(text)
+    line = _one_japanese_error(_hfcheck(tmp_path, "verify", "--config", "hfcheck.toml"))
+    assert f"'{key}'" in line or f".{key}'" in line or value in line.replace("'", '"')  # the setting or value named
+
+
+def _bad_input_world(root: Path) -> None:
+    """A config whose database lacks the tweets table, and key files that are wrong each way."""
+    (root / "hfcheck.toml").write_text('[archive]\ndb = "archive.db"\n[hub]\nrepos = ["owner/name"]\n')
+    (root / "notoml.toml").write_text("x = [\n")
+    (root / "absent.toml").write_text('[archive]\ndb = "absent.db"\n')
+    con = sqlite3.connect(root / "archive.db")
+    con.execute("CREATE TABLE posts (id TEXT)")
+    con.commit()
+    con.close()
+    (root / "garbled.key").write_text("not a key\n")
+    (root / "garbled.key").chmod(0o600)
+    generate_key_file(root / "open.key")
+    (root / "open.key").chmod(0o644)
+
+
+BAD_INPUTS = {
+    "config file absent": ("verify", "--config", "nowhere.toml"),
+    "config not TOML": ("verify", "--config", "notoml.toml"),
+    "--set without =": ("verify", "--config", "hfcheck.toml", "--set", "archive.table"),
+    "database absent": ("verify", "--config", "absent.toml"),
+    "table absent": ("verify", "--config", "hfcheck.toml"),
+    "key absent": ("crypt", "name", "a/b.jpg", "--config", "hfcheck.toml", "--key-file", "none.key"),
+    "key not base64": ("crypt", "name", "a/b.jpg", "--config", "hfcheck.toml", "--key-file", "garbled.key"),
+    "key readable by others": ("crypt", "name", "a/b.jpg", "--config", "hfcheck.toml", "--key-file", "open.key"),
+    "keygen over a key": ("crypt", "keygen", "garbled.key", "--config", "hfcheck.toml"),
+    "unknown flag": ("verify", "--bogus"),
+    "unknown command": ("verfy",),
+    "extra argument": ("verify", "extra"),
+    "missing argument": ("crypt", "encrypt"),
+    "bad flag value": ("verify", "--concurrency", "many"),
+    "flag without its value": ("restore", "--tweet"),
+}
+
+
+@pytest.mark.parametrize("args", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_each_bad_input_is_japanese(tmp_path: Path, args: tuple[str, ...]) -> None:
+    _bad_input_world(tmp_path)
+    _one_japanese_error(_hfcheck(tmp_path, *args))
+
+
+def test_english_usage_errors_stay_clicks(tmp_path: Path) -> None:
+    r = _hfcheck(tmp_path, "verify", "--bogus", lang="C")
+    assert r.returncode == 2
+    assert r.stderr.startswith("Usage: hfcheck verify [OPTIONS]\n") and "Error: No such option" in r.stderr
+
+
+def test_restore_keeps_the_hubs_detail_in_a_japanese_frame() -> None:
+    hub = RestoreOutcome("failed", "123", "https://h/x", 0, "u/123_0.jpg", "missing", "Entry Not Found")
+    ours = RestoreOutcome("failed", "123", "https://h/x", 0, "u/123_0.jpg", "decrypt_failed", "tag mismatch")
+    ja = problem_line(hub, "ja")
+    assert "「Entry Not Found」" in ja and english_words(ja) == []
+    assert "tag" not in problem_line(ours, "ja") and english_words(problem_line(ours, "ja")) == []
+    assert problem_line(hub, "en") == "FAILED tweet 123 [0] u/123_0.jpg: missing: Entry Not Found"

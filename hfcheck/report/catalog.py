@@ -816,7 +816,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "err_value_pos_int": {"en": "expected a positive integer", "ja": "正の整数を指定してください"},
     "err_value_pos_number": {"en": "expected a positive number", "ja": "正の数を指定してください"},
     "err_value_port": {"en": "expected a port number (0 = off)", "ja": "ポート番号を指定してください（0 で無効）"},
-    "err_value_url": {"en": "expected an http(s) URL", "ja": "http(s) の URL を指定してください"},
+    "err_value_url": {"en": "expected an http(s) URL", "ja": "http:// か https:// で始まる URL を指定してください"},
     "err_value_duration": {
         "en": "expected a duration such as 24h, 15m, 90s or 0",
         "ja": "24h、15m、90s、0 のような時間を指定してください",
@@ -836,7 +836,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "err_setting_endpoint": {
         "en": "setting 'endpoint' is not an http(s) URL: {value}",
-        "ja": "設定 'endpoint' が http(s) の URL ではありません：{value}",
+        "ja": "設定 'endpoint' が http:// か https:// で始まる URL ではありません：{value}",
     },
     "err_setting_revision": {
         "en": "setting 'revision' is not a valid revision: {value}",
@@ -874,7 +874,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "err_key_not_base64": {
         "en": "key file {path} is not valid: expected one line of base64 encoding {size} bytes",
-        "ja": "鍵ファイル {path} が正しくありません：{size} バイトを表す base64 の1行が必要です",
+        "ja": "鍵ファイル {path} が正しくありません：{size} バイトを表す `base64` の1行が必要です",
     },
     # restore: a failed file whose detail is the Hub's own answer (quoted, in its English)
     "restore_failed_line_hub": {
@@ -888,7 +888,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "usage_missing": {
         "en": "missing {param} (see {command} --help)",
-        "ja": "{param} の指定がありません（`{command} --help` で使い方を表示）",
+        "ja": "`{param}` の指定がありません（`{command} --help` で使い方を表示）",
     },
     "usage_bad_value": {
         "en": "invalid value for {param}: {detail} (see {command} --help)",
