@@ -167,9 +167,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
-        raise IncompleteError(
-            "interrupted; what was done is saved (run again, with --resume where offered, to continue)"
-        ) from None
+        raise IncompleteError(msg("err_interrupted_resume")) from None
 
 
 class _Commands(click.Group):

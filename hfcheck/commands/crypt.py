@@ -21,6 +21,7 @@ from hfcheck.config import Config, parse_scheme
 from hfcheck.crypto import HEAD_BYTES, Codec, generate_key_file, load_codec, load_codecs
 from hfcheck.crypto.codec import NameCodec
 from hfcheck.errors import ConfigError, CryptoError, InputError
+from hfcheck.report.catalog import msg
 
 
 def _check_scheme(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -29,7 +30,7 @@ def _check_scheme(ctx: click.Context, param: click.Parameter, value: str | None)
     try:
         return parse_scheme(value)
     except ValueError as exc:
-        raise ConfigError(f"--scheme: {exc}") from None
+        raise ConfigError(msg("err_flag_value", flag="--scheme", problem=exc.args[0] if exc.args else exc)) from None
 
 
 def scheme_option(help: str) -> Any:
@@ -48,7 +49,7 @@ def _path_error(exc: ValueError) -> InputError:
 def _remote(codec: Codec, remote_path: str | None) -> str:
     if remote_path is None:
         if codec.binds_path:
-            raise ConfigError(f"--path is required with {codec.name}: its files are bound to their path in the repo")
+            raise ConfigError(msg("err_crypt_path_needed", scheme=codec.name))
         return ""
     return remote_path
 
@@ -77,7 +78,7 @@ def keygen(cfg: Config, keyfile: Path | None, scheme: str | None) -> None:
     """
     path = keyfile or cfg.key_file
     if path is None:
-        raise ConfigError("give KEYFILE or set 'key_file' (config file or --key-file)")
+        raise ConfigError(msg("err_crypt_keyfile_needed"))
     generate_key_file(path, urlsafe=(scheme or cfg.scheme) == "fernet")
     click.echo(f"wrote a new key to {path} (mode 0600); keep a copy offline: without it the backup cannot be decrypted")
 
@@ -114,7 +115,7 @@ def decrypt(cfg: Config, src: Path, dst: Path, remote_path: str | None, scheme: 
         codecs = load_codecs(cfg)
         found = codecs.codec_for(_head(src))
         if found is None:
-            raise CryptoError(f"{src}: unknown format: none of {', '.join(codecs.schemes)} recognises it")
+            raise CryptoError(msg("err_crypt_unknown_format", src=src, schemes=", ".join(codecs.schemes)))
         codec = found
     try:
         digest = codec.decrypt_file(src, dst, _remote(codec, remote_path))

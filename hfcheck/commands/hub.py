@@ -13,6 +13,7 @@ import click
 
 from hfcheck.cli import require_emulator, run_async
 from hfcheck.errors import ConfigError
+from hfcheck.report.catalog import msg
 from hfcheck.sim.emulator.faults import DEFAULT_EXEMPT
 
 if TYPE_CHECKING:
@@ -29,14 +30,14 @@ def _parse_users(values: tuple[str, ...]) -> dict[str, str]:
     for value in values:
         name, sep, token = value.partition(":")
         if not sep or not name or not token:
-            raise ConfigError("--user expects NAME:TOKEN")  # never echo the value: it holds a token
+            raise ConfigError(msg("err_hub_user"))  # never echo the value: it holds a token
         users[name] = token
     return users
 
 
 def _rate(name: str, value: float) -> float:
     if not 0 <= value <= 1:
-        raise ConfigError(f"{name} must be between 0 and 1, got {value}")
+        raise ConfigError(msg("err_hub_rate", name=name, value=value))
     return value
 
 
@@ -78,15 +79,15 @@ def serve(data_dir: Path, users: tuple[str, ...], host: str, port: int, **opts: 
     from hfcheck.sim.emulator.server import ServerOptions
 
     if not 0 <= port <= 65535:
-        raise ConfigError(f"--port must be between 0 and 65535, got {port}")
+        raise ConfigError(msg("err_hub_port", port=port))
     for flag in ("latency_ms", "jitter_ms"):
         if float(opts[flag]) < 0:
-            raise ConfigError(f"--{flag.replace('_', '-')} must be >= 0")
+            raise ConfigError(msg("err_hub_not_negative", flag="--" + flag.replace("_", "-")))
     if float(opts["rate_window"]) <= 0:
-        raise ConfigError("--rate-window must be > 0")
+        raise ConfigError(msg("err_hub_rate_window"))
     quotas = {b: opts[f"quota_{b}"] for b in ("api", "resolvers", "commits")}
     if any(q is not None and q < 0 for q in quotas.values()):
-        raise ConfigError("quotas must be >= 0")
+        raise ConfigError(msg("err_hub_quotas"))
     options = ServerOptions(
         host=host,
         port=port,
@@ -116,11 +117,15 @@ async def _serve(data_dir: Path, options: ServerOptions) -> int:
     try:
         store = Store(data_dir)
     except (OSError, sqlite3.Error) as exc:
-        raise ConfigError(f"--data {data_dir}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ConfigError(
+            msg("err_hub_data", path=data_dir, error=getattr(exc, "strerror", None) or str(exc))
+        ) from None
     try:
         runner, url = await start_server(store, options)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            msg("err_hub_listen", host=options.host, port=options.port, error=exc.strerror or str(exc))
+        ) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

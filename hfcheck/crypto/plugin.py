@@ -19,6 +19,7 @@ from typing import Any, Callable
 from hfcheck.config import PLUGIN_SCHEME_RE
 from hfcheck.crypto.codec import Codec
 from hfcheck.errors import ConfigError, HfcheckError
+from hfcheck.report.catalog import msg
 
 _FLAGS = ("names_reversible", "deterministic_names", "binds_path")
 _METHODS = ("recognises", "encrypt_to", "decrypt_to", "encrypt_file", "decrypt_file", "encrypt_name", "decrypt_name")
@@ -27,21 +28,21 @@ _METHODS = ("recognises", "encrypt_to", "decrypt_to", "encrypt_file", "decrypt_f
 def _resolve(scheme: str) -> Any:
     m = PLUGIN_SCHEME_RE.fullmatch(scheme)
     if not m:
-        raise ConfigError(f"setting 'crypto.scheme': {scheme!r} is not python:package.module:attr")
+        raise ConfigError(msg("err_plugin_form", scheme=scheme))
     module_name, attr = m["module"], m["attr"]
     try:
         obj: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise ConfigError(f"crypto scheme {scheme}: cannot import module {module_name!r} ({exc})") from None
+        raise ConfigError(msg("err_plugin_import", scheme=scheme, module=module_name, error=str(exc))) from None
     except Exception as exc:  # the user's module failed while importing: name it, not a traceback
         raise ConfigError(
-            f"crypto scheme {scheme}: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+            msg("err_plugin_import_failed", scheme=scheme, module=module_name, kind=type(exc).__name__, error=str(exc))
         ) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ConfigError(f"crypto scheme {scheme}: module {module_name!r} has no attribute {attr!r}") from None
+            raise ConfigError(msg("err_plugin_attr", scheme=scheme, module=module_name, attr=attr)) from None
     return obj
 
 
@@ -49,18 +50,16 @@ def check_codec(obj: Any, scheme: str) -> Codec:
     """The object, if it has every member of the Codec protocol with the right kind of value."""
     where = f"crypto scheme {scheme}"
     if not isinstance(getattr(obj, "name", None), str) or not obj.name:
-        raise ConfigError(f"{where}: {type(obj).__name__} is not a codec: no 'name' string")
+        raise ConfigError(msg("err_plugin_no_name", where=where, kind=type(obj).__name__))
     for flag in _FLAGS:
         if not isinstance(getattr(obj, flag, None), bool):
-            raise ConfigError(f"{where}: {type(obj).__name__} is not a codec: '{flag}' must be True or False")
+            raise ConfigError(msg("err_plugin_flag", where=where, kind=type(obj).__name__, flag=flag))
     size = getattr(obj, "max_file_size", 0)
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ConfigError(
-            f"{where}: {type(obj).__name__} is not a codec: 'max_file_size' must be None or a positive int"
-        )
+        raise ConfigError(msg("err_plugin_max_size", where=where, kind=type(obj).__name__))
     for method in _METHODS:
         if not callable(getattr(obj, method, None)):
-            raise ConfigError(f"{where}: {type(obj).__name__} is not a codec: no method '{method}'")
+            raise ConfigError(msg("err_plugin_method", where=where, kind=type(obj).__name__, method=method))
     assert isinstance(obj, Codec)
     return obj
 
@@ -77,7 +76,5 @@ def load_plugin(scheme: str, key: Callable[[], bytes]) -> Codec:
         except Exception as exc:
             text = str(exc)
             detail = "" if not text or material.decode("latin-1") in text else f": {text[:200]}"
-            raise ConfigError(
-                f"crypto scheme {scheme}: creating the codec failed: {type(exc).__name__}{detail}"
-            ) from None
+            raise ConfigError(msg("err_plugin_create", scheme=scheme, kind=type(exc).__name__, detail=detail)) from None
     return check_codec(obj, scheme)

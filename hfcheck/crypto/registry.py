@@ -56,9 +56,7 @@ def _build(scheme: str, cfg: Config, keys: _KeySource) -> Codec:
         return FernetCodec(keys.raw32(), max_file_size=cfg.max_fernet_bytes)
     if scheme.startswith("python:"):
         return load_plugin(scheme, keys.data)
-    raise ConfigError(
-        f"unknown crypto scheme {scheme!r}: expected {' | '.join(BUILTIN_SCHEMES)} | python:package.module:attr"
-    )
+    raise ConfigError(msg("err_unknown_scheme", scheme=scheme, schemes=" | ".join(BUILTIN_SCHEMES)))
 
 
 def load_codec(cfg: Config, scheme: str | None = None) -> Codec:
@@ -91,7 +89,9 @@ class Codecs:
         try:
             return self.read[self.schemes.index(scheme)]
         except ValueError:
-            raise ConfigError(f"crypto scheme {scheme!r} is not configured (have: {', '.join(self.schemes)})") from None
+            raise ConfigError(
+                msg("err_scheme_not_configured", scheme=scheme, schemes=", ".join(self.schemes))
+            ) from None
 
     def decrypt_name(self, parent: str, encrypted: str) -> str:
         """The local name, from the first read codec with reversible names that decrypts it.

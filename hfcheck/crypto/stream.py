@@ -30,6 +30,7 @@ from hfcheck.atomic import write_stream_atomic
 from hfcheck.crypto.keys import ArchiveKey
 from hfcheck.crypto.names import norm_path
 from hfcheck.errors import CryptoError, InputError
+from hfcheck.report.catalog import msg
 
 CHUNK_SIZE = 65536
 TAG_SIZE = 16
@@ -391,7 +392,7 @@ def write_all(f: BinaryIO, data: bytes | memoryview) -> None:
 
 def check_distinct(src: Path, dst: Path) -> None:
     if Path(dst).exists() and os.path.samefile(src, dst):
-        raise InputError(f"input and output are the same file: {src}")
+        raise InputError(msg("err_same_file", src=src))
 
 
 def _chunk_count(plain_size: int) -> int:
@@ -419,7 +420,7 @@ def encrypt_into(
             while done < chunks:
                 want = min(batch * CHUNK_SIZE, remaining)
                 if _readinto_full(f, inbuf[:want]) != want:
-                    raise InputError(f"{src} shrank while being encrypted")
+                    raise InputError(msg("err_shrank", src=src))
                 remaining -= want
                 buf = writer.acquire()
                 with memoryview(buf) as view:
@@ -434,7 +435,7 @@ def encrypt_into(
                 size += pos
                 writer.submit(buf, pos)
             if f.read(1):
-                raise InputError(f"{src} grew while being encrypted")
+                raise InputError(msg("err_grew", src=src))
         finally:
             writer.close()
     return EncryptResult(size=size, sha256=hasher.hexdigest())

@@ -477,10 +477,7 @@ class Archive:
             except aiosqlite.Error as exc:  # e.g. locked by the scraper past the busy timeout
                 if _is_locked(exc):
                     raise self.locked_error() from None
-                raise IncompleteError(
-                    f"{self.path}: could not write the rows ({exc}); the Hub already has their files:"
-                    " run the same command again to record them"
-                ) from None
+                raise IncompleteError(msg("err_db_rows_unwritten", path=self.path, error=str(exc))) from None
 
     async def _update_rows(
         self, select: str, edits: Iterable[tuple[Key, Callable[[TweetRow], RowChange | None]]]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hfcheck.errors import InputError
+from hfcheck.report.catalog import msg
 
 SCHEMA_VERSION = 1
 FINAL_ON_X = frozenset({"deleted", "not_found"})  # X's answers (XLookup.status) that will not change
@@ -158,14 +159,14 @@ class StateDB:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 conn.close()
-                raise InputError(f"state database {path} was written by a newer hfcheck (schema {version})")
+                raise InputError(msg("err_state_newer", path=path, version=version))
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"state database {path} cannot be used: {exc}") from None
+            raise InputError(msg("err_state_unusable", path=path, error=str(exc))) from None
         return cls(conn, path)
 
     @classmethod

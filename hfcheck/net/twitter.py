@@ -30,6 +30,7 @@ import httpx
 from hfcheck.errors import IncompleteError
 from hfcheck.model.paths import TWEET_ID_RE
 from hfcheck.net.x_answers import MediaLookup, classify_raw, twscrape_telemetry_off
+from hfcheck.report.catalog import msg
 
 twscrape_telemetry_off()
 
@@ -139,7 +140,7 @@ async def add_cookie_account(accounts_db: Path | str, name: str, cookies: str) -
     try:
         await pool.add_account_cookies(name, cookies)
     except ValueError:
-        raise IncompleteError(f"cookies for twscrape account {name!r} lack auth_token or ct0") from None
+        raise IncompleteError(msg("err_twscrape_cookies", name=name)) from None
 
 
 # --- the source ----------------------------------------------------------------------------
@@ -224,9 +225,7 @@ class TweetSource:
             except NoAccountError:
                 raise await self._no_account_error() from None
             except GqlFeaturesOutdatedError:
-                raise IncompleteError(
-                    "X rejected twscrape's GraphQL features (GqlFeaturesOutdated): upgrade twscrape"
-                ) from None
+                raise IncompleteError(msg("err_twscrape_outdated")) from None
             except asyncio.TimeoutError:
                 return MediaLookup(tweet_id, "error", reason=f"no answer within {self.call_timeout:g} s")
             finally:

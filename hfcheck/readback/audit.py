@@ -41,6 +41,7 @@ from hfcheck.readback.deep import run_deep
 from hfcheck.readback.deep_result import PROBLEM_CATEGORIES, DeepResult, combined_exit_code
 from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.sample import Sample
+from hfcheck.report.catalog import msg
 from hfcheck.verify.checkpoint import now_iso, verify_report
 from hfcheck.verify.findings import Category, Finding
 from hfcheck.verify.pipeline import VerifyOptions, VerifyResult, run_verify
@@ -358,12 +359,10 @@ def load_history(data_dir: Path) -> list[dict[str, Any]]:
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as exc:
-        raise InputError(
-            f"{path}: not an audit history ({exc.__class__.__name__}); move it away to start a new one"
-        ) from None
+        raise InputError(msg("err_audit_history", path=path, why=exc.__class__.__name__)) from None
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise InputError(f"{path}: not an audit history (no list of entries); move it away to start a new one")
+        raise InputError(msg("err_audit_history_entries", path=path))
     return entries
 
 

@@ -31,6 +31,7 @@ from hfcheck.pool import Put, run_pool
 from hfcheck.readback.keycheck import require_key
 from hfcheck.readback.select import Selection, selected_rows, user_sql
 from hfcheck.readback.walk import Failure, Target, Walk
+from hfcheck.report.catalog import msg
 from hfcheck.verify.checkers import UrlTask
 from hfcheck.verify.pipeline import split_row
 
@@ -188,7 +189,7 @@ async def run_restore(
                 for task in tasks:
                     await put(task)
             if sel.tweets and not found:
-                raise InputError(f"tweet {', '.join(sel.tweets)} not found in the archive")
+                raise InputError(msg("err_tweet_not_in_archive", tweets=", ".join(sel.tweets)))
 
         async def work(task: UrlTask) -> None:
             note(await walk.read(task, action))

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from hfcheck.errors import ConfigError
+from hfcheck.report.catalog import msg
 
 DEFAULT_VERIFY_SAMPLE = "1/20"
 
@@ -42,14 +43,14 @@ class Sample:
         if m := re.fullmatch(r"(\d+)\s*/\s*(\d+)", s):
             n, t = int(m.group(1)), int(m.group(2))
             if not 1 <= n <= t:
-                raise ConfigError(f"--sample {text!r}: expected n/t with 1 <= n <= t")
+                raise ConfigError(msg("err_sample_fraction", text=text))
             return cls(f"{n}/{t}", n=n, t=t)
         if m := re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", s):
             p = float(m.group(1))
             if not 0 < p <= 100:
-                raise ConfigError(f"--sample {text!r}: a percentage must be above 0 and at most 100")
+                raise ConfigError(msg("err_sample_percent", text=text))
             return cls(f"{m.group(1)}%", percent=p)
-        raise ConfigError(f"--sample {text!r}: expected n/t (e.g. 1/20), a percentage (e.g. 5%) or 'all'")
+        raise ConfigError(msg("err_sample_form", text=text))
 
     def picks(self, path: str, rng: random.Random) -> bool:
         """Whether this remote path is in the sample."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from hfcheck.db.archive import Archive, TweetRow
 from hfcheck.errors import ConfigError, UnsafePath
 from hfcheck.model.paths import TWEET_ID_RE, check_username
+from hfcheck.report.catalog import msg
 
 
 @dataclass(frozen=True)
@@ -21,15 +22,15 @@ class Selection:
     def validate(self) -> Selection:
         given = sum([bool(self.tweets), self.user is not None, self.everything])
         if given != 1:
-            raise ConfigError("choose exactly one of --tweet ID, --user NAME or --all")
+            raise ConfigError(msg("err_select_one"))
         for t in self.tweets:
             if not TWEET_ID_RE.match(t):
-                raise ConfigError(f"--tweet expects a numeric tweet id, not {t!r}")
+                raise ConfigError(msg("err_select_tweet", value=t))
         if self.user is not None:
             try:
                 check_username(self.user)
             except UnsafePath:
-                raise ConfigError(f"--user expects an account name [A-Za-z0-9_]{{1,15}}, not {self.user!r}") from None
+                raise ConfigError(msg("err_select_user", value=self.user)) from None
         return self
 
 

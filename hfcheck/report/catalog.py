@@ -567,8 +567,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "テーブル名・列名 {name!r} は SQL の単純な識別子ではありません",
     },
     "err_not_repo_id": {
-        "en": "setting 'repos': {repo!r} is not a repo id owner/name (or hf://datasets/owner/name, hf://buckets/owner/name)",
-        "ja": "設定 'repos'：{repo!r} は owner/name（または hf://datasets/owner/name、hf://buckets/owner/name）形式ではありません",
+        "en": "setting 'repos': {repo!r} is not a repo id owner/name (or "
+        "hf://datasets/owner/name, hf://buckets/owner/name)",
+        "ja": "設定 'repos'：{repo!r} は owner/name（または hf://datasets/owner/name、"
+        "hf://buckets/owner/name）形式ではありません",
     },
     "err_key_absent": {"en": "cannot read key file {path}: it does not exist", "ja": "鍵ファイル {path} がありません"},
     # -- the demo's narration (sim/demo_cycle.py): `hfcheck demo run` and `demo serve` -----------------
@@ -880,6 +882,243 @@ MESSAGES: dict[str, dict[str, str]] = {
     "restore_failed_line_hub": {
         "en": "FAILED tweet {tweet_id} [{index}] {where}: {category}: {detail}",
         "ja": "失敗：ツイート {tweet_id} [{index}] {where}：{category}（Hub の応答：「{detail}」）",
+    },
+    # error lines raised across hfcheck (one key per message; English as it was)
+    "err_interrupted_resume": {
+        "en": "interrupted; what was done is saved (run again, with --resume where offered, to continue)",
+        "ja": "中断しました。済んだ分は保存済みです（続けるには再実行してください。"
+        "--resume があるコマンドではそれを付けて）",
+    },
+    "err_interrupted": {
+        "en": "interrupted; what was done is saved (run again to continue)",
+        "ja": "中断しました。済んだ分は保存済みです（続けるには再実行してください）",
+    },
+    "err_flag_value": {
+        "en": "{flag}: {problem}",
+        "ja": "{flag}：{problem}",
+    },
+    "err_crypt_path_needed": {
+        "en": "--path is required with {scheme}: its files are bound to their path in the repo",
+        "ja": "{scheme} では --path が必要です：ファイルがリポジトリ内のパスに結び付けられます",
+    },
+    "err_crypt_keyfile_needed": {
+        "en": "give KEYFILE or set 'key_file' (config file or --key-file)",
+        "ja": "`KEYFILE` を指定するか、'key_file' を設定してください（設定ファイルか --key-file）",
+    },
+    "err_crypt_unknown_format": {
+        "en": "{src}: unknown format: none of {schemes} recognises it",
+        "ja": "{src}：不明な形式です（{schemes} のどれにも当てはまりません）",
+    },
+    "err_hub_user": {
+        "en": "--user expects NAME:TOKEN",
+        "ja": "--user には `NAME:TOKEN` の形で指定してください",
+    },
+    "err_hub_rate": {
+        "en": "{name} must be between 0 and 1, got {value}",
+        "ja": "{name} は 0 から 1 の間で指定してください（指定値：{value}）",
+    },
+    "err_hub_port": {
+        "en": "--port must be between 0 and 65535, got {port}",
+        "ja": "--port は 0 から 65535 の間で指定してください（指定値：{port}）",
+    },
+    "err_hub_not_negative": {
+        "en": "{flag} must be >= 0",
+        "ja": "{flag} は 0 以上で指定してください",
+    },
+    "err_hub_rate_window": {
+        "en": "--rate-window must be > 0",
+        "ja": "--rate-window は 0 より大きく指定してください",
+    },
+    "err_hub_quotas": {
+        "en": "quotas must be >= 0",
+        "ja": "容量の上限は 0 以上で指定してください",
+    },
+    "err_hub_data": {
+        "en": "--data {path}: {error}",
+        "ja": "--data {path}：使えません「{error}」",
+    },
+    "err_hub_listen": {
+        "en": "cannot listen on {host}:{port}: {error}",
+        "ja": "{host}:{port} で待ち受けできません：「{error}」",
+    },
+    "err_sample_fraction": {
+        "en": "--sample {text!r}: expected n/t with 1 <= n <= t",
+        "ja": "--sample {text!r}：n/t の形で 1 <= n <= t にしてください",
+    },
+    "err_sample_percent": {
+        "en": "--sample {text!r}: a percentage must be above 0 and at most 100",
+        "ja": "--sample {text!r}：割合は 0 より大きく 100 以下にしてください",
+    },
+    "err_sample_form": {
+        "en": "--sample {text!r}: expected n/t (e.g. 1/20), a percentage (e.g. 5%) or 'all'",
+        "ja": "--sample {text!r}：n/t（例 1/20）、割合（例 5%）、'all' のいずれかを指定してください",
+    },
+    "err_select_one": {
+        "en": "choose exactly one of --tweet ID, --user NAME or --all",
+        "ja": "--tweet、--user、--all のどれか一つを指定してください",
+    },
+    "err_select_tweet": {
+        "en": "--tweet expects a numeric tweet id, not {value!r}",
+        "ja": "--tweet には数字のツイート ID を指定してください（指定値：{value!r}）",
+    },
+    "err_select_user": {
+        "en": "--user expects an account name [A-Za-z0-9_]{{1,15}}, not {value!r}",
+        "ja": "--user にはアカウント名 `[A-Za-z0-9_]{{1,15}}` を指定してください（指定値：{value!r}）",
+    },
+    "err_tweet_not_in_archive": {
+        "en": "tweet {tweets} not found in the archive",
+        "ja": "ツイート {tweets} はアーカイブにありません",
+    },
+    "err_progress_absent": {
+        "en": "no progress file to resume: {path}",
+        "ja": "再開する進捗ファイルがありません：{path}",
+    },
+    "err_progress_corrupt": {
+        "en": "progress file {path} is corrupt ({error}); move it away to start over",
+        "ja": "進捗ファイル {path} が壊れています（「{error}」）。最初からやり直すには別の場所へ移してください",
+    },
+    "err_progress_foreign": {
+        "en": "{path} is not an hfcheck progress file; move it away to start over",
+        "ja": "{path} は hfcheck の進捗ファイルではありません。最初からやり直すには別の場所へ移してください",
+    },
+    "err_progress_version": {
+        "en": "progress file {path} has version {version!r}, expected {expected}",
+        "ja": "進捗ファイル {path} の版は {version!r} です（必要な版：{expected}）",
+    },
+    "err_progress_revision": {
+        "en": "progress file {path} was checked at revision {was!r}, not "
+        "{now!r}: run verify again, or give the same --revision",
+        "ja": "進捗ファイル {path} はリビジョン {was!r} で確認したもので、{now!r} "
+        "ではありません。verify をやり直すか、同じ --revision を指定してください",
+    },
+    "err_progress_other_archive": {
+        "en": "progress file {path} belongs to another archive ({db}); use another --data-dir or move it away",
+        "ja": "進捗ファイル {path} は別のアーカイブ（{db}）のものです。"
+        "別の --data-dir を使うか、別の場所へ移してください",
+    },
+    "err_progress_field": {
+        "en": "progress file {path} is corrupt (field {field}); move it away to start over",
+        "ja": "進捗ファイル {path} が壊れています（項目 {field}）。最初からやり直すには別の場所へ移してください",
+    },
+    "err_watch_state": {
+        "en": "{path}: not a watch state file ({why}); move it away to start afresh",
+        "ja": "{path}：watch の状態ファイルではありません（「{why}」）。最初から始めるには別の場所へ移してください",
+    },
+    "err_watch_state_bare": {
+        "en": "{path}: not a watch state file; move it away to start afresh",
+        "ja": "{path}：watch の状態ファイルではありません。最初から始めるには別の場所へ移してください",
+    },
+    "err_audit_history": {
+        "en": "{path}: not an audit history ({why}); move it away to start a new one",
+        "ja": "{path}：監査の履歴ではありません（「{why}」）。新しく始めるには別の場所へ移してください",
+    },
+    "err_audit_history_entries": {
+        "en": "{path}: not an audit history (no list of entries); move it away to start a new one",
+        "ja": "{path}：監査の履歴ではありません（記録の一覧がありません）。新しく始めるには別の場所へ移してください",
+    },
+    "err_no_repo": {
+        "en": "no repo configured: add one to hub.repos",
+        "ja": "リポジトリが設定されていません：hub.repos に追加してください",
+    },
+    "err_repo_refused": {
+        "en": "repo {repo}@{revision}: {why}",
+        "ja": "リポジトリ {repo}@{revision}：{why}",
+    },
+    "err_repo_unlisted": {
+        "en": "could not list repo {repo}: {error}",
+        "ja": "リポジトリ {repo} の一覧を取得できません：「{error}」",
+    },
+    "err_repos_full": {
+        "en": "every configured repo is full (≤{per_repo} files per repo, "
+        "≤{per_folder} per folder): add a repo to hub.repos",
+        "ja": "設定したリポジトリはすべて満杯です（1リポジトリ {per_repo} ファイル、1フォルダー "
+        "{per_folder} まで）：hub.repos にリポジトリを追加してください",
+    },
+    "err_verify_unfinished": {
+        "en": "the verify run in {path} did not finish: run `hfcheck verify --resume` first",
+        "ja": "{path} の verify は終わっていません：先に `hfcheck verify --resume` を実行してください",
+    },
+    "err_no_scheme_recognises": {
+        "en": "no configured scheme ({schemes}) recognises it",
+        "ja": "設定した方式（{schemes}）のどれにも当てはまりません",
+    },
+    "err_state_newer": {
+        "en": "state database {path} was written by a newer hfcheck (schema {version})",
+        "ja": "状態データベース {path} は新しい版の hfcheck が書いたものです（スキーマ {version}）",
+    },
+    "err_state_unusable": {
+        "en": "state database {path} cannot be used: {error}",
+        "ja": "状態データベース {path} を使えません：「{error}」",
+    },
+    "err_db_rows_unwritten": {
+        "en": "{path}: could not write the rows ({error}); the Hub already "
+        "has their files: run the same command again to record them",
+        "ja": "{path}：行を書き込めません（「{error}」）。ファイルは "
+        "Hub に届いています：同じコマンドを再実行すると記録されます",
+    },
+    "err_twscrape_cookies": {
+        "en": "cookies for twscrape account {name!r} lack auth_token or ct0",
+        "ja": "twscrape のアカウント {name!r} のクッキーに auth_token か ct0 がありません",
+    },
+    "err_twscrape_outdated": {
+        "en": "X rejected twscrape's GraphQL features (GqlFeaturesOutdated): upgrade twscrape",
+        "ja": "X が twscrape の要求を受け付けません（「GqlFeaturesOutdated」）：twscrape を更新してください",
+    },
+    "err_plugin_form": {
+        "en": "setting 'crypto.scheme': {scheme!r} is not python:package.module:attr",
+        "ja": "設定 'crypto.scheme'：{scheme!r} は 'python:package.module:attr' の形ではありません",
+    },
+    "err_plugin_import": {
+        "en": "crypto scheme {scheme}: cannot import module {module!r} ({error})",
+        "ja": "暗号方式 {scheme}：モジュール {module!r} を読み込めません（「{error}」）",
+    },
+    "err_plugin_import_failed": {
+        "en": "crypto scheme {scheme}: importing {module!r} failed: {kind}: {error}",
+        "ja": "暗号方式 {scheme}：{module!r} の読み込みに失敗しました（「{kind}: {error}」）",
+    },
+    "err_plugin_attr": {
+        "en": "crypto scheme {scheme}: module {module!r} has no attribute {attr!r}",
+        "ja": "暗号方式 {scheme}：モジュール {module!r} に {attr!r} がありません",
+    },
+    "err_plugin_no_name": {
+        "en": "{where}: {kind} is not a codec: no 'name' string",
+        "ja": "{where}：「{kind}」は codec ではありません（文字列の 'name' がありません）",
+    },
+    "err_plugin_flag": {
+        "en": "{where}: {kind} is not a codec: '{flag}' must be True or False",
+        "ja": "{where}：「{kind}」は codec ではありません（'{flag}' は `True` か `False` です）",
+    },
+    "err_plugin_max_size": {
+        "en": "{where}: {kind} is not a codec: 'max_file_size' must be None or a positive int",
+        "ja": "{where}：「{kind}」は codec ではありません（'max_file_size' は `None` か正の整数です）",
+    },
+    "err_plugin_method": {
+        "en": "{where}: {kind} is not a codec: no method '{method}'",
+        "ja": "{where}：「{kind}」は codec ではありません（メソッド '{method}' がありません）",
+    },
+    "err_plugin_create": {
+        "en": "crypto scheme {scheme}: creating the codec failed: {kind}{detail}",
+        "ja": "暗号方式 {scheme}：codec を作れません（「{kind}{detail}」）",
+    },
+    "err_unknown_scheme": {
+        "en": "unknown crypto scheme {scheme!r}: expected {schemes} | python:package.module:attr",
+        "ja": "不明な暗号方式 {scheme!r}：{schemes} | 'python:package.module:attr' のいずれかです",
+    },
+    "err_scheme_not_configured": {
+        "en": "crypto scheme {scheme!r} is not configured (have: {schemes})",
+        "ja": "暗号方式 {scheme!r} は設定されていません（設定済み：{schemes}）",
+    },
+    "err_same_file": {
+        "en": "input and output are the same file: {src}",
+        "ja": "入力と出力が同じファイルです：{src}",
+    },
+    "err_shrank": {
+        "en": "{src} shrank while being encrypted",
+        "ja": "{src} が暗号化中に小さくなりました",
+    },
+    "err_grew": {
+        "en": "{src} grew while being encrypted",
+        "ja": "{src} が暗号化中に大きくなりました",
     },
     # click's usage errors under Japanese (hfcheck.cli._click_failed); English keeps click's text
     "usage_no_such_option": {

@@ -19,6 +19,7 @@ from hfcheck.config import Config
 from hfcheck.db.archive import Key
 from hfcheck.db.gaps import GapSummary
 from hfcheck.errors import InputError
+from hfcheck.report.catalog import msg
 from hfcheck.verify.findings import COUNT_KEYS, REPO_LEVEL, Category, Finding
 from hfcheck.verify.ledger import RowEntry
 
@@ -111,26 +112,20 @@ class Progress:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise InputError(f"no progress file to resume: {path}") from None
+            raise InputError(msg("err_progress_absent", path=path)) from None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(f"progress file {path} is corrupt ({exc}); move it away to start over") from None
+            raise InputError(msg("err_progress_corrupt", path=path, error=str(exc))) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise InputError(f"{path} is not an hfcheck progress file; move it away to start over")
+            raise InputError(msg("err_progress_foreign", path=path))
         if data.get("version") != VERSION:
-            raise InputError(f"progress file {path} has version {data.get('version')!r}, expected {VERSION}")
+            raise InputError(msg("err_progress_version", path=path, version=data.get("version"), expected=VERSION))
         stored = data.get("archive")
         if isinstance(stored, dict) and "revision" not in stored:
             stored = {**stored, "revision": "main"}  # written before revisions were recorded: at the default
         if stored != identity and isinstance(stored, dict) and stored == {**identity, "revision": stored["revision"]}:
-            raise InputError(
-                f"progress file {path} was checked at revision {stored['revision']!r}, not {identity['revision']!r}:"
-                " run verify again, or give the same --revision"
-            )
+            raise InputError(msg("err_progress_revision", path=path, was=stored["revision"], now=identity["revision"]))
         if stored != identity:
-            raise InputError(
-                f"progress file {path} belongs to another archive ({data.get('archive', {}).get('db')});"
-                " use another --data-dir or move it away"
-            )
+            raise InputError(msg("err_progress_other_archive", path=path, db=data.get("archive", {}).get("db")))
         try:
             pos = data["position"]
             return cls(
@@ -145,7 +140,7 @@ class Progress:
                 started_at=data["started_at"],
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"progress file {path} is corrupt (field {exc}); move it away to start over") from None
+            raise InputError(msg("err_progress_field", path=path, field=str(exc))) from None
 
 
 def verify_report(progress: Progress, gaps: GapSummary | None, stats: dict[str, Any]) -> dict[str, Any]:

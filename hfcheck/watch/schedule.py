@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hfcheck.atomic import write_bytes_atomic, write_json_atomic
 from hfcheck.errors import InputError
+from hfcheck.report.catalog import msg
 
 STATE_NAME = "watch_state.json"
 AUDITS_DIR = "audits"
@@ -44,16 +45,14 @@ class WatchState:
         except FileNotFoundError:
             return cls()
         except (OSError, ValueError) as exc:
-            raise InputError(
-                f"{path}: not a watch state file ({exc.__class__.__name__}); move it away to start afresh"
-            ) from None
+            raise InputError(msg("err_watch_state", path=path, why=exc.__class__.__name__)) from None
         if not isinstance(data, dict):
-            raise InputError(f"{path}: not a watch state file; move it away to start afresh")
+            raise InputError(msg("err_watch_state_bare", path=path))
         known = {f.name for f in fields(cls)}
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:
-            raise InputError(f"{path}: not a watch state file ({exc}); move it away to start afresh") from None
+            raise InputError(msg("err_watch_state", path=path, why=str(exc))) from None
 
     def save(self, data_dir: Path) -> None:
         write_json_atomic(Path(data_dir) / STATE_NAME, asdict(self))

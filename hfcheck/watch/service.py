@@ -40,7 +40,7 @@ from hfcheck.net.hub import Hub
 from hfcheck.net.outcome import redact
 from hfcheck.readback.audit import JSON_NAME, AuditOptions, problem_count, run_audit
 from hfcheck.readback.keycheck import require_key
-from hfcheck.report.catalog import count, label, t
+from hfcheck.report.catalog import count, label, msg, t
 from hfcheck.report.text import write_audit_reports
 from hfcheck.watch.metrics import Metrics, serve_metrics
 from hfcheck.watch.notify import Notifier, Ping
@@ -167,7 +167,7 @@ class WatchService:
             await self._stopped()
         if self.opts.once:
             if self.stopping:
-                raise IncompleteError("interrupted; what was done is saved (run again to continue)")
+                raise IncompleteError(msg("err_interrupted"))
             code = self.summary.exit_code  # as `backup`: 3 when repo problems left work undone
             return EXIT_PROBLEMS if code == EXIT_OK and self._audit_problems else code
         return EXIT_OK

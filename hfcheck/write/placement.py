@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from hfcheck.errors import IncompleteError, Refused, Unverifiable
 from hfcheck.net.destination import Destination
 from hfcheck.net.hub import Hub
+from hfcheck.report.catalog import msg
 
 
 @dataclass
@@ -55,7 +56,7 @@ class RepoPlacement:
         unbounded: Iterable[str] = (),
     ) -> None:
         if not repos:
-            raise IncompleteError("no repo configured: add one to hub.repos")
+            raise IncompleteError(msg("err_no_repo"))
         self.repos = tuple(repos)
         self.max_files_per_repo = max_files_per_repo
         self.max_files_per_folder = max_files_per_folder
@@ -90,9 +91,9 @@ class RepoPlacement:
                 else:
                     self._add_folder(repo_id, entry.path)
         except Refused as exc:
-            raise IncompleteError(f"repo {repo_id}@{revision}: {exc.why}") from None
+            raise IncompleteError(msg("err_repo_refused", repo=repo_id, revision=revision, why=exc.why)) from None
         except Unverifiable as exc:
-            raise IncompleteError(f"could not list repo {repo_id}: {exc}") from None
+            raise IncompleteError(msg("err_repo_unlisted", repo=repo_id, error=exc)) from None
 
     # -- counting ---------------------------------------------------------------------------
     def add_existing(self, repo_id: str, paths: Iterable[str]) -> None:
@@ -157,8 +158,7 @@ class RepoPlacement:
                 counts.files += 1
                 return repo_id
         raise IncompleteError(
-            f"every configured repo is full (≤{self.max_files_per_repo} files per repo, "
-            f"≤{self.max_files_per_folder} per folder): add a repo to hub.repos"
+            msg("err_repos_full", per_repo=self.max_files_per_repo, per_folder=self.max_files_per_folder)
         )
 
     def place(self, path: str) -> str:

@@ -260,7 +260,7 @@ class CopyFinder:
         with open(ciphertext, "rb") as f:
             codec = self.codecs.codec_for(f.read(HEAD_BYTES))
         if codec is None:
-            raise CryptoError(f"no configured scheme ({', '.join(self.codecs.schemes)}) recognises it")
+            raise CryptoError(msg("err_no_scheme_recognises", schemes=", ".join(self.codecs.schemes)))
         dest.parent.mkdir(parents=True, exist_ok=True)
         codec.decrypt_file(ciphertext, dest, remote_path)
 

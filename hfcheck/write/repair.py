@@ -70,7 +70,7 @@ def load_problems(cfg: Config) -> tuple[list[Finding], list[dict[str, Any]]]:
     path = cfg.data_dir / PROGRESS_NAME
     progress = Progress.load(path, archive_identity(cfg))
     if not progress.complete:
-        raise InputError(f"the verify run in {path} did not finish: run `hfcheck verify --resume` first")
+        raise InputError(msg("err_verify_unfinished", path=path))
     found = [f for f in progress.problems if f.category in (Category.MISSING, Category.WRONG_PATH)]
     return found, list(progress.repo_problems.values())
 
