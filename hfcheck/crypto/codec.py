@@ -18,6 +18,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 from hfcheck.atomic import write_stream_atomic
 from hfcheck.crypto.stream import EncryptResult, check_distinct, write_all
 from hfcheck.errors import CryptoError, FileTooLarge, OneWayNames
+from hfcheck.report.catalog import msg
 
 HEAD_BYTES = 64  # `recognises` is given the first 64 bytes of a file (all of a shorter one)
 
@@ -108,7 +109,7 @@ class CodecBase(ABC):
     def encrypt_name(self, parent: str, name: str) -> str: ...
 
     def decrypt_name(self, parent: str, encrypted: str) -> str:
-        raise OneWayNames(f"{self.name}: names are one-way; {encrypted[:100]!r} cannot be decrypted")
+        raise OneWayNames(msg("err_names_one_way", scheme=self.name, name=encrypted[:100]))
 
     def encrypt_file(self, src: Path, dst: Path, remote_path: str) -> EncryptResult:
         check_distinct(src, dst)
@@ -149,27 +150,34 @@ class OneShotCodec(CodecBase):
         with open(src, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if limit is not None and size > limit:
+                key = "err_too_large_plaintext" if what == "plaintext" else "err_too_large_ciphertext"
                 raise FileTooLarge(
-                    f"{src}: {what} of {size} bytes is above {self.limit_setting} ({limit} bytes):"
-                    f" {self.name} cannot stream, the whole file would be held in memory"
+                    msg(
+                        key,
+                        src=src,
+                        size=size,
+                        setting=self.limit_setting,
+                        limit=limit,
+                        scheme=self.name,
+                    )
                 )
             return f.read()
 
     def encrypt_to(self, src: Path, out: BinaryIO, remote_path: str) -> EncryptResult:
-        data = self._read(src, self.max_file_size, "a plaintext")
+        data = self._read(src, self.max_file_size, "plaintext")
         token = self.encrypt_bytes(data, remote_path)
         del data
         write_all(out, token)
         return EncryptResult(size=len(token), sha256=hashlib.sha256(token).hexdigest())
 
     def decrypt_to(self, src: Path, out: BinaryIO, remote_path: str) -> str:
-        token = self._read(src, self.max_ciphertext_size(), "a ciphertext")
+        token = self._read(src, self.max_ciphertext_size(), "ciphertext")
         try:
             plain = self.decrypt_bytes(token, remote_path)
         except CryptoError as exc:
-            raise CryptoError(f"{src}: {exc}") from None
+            raise CryptoError(msg("err_in_file", src=src, error=exc)) from None
         except Exception as exc:  # a plug-in's own error type: one line, never its message
-            raise CryptoError(f"{src}: {self.name}: does not decrypt ({type(exc).__name__})") from None
+            raise CryptoError(msg("err_codec_no_decrypt", src=src, scheme=self.name, kind=type(exc).__name__)) from None
         del token
         write_all(out, plain)
         return hashlib.sha256(plain).hexdigest()

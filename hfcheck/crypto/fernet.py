@@ -33,6 +33,7 @@ from hfcheck.crypto.codec import OneShotCodec
 from hfcheck.crypto.keys import KEY_SIZE, _hkdf
 from hfcheck.crypto.names import MAX_ENCRYPTED_NAME, check_name, check_parent
 from hfcheck.errors import CryptoError, InvalidName
+from hfcheck.report.catalog import msg
 
 SCHEME = "fernet"
 VERSION = 0x80
@@ -78,7 +79,7 @@ class FernetCodec(OneShotCodec):
         try:
             return self._fernet.decrypt(data)
         except InvalidToken:
-            raise CryptoError("not a Fernet token of this key (wrong key, or an altered or truncated file)") from None
+            raise CryptoError(msg("err_fernet_token")) from None
 
     def encrypt_name(self, parent: str, name: str) -> str:
         plain = check_name(name).encode("utf-8")
@@ -86,7 +87,7 @@ class FernetCodec(OneShotCodec):
         iv = _hmac.digest(self._iv_key, folder + b"\x00" + plain, "sha256")[:16]
         token = self._token(plain, iv, NAME_TIMESTAMP).decode("ascii")
         if len(token) > MAX_ENCRYPTED_NAME:
-            raise InvalidName(f"file name too long to encrypt with Fernet: {len(plain)} UTF-8 bytes, at most 127")
+            raise InvalidName(msg("err_fernet_name_long", size=len(plain)))
         return token
 
     def decrypt_name(self, parent: str, encrypted: str) -> str:
@@ -95,17 +96,15 @@ class FernetCodec(OneShotCodec):
             or len(encrypted) > 4 * MAX_ENCRYPTED_NAME
             or not _NAME_RE.fullmatch(encrypted)
         ):
-            raise CryptoError(f"not a Fernet name: {str(encrypted)[:300]!r}")
+            raise CryptoError(msg("err_fernet_not_name", name=str(encrypted)[:300]))
         try:
             plain = self._fernet.decrypt(encrypted.encode("ascii"))
         except InvalidToken:
-            raise CryptoError(
-                f"encrypted name {encrypted!r} is not a Fernet token of this key (wrong key or altered name)"
-            ) from None
+            raise CryptoError(msg("err_fernet_name_token", name=encrypted)) from None
         try:  # lenient with the scraper's names: NFD (macOS) is normalised, not refused
             return check_name(plain.decode("utf-8"))
         except ValueError:
-            raise CryptoError(f"encrypted name {encrypted!r} decrypts to an invalid name") from None
+            raise CryptoError(msg("err_name_decrypts_invalid", name=encrypted)) from None
 
     def __reduce__(self) -> NoReturn:  # keep the key out of pickles
         raise TypeError("a codec cannot be pickled")

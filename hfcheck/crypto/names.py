@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from hfcheck.errors import CryptoError, InvalidName
+from hfcheck.report.catalog import msg
 
 TAG_SIZE = 16
 MAX_NAME_BYTES = 143  # ceil(8 * (16 + 143) / 5) == 255 characters
@@ -24,16 +25,16 @@ _B32_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
 def check_name(name: str) -> str:
     """NFC form of one path component, or InvalidName: no traversal, separators or NUL."""
     if not isinstance(name, str):
-        raise InvalidName("a file name must be a string")
+        raise InvalidName(msg("err_name_not_str"))
     name = unicodedata.normalize("NFC", name)
     if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
-        raise InvalidName(f"not a valid file name: {name!r}")
+        raise InvalidName(msg("err_name_invalid", name=name))
     return name
 
 
 def check_parent(parent: str) -> str:
     if not isinstance(parent, str) or not parent or "\x00" in parent:
-        raise InvalidName(f"not a valid parent folder: {parent!r}")
+        raise InvalidName(msg("err_parent_invalid", parent=parent))
     return unicodedata.normalize("NFC", parent)
 
 
@@ -52,7 +53,7 @@ def check_decrypted_name(plain: bytes, encrypted: str) -> str:
             raise ValueError("not NFC")
         check_name(name)
     except ValueError:
-        raise CryptoError(f"encrypted name {encrypted[:300]!r} decrypts to an invalid name") from None
+        raise CryptoError(msg("err_name_decrypts_invalid", name=encrypted[:300])) from None
     return name
 
 
@@ -80,7 +81,7 @@ def siv_encrypt_name(siv: AESSIV, parent: str, name: str) -> str:
     """Deterministic: the same (parent, name) always gives the same remote name."""
     plain = check_name(name).encode("utf-8")
     if len(plain) > MAX_NAME_BYTES:
-        raise InvalidName(f"file name too long to encrypt: {len(plain)} UTF-8 bytes, at most {MAX_NAME_BYTES}")
+        raise InvalidName(msg("err_name_long", size=len(plain), limit=MAX_NAME_BYTES))
     return b32encode(siv.encrypt(plain, [check_parent(parent).encode("utf-8")]))
 
 
@@ -90,9 +91,7 @@ def siv_decrypt_name(siv: AESSIV, parent: str, encrypted: str) -> str:
     try:
         plain = siv.decrypt(sealed, [check_parent(parent).encode("utf-8")])
     except InvalidTag:
-        raise CryptoError(
-            f"encrypted name {encrypted!r} does not decrypt under {parent!r} (wrong key, wrong folder or altered name)"
-        ) from None
+        raise CryptoError(msg("err_name_no_decrypt", name=encrypted, parent=parent)) from None
     except InvalidName as exc:
-        raise CryptoError(str(exc)) from None
+        raise CryptoError(exc.words or str(exc)) from None
     return check_decrypted_name(plain, encrypted)

@@ -98,9 +98,7 @@ class Codecs:
         CryptoError if none does (OneWayNames if no read codec has reversible names)."""
         tried = [c for c in self.read if c.names_reversible]
         if not tried:
-            raise OneWayNames(
-                f"no configured scheme can decrypt names ({', '.join(self.schemes)}); {encrypted[:100]!r}"
-            )
+            raise OneWayNames(msg("err_no_scheme_names", schemes=", ".join(self.schemes), name=encrypted[:100]))
         for codec in tried:
             try:
                 return codec.decrypt_name(parent, encrypted)

@@ -30,7 +30,7 @@ from hfcheck.atomic import write_stream_atomic
 from hfcheck.crypto.keys import ArchiveKey
 from hfcheck.crypto.names import norm_path
 from hfcheck.errors import CryptoError, InputError
-from hfcheck.report.catalog import msg
+from hfcheck.report.catalog import Msg, msg
 
 CHUNK_SIZE = 65536
 TAG_SIZE = 16
@@ -58,12 +58,12 @@ def plaintext_size(cipher_size: int) -> int:
     """Inverse of `encrypted_size`; CryptoError for a size no valid file can have."""
     body = cipher_size - HEADER_SIZE
     if body < TAG_SIZE:
-        raise CryptoError(f"impossible encrypted size {cipher_size}: shorter than header and one tag")
+        raise CryptoError(msg("err_enc_size_short", size=cipher_size))
     full, rest = divmod(body, SEALED_CHUNK_SIZE)
     if rest == 0:
         return full * CHUNK_SIZE
     if rest < TAG_SIZE or (rest == TAG_SIZE and full > 0):
-        raise CryptoError(f"impossible encrypted size {cipher_size}: truncated or extended file")
+        raise CryptoError(msg("err_enc_size_cut", size=cipher_size))
     return full * CHUNK_SIZE + rest - TAG_SIZE
 
 
@@ -76,7 +76,7 @@ def _header(nonce: bytes) -> bytes:
 
 def _chunk_nonce(counter: int, final: bool) -> bytes:
     if counter >= MAX_CHUNKS:
-        raise CryptoError("file too large: chunk counter exhausted")
+        raise CryptoError(msg("err_enc_too_many_chunks"))
     return counter.to_bytes(COUNTER_SIZE, "big") + (b"\x01" if final else b"\x00")
 
 
@@ -209,11 +209,11 @@ class Decryptor:
         self._check_open()
         self._state = "failed"
         if self._aead is None:
-            raise CryptoError(f"{self._remote_path}: truncated: incomplete header")
+            raise CryptoError(msg("err_enc_header_cut", path=self._remote_path))
         if len(self._buf) < TAG_SIZE:
-            raise CryptoError(f"{self._remote_path}: truncated: the final chunk is missing")
+            raise CryptoError(msg("err_enc_final_missing", path=self._remote_path))
         if len(self._buf) == TAG_SIZE and self._counter:
-            raise CryptoError(f"{self._remote_path}: empty final chunk after data: tampered file")
+            raise CryptoError(msg("err_enc_empty_final", path=self._remote_path))
         plain = self._open(bytes(self._buf), final=True)
         self._buf = bytearray()
         self._state = "done"
@@ -225,9 +225,9 @@ class Decryptor:
             raise CryptoError("decryptor already started")
         self._check_magic(header)
         if len(header) != HEADER_SIZE:
-            raise CryptoError(f"{self._remote_path}: truncated: incomplete header")
+            raise CryptoError(msg("err_enc_header_cut", path=self._remote_path))
         if header[len(MAGIC)] != VERSION:
-            raise CryptoError(f"{self._remote_path}: unsupported format version {header[len(MAGIC)]}")
+            raise CryptoError(msg("err_enc_version", path=self._remote_path, version=header[len(MAGIC)]))
         self._header = header
         self._aead = self._key.file_cipher(header[len(MAGIC) + 1 :], self._remote_path)
 
@@ -250,7 +250,7 @@ class Decryptor:
     def _check_magic(self, data: bytes) -> None:
         n = min(len(data), len(MAGIC))
         if data[:n] != MAGIC[:n]:
-            raise CryptoError(f"{self._remote_path}: not an hfcheck encrypted file (bad magic)")
+            raise CryptoError(msg("err_enc_magic", path=self._remote_path))
 
     def _open(self, sealed: Buffer, final: bool) -> bytes:
         """Verify and decrypt the next chunk."""
@@ -278,22 +278,22 @@ class Decryptor:
         if self._aead is None:
             raise CryptoError("decryptor not started")
         if len(sealed) < TAG_SIZE or len(sealed) > SEALED_CHUNK_SIZE:
-            raise CryptoError(f"{self._remote_path}: chunk {self._counter}: bad chunk size")
+            raise CryptoError(msg("err_enc_chunk_size", path=self._remote_path, chunk=self._counter))
         return self._aead, _chunk_nonce(self._counter, final)
 
-    def _explain(self, sealed: Buffer, final: bool) -> str:
+    def _explain(self, sealed: Buffer, final: bool) -> Msg:
         """Name the likely cause: a tag check under the other flag tells truncation/extension."""
-        where = f"{self._remote_path}: chunk {self._counter}"
+        where = {"path": self._remote_path, "chunk": self._counter}
         assert self._aead is not None
         try:
             self._aead.decrypt(_chunk_nonce(self._counter, not final), sealed, self._header)
         except InvalidTag:
             if self._counter == 0:
-                return f"{where}: authentication failed (wrong key, wrong remote path, or damaged file)"
-            return f"{where}: authentication failed (damaged, reordered or foreign chunk)"
+                return msg("err_enc_auth_first", **where)
+            return msg("err_enc_auth", **where)
         if final:
-            return f"{where}: truncated: the last chunk present is not the final one"
-        return f"{where}: data follows the final chunk (extended file)"
+            return msg("err_enc_not_final", **where)
+        return msg("err_enc_extended", **where)
 
 
 def _read_full(f: BinaryIO, n: int) -> bytes:
@@ -470,7 +470,7 @@ def decrypt_into(key: ArchiveKey, src: Path, out: BinaryIO, remote_path: str) ->
                 while done < chunks:
                     want = min(batch * SEALED_CHUNK_SIZE, remaining)
                     if _readinto_full(f, inbuf[:want]) != want:
-                        raise CryptoError("truncated while being read")
+                        raise CryptoError(msg("err_enc_cut_reading"))
                     remaining -= want
                     buf = writer.acquire()
                     with memoryview(buf) as view:
@@ -481,12 +481,12 @@ def decrypt_into(key: ArchiveKey, src: Path, out: BinaryIO, remote_path: str) ->
                             pos += dec.open_into(sealed, done == chunks, view[pos:])
                     writer.submit(buf, pos)
                 if f.read(1):
-                    raise CryptoError("data follows the final chunk (the file grew while being read)")
+                    raise CryptoError(msg("err_enc_grew_reading"))
                 dec.done()
             finally:
                 writer.close()
     except CryptoError as exc:
-        raise CryptoError(f"{src}: {exc}") from None
+        raise CryptoError(msg("err_in_file", src=src, error=exc)) from None
     return hasher.hexdigest()
 
 

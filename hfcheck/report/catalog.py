@@ -1120,6 +1120,138 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{src} grew while being encrypted",
         "ja": "{src} が暗号化中に大きくなりました",
     },
+    # the encryption's error details (hfcheck.crypto): shown by `crypt`, restore and the reports
+    "err_enc_size_short": {
+        "en": "impossible encrypted size {size}: shorter than header and one tag",
+        "ja": "ありえない暗号文の大きさです（{size}）：ヘッダーと認証タグ1つより短い",
+    },
+    "err_enc_size_cut": {
+        "en": "impossible encrypted size {size}: truncated or extended file",
+        "ja": "ありえない暗号文の大きさです（{size}）：切り詰められたか、継ぎ足されたファイル",
+    },
+    "err_enc_too_many_chunks": {
+        "en": "file too large: chunk counter exhausted",
+        "ja": "ファイルが大きすぎます：チャンク番号が尽きました",
+    },
+    "err_enc_header_cut": {
+        "en": "{path}: truncated: incomplete header",
+        "ja": "{path}：切り詰められています（ヘッダーが不完全）",
+    },
+    "err_enc_final_missing": {
+        "en": "{path}: truncated: the final chunk is missing",
+        "ja": "{path}：切り詰められています（最後のチャンクがありません）",
+    },
+    "err_enc_empty_final": {
+        "en": "{path}: empty final chunk after data: tampered file",
+        "ja": "{path}：データの後に空の最終チャンクがあります（改ざんされたファイル）",
+    },
+    "err_enc_version": {
+        "en": "{path}: unsupported format version {version}",
+        "ja": "{path}：対応していない形式の版です（{version}）",
+    },
+    "err_enc_magic": {
+        "en": "{path}: not an hfcheck encrypted file (bad magic)",
+        "ja": "{path}：hfcheck の暗号化ファイルではありません（先頭の識別子が違います）",
+    },
+    "err_enc_chunk_size": {
+        "en": "{path}: chunk {chunk}: bad chunk size",
+        "ja": "{path}：チャンク {chunk}：チャンクの大きさが正しくありません",
+    },
+    "err_enc_auth_first": {
+        "en": "{path}: chunk {chunk}: authentication failed (wrong key, wrong remote path, or damaged file)",
+        "ja": "{path}：チャンク {chunk}：認証に失敗しました（鍵かリポジトリ内のパスが違うか、ファイルが壊れています）",
+    },
+    "err_enc_auth": {
+        "en": "{path}: chunk {chunk}: authentication failed (damaged, reordered or foreign chunk)",
+        "ja": "{path}：チャンク {chunk}：認証に失敗しました（壊れたチャンク、"
+        "順序の入れ替え、または別のファイルのチャンク）",
+    },
+    "err_enc_not_final": {
+        "en": "{path}: chunk {chunk}: truncated: the last chunk present is not the final one",
+        "ja": "{path}：チャンク {chunk}：切り詰められています（残っている最後のチャンクが最終チャンクではありません）",
+    },
+    "err_enc_extended": {
+        "en": "{path}: chunk {chunk}: data follows the final chunk (extended file)",
+        "ja": "{path}：チャンク {chunk}：最終チャンクの後にデータがあります（継ぎ足されたファイル）",
+    },
+    "err_enc_cut_reading": {
+        "en": "truncated while being read",
+        "ja": "読み込み中に切り詰められました",
+    },
+    "err_enc_grew_reading": {
+        "en": "data follows the final chunk (the file grew while being read)",
+        "ja": "最終チャンクの後にデータがあります（読み込み中にファイルが大きくなりました）",
+    },
+    "err_in_file": {
+        "en": "{src}: {error}",
+        "ja": "{src}：{error}",
+    },
+    "err_codec_no_decrypt": {
+        "en": "{src}: {scheme}: does not decrypt ({kind})",
+        "ja": "{src}：{scheme}：復号できません（「{kind}」）",
+    },
+    "err_names_one_way": {
+        "en": "{scheme}: names are one-way; {name!r} cannot be decrypted",
+        "ja": "{scheme}：名前は一方向の変換です。{name!r} は復号できません",
+    },
+    "err_too_large_plaintext": {
+        "en": "{src}: a plaintext of {size} bytes is above {setting} ({limit} bytes): "
+        "{scheme} cannot stream, the whole file would be held in memory",
+        "ja": "{src}：平文 {size} バイトは {setting}（{limit} バイト）を超えています。"
+        "{scheme} は分割処理ができず、ファイル全体をメモリーに置くことになります",
+    },
+    "err_too_large_ciphertext": {
+        "en": "{src}: a ciphertext of {size} bytes is above {setting} ({limit} bytes): "
+        "{scheme} cannot stream, the whole file would be held in memory",
+        "ja": "{src}：暗号文 {size} バイトは {setting}（{limit} バイト）を超えています。"
+        "{scheme} は分割処理ができず、ファイル全体をメモリーに置くことになります",
+    },
+    "err_fernet_token": {
+        "en": "not a Fernet token of this key (wrong key, or an altered or truncated file)",
+        "ja": "この鍵の fernet トークンではありません（鍵が違うか、ファイルが改変または切り詰められています）",
+    },
+    "err_fernet_name_long": {
+        "en": "file name too long to encrypt with Fernet: {size} UTF-8 bytes, at most 127",
+        "ja": "fernet で暗号化するにはファイル名が長すぎます：UTF-8 で {size} バイト（上限 127）",
+    },
+    "err_fernet_not_name": {
+        "en": "not a Fernet name: {name!r}",
+        "ja": "fernet の名前ではありません：{name!r}",
+    },
+    "err_fernet_name_token": {
+        "en": "encrypted name {name!r} is not a Fernet token of this key (wrong key or altered name)",
+        "ja": "暗号化された名前 {name!r} はこの鍵の fernet "
+        "トークンではありません（鍵が違うか、名前が改変されています）",
+    },
+    "err_name_decrypts_invalid": {
+        "en": "encrypted name {name!r} decrypts to an invalid name",
+        "ja": "暗号化された名前 {name!r} を復号すると正しくない名前になります",
+    },
+    "err_name_not_str": {
+        "en": "a file name must be a string",
+        "ja": "ファイル名は文字列でなければなりません",
+    },
+    "err_name_invalid": {
+        "en": "not a valid file name: {name!r}",
+        "ja": "正しいファイル名ではありません：{name!r}",
+    },
+    "err_parent_invalid": {
+        "en": "not a valid parent folder: {parent!r}",
+        "ja": "正しい親フォルダーではありません：{parent!r}",
+    },
+    "err_name_long": {
+        "en": "file name too long to encrypt: {size} UTF-8 bytes, at most {limit}",
+        "ja": "暗号化するにはファイル名が長すぎます：UTF-8 で {size} バイト（上限 {limit}）",
+    },
+    "err_name_no_decrypt": {
+        "en": "encrypted name {name!r} does not decrypt under {parent!r} (wrong key, wrong folder or altered name)",
+        "ja": "暗号化された名前 {name!r} は {parent!r} の下で復号できません（鍵かフォルダーが違うか、"
+        "名前が改変されています）",
+    },
+    "err_no_scheme_names": {
+        "en": "no configured scheme can decrypt names ({schemes}); {name!r}",
+        "ja": "設定した方式（{schemes}）はどれも名前を復号できません：{name!r}",
+    },
     # click's usage errors under Japanese (hfcheck.cli._click_failed); English keeps click's text
     "usage_no_such_option": {
         "en": "no such option: {option} (see {command} --help)",
