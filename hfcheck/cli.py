@@ -236,7 +236,13 @@ def _click_failed(exc: click.ClickException) -> NoReturn:
     elif isinstance(exc, click.MissingParameter) and exc.param is not None:
         words = msg("usage_missing", param=_param_name(exc.param), command=command)
     elif isinstance(exc, click.BadParameter) and exc.param is not None:
-        words = msg("usage_bad_value", param=_param_name(exc.param), detail=exc.message, command=command)
+        inner = exc.__context__  # a config parser's ValueError (`parsed_by`): its words, in Japanese
+        detail = (
+            inner.args[0] if isinstance(inner, ValueError) and inner.args and hasattr(inner.args[0], "render") else None
+        )
+        if detail is None:
+            detail = exc.message
+        words = msg("usage_bad_value", param=_param_name(exc.param), detail=detail, command=command)
     elif isinstance(exc, click.BadOptionUsage) and "requires an argument" in exc.message:
         words = msg("usage_needs_value", option=exc.option_name, command=command)
     elif exc.message.startswith("No such command"):

@@ -162,9 +162,9 @@ def _hfcheck(cwd: Path, *args: str, lang: str = "ja_JP.UTF-8") -> subprocess.Com
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
-def _one_japanese_error(r: subprocess.CompletedProcess[str]) -> str:
-    """The run failed with exit 2 and one error line, in Japanese."""
-    assert r.returncode == 2, r.stdout + r.stderr
+def _one_japanese_error(r: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """The run failed with exit `code` and one error line, in Japanese."""
+    assert r.returncode == code, r.stdout + r.stderr
     lines = (r.stdout + r.stderr).strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hfcheck: エラー: "), lines
     assert english_words(lines[0]) == [], lines[0]
@@ -191,6 +191,7 @@ def _bad_input_world(root: Path) -> None:
     con.close()
     (root / "garbled.key").write_text("not a key\n")
     (root / "garbled.key").chmod(0o600)
+    generate_key_file(root / "good.key")
     generate_key_file(root / "open.key")
     (root / "open.key").chmod(0o644)
 
@@ -205,6 +206,25 @@ BAD_INPUTS = {
     "key not base64": ("crypt", "name", "a/b.jpg", "--config", "hfcheck.toml", "--key-file", "garbled.key"),
     "key readable by others": ("crypt", "name", "a/b.jpg", "--config", "hfcheck.toml", "--key-file", "open.key"),
     "keygen over a key": ("crypt", "keygen", "garbled.key", "--config", "hfcheck.toml"),
+    "not an encrypted path": ("crypt", "unname", "a/zzzz", "--config", "hfcheck.toml", "--key-file", "good.key"),
+    "does not decrypt": (
+        "crypt",
+        "decrypt",
+        "garbled.key",
+        "out",
+        "--path",
+        "a/b",
+        "--config",
+        "hfcheck.toml",
+        "--key-file",
+        "good.key",
+        "--scheme",
+        "fernet",
+    ),
+    "bad duration flag": ("watch", "--audit-every", "soon", "--config", "hfcheck.toml"),
+    "bad scheme flag": ("migrate", "--to", "rot13", "--config", "hfcheck.toml"),
+    "bad --sample": ("verify", "--deep", "--sample", "0/3", "--config", "hfcheck.toml"),
+    "bad --tweet": ("restore", "--tweet", "abc", "--out", "o", "--config", "hfcheck.toml"),
     "unknown flag": ("verify", "--bogus"),
     "unknown command": ("verfy",),
     "extra argument": ("verify", "extra"),
@@ -214,10 +234,10 @@ BAD_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("args", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
-def test_each_bad_input_is_japanese(tmp_path: Path, args: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(("case", "args"), BAD_INPUTS.items(), ids=BAD_INPUTS.keys())
+def test_each_bad_input_is_japanese(tmp_path: Path, case: str, args: tuple[str, ...]) -> None:
     _bad_input_world(tmp_path)
-    _one_japanese_error(_hfcheck(tmp_path, *args))
+    _one_japanese_error(_hfcheck(tmp_path, *args), code=1 if case == "does not decrypt" else 2)
 
 
 def test_english_usage_errors_stay_clicks(tmp_path: Path) -> None:

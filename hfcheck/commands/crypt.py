@@ -21,7 +21,7 @@ from hfcheck.config import Config, parse_scheme
 from hfcheck.crypto import HEAD_BYTES, Codec, generate_key_file, load_codec, load_codecs
 from hfcheck.crypto.codec import NameCodec
 from hfcheck.errors import ConfigError, CryptoError, InputError
-from hfcheck.report.catalog import msg
+from hfcheck.report.catalog import Msg, msg
 
 
 def _check_scheme(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -43,7 +43,8 @@ def _io_error(exc: OSError) -> InputError:
 
 
 def _path_error(exc: ValueError) -> InputError:
-    return exc if isinstance(exc, InputError) else InputError(str(exc))
+    words = exc.args[0] if exc.args and isinstance(exc.args[0], Msg) else str(exc)  # UnsafePath's `Msg`
+    return exc if isinstance(exc, InputError) else InputError(words)
 
 
 def _remote(codec: Codec, remote_path: str | None) -> str:

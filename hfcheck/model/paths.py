@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 from hfcheck.errors import MalformedURL, UnsafePath
+from hfcheck.report.catalog import msg
 
 if TYPE_CHECKING:
     from hfcheck.crypto import NameCodec
@@ -58,7 +59,7 @@ def destination_id(text: str) -> str:
     else:
         name = text
     if not REPO_ID_RE.match(name) or ".." in name:
-        raise UnsafePath(f"{text!r} is not NS/NAME, hf://datasets/NS/NAME or hf://buckets/NS/NAME")
+        raise UnsafePath(msg("err_path_not_repo", text=text))
     return BUCKET_PREFIX + name if text.startswith(BUCKET_PREFIX) else name
 
 
@@ -90,7 +91,7 @@ class Media(enum.Enum):
             return cls.IMAGE
         if ext in VIDEO_EXTS:
             return cls.VIDEO
-        raise UnsafePath(f"unknown media extension {ext!r}")
+        raise UnsafePath(msg("err_path_extension", ext=ext))
 
 
 class PathKind(enum.Enum):
@@ -108,20 +109,20 @@ _UNSAFE_CHAR = re.compile(r"[/\\\x00-\x1f\x7f]")  # separators, NUL and control 
 def check_component(value: str, what: str) -> str:
     """Accept one path component from the database, or raise UnsafePath naming it."""
     if not value or value in (".", "..") or value.strip() != value or _UNSAFE_CHAR.search(value):
-        raise UnsafePath(f"unsafe {what}: {value!r}")
+        raise UnsafePath(msg("err_path_unsafe_part", what=what, value=value))
     return value
 
 
 def check_username(username: str | None) -> str:
     """Usernames are untrusted: only X's own alphabet is used in a path."""
     if username is None or not USERNAME_RE.match(username):
-        raise UnsafePath(f"unsafe username: {username!r}")
+        raise UnsafePath(msg("err_path_username", value=username))
     return username
 
 
 def _check_relpath_parts(rel: str) -> list[str]:
     if not rel or rel.startswith("/") or "\\" in rel or _DRIVE.match(rel):
-        raise UnsafePath(f"unsafe path: {rel!r}")
+        raise UnsafePath(msg("err_path_unsafe", rel=rel))
     parts = rel.split("/")
     for part in parts:
         check_component(part, "path component")
@@ -138,7 +139,7 @@ def confine(root: Path, rel: str) -> Path:
     path = root / check_relpath(rel)
     resolved_root = root.resolve()
     if not path.resolve().is_relative_to(resolved_root):
-        raise UnsafePath(f"path escapes its root: {rel!r}")
+        raise UnsafePath(msg("err_path_escapes", rel=rel))
     return path
 
 
@@ -154,7 +155,7 @@ class LocalName:
     def parse(cls, name: str) -> LocalName:
         m = LOCAL_NAME_RE.match(name)
         if not m:
-            raise UnsafePath(f"not a media file name {{tweet_id}}_{{index}}.{{ext}}: {name!r}")
+            raise UnsafePath(msg("err_path_media_name", name=name))
         return cls(m["tweet_id"], int(m["index"]), m["ext"])
 
     def __str__(self) -> str:
@@ -174,7 +175,7 @@ def parse_local_relpath(rel: str) -> tuple[Media, str, LocalName]:
     """Split `videos/alice/123_0.mp4` into its parts; the extension decides the media type."""
     parts = check_relpath(rel).parts
     if len(parts) != 3 or parts[0] not in ("images", "videos"):
-        raise UnsafePath(f"not a local media path images|videos/USER/NAME: {rel!r}")
+        raise UnsafePath(msg("err_path_local", rel=rel))
     name = LocalName.parse(parts[2])
     return name.media, check_username(parts[1]), name
 
@@ -195,7 +196,7 @@ def local_path_for(key: NameCodec, remote_path: str) -> str:
     """The reverse of `remote_path_for`; raises CryptoError when the name does not decrypt."""
     parts = check_relpath(remote_path).parts
     if len(parts) != 3 or parts[0] not in ("encrypted_images", "encrypted_videos"):
-        raise UnsafePath(f"not an encrypted media path: {remote_path!r}")
+        raise UnsafePath(msg("err_path_not_encrypted", path=remote_path))
     parent = f"{parts[0]}/{check_username(parts[1])}"
     name = LocalName.parse(key.decrypt_name(parent, parts[2]))
     return f"{parts[0].removeprefix('encrypted_')}/{parts[1]}/{name}"
@@ -229,7 +230,7 @@ def remote_media(remote_path: str) -> Media:
     for m in Media:
         if top == m.remote_dir:
             return m
-    raise UnsafePath(f"not an encrypted media path: {remote_path!r}")
+    raise UnsafePath(msg("err_path_not_encrypted", path=remote_path))
 
 
 def classify_path(path: str) -> PathKind:

@@ -1252,6 +1252,43 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "no configured scheme can decrypt names ({schemes}); {name!r}",
         "ja": "設定した方式（{schemes}）はどれも名前を復号できません：{name!r}",
     },
+    # paths from the database and the repo (hfcheck.model.paths): shown by `crypt` and in reports
+    "err_path_not_repo": {
+        "en": "{text!r} is not NS/NAME, hf://datasets/NS/NAME or hf://buckets/NS/NAME",
+        "ja": "{text!r} は NS/NAME、hf://datasets/NS/NAME、hf://buckets/NS/NAME のどれでもありません",
+    },
+    "err_path_extension": {
+        "en": "unknown media extension {ext!r}",
+        "ja": "不明なメディアの拡張子です：{ext!r}",
+    },
+    "err_path_unsafe_part": {
+        "en": "unsafe {what}: {value!r}",
+        "ja": "安全でない値です（{what}）：{value!r}",
+    },
+    "err_path_username": {
+        "en": "unsafe username: {value!r}",
+        "ja": "安全でないユーザー名です：{value!r}",
+    },
+    "err_path_unsafe": {
+        "en": "unsafe path: {rel!r}",
+        "ja": "安全でないパスです：{rel!r}",
+    },
+    "err_path_escapes": {
+        "en": "path escapes its root: {rel!r}",
+        "ja": "パスが基準のフォルダーの外に出ます：{rel!r}",
+    },
+    "err_path_media_name": {
+        "en": "not a media file name {{tweet_id}}_{{index}}.{{ext}}: {name!r}",
+        "ja": "メディアのファイル名 `{{tweet_id}}_{{index}}.{{ext}}` の形ではありません：{name!r}",
+    },
+    "err_path_local": {
+        "en": "not a local media path images|videos/USER/NAME: {rel!r}",
+        "ja": "ローカルのメディアのパス `images|videos/USER/NAME` の形ではありません：{rel!r}",
+    },
+    "err_path_not_encrypted": {
+        "en": "not an encrypted media path: {path!r}",
+        "ja": "暗号化されたメディアのパスではありません：{path!r}",
+    },
     # click's usage errors under Japanese (hfcheck.cli._click_failed); English keeps click's text
     "usage_no_such_option": {
         "en": "no such option: {option} (see {command} --help)",
