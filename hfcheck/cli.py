@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         _click_failed(exc)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        click.echo(t("cli_aborted", _lang[0] if _lang else detect_lang(os.environ)), err=True)
         sys.exit(EXIT_INCOMPLETE)
     except HfcheckError as exc:
         _fail(exc, exc.exit_code)

@@ -20,6 +20,7 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from hfcheck.errors import BlockedAddress
+from hfcheck.report.catalog import msg
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -46,17 +47,17 @@ def parse_host_entry(entry: str) -> tuple[str, int | None]:
         host, _, rest = entry[1:].partition("]")
         port = rest.removeprefix(":") if rest.startswith(":") else None
         if rest and port is None:
-            raise ValueError(f"bad host entry {entry!r}")
+            raise ValueError(msg("err_host_entry", entry=entry))
     elif entry.count(":") == 1:
         host, port = entry.split(":")
     else:
         host, port = entry, None
     host = _norm_host(host)
     if not host or any(c in host for c in "/@?#\\ "):
-        raise ValueError(f"bad host entry {entry!r}")
+        raise ValueError(msg("err_host_entry", entry=entry))
     if port is not None:
         if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"bad port in host entry {entry!r}")
+            raise ValueError(msg("err_host_port", entry=entry))
         return host, int(port)
     return host, None
 

@@ -1289,6 +1289,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "not an encrypted media path: {path!r}",
         "ja": "暗号化されたメディアのパスではありません：{path!r}",
     },
+    "err_host_entry": {"en": "bad host entry {entry!r}", "ja": "ホストの指定が正しくありません：{entry!r}"},
+    "err_host_port": {
+        "en": "bad port in host entry {entry!r}",
+        "ja": "ホストの指定のポートが正しくありません：{entry!r}",
+    },
+    "cli_aborted": {"en": "aborted", "ja": "中止しました"},
     # click's usage errors under Japanese (hfcheck.cli._click_failed); English keeps click's text
     "usage_no_such_option": {
         "en": "no such option: {option} (see {command} --help)",
