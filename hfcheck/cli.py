@@ -85,8 +85,9 @@ def common_options(
         config_path = kwargs.pop("config_path")
         set_items = kwargs.pop("set_items")
         flags = {name: kwargs.pop(name) for _, name, _ in COMMON_FLAGS[1:-1]}
+        given = {name: value for name, value in flags.items() if value is not None and value != ()}
         try:
-            overrides = {**parse_set_flags(set_items), **flags}
+            overrides = {**parse_set_flags(set_items), **given}  # a flag not given leaves --set's value
             cfg = load_config(config_path, overrides, stored_token=stored_token)
             _lang[:] = [cfg.lang]
         except ConfigError as exc:

@@ -197,3 +197,34 @@ def test_search_roots_are_a_list_of_folders() -> None:
     for bad in ("archive.search_roots=[1]", 'archive.search_roots=[""]'):
         with pytest.raises(ConfigError, match="archive.search_roots"):
             parse_set_flags([bad])
+
+
+@pytest.mark.parametrize("setting", ["run.lang=fr", "hub.revision=a..b"])
+def test_a_bad_set_value_is_refused_even_where_a_flag_exists(tmp_path: Path, setting: str) -> None:
+    """A common flag that was not given (`--lang`, `--revision`) does not undo `--set`: before, these
+    two values were dropped silently and the run went on."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "hfcheck", "verify", "--db", str(tmp_path / "none.db"), "--set", setting],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C"},
+    )
+    assert r.returncode == 2, r.stderr
+    assert repr(setting.partition("=")[2]) in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_revision_given_with_set_is_the_run_s_revision() -> None:
+    from hfcheck import cli
+
+    seen: list[str] = []
+
+    @cli.common_options
+    def command(cfg: object) -> None:
+        seen.append(cfg.revision)  # type: ignore[attr-defined]
+
+    command(config_path=None, set_items=("hub.revision=dev",), **{name: None for _, name, _ in cli.COMMON_FLAGS[1:-1]})
+    assert seen == ["dev"]
