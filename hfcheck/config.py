@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from hfcheck.errors import ConfigError, UnsafePath
+from hfcheck.model.hosts import parse_host_entry
 from hfcheck.model.paths import BUCKET_PREFIX, destination_id
 from hfcheck.report.catalog import msg
 
@@ -194,6 +195,14 @@ def _str_list(v: Any) -> tuple[str, ...]:
     return tuple(v)
 
 
+def _host_list(v: Any) -> tuple[str, ...]:
+    """Allow-list entries, each checked as the downloader will read it (a bad one is refused here)."""
+    hosts = _str_list(v)
+    for entry in hosts:
+        parse_host_entry(entry)
+    return hosts
+
+
 def _path_list(v: Any) -> tuple[Path, ...]:
     return tuple(_path(x) for x in _str_list(v))
 
@@ -224,7 +233,7 @@ KEYS: dict[str, tuple[str, Any]] = {
     "limits.api_per_window": ("limits.api_per_window", _pos_int),
     "limits.commits_per_hour": ("limits.commits_per_hour", _pos_int),
     "limits.downloads_per_second_per_host": ("limits.downloads_per_second_per_host", _pos_float),
-    "download.allowed_hosts": ("allowed_hosts", _str_list),
+    "download.allowed_hosts": ("allowed_hosts", _host_list),
     "twitter.accounts_db": ("twscrape_accounts_db", _path),
     "watch.interval": ("watch.interval", _pos_float),
     "watch.audit_every": ("watch.audit_every", parse_duration),

@@ -228,3 +228,13 @@ def test_a_revision_given_with_set_is_the_run_s_revision() -> None:
 
     command(config_path=None, set_items=("hub.revision=dev",), **{name: None for _, name, _ in cli.COMMON_FLAGS[1:-1]})
     assert seen == ["dev"]
+
+
+@pytest.mark.parametrize("entry", ["bad host/x", "a.example:99999", "[::1]x"])
+def test_a_bad_allowed_host_is_refused_when_the_settings_are_read(entry: str) -> None:
+    """The downloader's own parse (model/hosts.py), applied when the settings are read: a bad
+    entry is one config error naming the setting, never an exception when a download starts."""
+    from hfcheck.config import parse_set_flags
+
+    with pytest.raises(ConfigError, match="download.allowed_hosts"):
+        parse_set_flags([f'download.allowed_hosts=["pbs.twimg.com", "{entry}"]'])

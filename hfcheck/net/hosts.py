@@ -20,13 +20,9 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from hfcheck.errors import BlockedAddress
-from hfcheck.report.catalog import msg
+from hfcheck.model.hosts import norm_host, parse_host_entry
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _norm_host(host: str) -> str:
-    return host.strip().lower().rstrip(".")
 
 
 def _special_ip(host: str) -> bool:
@@ -38,28 +34,6 @@ def _special_ip(host: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return not ip.is_global or ip.is_multicast
-
-
-def parse_host_entry(entry: str) -> tuple[str, int | None]:
-    """`host`, `host:port`, `[v6]` or `[v6]:port` -> (normalised host, port or None)."""
-    entry = entry.strip()
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        port = rest.removeprefix(":") if rest.startswith(":") else None
-        if rest and port is None:
-            raise ValueError(msg("err_host_entry", entry=entry))
-    elif entry.count(":") == 1:
-        host, port = entry.split(":")
-    else:
-        host, port = entry, None
-    host = _norm_host(host)
-    if not host or any(c in host for c in "/@?#\\ "):
-        raise ValueError(msg("err_host_entry", entry=entry))
-    if port is not None:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(msg("err_host_port", entry=entry))
-        return host, int(port)
-    return host, None
 
 
 class AllowList:
@@ -76,11 +50,11 @@ class AllowList:
                 self.exact.add((host, port))
 
     def explicit(self, host: str, port: int) -> bool:
-        return (_norm_host(host), port) in self.exact
+        return (norm_host(host), port) in self.exact
 
     def problem(self, host: str, port: int, scheme: str) -> str | None:
         """Why (host, port) may not be contacted, or None when it may."""
-        host = _norm_host(host)
+        host = norm_host(host)
         if (host, port) in self.exact:
             return None
         if _special_ip(host):
