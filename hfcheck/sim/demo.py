@@ -383,7 +383,7 @@ scheme = "{scheme}"
 data_dir = "{root / "data"}"
 
 [download]
-allowed_hosts = ["127.0.0.1:{media_port}"]
+allowed_hosts = [{f'"127.0.0.1:{media_port}"' if media_port else ""}]  # no media server (port 0): none
 
 [twitter]
 # X's answers in the demo are canned (x_fixtures.json), handed in by `demo run`: hfcheck/sim/x_canned.py
