@@ -129,9 +129,7 @@ class Doctor:
             return False
         try:
             async with Archive(self.cfg) as archive:  # read-only: mode=ro
-                async with archive.db.execute("PRAGMA journal_mode") as cur:
-                    row = await cur.fetchone()
-                journal = str(row[0]) if row else "?"
+                journal = next((str(r[0]) for r in await archive.select("PRAGMA journal_mode")), "?")
                 rows = await archive.count()
                 async for r in archive.rows(page_size=500):
                     self.sample.media_urls += r.media_urls

@@ -379,7 +379,7 @@ class Archive:
                 return list(await cur.fetchall())
 
     async def select(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        """The raw rows of a read a caller words itself (the key check's sample), under the
+        """The raw rows of a read a caller words itself (the key check's sample, the gap counts), under the
         same lock guard as every other read: a lock held past the busy timeout is one line."""
         with self._unlocked():
             async with self._tx, self.db.execute(sql, params) as cur:

@@ -58,18 +58,15 @@ async def find_gaps(archive: Archive, top: int = TOP_ACCOUNTS) -> GapSummary:
           coalesce(sum({cond["empty_media"]}), 0),
           coalesce(sum({unbacked_media_sql(archive)}), 0)
         FROM {table}"""
-    async with archive.db.execute(sql) as cur:
-        row = await cur.fetchone()
-    assert row is not None
+    (row,) = await archive.select(sql)
     unbacked, partial, empty_media, unbacked_media = map(int, row)
     summary = GapSummary(unbacked, partial, empty_media, unbacked_media)
     per_account = f"""
         SELECT {user}, sum({cond["unbacked"]}) AS unbacked, sum({cond["partial"]}) AS partial
         FROM {table} WHERE {cond["unbacked"]} OR {cond["partial"]}
         GROUP BY {user} ORDER BY unbacked + partial DESC, {user} LIMIT ?"""
-    async with archive.db.execute(per_account, (top,)) as cur:
-        for username, unbacked, partial in await cur.fetchall():
-            summary.per_account.append({"username": username, "unbacked": int(unbacked), "partial": int(partial)})
+    for username, unbacked, partial in await archive.select(per_account, (top,)):
+        summary.per_account.append({"username": username, "unbacked": int(unbacked), "partial": int(partial)})
     return summary
 
 

@@ -104,13 +104,12 @@ async def account_counts(archive: Archive) -> dict[str, dict[str, int]]:
         f' FROM "{archive.cfg.table}" GROUP BY "{c.username}"'
     )
     out: dict[str, dict[str, int]] = {}
-    async with archive.db.execute(sql) as cur:
-        for username, tweets, urls, *gaps in await cur.fetchall():
-            name = "" if username is None else str(username)
-            row = out.setdefault(name, Counter())
-            row.update(
-                {"tweets": int(tweets), "urls": int(urls), **{k: int(v) for k, v in zip(kinds, gaps, strict=True)}}
-            )
+    for username, tweets, urls, *gaps in await archive.select(sql):
+        name = "" if username is None else str(username)
+        row = out.setdefault(name, Counter())
+        row.update(
+            {"tweets": int(tweets), "urls": int(urls), **{k: int(v) for k, v in zip(kinds, gaps, strict=True)}}
+        )
     return out
 
 
