@@ -272,3 +272,14 @@ async def with_hub(part: Callable[..., Awaitable[T]], cfg: Config, *args: Any, *
     function opens one for its run."""
     async with Hub(cfg) as hub:
         return await part(cfg, *args, hub=hub, **kwargs)
+
+
+def cli_exit_code(argv: list[str]) -> int:
+    """`hfcheck ARGV` in this process (monkeypatches apply), as its exit code."""
+    from hfcheck import cli
+
+    try:
+        cli.main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

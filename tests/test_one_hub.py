@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hfcheck.net.hub import Hub
-from tests.helpers import demo_world
+from tests.helpers import cli_exit_code, demo_world
 
 COMMANDS = [
     ["repair"],  # first: no verify progress yet, so repair runs verify (and the key check) itself
@@ -27,7 +26,6 @@ COMMANDS = [
 
 
 def test_every_command_opens_exactly_one_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hfcheck import cli
     from hfcheck.net import twitter
     from hfcheck.sim.x_canned import FixtureTransport
 
@@ -47,14 +45,6 @@ def test_every_command_opens_exactly_one_hub(tmp_path: Path, monkeypatch: pytest
         for args in COMMANDS:
             argv = [a.format(tmp=tmp_path) for a in args]
             opened.clear()
-            code = _main(cli, [*argv, "--config", str(world.root / "hfcheck.toml"), "--lang", "en"])
+            code = cli_exit_code([*argv, "--config", str(world.root / "hfcheck.toml"), "--lang", "en"])
             assert code in (0, 1, 3), (args, code)
             assert len(opened) == 1, (args, len(opened))
-
-
-def _main(cli: Any, argv: list[str]) -> int:
-    try:
-        cli.main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0

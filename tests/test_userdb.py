@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hfcheck.sim.demo import REPO
-from tests.helpers import demo_world, run_cli
+from tests.helpers import cli_exit_code, demo_world, run_cli
 
 PRAGMAS = ("journal_mode", "user_version", "application_id", "page_size", "auto_vacuum", "encoding")
 
@@ -108,7 +108,6 @@ def test_a_lock_held_past_the_busy_timeout_is_one_line_and_exit_3(
     args: list[str],
     lock: str,
 ) -> None:
-    from hfcheck import cli
     from hfcheck.db import archive
     from hfcheck.net import twitter
     from hfcheck.sim.x_canned import FixtureTransport
@@ -123,14 +122,14 @@ def test_a_lock_held_past_the_busy_timeout_is_one_line_and_exit_3(
         set_journal(db, journal)
         argv = [*args, "--config", str(world.root / "hfcheck.toml"), "--lang", "en"]
         if args == ["repair"]:
-            assert _main(cli, ["verify", *argv[1:]]) == 1  # the problems repair will fix
+            assert cli_exit_code(["verify", *argv[1:]]) == 1  # the problems repair will fix
             capsys.readouterr()
         ready, release = threading.Event(), threading.Event()
         holder = threading.Thread(target=hold_lock, args=(db, lock, ready, release))
         holder.start()
         try:
             assert ready.wait(10)
-            code = _main(cli, argv)
+            code = cli_exit_code(argv)
         finally:
             release.set()
             holder.join()
@@ -140,20 +139,12 @@ def test_a_lock_held_past_the_busy_timeout_is_one_line_and_exit_3(
         assert len(lines) == 1 and "locked by another program" in lines[0] and str(db) in lines[0], err
         assert "Traceback" not in err
         # progress saved: the same command again, with no lock, finishes the work
-        again = _main(cli, argv)
+        again = cli_exit_code(argv)
         assert again in (0, 1), capsys.readouterr()
         capsys.readouterr()
         if args == ["repair"]:
-            assert _main(cli, ["verify", *argv[1:]]) == 1  # only the malformed URLs, fixed by hand, are left
+            assert cli_exit_code(["verify", *argv[1:]]) == 1  # only the malformed URLs, fixed by hand, are left
             assert re.search(r"^Missing +0$", capsys.readouterr().out, re.M)
-
-
-def _main(cli: Any, argv: list[str]) -> int:
-    try:
-        cli.main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_a_scraper_writing_during_backups_never_fails_on_a_rollback_journal(tmp_path: Path) -> None:
